@@ -145,6 +145,8 @@ class LocalProcessExecutor(RuntimeExecutor):
             LANG="en_US.UTF-8",
             PYTHONDONTWRITEBYTECODE="1",
             REELSTACK_LAYERS_DIR=str(opt_dir or ""),
+            # Marks the process as this local cloud's, so `reelstack local stop` can find strays.
+            REELSTACK_LOCALCLOUD_DIR=str(_state_dir().parent),
             _LOCALCLOUD_PORT=str(port),
             _LOCALCLOUD_LOG_FILE=str(self.log_file),
         )
@@ -158,7 +160,7 @@ class LocalProcessExecutor(RuntimeExecutor):
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         code_dir = self.function_version.config.code.get_unzipped_code_location()
         with open(self.log_file, "ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed interpreter and script
+            self.process = subprocess.Popen(
                 [_runtime_python(), str(BOOTSTRAP)],
                 cwd=code_dir,
                 env=self._environment(port),

@@ -103,7 +103,7 @@ class _RuntimeError(Exception):
 
 
 class _InvokeHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         if self.path != "/invoke":

@@ -68,13 +68,16 @@ def _post(path: str, body: bytes, content_type: str = "application/json") -> Non
         response.read()
 
 
-def _error_body(error: BaseException, error_type: str | None = None) -> bytes:
+def _error_body(error: BaseException, error_type: str | None = None, skip_frames: int = 0) -> bytes:
+    frames = error.__traceback__
+    for _ in range(skip_frames):  # the runtime's own frames are not the function's
+        frames = frames.tb_next if frames else None
     return json.dumps(
         {
             "errorMessage": str(error),
             "errorType": error_type or type(error).__name__,
             "requestId": "",
-            "stackTrace": traceback.format_tb(error.__traceback__),
+            "stackTrace": traceback.format_tb(frames),
         }
     ).encode()
 
@@ -100,7 +103,7 @@ class _RuntimeError(Exception):
 
 
 class _InvokeHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         if self.path != "/invoke":
@@ -146,7 +149,7 @@ def _run(handler: Any, invocation: dict[str, Any]) -> None:
             outcome = ("error", _error_body(error, "Runtime.MarshalError"))
     except Exception as error:  # noqa: BLE001 - every handler error goes back to the caller
         traceback.print_exc()
-        outcome = ("error", _error_body(error))
+        outcome = ("error", _error_body(error, skip_frames=1))
     elapsed_ms = (time.time() - started) * 1000
     print(f"END RequestId: {request_id}", flush=True)
     print(

@@ -1,0 +1,15 @@
+"""The foundation's pipeline step: report the FFmpeg build and record it on the asset."""
+
+from __future__ import annotations
+
+from reelstack.errors import InvalidInput
+from reelstack.models import AssetModel, utc_now
+from reelstack.toolchain import ffmpeg_build
+
+
+def check_toolchain(asset_id: object) -> dict[str, str]:
+    if not isinstance(asset_id, str) or not asset_id:
+        raise InvalidInput("assetId must be a non-empty string")
+    build = ffmpeg_build().as_dict()
+    AssetModel(asset_id, toolchain={**build, "checkedAt": utc_now()}).save()
+    return build

@@ -1,0 +1,17 @@
+"""AWS SDK sessions for the local cloud (through localstack-client) and for AWS."""
+
+from __future__ import annotations
+
+from localstack_client.session import Session as LocalSession
+
+from reelstack_cli.settings import LOCAL_ACCESS_KEY, REGION, Settings
+
+
+def local_session(settings: Settings) -> LocalSession:
+    """A boto3-like session whose clients all talk to the local cloud's one port."""
+    return LocalSession(
+        aws_access_key_id=LOCAL_ACCESS_KEY,
+        aws_secret_access_key=LOCAL_ACCESS_KEY,
+        region_name=REGION,
+        localstack_host=f"127.0.0.1:{settings.port}",
+    )

@@ -1,0 +1,129 @@
+"""Build the template's functions and layers into zip artifacts, cached by the hash of their inputs.
+
+- A function (``AWS::Serverless::Function``) is its ``CodeUri`` folder, zipped.
+- A layer (``AWS::Serverless::LayerVersion``) is built by the recipe in its ``ContentUri`` folder:
+  ``build.py`` with ``inputs()`` (the files that decide its content) and ``build(target, cache)``.
+
+Zips are deterministic (sorted entries, fixed timestamps), so unchanged code gives the same hash and
+a redeploy uploads nothing. Every function with its layers must stay under Lambda's 250 MB unzipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reelstack_cli.build_tools import BuildError
+from reelstack_cli.settings import BUILD_DIR, PROJECT_ROOT
+from reelstack_cli.template import function_layers, resources_of_type
+
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_SKIP = {"__pycache__", ".pytest_cache", ".DS_Store"}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    logical_id: str
+    kind: str  # "function" | "layer"
+    zip_path: Path
+    sha256: str
+    unzipped_bytes: int
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(
+        path for path in folder.rglob("*")
+        if path.is_file() and not _SKIP.intersection(path.relative_to(folder).parts) and path.suffix != ".pyc"
+    )
+
+
+def _hash_inputs(paths: list[Path], salt: str) -> str:
+    digest = hashlib.sha256(salt.encode())
+    for path in paths:
+        digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:20]
+
+
+def write_zip(folder: Path, target: Path) -> int:
+    """Zip ``folder``'s contents deterministically; returns the unzipped size in bytes."""
+    total = 0
+    partial = target.with_suffix(".partial")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for path in _files(folder):
+            info = zipfile.ZipInfo(str(path.relative_to(folder)), date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = ((0o755 if os.access(path, os.X_OK) else 0o644) | 0o100000) << 16
+            with open(path, "rb") as source, archive.open(info, "w") as out:
+                shutil.copyfileobj(source, out, length=1024 * 1024)
+            total += path.stat().st_size
+    partial.rename(target)
+    return total
+
+
+def _cached(logical_id: str, kind: str, key: str, make: Callable[[Path], None]) -> Artifact:
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    zip_path = BUILD_DIR / f"{logical_id}-{key}.zip"
+    size_path = zip_path.with_suffix(".size")
+    if not (zip_path.exists() and size_path.exists()):
+        for stale in BUILD_DIR.glob(f"{logical_id}-*"):
+            stale.unlink()
+        with tempfile.TemporaryDirectory(dir=BUILD_DIR) as staging:
+            make(Path(staging))
+            size_path.write_text(str(write_zip(Path(staging), zip_path)))
+    sha = hashlib.sha256(zip_path.read_bytes()).hexdigest()
+    return Artifact(logical_id, kind, zip_path, sha, int(size_path.read_text()))
+
+
+def _load_recipe(folder: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"layer_recipe_{folder.name}", folder / "build.py")
+    if spec is None or spec.loader is None or not (folder / "build.py").exists():
+        raise BuildError(f"{folder} has no build.py recipe")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_function(logical_id: str, code_uri: str) -> Artifact:
+    folder = PROJECT_ROOT / code_uri
+    if not folder.is_dir():
+        raise BuildError(f"{logical_id}: CodeUri {code_uri} is not a folder")
+    key = _hash_inputs(_files(folder), salt="function-v1")
+    return _cached(logical_id, "function", key, lambda staging: shutil.copytree(
+        folder, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_SKIP, "*.pyc")))
+
+
+def build_layer(logical_id: str, content_uri: str) -> Artifact:
+    folder = PROJECT_ROOT / content_uri
+    recipe = _load_recipe(folder)
+    key = _hash_inputs(recipe.inputs(), salt="layer-v1")
+    cache = BUILD_DIR / "downloads"
+    return _cached(logical_id, "layer", key, lambda staging: recipe.build(staging, cache))
+
+
+def build_all(template: dict[str, Any], on_step: Callable[[str], None] = lambda _: None) -> dict[str, Artifact]:
+    """Build every function and layer of the template; check Lambda's size limit per function."""
+    artifacts: dict[str, Artifact] = {}
+    for logical_id, resource in resources_of_type(template, "AWS::Serverless::LayerVersion").items():
+        on_step(f"layer {logical_id}")
+        artifacts[logical_id] = build_layer(logical_id, resource["Properties"]["ContentUri"])
+    for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+        on_step(f"function {logical_id}")
+        artifacts[logical_id] = build_function(logical_id, resource["Properties"]["CodeUri"])
+        layers = function_layers(template, logical_id)
+        total = artifacts[logical_id].unzipped_bytes + sum(artifacts[name].unzipped_bytes for name in layers)
+        if total > LAMBDA_UNZIPPED_LIMIT:
+            raise BuildError(
+                f"{logical_id} with layers {', '.join(layers)} is {total / 2**20:.0f} MiB unzipped; "
+                f"Lambda allows {LAMBDA_UNZIPPED_LIMIT / 2**20:.0f} MiB"
+            )
+    return artifacts
