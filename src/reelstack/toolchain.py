@@ -36,7 +36,11 @@ def ffmpeg_build() -> FfmpegBuild:
     try:
         result = subprocess.run(
             [path, "-hide_banner", "-version"],
-            capture_output=True, text=True, timeout=VERSION_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL, check=False,
+            capture_output=True,
+            text=True,
+            timeout=VERSION_TIMEOUT_SECONDS,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
     except subprocess.TimeoutExpired as error:
         raise ToolchainFailed(f"ffmpeg -version did not answer within {VERSION_TIMEOUT_SECONDS}s") from error

@@ -38,9 +38,22 @@ def download_pinned_wheels(requirements: Path, cache: Path, platform: str) -> li
     cache.mkdir(parents=True, exist_ok=True)
     _run(
         [
-            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-            "--require-hashes", "--platform", platform, "--python-version", LAMBDA_PYTHON_VERSION,
-            "--dest", str(cache), "-r", str(requirements),
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--require-hashes",
+            "--platform",
+            platform,
+            "--python-version",
+            LAMBDA_PYTHON_VERSION,
+            "--dest",
+            str(cache),
+            "-r",
+            str(requirements),
         ]
     )
     names = re.findall(r"^([A-Za-z0-9_.-]+)==([^\s\\]+)", requirements.read_text(), flags=re.MULTILINE)
@@ -58,8 +71,21 @@ def install_locked_requirements(requirements: Path, target: Path) -> None:
     """Install a hash-locked requirements file for the Lambda platform into ``target``."""
     _run(
         [
-            _uv(), "pip", "install", "--quiet", "--no-deps", "--require-hashes", "--target", str(target),
-            "--python-version", LAMBDA_PYTHON_VERSION, "--python-platform", LAMBDA_PLATFORM,
-            "--only-binary", ":all:", "-r", str(requirements),
+            _uv(),
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--require-hashes",
+            "--target",
+            str(target),
+            "--python-version",
+            LAMBDA_PYTHON_VERSION,
+            "--python-platform",
+            LAMBDA_PLATFORM,
+            "--only-binary",
+            ":all:",
+            "-r",
+            str(requirements),
         ]
     )

@@ -27,8 +27,14 @@ ARTIFACTS_BUCKET = "reelstack-artifacts"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
 TERMINAL_FAILED = {
-    "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE",
-    "UPDATE_ROLLBACK_FAILED", "UPDATE_FAILED", "DELETE_FAILED", "DELETE_COMPLETE",
+    "CREATE_FAILED",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_FAILED",
+    "DELETE_FAILED",
+    "DELETE_COMPLETE",
 }
 
 Progress = Callable[[str], None]
@@ -112,8 +118,11 @@ def deploy_stack(
     change_set_type = "UPDATE" if status else "CREATE"
     started = time.time()
     change_set = cfn.create_change_set(
-        StackName=stack_name, ChangeSetName=f"reelstack-{int(started * 1000)}", ChangeSetType=change_set_type,
-        TemplateBody=body, Capabilities=CAPABILITIES,
+        StackName=stack_name,
+        ChangeSetName=f"reelstack-{int(started * 1000)}",
+        ChangeSetType=change_set_type,
+        TemplateBody=body,
+        Capabilities=CAPABILITIES,
         Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
     )
     while True:
@@ -183,8 +192,17 @@ def deploy_aws(stack_name: str, progress: Progress, parameters: dict[str, str] |
     packaged_path = BUILD_DIR / "packaged.json"
     packaged_path.write_text(json.dumps(packaged, indent=1))
     command = [
-        sam, "deploy", "--template-file", str(packaged_path), "--stack-name", stack_name, "--resolve-s3",
-        "--capabilities", *CAPABILITIES, "--no-fail-on-empty-changeset", "--no-confirm-changeset",
+        sam,
+        "deploy",
+        "--template-file",
+        str(packaged_path),
+        "--stack-name",
+        stack_name,
+        "--resolve-s3",
+        "--capabilities",
+        *CAPABILITIES,
+        "--no-fail-on-empty-changeset",
+        "--no-confirm-changeset",
     ]
     if parameters:
         command += ["--parameter-overrides", *[f"{key}={value}" for key, value in parameters.items()]]

@@ -8,6 +8,7 @@ the Lambda environments' temporary folders live under the cloud folder (``.local
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,8 +25,19 @@ from typing import Any
 from reelstack_cli.settings import LAMBDA_RUNTIME_PYTHON, LOCALSTACK_PYTHON, Settings
 
 SERVICES = [
-    "cloudformation", "s3", "sqs", "sns", "stepfunctions", "lambda", "dynamodb",
-    "apigateway", "iam", "sts", "logs", "cloudwatch", "events",
+    "cloudformation",
+    "s3",
+    "sqs",
+    "sns",
+    "stepfunctions",
+    "lambda",
+    "dynamodb",
+    "apigateway",
+    "iam",
+    "sts",
+    "logs",
+    "cloudwatch",
+    "events",
 ]
 INSTALL_HINT = "run `make localcloud` (it installs LocalStack's pinned runtime and the plugins)"
 
@@ -45,8 +57,12 @@ class Status:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "running": self.running, "pid": self.pid, "endpoint": self.endpoint,
-            "version": self.version, "services": self.services, "logFile": str(self.log_file),
+            "running": self.running,
+            "pid": self.pid,
+            "endpoint": self.endpoint,
+            "version": self.version,
+            "services": self.services,
+            "logFile": str(self.log_file),
         }
 
 
@@ -81,8 +97,12 @@ class LocalCloud:
         health = self._health() if pid else None
         services = {name: state for name, state in (health or {}).get("services", {}).items() if name in SERVICES}
         return Status(
-            running=health is not None, pid=pid, endpoint=self.settings.endpoint,
-            services=services, version=(health or {}).get("version"), log_file=self.log_file,
+            running=health is not None,
+            pid=pid,
+            endpoint=self.settings.endpoint,
+            services=services,
+            version=(health or {}).get("version"),
+            log_file=self.log_file,
         )
 
     def missing_parts(self) -> list[str]:
@@ -146,7 +166,9 @@ class LocalCloud:
                 [str(LOCALSTACK_PYTHON), "-m", "localstack.runtime.main"],
                 cwd=self.dir / "run",  # never a folder that could shadow the plugin package
                 env=self.environment(),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
@@ -156,10 +178,10 @@ class LocalCloud:
                 raise LocalCloudError(
                     f"LocalStack exited with code {process.returncode} while starting:\n{self.log_tail()}"
                 )
-            health = self._health(timeout=1.0)
-            if health and all(health.get("services", {}).get(name) in ("running", "available") for name in SERVICES):
-                if b"Ready." in self.log_file.read_bytes()[-20000:]:
-                    return self.status()
+            health = self._health(timeout=1.0) or {}
+            services_up = all(health.get("services", {}).get(name) in ("running", "available") for name in SERVICES)
+            if services_up and b"Ready." in self.log_file.read_bytes()[-20000:]:
+                return self.status()
             if on_wait:
                 on_wait(time.monotonic() - (deadline - timeout))
             time.sleep(0.25)
@@ -170,10 +192,8 @@ class LocalCloud:
         """Stop the local cloud; with ``clean`` also drop its state. Returns whether it was running."""
         pid = self._pid()
         if pid:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self._pid():
                 time.sleep(0.2)

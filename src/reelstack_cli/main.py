@@ -49,17 +49,24 @@ def cmd_local(args: argparse.Namespace) -> None:
     if args.action == "start":
         started = time.monotonic()
         with progress_console.status("starting the local cloud (LocalStack, host mode)") as spinner:
-            status = cloud.start(
-                on_wait=lambda elapsed: spinner.update(f"starting the local cloud ({elapsed:.0f}s)")
-            )
+            status = cloud.start(on_wait=lambda elapsed: spinner.update(f"starting the local cloud ({elapsed:.0f}s)"))
         elapsed = time.monotonic() - started
         result = {**status.as_dict(), "startSeconds": round(elapsed, 2)}
-        _emit(args, result, lambda: print(f"local cloud ready at {status.endpoint} in {elapsed:.1f}s "
-                                          f"(LocalStack {status.version}, pid {status.pid})"))
+        _emit(
+            args,
+            result,
+            lambda: print(
+                f"local cloud ready at {status.endpoint} in {elapsed:.1f}s "
+                f"(LocalStack {status.version}, pid {status.pid})"
+            ),
+        )
     elif args.action == "stop":
         was_running = cloud.stop(clean=args.clean)
-        _emit(args, {"stopped": was_running, "cleaned": args.clean},
-              lambda: print("local cloud stopped" if was_running else "local cloud was not running"))
+        _emit(
+            args,
+            {"stopped": was_running, "cleaned": args.clean},
+            lambda: print("local cloud stopped" if was_running else "local cloud was not running"),
+        )
     else:
         status = cloud.status()
 
@@ -104,9 +111,14 @@ def cmd_deploy(args: argparse.Namespace) -> None:
         config = type(config)(config.cloud_dir, config.port, args.stack)
     outputs = deploy_local(config, report, parameters)
     elapsed = time.monotonic() - started
-    _emit(args, {"stackName": config.stack_name, "deploySeconds": round(elapsed, 2), "outputs": outputs},
-          lambda: [print(f"deployed {config.stack_name} in {elapsed:.1f}s"),
-                   *[print(f"  {key:<18} {value}") for key, value in outputs.items()]])
+    _emit(
+        args,
+        {"stackName": config.stack_name, "deploySeconds": round(elapsed, 2), "outputs": outputs},
+        lambda: [
+            print(f"deployed {config.stack_name} in {elapsed:.1f}s"),
+            *[print(f"  {key:<18} {value}") for key, value in outputs.items()],
+        ],
+    )
 
 
 def cmd_outputs(args: argparse.Namespace) -> None:
@@ -131,8 +143,9 @@ def parser() -> argparse.ArgumentParser:
     deploy = commands.add_parser("deploy", help="build and deploy template.yaml")
     deploy.add_argument("--target", choices=["local", "aws"], default="local")
     deploy.add_argument("--stack", help="stack name (default: $REELSTACK_STACK or reelstack-dev)")
-    deploy.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
-                        help="template parameter override (repeatable)")
+    deploy.add_argument(
+        "--parameter", action="append", default=[], metavar="KEY=VALUE", help="template parameter override (repeatable)"
+    )
     deploy.set_defaults(run=cmd_deploy)
 
     outputs = commands.add_parser("outputs", help="the deployed stack's outputs")

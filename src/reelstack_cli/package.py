@@ -41,7 +41,8 @@ class Artifact:
 
 def _files(folder: Path) -> list[Path]:
     return sorted(
-        path for path in folder.rglob("*")
+        path
+        for path in folder.rglob("*")
         if path.is_file() and not _SKIP.intersection(path.relative_to(folder).parts) and path.suffix != ".pyc"
     )
 
@@ -98,8 +99,14 @@ def build_function(logical_id: str, code_uri: str) -> Artifact:
     if not folder.is_dir():
         raise BuildError(f"{logical_id}: CodeUri {code_uri} is not a folder")
     key = _hash_inputs(_files(folder), salt="function-v1")
-    return _cached(logical_id, "function", key, lambda staging: shutil.copytree(
-        folder, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_SKIP, "*.pyc")))
+    return _cached(
+        logical_id,
+        "function",
+        key,
+        lambda staging: shutil.copytree(
+            folder, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_SKIP, "*.pyc")
+        ),
+    )
 
 
 def build_layer(logical_id: str, content_uri: str) -> Artifact:

@@ -7,8 +7,25 @@ from typing import Any
 
 import yaml
 
-_FN_TAGS = {"Base64", "Cidr", "FindInMap", "GetAZs", "If", "ImportValue", "Join", "Select", "Split", "Sub",
-            "Transform", "And", "Equals", "Not", "Or", "Length", "ToJsonString"}
+_FN_TAGS = {
+    "Base64",
+    "Cidr",
+    "FindInMap",
+    "GetAZs",
+    "If",
+    "ImportValue",
+    "Join",
+    "Select",
+    "Split",
+    "Sub",
+    "Transform",
+    "And",
+    "Equals",
+    "Not",
+    "Or",
+    "Length",
+    "ToJsonString",
+}
 
 
 class _TemplateLoader(yaml.SafeLoader):

@@ -20,6 +20,7 @@ Logs of every environment are kept in ``$REELSTACK_LOCALCLOUD_DIR/lambda/logs``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -176,10 +177,8 @@ class LocalProcessExecutor(RuntimeExecutor):
     def _kill(self) -> None:
         process = self.process
         if process and process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             process.wait()
 
     def _ensure_running(self) -> None:
@@ -214,10 +213,8 @@ class LocalProcessExecutor(RuntimeExecutor):
         reason = f"signal: {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         startup = self.endpoint.startup_future
         if startup is not None and not startup.done():
-            try:
+            with contextlib.suppress(InvalidStateError):
                 startup.set_exception(LambdaRuntimeException(f"Runtime exited during init with {reason}"))
-            except InvalidStateError:
-                pass
         self._fail_pending("Runtime.ExitError", f"Runtime exited with error: {reason}")
 
     @staticmethod
@@ -225,10 +222,8 @@ class LocalProcessExecutor(RuntimeExecutor):
         total = 0
         try:
             for process in [root, *root.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     total += process.memory_info().rss
-                except psutil.NoSuchProcess:
-                    pass
         except psutil.NoSuchProcess:
             pass
         return total
@@ -240,10 +235,8 @@ class LocalProcessExecutor(RuntimeExecutor):
             return
         body = json.dumps({"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"})
         result = InvocationResult(request_id, body.encode(), is_error=True, logs=self._logs_since(self._log_offset))
-        try:
+        with contextlib.suppress(InvalidStateError):
             future.set_result(result)
-        except InvalidStateError:
-            pass
 
     def _timed_out(self, request_id: str) -> None:
         if self._pending_request != request_id:
@@ -255,13 +248,14 @@ class LocalProcessExecutor(RuntimeExecutor):
         self._kill()
         if request_future is not None and not request_future.done():
             body = json.dumps(
-                {"errorType": "Sandbox.Timedout", "errorMessage": f"{now} {request_id} Task timed out after {timeout:.2f} seconds"}
+                {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"{now} {request_id} Task timed out after {timeout:.2f} seconds",
+                }
             )
             logs = self._logs_since(self._log_offset)
-            try:
+            with contextlib.suppress(InvalidStateError):
                 request_future.set_result(InvocationResult(request_id, body.encode(), is_error=True, logs=logs))
-            except InvalidStateError:
-                pass
 
     # -- invocation ------------------------------------------------------------------------------
 

@@ -153,8 +153,7 @@ def _run(handler: Any, invocation: dict[str, Any]) -> None:
     elapsed_ms = (time.time() - started) * 1000
     print(f"END RequestId: {request_id}", flush=True)
     print(
-        f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms\t"
-        f"Memory Size: {context.memory_limit_in_mb} MB",
+        f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms\tMemory Size: {context.memory_limit_in_mb} MB",
         flush=True,
     )
     sys.stderr.flush()

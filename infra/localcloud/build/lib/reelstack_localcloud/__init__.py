@@ -1,7 +1,0 @@
-"""LocalStack plugins for Reelstack's local cloud (installed into LocalStack's own virtualenv).
-
-- ``dynamodb:moto``: DynamoDB served by moto, because the default provider downloads Java and
-  DynamoDB Local at run time, which cannot work offline.
-- ``local-process``: a Lambda runtime executor that runs each execution environment as a local
-  process instead of a Docker container.
-"""
