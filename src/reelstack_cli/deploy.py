@@ -130,9 +130,10 @@ def deploy_stack(
         if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
             break
         time.sleep(0.3)
-    if described["Status"] == "FAILED":
-        reason = described.get("StatusReason", "")
-        if "didn't contain changes" in reason or "No updates" in reason:
+    if described["Status"] == "FAILED" or (change_set_type == "UPDATE" and not described.get("Changes")):
+        reason = described.get("StatusReason") or ""
+        # AWS fails an empty change set; LocalStack completes it with no changes.
+        if not described.get("Changes") or "didn't contain changes" in reason or "No updates" in reason:
             progress("no changes")
             cfn.delete_change_set(ChangeSetName=change_set["Id"], StackName=stack_name)
             return status or "CREATE_COMPLETE"

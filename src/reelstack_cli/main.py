@@ -16,6 +16,7 @@ from rich.console import Console
 
 from reelstack_cli.build_tools import BuildError
 from reelstack_cli.clients import local_session
+from reelstack_cli.demo import run_demo
 from reelstack_cli.deploy import DeployError, deploy_aws, deploy_local, stack_outputs
 from reelstack_cli.localcloud import LocalCloud, LocalCloudError
 from reelstack_cli.settings import settings
@@ -127,6 +128,24 @@ def cmd_outputs(args: argparse.Namespace) -> None:
     _emit(args, outputs, lambda: [print(f"{key:<18} {value}") for key, value in outputs.items()])
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    result = run_demo(settings(), _progress(time.monotonic()))
+
+    def show() -> None:
+        print(f"asset {result['assetId']}: execution {result['status']} in {result['seconds']}s")
+        for step in result["steps"]:
+            print(f"  {step['state']:<24} {step['outcome']:<10} {step.get('ms', '-')} ms")
+        if result["status"] == "SUCCEEDED":
+            print(f"  ffmpeg {result['output']['ffmpeg']['version']} ran from the layer; the asset record now holds:")
+            print("  " + json.dumps(result["assetRecord"], default=str))
+        else:
+            print(f"  error {result['error']}: {result['cause']}")
+
+    _emit(args, result, show)
+    if result["status"] != "SUCCEEDED":
+        sys.exit(1)
+
+
 # -- entry point ---------------------------------------------------------------------------------
 
 
@@ -150,6 +169,8 @@ def parser() -> argparse.ArgumentParser:
 
     outputs = commands.add_parser("outputs", help="the deployed stack's outputs")
     outputs.set_defaults(run=cmd_outputs)
+    demo = commands.add_parser("demo", help="run the deployed pipeline once and show the outcome")
+    demo.set_defaults(run=cmd_demo)
     return root
 
 

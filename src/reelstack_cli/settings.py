@@ -6,9 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[2]
+# The sources to build and deploy (template, functions, layers, state machines, domain package).
+# Tests point this at a modified copy to check that a code change reaches the deployed stack.
+PROJECT_ROOT = Path(os.environ.get("REELSTACK_PROJECT_ROOT") or CHECKOUT).resolve()
 TEMPLATE = PROJECT_ROOT / "template.yaml"
-LOCAL_DIR = PROJECT_ROOT / ".local"  # installed runtimes and build cache; never committed
+LOCAL_DIR = CHECKOUT / ".local"  # installed runtimes and build cache; never committed
 BUILD_DIR = LOCAL_DIR / "build"
 LOCALSTACK_PYTHON = LOCAL_DIR / "localstack-venv" / "bin" / "python"
 LAMBDA_RUNTIME_PYTHON = LOCAL_DIR / "lambda-runtime" / "bin" / "python"

@@ -1,0 +1,101 @@
+# Every target installs what it needs by itself: a fresh machine needs only python3, Python 3.13
+# (pyenv has it here) and the package registries. Installed things live in .tools/, .venv/ and .local/.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13))
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+export UV_PYTHON := $(PYTHON313)
+export UV_PYTHON_DOWNLOADS := never
+export UV_CACHE_DIR := $(CURDIR)/.local/uv-cache
+export SAM_CLI_TELEMETRY := 0
+RUN := .venv/bin
+
+LOCALSTACK_STAMP := .local/localstack-venv/.installed
+RUNTIME_STAMP := .local/lambda-runtime/.installed
+SAM_STAMP := .local/sam-venv/.installed
+PLUGIN_SOURCES := $(shell find infra/localcloud -name '*.py' -o -name pyproject.toml | grep -v /build/)
+
+.PHONY: help demo test lint unit integration venv localcloud sam lock bench clean
+
+help:
+	@echo "make demo   start the local cloud, deploy template.yaml and run the pipeline on a generated video"
+	@echo "make test   lint, template checks, unit tests and integration tests on a fresh local cloud"
+	@echo "make lock   re-resolve every lock file"
+
+$(UV):
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (looked in ~/.pyenv/versions and PATH)"; exit 1; }
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+# The project's own environment: the CLI, the domain package and the test tools (uv.lock).
+venv: .venv/.installed
+.venv/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+# LocalStack's runtime with our plugins, and the interpreter Lambda functions run with.
+localcloud: $(LOCALSTACK_STAMP) $(RUNTIME_STAMP)
+$(LOCALSTACK_STAMP): $(UV) infra/localstack/requirements.txt $(PLUGIN_SOURCES)
+	$(UV) venv --quiet --allow-existing .local/localstack-venv
+	$(UV) pip install --python .local/localstack-venv/bin/python --quiet -r infra/localstack/requirements.txt
+	$(UV) pip install --python .local/localstack-venv/bin/python --quiet --reinstall-package reelstack-localcloud ./infra/localcloud
+	@rm -rf infra/localcloud/build infra/localcloud/*.egg-info
+	@touch $@
+$(RUNTIME_STAMP): $(UV) infra/lambda-runtime/requirements.txt
+	$(UV) venv --quiet --allow-existing .local/lambda-runtime
+	$(UV) pip install --python .local/lambda-runtime/bin/python --quiet --require-hashes -r infra/lambda-runtime/requirements.txt
+	@touch $@
+
+# The SAM CLI in a venv of its own (its pins clash with the project's), for `sam validate --lint`
+# and `reelstack deploy --target aws`.
+sam: $(SAM_STAMP)
+$(SAM_STAMP): $(UV) infra/tools/sam-requirements.txt
+	$(UV) venv --quiet --allow-existing .local/sam-venv
+	$(UV) pip install --python .local/sam-venv/bin/python --quiet --require-hashes -r infra/tools/sam-requirements.txt
+	@touch $@
+
+# Node tools for the checks (package-lock.json).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
+demo: venv localcloud
+	$(RUN)/reelstack local start
+	$(RUN)/reelstack deploy
+	$(RUN)/reelstack demo
+
+lint: venv sam node_modules/.installed
+	$(RUN)/ruff check .
+	$(RUN)/ruff format --check .
+	$(RUN)/cfn-lint template.yaml
+	.local/sam-venv/bin/sam validate --lint --template template.yaml --region us-east-1
+	for f in statemachines/*.asl.json; do node_modules/.bin/asl-validator --json-path "$$f" || exit 1; done
+
+unit: venv
+	$(RUN)/pytest tests/unit -q
+
+integration: venv localcloud
+	$(RUN)/pytest tests/integration -q
+
+test: lint venv localcloud
+	$(RUN)/pytest -q
+
+bench: venv localcloud
+	$(RUN)/python -m bench
+
+lock: $(UV)
+	$(UV) lock
+	$(UV) pip compile -q layers/deps/requirements.in --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
+	  --generate-hashes --custom-compile-command "make lock" -o layers/deps/requirements.txt \
+	  $(foreach p,boto3 botocore s3transfer jmespath python-dateutil six urllib3 click editor inquirer jinxed \
+	    blessed pip setuptools wheel readchar runs xmod wcwidth pyyaml packaging,--no-emit-package $(p))
+	$(UV) pip compile -q infra/lambda-runtime/requirements.in --generate-hashes \
+	  --custom-compile-command "make lock" -o infra/lambda-runtime/requirements.txt
+	$(UV) pip compile -q infra/tools/sam-requirements.in --generate-hashes \
+	  --custom-compile-command "make lock" -o infra/tools/sam-requirements.txt
+
+clean:
+	-$(RUN)/reelstack local stop --clean
+	rm -rf .venv .tools .local

@@ -1,0 +1,83 @@
+"""``reelstack demo``: run the deployed pipeline once and show what it did.
+
+At this stage the pipeline is the foundation's placeholder: one Step Functions execution whose
+Lambda task runs ffmpeg from the layer and records the build on an asset record in DynamoDB.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from reelstack_cli.clients import local_session
+from reelstack_cli.deploy import stack_outputs
+from reelstack_cli.settings import Settings
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def wait_for_execution(sfn: Any, execution_arn: str, timeout: float = 300, poll: float = 0.2) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] in TERMINAL:
+            return described
+        time.sleep(poll)
+    raise TimeoutError(f"execution {execution_arn} still running after {timeout:.0f}s")
+
+
+def execution_steps(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """Each state the execution entered, with its outcome and duration in milliseconds."""
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    steps: list[dict[str, Any]] = []
+    open_steps: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            open_steps[name] = {"state": name, "started": event["timestamp"], "outcome": "running"}
+            steps.append(open_steps[name])
+        elif kind.endswith("StateExited"):
+            step = open_steps.pop(event["stateExitedEventDetails"]["name"], None)
+            if step:
+                step["outcome"] = "succeeded"
+                step["ms"] = round((event["timestamp"] - step.pop("started")).total_seconds() * 1000)
+        elif kind in ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed"):
+            for step in open_steps.values():
+                step["outcome"] = "failed"
+    for step in steps:
+        step.pop("started", None)
+    return steps
+
+
+def run_demo(settings: Settings, progress: Callable[[str], None]) -> dict[str, Any]:
+    session = local_session(settings)
+    outputs = stack_outputs(session.client("cloudformation"), settings.stack_name)
+    sfn = session.client("stepfunctions")
+    asset_id = f"demo-{uuid.uuid4().hex[:12]}"
+    started = time.monotonic()
+    execution = sfn.start_execution(stateMachineArn=outputs["stateMachineArn"], input=json.dumps({"assetId": asset_id}))
+    progress(f"started execution for asset {asset_id}")
+    described = wait_for_execution(sfn, execution["executionArn"])
+    elapsed = time.monotonic() - started
+    item = session.client("dynamodb").get_item(TableName=outputs["tableName"], Key={"assetId": {"S": asset_id}})
+    return {
+        "assetId": asset_id,
+        "status": described["status"],
+        "seconds": round(elapsed, 2),
+        "output": json.loads(described.get("output") or "null"),
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+        "steps": execution_steps(sfn, execution["executionArn"]),
+        "assetRecord": _plain(item.get("Item", {})),
+    }
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {key: deserializer.deserialize(value) for key, value in item.items()}

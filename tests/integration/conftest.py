@@ -1,0 +1,91 @@
+"""Integration tests run against a local cloud started fresh for the session (own folder, own port).
+
+They drive the real `reelstack` CLI the way a developer does and talk to the stack through boto3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reelstack_cli.clients import local_session
+from reelstack_cli.settings import CHECKOUT, LOCAL_DIR, Settings
+
+pytestmark = pytest.mark.localcloud
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+
+    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "reelstack_cli.main", *args],
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            cwd=CHECKOUT,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"reelstack {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+        return result
+
+    def json(self, *args: str, **kwargs: Any) -> Any:
+        return json.loads(self.run("--json", *args, **kwargs).stdout)
+
+
+@dataclass
+class Stack:
+    cli: Cli
+    settings: Settings
+    outputs: dict[str, str]
+    start_seconds: float
+    deploy_seconds: float
+
+    def client(self, service: str) -> Any:
+        return local_session(self.settings).client(service)
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    settings = Settings(cloud_dir=LOCAL_DIR / "test-cloud", port=_free_port(), stack_name="reelstack-test")
+    env = {
+        **os.environ,
+        "REELSTACK_CLOUD_DIR": str(settings.cloud_dir),
+        "REELSTACK_LOCAL_PORT": str(settings.port),
+        "REELSTACK_STACK": settings.stack_name,
+    }
+    env.pop("AWS_ENDPOINT_URL", None)
+    return Cli(env)
+
+
+@pytest.fixture(scope="session")
+def stack(cli: Cli) -> Iterator[Stack]:
+    cli.run("local", "stop", "--clean")
+    started = cli.json("local", "start")
+    try:
+        deployed = cli.json("deploy")
+        settings = Settings(
+            cloud_dir=Path(cli.env["REELSTACK_CLOUD_DIR"]),
+            port=int(cli.env["REELSTACK_LOCAL_PORT"]),
+            stack_name=cli.env["REELSTACK_STACK"],
+        )
+        yield Stack(cli, settings, deployed["outputs"], started["startSeconds"], deployed["deploySeconds"])
+    finally:
+        cli.run("local", "stop", "--clean", check=False)
