@@ -1,0 +1,67 @@
+"""Unit tests: no local cloud. AWS calls go to moto; DynamoDB tables come from template.yaml."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from reelstack_cli.settings import CHECKOUT, TEMPLATE
+from reelstack_cli.template import load_template, resources_of_type
+
+TABLE_ENV = {"AssetsTable": "ASSETS_TABLE", "UploadsTable": "UPLOADS_TABLE"}
+_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "BillingMode")
+
+
+class _LambdaContext:
+    function_name = "unit-test"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:unit-test"
+    memory_limit_in_mb = 512
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/unit-test"
+    log_stream_name = "unit"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto with every DynamoDB table of template.yaml, and the table names in the environment."""
+    for key, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        for logical_id, table in resources_of_type(load_template(TEMPLATE), "AWS::DynamoDB::Table").items():
+            name = f"unit-{logical_id}"
+            properties = {key: value for key, value in table["Properties"].items() if key in _TABLE_KEYS}
+            dynamodb.create_table(TableName=name, **properties)
+            if logical_id in TABLE_ENV:
+                monkeypatch.setenv(TABLE_ENV[logical_id], name)
+        from reelstack import models
+
+        monkeypatch.setattr(models.AssetModel.Meta, "table_name", "unit-AssetsTable")
+        yield
+
+
+def load_handler(function: str) -> Callable[[dict[str, Any], Any], Any]:
+    """Import functions/<function>/app.py as Lambda would and return its handler with a context."""
+    spec = importlib.util.spec_from_file_location(f"app_{function}", CHECKOUT / "functions" / function / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return lambda event, _context: module.handler(event, _LambdaContext())

@@ -1,0 +1,109 @@
+"""template.yaml, the state machines and the packager agree with each other."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from reelstack import errors
+from reelstack_cli import package
+from reelstack_cli.build_tools import BuildError
+from reelstack_cli.deploy import camel_outputs, packaged_template
+from reelstack_cli.package import Artifact, write_zip
+from reelstack_cli.settings import CHECKOUT, TEMPLATE
+from reelstack_cli.template import function_layers, load_template, resources_of_type
+
+TEMPLATE_DATA = load_template(TEMPLATE)
+STATE_MACHINES = resources_of_type(TEMPLATE_DATA, "AWS::Serverless::StateMachine")
+FUNCTIONS = resources_of_type(TEMPLATE_DATA, "AWS::Serverless::Function")
+AWS_ERROR_NAMES = re.compile(r"^(States\.|Lambda\.|Sandbox\.|Runtime\.)")
+
+
+def test_short_form_tags_become_intrinsic_functions() -> None:
+    env = TEMPLATE_DATA["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["ASSETS_TABLE"] == {"Ref": "AssetsTable"}
+    substitutions = STATE_MACHINES["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert substitutions["ToolchainCheckFunctionArn"] == {"Fn::GetAtt": ["ToolchainCheckFunction", "Arn"]}
+
+
+def test_functions_get_global_layers_first_then_their_own() -> None:
+    assert function_layers(TEMPLATE_DATA, "ToolchainCheckFunction") == ["DepsLayer", "FfmpegLayer"]
+
+
+@pytest.mark.parametrize("name", sorted(STATE_MACHINES))
+def test_every_substitution_in_a_state_machine_is_defined_and_used(name: str) -> None:
+    properties = STATE_MACHINES[name]["Properties"]
+    definition = (CHECKOUT / properties["DefinitionUri"]).read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", definition)) == set(properties["DefinitionSubstitutions"])
+
+
+@pytest.mark.parametrize("name", sorted(STATE_MACHINES))
+def test_retry_and_catch_name_only_errors_that_exist(name: str) -> None:
+    definition = json.loads((CHECKOUT / STATE_MACHINES[name]["Properties"]["DefinitionUri"]).read_text())
+    domain_errors = {cls.__name__ for cls in vars(errors).values() if isinstance(cls, type)}
+    for state in definition["States"].values():
+        for rule in state.get("Retry", []) + state.get("Catch", []):
+            for error in rule["ErrorEquals"]:
+                assert AWS_ERROR_NAMES.match(error) or error in domain_errors, f"{error} is raised nowhere"
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_has_a_handler_and_sample_events(name: str) -> None:
+    properties = FUNCTIONS[name]["Properties"]
+    folder = CHECKOUT / properties["CodeUri"]
+    module, _, handler = properties["Handler"].rpartition(".")
+    source = (folder / f"{module}.py").read_text()
+    assert f"def {handler}(" in source
+    events = list((CHECKOUT / "events" / folder.name).glob("*.json"))
+    assert events, f"events/{folder.name}/ has no sample events"
+    for event in events:
+        json.loads(event.read_text())
+
+
+def test_packaged_template_points_at_artifacts_and_inlines_definitions(tmp_path: Path) -> None:
+    artifacts = {
+        "DepsLayer": Artifact("DepsLayer", "layer", tmp_path / "d.zip", "abc", 1),
+        "ToolchainCheckFunction": Artifact("ToolchainCheckFunction", "function", tmp_path / "f.zip", "def", 1),
+    }
+    packaged = packaged_template(TEMPLATE_DATA, artifacts, lambda artifact: {"Key": artifact.sha256})
+    resources = packaged["Resources"]
+    assert resources["DepsLayer"]["Properties"]["ContentUri"] == {"Key": "abc"}
+    assert resources["ToolchainCheckFunction"]["Properties"]["CodeUri"] == {"Key": "def"}
+    machine = resources["PipelineStateMachine"]["Properties"]
+    assert "DefinitionUri" not in machine and machine["Definition"]["StartAt"]
+    assert TEMPLATE_DATA["Resources"]["DepsLayer"]["Properties"]["ContentUri"] == "layers/deps/"  # not mutated
+
+
+def test_outputs_take_the_contracts_camel_case_names() -> None:
+    outputs = [{"OutputKey": "EventsTopicArn", "OutputValue": "arn"}, {"OutputKey": "ApiUrl", "OutputValue": "u"}]
+    assert camel_outputs(outputs) == {"eventsTopicArn": "arn", "apiUrl": "u"}
+
+
+def test_zips_are_deterministic_and_keep_the_executable_bit(tmp_path: Path) -> None:
+    folder = tmp_path / "src"
+    (folder / "bin").mkdir(parents=True)
+    (folder / "bin" / "tool").write_text("#!/bin/sh\n")
+    (folder / "bin" / "tool").chmod(0o755)
+    (folder / "data.txt").write_text("hello")
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    size = write_zip(folder, tmp_path / "a.zip")
+    (folder / "data.txt").touch()  # a new mtime must not change the artifact
+    write_zip(folder, tmp_path / "b.zip")
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+    assert size == len("#!/bin/sh\n") + len("hello")
+    with zipfile.ZipFile(tmp_path / "a.zip") as archive:
+        assert sorted(archive.namelist()) == ["bin/tool", "data.txt"]
+        assert (archive.getinfo("bin/tool").external_attr >> 16) & 0o111
+
+
+def test_a_function_over_lambdas_size_limit_fails_the_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(package, "BUILD_DIR", tmp_path)
+    monkeypatch.setattr(package, "LAMBDA_UNZIPPED_LIMIT", 10)
+    monkeypatch.setattr(package, "build_layer", lambda logical_id, uri: Artifact(logical_id, "layer", tmp_path, "x", 8))
+    with pytest.raises(BuildError, match=r"ToolchainCheckFunction with layers DepsLayer, FfmpegLayer .* Lambda allows"):
+        package.build_all(TEMPLATE_DATA)
