@@ -1,0 +1,3 @@
+from bench.foundation import main
+
+main()
