@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
+
 from reelstack_cli.clients import local_session
 from reelstack_cli.deploy import stack_outputs
 from reelstack_cli.settings import Settings
@@ -77,7 +79,5 @@ def run_demo(settings: Settings, progress: Callable[[str], None]) -> dict[str, A
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeDeserializer
-
     deserializer = TypeDeserializer()
     return {key: deserializer.deserialize(value) for key, value in item.items()}
