@@ -228,12 +228,15 @@ class LocalProcessExecutor(RuntimeExecutor):
             pass
         return total
 
-    def _fail_pending(self, error_type: str, message: str) -> None:
+    def _fail_pending(self, error_type: str, message: str, *, lambda_prefix: bool = True) -> None:
+        """Answer the pending invocation with an error, as Lambda does when it ends an environment."""
         request_id = self._pending_request
         future = self.endpoint.invocation_future
         if not request_id or future is None or future.done():
             return
-        body = json.dumps({"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"})
+        if lambda_prefix:
+            message = f"RequestId: {request_id} Error: {message}"
+        body = json.dumps({"errorType": error_type, "errorMessage": message})
         result = InvocationResult(request_id, body.encode(), is_error=True, logs=self._logs_since(self._log_offset))
         with contextlib.suppress(InvalidStateError):
             future.set_result(result)
@@ -243,19 +246,10 @@ class LocalProcessExecutor(RuntimeExecutor):
             return
         timeout = self.function_version.config.timeout
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        request_future = self.endpoint.invocation_future
         self._expected_exit = True  # the monitor sees the exit but leaves the invocation to us
         self._kill()
-        if request_future is not None and not request_future.done():
-            body = json.dumps(
-                {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"{now} {request_id} Task timed out after {timeout:.2f} seconds",
-                }
-            )
-            logs = self._logs_since(self._log_offset)
-            with contextlib.suppress(InvalidStateError):
-                request_future.set_result(InvocationResult(request_id, body.encode(), is_error=True, logs=logs))
+        message = f"{now} {request_id} Task timed out after {timeout:.2f} seconds"
+        self._fail_pending("Sandbox.Timedout", message, lambda_prefix=False)
 
     # -- invocation ------------------------------------------------------------------------------
 
