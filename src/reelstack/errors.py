@@ -1,4 +1,6 @@
-"""Named errors. Their class names are what Step Functions sees as ``Error`` in Retry and Catch."""
+"""Named errors. Their class names are what Step Functions sees as ``Error`` in Retry and Catch, and
+their ``code`` and ``http_status`` are what API clients see (``{"error": {"code", "message"}}``).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +8,61 @@ from __future__ import annotations
 class ReelstackError(Exception):
     """Base of every error the domain raises on purpose."""
 
-    #: Stable snake-free code for clients (``{"error": {"code": ...}}``) and failed assets.
+    #: Stable CamelCase code for clients and failed assets.
     code = "InternalError"
+    #: The HTTP status the API answers with.
+    http_status = 500
     #: Whether retrying the same work may succeed (Retry) or never will (Catch at once).
     transient = False
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
 
 
 class InvalidInput(ReelstackError):
     """The event or request is malformed: a bug in the caller, never retried."""
 
     code = "InvalidInput"
+    http_status = 400
+
+
+class Unauthorized(ReelstackError):
+    """No token, or a token that does not verify."""
+
+    code = "Unauthorized"
+    http_status = 401
+
+
+class NotFound(ReelstackError):
+    """Nothing of that id belongs to the caller (someone else's is not found either)."""
+
+    code = "NotFound"
+    http_status = 404
+
+
+class Conflict(ReelstackError):
+    """The request is valid but the thing is no longer in a state that allows it."""
+
+    code = "Conflict"
+    http_status = 409
+
+
+class PayloadTooLarge(ReelstackError):
+    code = "UploadTooLarge"
+    http_status = 413
+
+
+class UnsupportedMediaType(ReelstackError):
+    """A declared type the pipeline does not take."""
+
+    code = "UnsupportedMediaType"
+    http_status = 415
 
 
 class ToolchainMissing(ReelstackError):
@@ -29,3 +76,16 @@ class ToolchainFailed(ReelstackError):
 
     code = "ToolchainFailed"
     transient = True
+
+
+class StorageUnavailable(ReelstackError):
+    """S3 or DynamoDB answered with a throttling or server error; trying again may work."""
+
+    code = "StorageUnavailable"
+    http_status = 503
+    transient = True
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The contract's error document: ``{"error": {"code", "message"}}``."""
+    return {"error": {"code": code, "message": message}}

@@ -1,25 +1,101 @@
-"""DynamoDB records (pynamodb). Table names come from the environment the template sets."""
+"""DynamoDB records (pynamodb). The tables themselves are defined once, in template.yaml."""
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
 
-from pynamodb.attributes import MapAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+
+from reelstack.config import deployment
+
+_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
+
+
+def iso(moment: datetime) -> str:
+    """Millisecond ISO 8601 in UTC with a ``Z``: sorts as text, which the ByOwner index relies on."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class SourceAttribute(MapAttribute):
+    """What the client declared about the original file (the filename is display metadata only)."""
+
+    filename = UnicodeAttribute()
+    size = NumberAttribute()
+    content_type = UnicodeAttribute(attr_name="contentType")
+    sha256 = UnicodeAttribute(null=True)
+
+
+class ErrorAttribute(MapAttribute):
+    code = UnicodeAttribute()
+    message = UnicodeAttribute()
+
+
+class ByOwnerIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "ByOwner"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True, attr_name="ownerId")
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
 
 
 class AssetModel(Model):
     class Meta:
-        table_name = os.environ.get("ASSETS_TABLE", "reelstack-assets")
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        table_name = deployment().assets_table
+        region = _REGION
 
     asset_id = UnicodeAttribute(hash_key=True, attr_name="assetId")
     owner_id = UnicodeAttribute(null=True, attr_name="ownerId")
+    status = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, null=True)
+    visibility = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True, attr_name="createdAt")
     updated_at = UnicodeAttribute(default_for_new=utc_now, attr_name="updatedAt")
+    upload_id = UnicodeAttribute(null=True, attr_name="uploadId")
+    source = SourceAttribute(null=True)
+    error = ErrorAttribute(null=True)
     toolchain = MapAttribute(null=True)
+
+    by_owner = ByOwnerIndex()
+
+
+class UploadModel(Model):
+    """The upload ledger: one record per presigned multipart upload."""
+
+    class Meta:
+        table_name = deployment().uploads_table
+        region = _REGION
+
+    upload_id = UnicodeAttribute(hash_key=True, attr_name="uploadId")
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    asset_id = UnicodeAttribute(attr_name="assetId")
+    key = UnicodeAttribute()
+    s3_upload_id = UnicodeAttribute(attr_name="s3UploadId")  # S3's own multipart upload id
+    size = NumberAttribute()
+    content_type = UnicodeAttribute(attr_name="contentType")
+    sha256 = UnicodeAttribute(null=True)
+    part_size = NumberAttribute(attr_name="partSize")
+    part_count = NumberAttribute(attr_name="partCount")
+    part_checksums = BooleanAttribute(default=False, attr_name="partChecksums")
+    status = UnicodeAttribute()
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    expires_at = UnicodeAttribute(attr_name="expiresAt")
+    completed_parts = ListAttribute(of=MapAttribute, null=True, attr_name="completedParts")
+    version_id = UnicodeAttribute(null=True, attr_name="versionId")
+    purge_at = NumberAttribute(null=True, attr_name="purgeAt")  # DynamoDB TTL, epoch seconds

@@ -15,7 +15,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from reelstack_cli.clients import local_session
-from reelstack_cli.deploy import stack_outputs
+from reelstack_cli.deploy import local_outputs
 from reelstack_cli.settings import Settings
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -57,7 +57,7 @@ def execution_steps(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
 
 def run_demo(settings: Settings, progress: Callable[[str], None]) -> dict[str, Any]:
     session = local_session(settings)
-    outputs = stack_outputs(session.client("cloudformation"), settings.stack_name)
+    outputs = local_outputs(settings)
     sfn = session.client("stepfunctions")
     asset_id = f"demo-{uuid.uuid4().hex[:12]}"
     started = time.monotonic()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import secrets
 import shutil
 import subprocess
 import time
@@ -160,15 +162,42 @@ def deploy_stack(
     raise DeployError(f"the stack did not finish within {timeout:.0f}s (last status {status})")
 
 
+def local_parameters(settings: Settings) -> dict[str, str]:
+    """What the local cloud needs that AWS must not get: development tokens and test-key signing."""
+    return {"JwtDevSecret": dev_secret(settings), "PresignCredentials": "local-test-keys"}
+
+
+def dev_secret(settings: Settings, create: bool = True) -> str:
+    """The local cloud's development JWT secret, made on first deploy and kept with its state."""
+    path = settings.cloud_dir / "jwt-dev-secret"
+    if not path.exists():
+        if not create:
+            raise DeployError(f"no development secret at {path}: run `reelstack deploy` first")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def deploy_local(settings: Settings, progress: Progress, parameters: dict[str, str] | None = None) -> dict[str, str]:
+    parameters = {**local_parameters(settings), **(parameters or {})}
     template = load_template(TEMPLATE)
     artifacts = build_all(template, lambda step: progress(f"building {step}"))
     session = local_session(settings)
     locations = _upload_artifacts(session.client("s3"), artifacts, progress)
     packaged = packaged_template(template, artifacts, lambda artifact: locations[artifact.logical_id])
     cfn = session.client("cloudformation")
-    deploy_stack(cfn, settings.stack_name, json.dumps(packaged), parameters or {}, progress)
-    return stack_outputs(cfn, settings.stack_name)
+    deploy_stack(cfn, settings.stack_name, json.dumps(packaged), parameters, progress)
+    return local_outputs(settings)
+
+
+def local_outputs(settings: Settings) -> dict[str, str]:
+    """The stack's outputs, with the API's URL in the path form the local cloud serves."""
+    outputs = stack_outputs(local_session(settings).client("cloudformation"), settings.stack_name)
+    match = re.match(r"https://([^.]+)\.execute-api\.[^/]+/(.+)$", outputs.get("apiUrl", ""))
+    if match:
+        outputs["apiUrl"] = f"{settings.endpoint}/_aws/execute-api/{match.group(1)}/{match.group(2)}"
+    return outputs
 
 
 def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:

@@ -7,19 +7,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import jwt
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import Progress as RichProgress
 
+from reelstack.auth import DEV_TOKEN_SECONDS, issue_dev_token
+from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.build_tools import BuildError
-from reelstack_cli.clients import local_session
 from reelstack_cli.demo import run_demo
-from reelstack_cli.deploy import DeployError, deploy_aws, deploy_local, stack_outputs
+from reelstack_cli.deploy import DeployError, deploy_aws, deploy_local, dev_secret, local_outputs
 from reelstack_cli.localcloud import LocalCloud, LocalCloudError
 from reelstack_cli.settings import settings
+from reelstack_cli.uploader import Uploader, UploadError, wait_for_asset
 
 progress_console = Console(stderr=True, highlight=False)
 
@@ -124,7 +131,7 @@ def cmd_deploy(args: argparse.Namespace) -> None:
 
 def cmd_outputs(args: argparse.Namespace) -> None:
     config = settings()
-    outputs = stack_outputs(local_session(config).client("cloudformation"), config.stack_name)
+    outputs = local_outputs(config)
     _emit(args, outputs, lambda: [print(f"{key:<18} {value}") for key, value in outputs.items()])
 
 
@@ -144,6 +151,105 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _emit(args, result, show)
     if result["status"] != "SUCCEEDED":
         sys.exit(1)
+
+
+# -- the API as a client uses it ----------------------------------------------------------------
+
+
+def _user(args: argparse.Namespace) -> str:
+    return getattr(args, "user", None) or os.environ.get("REELSTACK_USER") or "dev"
+
+
+def _api(args: argparse.Namespace) -> ApiClient:
+    """The API's URL and a token: from options or the environment (AWS), else the local cloud's."""
+    api_url = getattr(args, "api_url", None) or os.environ.get("REELSTACK_API_URL")
+    token = getattr(args, "token", None) or os.environ.get("REELSTACK_TOKEN")
+    config = settings()
+    if not api_url:
+        api_url = local_outputs(config).get("apiUrl")
+        if not api_url:
+            raise CommandError("the deployed stack has no apiUrl output: run `reelstack deploy`")
+    if not token:
+        token = issue_dev_token(dev_secret(config, create=False), _user(args))
+    return ApiClient(api_url, token)
+
+
+def _rate(text: str | None) -> float | None:
+    if not text:
+        return None
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    number, unit = (text[:-1], text[-1].lower()) if text[-1].lower() in units else (text, "")
+    try:
+        return float(number) * units.get(unit, 1)
+    except ValueError as error:
+        raise CommandError(f"--max-rate takes bytes per second like 500k or 8M, got {text!r}") from error
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    token = issue_dev_token(dev_secret(settings(), create=False), _user(args), seconds=args.seconds)
+    _emit(args, {"token": token, "user": _user(args), "expiresInSeconds": args.seconds}, lambda: print(token))
+
+
+def cmd_upload(args: argparse.Namespace) -> None:
+    api = _api(args)
+    path = Path(args.file)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with RichProgress(*columns, console=progress_console, transient=False) as bar:
+        task = bar.add_task(f"uploading {path.name}", total=path.stat().st_size if path.is_file() else None)
+        uploader = Uploader(
+            api,
+            owner=str(jwt.decode(api.token, options={"verify_signature": False}).get("sub", "")),
+            parallel=args.parallel,
+            checksums=not args.no_checksum,
+            max_rate=_rate(args.max_rate),
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            on_event=lambda message: bar.console.print(f"[dim]{message}[/dim]"),
+        )
+        resume = "require" if args.resume else "never" if args.new else "auto"
+        result = uploader.upload(path, title=args.title, content_type=args.content_type, resume=resume)
+    if args.wait:
+        result["asset"] = wait_for_asset(api, result["assetId"], args.timeout, _asset_progress())
+    _emit(
+        args,
+        result,
+        lambda: print(
+            f"asset {result['assetId']} {result.get('asset', result)['status']}: "
+            f"{result.get('bytes', 0) / 2**20:.1f} MiB in {result.get('seconds', 0)}s "
+            f"({result.get('partsSent')} parts sent, {result.get('partsResumed', 0)} resumed)"
+        ),
+    )
+    if args.wait and result["asset"]["status"] != "ready":
+        sys.exit(1)
+
+
+def _asset_progress() -> Callable[[dict[str, Any]], None]:
+    started = time.monotonic()
+    last: list[str] = []
+
+    def report(asset: dict[str, Any]) -> None:
+        if [asset["status"]] != last:
+            last[:] = [asset["status"]]
+            progress_console.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] asset {asset['status']}")
+
+    return report
+
+
+def cmd_wait(args: argparse.Namespace) -> None:
+    asset = wait_for_asset(_api(args), args.asset_id, args.timeout, _asset_progress())
+    _emit(args, asset, lambda: print(json.dumps(asset, indent=2)))
+    if asset["status"] != "ready":
+        sys.exit(1)
+
+
+def cmd_assets(args: argparse.Namespace) -> None:
+    asset = _api(args).get(f"/assets/{args.asset_id}")
+    _emit(args, asset, lambda: print(json.dumps(asset, indent=2)))
 
 
 # -- entry point ---------------------------------------------------------------------------------
@@ -171,6 +277,44 @@ def parser() -> argparse.ArgumentParser:
     outputs.set_defaults(run=cmd_outputs)
     demo = commands.add_parser("demo", help="run the deployed pipeline once and show the outcome")
     demo.set_defaults(run=cmd_demo)
+
+    def api_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--user", help="development user the token is made for (default $REELSTACK_USER or dev)")
+        command.add_argument("--token", help="bearer token to use instead (default $REELSTACK_TOKEN)")
+        command.add_argument("--api-url", help="API base URL (default $REELSTACK_API_URL or the local stack's)")
+
+    token = commands.add_parser("token", help="print a development JWT for the local cloud's API")
+    token.add_argument("--user", help="the token's sub (owner id); default $REELSTACK_USER or dev")
+    token.add_argument("--seconds", type=int, default=DEV_TOKEN_SECONDS, help="lifetime")
+    token.set_defaults(run=cmd_token)
+
+    upload = commands.add_parser("upload", help="upload a video the way the apps do (presigned multipart)")
+    upload.add_argument("file")
+    upload.add_argument("--title")
+    upload.add_argument("--content-type", help="declared media type (default: from the file name)")
+    upload.add_argument("--parallel", type=int, default=4, help="parts in flight at once (default 4)")
+    upload.add_argument("--no-checksum", action="store_true", help="do not sign each part's SHA-256 into its URL")
+    upload.add_argument("--max-rate", help="cap the upload rate, bytes per second (e.g. 2M, 500k)")
+    choice = upload.add_mutually_exclusive_group()
+    choice.add_argument("--resume", action="store_true", help="only resume an unfinished upload of this file")
+    choice.add_argument("--new", action="store_true", help="start a new upload even if one could be resumed")
+    upload.add_argument("--wait", action="store_true", help="return when the asset is ready or failed")
+    upload.add_argument("--timeout", type=float, default=900, help="with --wait: seconds to wait at most")
+    api_options(upload)
+    upload.set_defaults(run=cmd_upload)
+
+    wait = commands.add_parser("wait", help="wait until an asset is ready or failed")
+    wait.add_argument("asset_id")
+    wait.add_argument("--timeout", type=float, default=900)
+    api_options(wait)
+    wait.set_defaults(run=cmd_wait)
+
+    assets = commands.add_parser("assets", help="your assets")
+    assets_actions = assets.add_subparsers(dest="action", required=True)
+    get = assets_actions.add_parser("get", help="one asset")
+    get.add_argument("asset_id")
+    api_options(get)
+    get.set_defaults(run=cmd_assets)
     return root
 
 
@@ -178,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         args.run(args)
-    except (CommandError, LocalCloudError, DeployError, BuildError) as error:
+    except (CommandError, LocalCloudError, DeployError, BuildError, UploadError, ApiError) as error:
         if args.json:
             print(json.dumps({"error": {"code": type(error).__name__, "message": str(error)}}))
         progress_console.print(f"[red]error:[/red] {error}")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -15,6 +17,9 @@ from reelstack_cli.settings import CHECKOUT, TEMPLATE
 from reelstack_cli.template import load_template, resources_of_type
 
 TABLE_ENV = {"AssetsTable": "ASSETS_TABLE", "UploadsTable": "UPLOADS_TABLE"}
+SAMPLE_EVENTS_SECRET = "sample-events-secret-never-deployed-anywhere"  # see events/README.md
+UPLOAD_BUCKET = "unit-upload-bucket"
+MEDIA_BUCKET = "unit-media-bucket"
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "BillingMode")
 
 
@@ -41,6 +46,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "ReelstackUnit",
+        "UPLOAD_BUCKET": UPLOAD_BUCKET,
+        "MEDIA_BUCKET": MEDIA_BUCKET,
+        "JWT_DEV_SECRET": SAMPLE_EVENTS_SECRET,
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -52,16 +61,42 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             dynamodb.create_table(TableName=name, **properties)
             if logical_id in TABLE_ENV:
                 monkeypatch.setenv(TABLE_ENV[logical_id], name)
-        from reelstack import models
+        s3 = boto3.client("s3")
+        for bucket in (UPLOAD_BUCKET, MEDIA_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=UPLOAD_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        from reelstack import aws as reelstack_aws
+        from reelstack import config, models
 
         monkeypatch.setattr(models.AssetModel.Meta, "table_name", "unit-AssetsTable")
+        monkeypatch.setattr(models.UploadModel.Meta, "table_name", "unit-UploadsTable")
+        for cached in (config.deployment, reelstack_aws.client, reelstack_aws.presigning_s3):
+            cached.cache_clear()
         yield
+        for cached in (config.deployment, reelstack_aws.client, reelstack_aws.presigning_s3):
+            cached.cache_clear()
 
 
-def load_handler(function: str) -> Callable[[dict[str, Any], Any], Any]:
-    """Import functions/<function>/app.py as Lambda would and return its handler with a context."""
+def load_event(name: str, **path_parameters: str) -> dict[str, Any]:
+    """A sample event from events/ with the placeholder ids in its path replaced by real ones."""
+    event = json.loads((CHECKOUT / "events" / name).read_text())
+    for key, value in path_parameters.items():  # API events only
+        placeholder = event["pathParameters"][key]
+        event["pathParameters"][key] = value
+        event["path"] = event["path"].replace(placeholder, value)
+    return event
+
+
+def load_handler_module(function: str) -> ModuleType:
+    """Import functions/<function>/app.py afresh, as a new Lambda environment would."""
     spec = importlib.util.spec_from_file_location(f"app_{function}", CHECKOUT / "functions" / function / "app.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def load_handler(function: str) -> Callable[[dict[str, Any], Any], Any]:
+    """The function's handler, called with a Lambda-like context."""
+    module = load_handler_module(function)
     return lambda event, _context: module.handler(event, _LambdaContext())

@@ -16,6 +16,7 @@ from reelstack_cli.deploy import camel_outputs, packaged_template
 from reelstack_cli.package import Artifact, write_zip
 from reelstack_cli.settings import CHECKOUT, TEMPLATE
 from reelstack_cli.template import function_layers, load_template, resources_of_type
+from tests.unit.conftest import load_handler_module
 
 TEMPLATE_DATA = load_template(TEMPLATE)
 STATE_MACHINES = resources_of_type(TEMPLATE_DATA, "AWS::Serverless::StateMachine")
@@ -107,3 +108,25 @@ def test_a_function_over_lambdas_size_limit_fails_the_build(monkeypatch: pytest.
     monkeypatch.setattr(package, "build_layer", lambda logical_id, uri: Artifact(logical_id, "layer", tmp_path, "x", 8))
     with pytest.raises(BuildError, match=r"ToolchainCheckFunction with layers DepsLayer, FfmpegLayer .* Lambda allows"):
         package.build_all(TEMPLATE_DATA)
+
+
+def test_every_chalice_route_has_its_api_event_and_no_other() -> None:
+    """Chalice dispatches on the resource path, so the template needs one Api event per route."""
+    app = load_handler_module("api").app
+    routes = {(path, method) for path, methods in app.routes.items() for method in methods}
+    events = resources_of_type(load_template(TEMPLATE), "AWS::Serverless::Function")["ApiFunction"]["Properties"]
+    declared = {
+        (event["Properties"]["Path"], event["Properties"]["Method"].upper())
+        for event in events["Events"].values()
+        if event["Type"] == "Api"
+    }
+    assert declared == routes
+
+
+def test_every_route_has_a_sample_event() -> None:
+    app = load_handler_module("api").app
+    samples = {
+        (event["resource"], event["httpMethod"])
+        for event in (json.loads(path.read_text()) for path in (CHECKOUT / "events" / "api").glob("*.json"))
+    }
+    assert samples == {(path, method) for path, methods in app.routes.items() for method in methods}

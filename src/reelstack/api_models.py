@@ -1,0 +1,90 @@
+"""Request bodies of the HTTP API, validated with pydantic; also the source of the OpenAPI schemas."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+
+from reelstack.errors import InvalidInput
+
+Title = Annotated[str, Field(max_length=200)]
+Description = Annotated[str, Field(max_length=5000)]
+Tag = Annotated[str, Field(min_length=1, max_length=50)]
+PartNumber = Annotated[StrictInt, Field(ge=1, le=10_000)]
+
+
+class _Body(BaseModel):
+    # Unknown fields are ignored so that newer clients keep working with this server.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class CreateUpload(_Body):
+    filename: Annotated[str, Field(min_length=1, max_length=4096)]
+    size: StrictInt
+    content_type: Annotated[str, Field(alias="contentType", min_length=1, max_length=255)]
+    title: Title | None = None
+    description: Description | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | None = None
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+    # Extension: "SHA256" makes every part URL carry a signed checksum that S3 verifies on upload.
+    checksum_algorithm: Literal["SHA256"] | None = Field(default=None, alias="checksumAlgorithm")
+
+
+class PartChecksum(_Body):
+    part_number: PartNumber = Field(alias="partNumber")
+    checksum_sha256: str = Field(alias="checksumSHA256", description="base64 of the part's SHA-256 digest")
+
+    @field_validator("checksum_sha256")
+    @classmethod
+    def _is_sha256_base64(cls, value: str) -> str:
+        try:
+            if len(base64.b64decode(value, validate=True)) == 32:
+                return value
+        except binascii.Error:
+            pass
+        raise ValueError("must be the base64 of a 32-byte SHA-256 digest")
+
+
+class RequestParts(_Body):
+    part_numbers: Annotated[list[PartNumber], Field(min_length=1, max_length=100)] | None = Field(
+        default=None, alias="partNumbers"
+    )
+    # Extension for uploads created with checksumAlgorithm: the checksum each part URL must carry.
+    parts: Annotated[list[PartChecksum], Field(min_length=1, max_length=100)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RequestParts:
+        if (self.part_numbers is None) == (self.parts is None):
+            raise ValueError("send either partNumbers or parts (with checksumSHA256), not both or neither")
+        return self
+
+
+class CompletedPart(_Body):
+    part_number: PartNumber = Field(alias="partNumber")
+    etag: Annotated[str, Field(alias="etag", min_length=1, max_length=200)]
+
+
+class CompleteUpload(_Body):
+    parts: Annotated[list[CompletedPart], Field(min_length=1, max_length=10_000)]
+
+
+def parse_body[M: BaseModel](model: type[M], raw: bytes | str | None) -> M:
+    """The request body as ``model``, or :class:`InvalidInput` that names each bad field."""
+    try:
+        document: Any = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"the body is not valid JSON: {error}", code="InvalidJson") from error
+    if not isinstance(document, dict):
+        raise InvalidInput("the body must be a JSON object", code="InvalidJson")
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}" for issue in error.errors()
+        )
+        missing = any(issue["type"] == "missing" for issue in error.errors())
+        raise InvalidInput(problems, code="MissingField" if missing else "InvalidField") from error

@@ -1,0 +1,58 @@
+"""Storage keys: the one place that decides where objects live in the buckets.
+
+Keys are built from the owner and server-made ids only; a client's filename never reaches a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+
+from reelstack.errors import InvalidInput
+
+SOURCE_PREFIX = "sources"
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_ID = re.compile(r"[a-z0-9]{26}")
+
+
+def owner_segment(owner_id: str) -> str:
+    """The owner as one key segment: as is when plain, else URL-safe base32 (reversible, no '/')."""
+    if _SAFE_SEGMENT.fullmatch(owner_id) and not owner_id.startswith(("~", ".")):
+        return owner_id
+    return "~" + base64.b32encode(owner_id.encode()).decode().rstrip("=").lower()
+
+
+def owner_from_segment(segment: str) -> str:
+    if not segment.startswith("~"):
+        return segment
+    encoded = segment[1:].upper()
+    return base64.b32decode(encoded + "=" * (-len(encoded) % 8)).decode()
+
+
+@dataclass(frozen=True)
+class SourceKey:
+    """``sources/<owner>/<assetId>/<uploadId>``: the original upload in the upload bucket."""
+
+    owner_id: str
+    asset_id: str
+    upload_id: str
+
+    def __str__(self) -> str:
+        return f"{SOURCE_PREFIX}/{owner_segment(self.owner_id)}/{self.asset_id}/{self.upload_id}"
+
+    @classmethod
+    def parse(cls, key: str) -> SourceKey:
+        parts = key.split("/")
+        if len(parts) != 4 or parts[0] != SOURCE_PREFIX or not all(_ID.fullmatch(part) for part in parts[2:]):
+            raise InvalidInput(f"not an upload key: {key[:200]!r}")
+        try:
+            owner = owner_from_segment(parts[1])
+        except ValueError as error:
+            raise InvalidInput(f"not an upload key: {key[:200]!r}") from error
+        return cls(owner, parts[2], parts[3])
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` has the shape of the ids this package makes (see :func:`reelstack.ids.new_id`)."""
+    return bool(_ID.fullmatch(value))

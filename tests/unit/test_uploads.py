@@ -1,0 +1,290 @@
+"""The upload API on moto: the handler driven by the sample events, the rules, the ledger."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import jwt
+import pytest
+
+from reelstack.auth import DEV_ISSUER, issue_dev_token, owner_of
+from reelstack.config import Limits, MiB
+from reelstack.errors import Unauthorized
+from reelstack.keys import SourceKey
+from reelstack.models import AssetModel, UploadModel
+from reelstack.uploads import Uploads, plan_parts, safe_filename
+from tests.unit.conftest import SAMPLE_EVENTS_SECRET, UPLOAD_BUCKET, load_event, load_handler
+
+# -- pure rules ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("IMG_0042.MOV", "IMG_0042.MOV"),
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\windows\\system32\\evil.mp4", "evil.mp4"),
+        ("clip\x00\x07\x1b[31m.mp4", "clip[31m.mp4"),
+        ("mov\u202eie.mp4", "movie.mp4"),  # right-to-left override removed
+        ("caf\udcc3\udca9.mp4", "caf\ufffd\ufffd.mp4"),  # non-UTF-8 bytes as JSON surrogates
+        ("   ", "untitled"),
+        ("...", "untitled"),
+        (".hidden.mp4", "hidden.mp4"),
+    ],
+)
+def test_filenames_are_stored_as_safe_display_text(raw: str, stored: str) -> None:
+    assert safe_filename(raw) == stored
+
+
+def test_very_long_filenames_are_cut_keeping_the_extension() -> None:
+    name = safe_filename("a" * 5000 + ".mp4")
+    assert len(name) == 255
+    assert name.endswith(".mp4")
+
+
+@pytest.mark.parametrize(
+    ("size", "part_size", "part_count"),
+    [
+        (1, 8 * MiB, 1),
+        (8 * MiB, 8 * MiB, 1),
+        (8 * MiB + 1, 8 * MiB, 2),
+        (200 * MiB, 8 * MiB, 25),
+        (100 * 1024 * MiB, 11 * MiB, 9310),  # 100 GiB: parts grow so that S3's 10,000 are enough
+    ],
+)
+def test_part_plan(size: int, part_size: int, part_count: int) -> None:
+    assert plan_parts(size, Limits()) == (part_size, part_count)
+    assert part_count <= 10_000
+    assert part_size >= 5 * MiB
+
+
+@pytest.mark.parametrize("owner", ["alice", "auth0|5f7c8ec7", "Zoë Ünïcode", "../../x", "a/b"])
+def test_source_keys_name_owner_and_ids_only_and_parse_back(owner: str) -> None:
+    key = SourceKey(owner, "01kbbbbbbbbbbbbbbbbbbbbbbb", "01kaaaaaaaaaaaaaaaaaaaaaaa")
+    text = str(key)
+    assert text.count("/") == 3
+    assert ".." not in text.split("/")
+    assert SourceKey.parse(text) == key
+
+
+def test_dev_tokens_verify_and_bad_ones_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_DEV_SECRET", "s" * 32)
+    assert owner_of(f"Bearer {issue_dev_token('s' * 32, 'bob')}") == "bob"
+    cases = {
+        "MissingToken": None,
+        "InvalidToken": f"Bearer {issue_dev_token('x' * 32, 'bob')}",  # another secret
+        "TokenExpired": "Bearer "
+        + jwt.encode({"sub": "bob", "iss": DEV_ISSUER, "exp": int(time.time()) - 3600}, "s" * 32, algorithm="HS256"),
+    }
+    for code, header in cases.items():
+        with pytest.raises(Unauthorized) as refused:
+            owner_of(header)
+        assert refused.value.code == code
+    monkeypatch.delenv("JWT_DEV_SECRET")
+    with pytest.raises(Unauthorized) as refused:
+        owner_of(f"Bearer {issue_dev_token('s' * 32, 'bob')}")
+    assert refused.value.code == "AuthNotConfigured"
+
+
+# -- the handler with the sample events ------------------------------------------------------------
+
+
+def call(name: str, *, user: str | None = None, body: Any = ..., auth: str | None = ..., **ids: str) -> tuple[int, Any]:
+    """Invoke the API handler with events/api/<name>.json, optionally as another user or body."""
+    event = load_event(f"api/{name}.json", **ids)
+    if user is not None:
+        auth = f"Bearer {issue_dev_token(SAMPLE_EVENTS_SECRET, user)}"
+    if auth is not ...:
+        event["headers"].pop("Authorization")
+        if auth is not None:
+            event["headers"]["Authorization"] = auth
+    if body is not ...:
+        event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
+    response = load_handler("api")(event, None)
+    return response["statusCode"], json.loads(response["body"]) if response["body"] else None
+
+
+def put_parts(created: dict[str, Any], sizes: list[int] | None = None) -> list[dict[str, Any]]:
+    """What a client does with the URLs, done with boto3 on moto (which does not serve URLs)."""
+    s3 = boto3.client("s3")
+    upload = UploadModel.get(created["uploadId"])
+    parts = []
+    sizes = sizes or [part["size"] for part in created["parts"]]
+    for number, size in enumerate(sizes, start=1):
+        answer = s3.upload_part(
+            Bucket=UPLOAD_BUCKET, Key=upload.key, UploadId=upload.s3_upload_id, PartNumber=number, Body=b"v" * size
+        )
+        parts.append({"partNumber": number, "etag": answer["ETag"]})
+    return parts
+
+
+@pytest.fixture
+def created(aws: None) -> dict[str, Any]:
+    status, body = call("create-upload")
+    assert status == 201, body
+    return body
+
+
+def test_create_plans_parts_and_records_the_upload_and_asset(created: dict[str, Any]) -> None:
+    assert created["partSize"] == 8 * MiB
+    assert created["partCount"] == 3
+    assert [part["size"] for part in created["parts"]] == [8 * MiB, 8 * MiB, 4 * MiB]
+    assert all("X-Amz-Signature=" in part["url"] for part in created["parts"])
+    assert "content-length" in created["parts"][0]["url"].lower()  # the part's length is signed in
+    upload = UploadModel.get(created["uploadId"])
+    assert upload.owner_id == "alice"
+    assert upload.status == "uploading"
+    assert "IMG_0042" not in upload.key
+    asset = AssetModel.get(created["assetId"])
+    assert (asset.status, asset.title, asset.source.filename) == ("uploading", "Beach at dusk", "IMG_0042.MOV")
+
+
+def test_upload_status_lists_what_s3_holds(created: dict[str, Any]) -> None:
+    put_parts(created, sizes=[8 * MiB])
+    status, body = call("get-upload", upload_id=created["uploadId"])
+    assert status == 200
+    assert body["status"] == "uploading"
+    assert [(part["partNumber"], part["size"]) for part in body["uploadedParts"]] == [(1, 8 * MiB)]
+    assert body["bytesUploaded"] == 8 * MiB
+
+
+def test_parts_gives_fresh_urls_for_the_asked_parts(created: dict[str, Any]) -> None:
+    status, body = call("request-parts", upload_id=created["uploadId"])
+    assert status == 200
+    assert [part["partNumber"] for part in body["parts"]] == [2, 3]
+    status, body = call("request-parts", upload_id=created["uploadId"], body={"partNumbers": [4]})
+    assert (status, body["error"]["code"]) == (400, "InvalidPartNumber")
+
+
+def test_complete_assembles_the_object_once_and_answers_a_retry_the_same(created: dict[str, Any]) -> None:
+    parts = put_parts(created)
+    status, body = call("complete-upload", upload_id=created["uploadId"], body={"parts": parts})
+    assert (status, body["status"], body["assetId"]) == (200, "uploaded", created["assetId"])
+    key = UploadModel.get(created["uploadId"]).key
+    assert boto3.client("s3").head_object(Bucket=UPLOAD_BUCKET, Key=key)["ContentLength"] == 20 * MiB
+    assert UploadModel.get(created["uploadId"]).status == "completed"
+    # The phone lost the answer and asks again: same answer, nothing new.
+    assert call("complete-upload", upload_id=created["uploadId"], body={"parts": parts})[0] == 200
+    # The finished upload cannot be used again.
+    for name in ("request-parts", "abort-upload"):
+        status, body = call(name, upload_id=created["uploadId"])
+        assert (status, body["error"]["code"]) == (409, "UploadCompleted")
+    status, body = call("complete-upload", upload_id=created["uploadId"], body={"parts": parts[:2]})
+    assert (status, body["error"]["code"]) == (409, "UploadCompleted")
+
+
+@pytest.mark.parametrize(
+    ("sizes", "change", "code"),
+    [
+        ([8 * MiB, 8 * MiB, 4 * MiB], lambda parts: parts[:2], "MissingParts"),
+        ([8 * MiB, 8 * MiB], lambda parts: [*parts, {"partNumber": 3, "etag": "abc"}], "MissingParts"),
+        ([8 * MiB, 8 * MiB, 4 * MiB], lambda parts: [parts[0], parts[1], {**parts[2], "etag": '"0"'}], "PartMismatch"),
+        ([8 * MiB, 8 * MiB, 4 * MiB], lambda parts: [parts[0], parts[0], parts[2]], "DuplicatePart"),
+        # Parts that bypass the signed URLs (the API never hands out such URLs).
+        ([1 * MiB, 8 * MiB, 4 * MiB], lambda parts: parts, "PartTooSmall"),
+        ([6 * MiB, 8 * MiB, 4 * MiB], lambda parts: parts, "PartSizeMismatch"),
+        ([8 * MiB, 8 * MiB, 5 * MiB], lambda parts: parts, "SizeMismatch"),
+    ],
+)
+def test_complete_refuses_parts_that_do_not_match_and_stays_resumable(
+    created: dict[str, Any], sizes: list[int], change: Any, code: str
+) -> None:
+    parts = change(put_parts(created, sizes))
+    status, body = call("complete-upload", upload_id=created["uploadId"], body={"parts": parts})
+    assert (status, body["error"]["code"]) == (400, code), body
+    assert body["error"]["message"]
+    assert UploadModel.get(created["uploadId"]).status == "uploading"
+    assert AssetModel.get(created["assetId"]).status == "uploading"
+
+
+def test_abort_frees_the_parts_and_deletes_the_asset(created: dict[str, Any]) -> None:
+    put_parts(created, sizes=[8 * MiB])
+    assert call("abort-upload", upload_id=created["uploadId"]) == (204, None)
+    assert boto3.client("s3").list_multipart_uploads(Bucket=UPLOAD_BUCKET).get("Uploads", []) == []
+    assert call("abort-upload", upload_id=created["uploadId"]) == (204, None)  # DELETE is idempotent
+    status, body = call("get-upload", upload_id=created["uploadId"])
+    assert body["status"] == "aborted"
+    status, body = call("get-asset", asset_id=created["assetId"])
+    assert (status, body["error"]["code"]) == (404, "AssetNotFound")
+    for name in ("request-parts", "complete-upload"):
+        status, body = call(name, upload_id=created["uploadId"])
+        assert (status, body["error"]["code"]) == (409, "UploadAborted")
+
+
+def test_another_users_ids_are_not_found_everywhere(created: dict[str, Any]) -> None:
+    for name in ("get-upload", "request-parts", "complete-upload", "abort-upload"):
+        status, body = call(name, user="mallory", upload_id=created["uploadId"])
+        assert (status, body["error"]["code"]) == (404, "UploadNotFound"), name
+    status, body = call("get-asset", user="mallory", asset_id=created["assetId"])
+    assert (status, body["error"]["code"]) == (404, "AssetNotFound")
+    assert UploadModel.get(created["uploadId"]).status == "uploading"  # and nothing changed
+
+
+@pytest.mark.parametrize("auth", [None, "Bearer", "Basic YWxpY2U6c2VjcmV0", "Bearer not.a.jwt"])
+def test_requests_without_a_good_token_get_401(aws: None, auth: str | None) -> None:
+    status, body = call("create-upload", auth=auth)
+    assert status == 401
+    assert body["error"]["code"] in ("MissingToken", "InvalidToken")
+
+
+GOOD = {"filename": "a.mp4", "size": 1000, "contentType": "video/mp4"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({**GOOD, "contentType": "application/pdf"}, 415, "UnsupportedMediaType"),
+        ({**GOOD, "contentType": "image/png"}, 415, "UnsupportedMediaType"),
+        ({**GOOD, "size": 0}, 400, "EmptyUpload"),
+        ({**GOOD, "size": 10 * 1024 * MiB + 1}, 413, "UploadTooLarge"),
+        ({**GOOD, "size": "1000"}, 400, "InvalidField"),
+        ({**GOOD, "size": 1.5}, 400, "InvalidField"),
+        ({"filename": "a.mp4", "contentType": "video/mp4"}, 400, "MissingField"),
+        ({"size": 1000, "contentType": "video/mp4"}, 400, "MissingField"),
+        ({**GOOD, "sha256": "abc"}, 400, "InvalidField"),
+        ({**GOOD, "tags": ["x" * 51]}, 400, "InvalidField"),
+        ({**GOOD, "checksumAlgorithm": "MD5"}, 400, "InvalidField"),
+        ("{not json", 400, "InvalidJson"),
+        ("[1, 2]", 400, "InvalidJson"),
+        (None, 400, "InvalidJson"),
+    ],
+)
+def test_create_refuses_bad_requests_clearly(aws: None, body: Any, status: int, code: str) -> None:
+    answer_status, answer = call("create-upload", body=body)
+    assert (answer_status, answer["error"]["code"]) == (status, code), answer
+    assert answer["error"]["message"]
+    assert list(UploadModel.scan()) == []  # nothing was recorded
+
+
+def test_a_hostile_filename_is_metadata_only(aws: None) -> None:
+    status, body = call("create-upload", body={**GOOD, "filename": "../../../etc/passwd\x00.mp4"})
+    assert status == 201
+    upload = UploadModel.get(body["uploadId"])
+    assert "etc" not in upload.key
+    assert "passwd" not in upload.key
+    assert AssetModel.get(body["assetId"]).source.filename == "passwd.mp4"
+
+
+def test_expired_uploads_are_swept_by_the_scheduled_function(aws: None) -> None:
+    eight_days_ago = time.time() - 8 * 86400
+    stale = Uploads(clock=lambda: eight_days_ago).create("alice", json.dumps(GOOD))
+    fresh = Uploads().create("alice", json.dumps(GOOD))
+    answer = load_handler("upload_sweeper")(load_event("upload_sweeper/hourly.json"), None)
+    assert answer == {"expired": [stale["uploadId"]]}
+    assert UploadModel.get(stale["uploadId"]).status == "expired"
+    asset = AssetModel.get(stale["assetId"])
+    assert (asset.status, asset.error.code) == ("failed", "UploadExpired")
+    assert UploadModel.get(fresh["uploadId"]).status == "uploading"
+    status, body = call("request-parts", upload_id=stale["uploadId"])
+    assert (status, body["error"]["code"]) == (409, "UploadExpired")
+
+
+def test_chalice_own_errors_use_the_contract_shape(aws: None) -> None:
+    event = load_event("api/get-upload.json")
+    event["httpMethod"] = event["requestContext"]["httpMethod"] = "PUT"
+    response = load_handler("api")(event, None)
+    assert response["statusCode"] == 405
+    assert set(json.loads(response["body"])["error"]) == {"code", "message"}
