@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from reelstack.errors import InvalidInput
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 Title = Annotated[str, Field(max_length=200)]
 Description = Annotated[str, Field(max_length=5000)]
 Tag = Annotated[str, Field(min_length=1, max_length=50)]
@@ -32,6 +34,12 @@ class CreateUpload(_Body):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
     # Extension: "SHA256" makes every part URL carry a signed checksum that S3 verifies on upload.
     checksum_algorithm: Literal["SHA256"] | None = Field(default=None, alias="checksumAlgorithm")
+
+    @field_validator("filename", mode="before")
+    @classmethod
+    def _undecodable_bytes_become_replacement_characters(cls, value: object) -> object:
+        # A name that was not UTF-8 on the phone arrives as JSON lone surrogates (\udcxx).
+        return _LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
 
 
 class PartChecksum(_Body):

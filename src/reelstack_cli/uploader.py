@@ -86,10 +86,10 @@ class StateStore:
 
 
 def default_state_dir() -> Path:
-    base = os.environ.get("REELSTACK_STATE_DIR") or os.path.join(
-        os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state", "reelstack"
-    )
-    return Path(base) / "uploads"
+    """``$REELSTACK_STATE_DIR``, else ``$XDG_STATE_HOME/reelstack/uploads`` (``~/.local/state/...``)."""
+    if os.environ.get("REELSTACK_STATE_DIR"):
+        return Path(os.environ["REELSTACK_STATE_DIR"])
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "reelstack" / "uploads"
 
 
 def guess_content_type(path: Path) -> str:
@@ -148,6 +148,7 @@ class Uploader:
         state: StateStore | None = None,
         on_progress: Callable[[int, int], None] = lambda done, total: None,
         on_event: Callable[[str], None] = lambda message: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.api = api
         self.owner = owner
@@ -157,6 +158,7 @@ class Uploader:
         self.state = state or StateStore(default_state_dir())
         self.on_progress = on_progress
         self.on_event = on_event
+        self.clock = clock  # a phone's clock can be wrong; S3's verdict on a URL wins (403 -> renew)
         self.http = urllib3.PoolManager(maxsize=self.parallel + 2, retries=False)
         self._urls: dict[int, dict[str, Any]] = {}
         self._urls_lock = threading.Lock()
@@ -283,7 +285,7 @@ class Uploader:
         """A fresh URL for ``number``, asking for a batch of the next pending parts in one call."""
         with self._urls_lock:
             known = self._urls.get(number)
-            if known and _seconds_left(known["expiresAt"]) > URL_MARGIN_SECONDS:
+            if known and self._seconds_left(known["expiresAt"]) > URL_MARGIN_SECONDS:
                 return known
             batch = [number, *[n for n in pending if n != number and n not in self._urls][:99]]
             if state.checksums:
@@ -293,6 +295,9 @@ class Uploader:
             for part in self.api.post(f"/uploads/{state.upload_id}/parts", body)["parts"]:
                 self._urls[part["partNumber"]] = part
             return self._urls[number]
+
+    def _seconds_left(self, expires_at: str) -> float:
+        return (datetime.fromisoformat(expires_at.replace("Z", "+00:00")) - self.clock()).total_seconds()
 
     def _forget_url(self, number: int) -> None:
         with self._urls_lock:
@@ -385,10 +390,6 @@ class Uploader:
     def _complete(self, state: UploadState, etags: dict[int, str]) -> dict[str, Any]:
         parts = [{"partNumber": number, "etag": etags[number]} for number in sorted(etags)]
         return self.api.post(f"/uploads/{state.upload_id}/complete", {"parts": parts})
-
-
-def _seconds_left(expires_at: str) -> float:
-    return (datetime.fromisoformat(expires_at.replace("Z", "+00:00")) - datetime.now(UTC)).total_seconds()
 
 
 def _s3_error(body: bytes) -> tuple[str, str]:

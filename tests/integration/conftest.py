@@ -17,7 +17,10 @@ from typing import Any
 
 import pytest
 
+from reelstack.auth import issue_dev_token
+from reelstack_cli.api_client import ApiClient
 from reelstack_cli.clients import local_session
+from reelstack_cli.deploy import dev_secret
 from reelstack_cli.settings import CHECKOUT, LOCAL_DIR, Settings
 
 pytestmark = pytest.mark.localcloud
@@ -89,3 +92,19 @@ def stack(cli: Cli) -> Iterator[Stack]:
         yield Stack(cli, settings, deployed["outputs"], started["startSeconds"], deployed["deploySeconds"])
     finally:
         cli.run("local", "stop", "--clean", check=False)
+
+
+def _api_for(stack: Stack, user: str) -> ApiClient:
+    return ApiClient(stack.outputs["apiUrl"], issue_dev_token(dev_secret(stack.settings, create=False), user))
+
+
+@pytest.fixture(scope="session")
+def alice(stack: Stack) -> ApiClient:
+    """The API as the development user alice calls it."""
+    return _api_for(stack, "alice")
+
+
+@pytest.fixture(scope="session")
+def mallory(stack: Stack) -> ApiClient:
+    """Another user, who must never see alice's things."""
+    return _api_for(stack, "mallory")

@@ -266,6 +266,10 @@ def test_a_hostile_filename_is_metadata_only(aws: None) -> None:
     assert "etc" not in upload.key
     assert "passwd" not in upload.key
     assert AssetModel.get(body["assetId"]).source.filename == "passwd.mp4"
+    # A name that was not UTF-8 on the phone: JSON carries its bytes as lone surrogates.
+    status, body = call("create-upload", body='{"filename": "caf\\udce9.mp4", "size": 10, "contentType": "video/mp4"}')
+    assert status == 201
+    assert AssetModel.get(body["assetId"]).source.filename == "caf\ufffd.mp4"
 
 
 def test_expired_uploads_are_swept_by_the_scheduled_function(aws: None) -> None:

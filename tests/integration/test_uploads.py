@@ -1,0 +1,368 @@
+"""Uploads on the local cloud: real bytes through real presigned URLs, the CLI as an app would use it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+
+from reelstack_cli.api_client import ApiClient, ApiError
+from reelstack_cli.settings import CHECKOUT
+from reelstack_cli.uploader import StateStore, Uploader
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.localcloud
+MiB = 1024 * 1024
+http = urllib3.PoolManager(retries=False)
+
+
+def make_file(folder: Path, name: str, size: int) -> Path:
+    path = folder / name
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def stored_object(stack: Stack, asset: dict[str, Any]) -> bytes:
+    """The bytes in the upload bucket (tests may look; the CLI never does)."""
+    s3 = stack.client("s3")
+    listing = s3.list_objects_v2(Bucket=stack.outputs["uploadBucket"], Prefix="sources/")
+    keys = [item["Key"] for item in listing.get("Contents", []) if f"/{asset['assetId']}/" in item["Key"]]
+    assert len(keys) == 1, keys
+    return s3.get_object(Bucket=stack.outputs["uploadBucket"], Key=keys[0])["Body"].read()
+
+
+def upload_cli(stack: Stack, state_dir: Path, *args: str) -> dict[str, Any]:
+    return stack.cli.json("upload", *args, env={"REELSTACK_STATE_DIR": str(state_dir)})
+
+
+def put(url: dict[str, Any], data: bytes, headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
+    return http.request("PUT", url["url"], body=data, headers={**url.get("headers", {}), **(headers or {})})
+
+
+def declare(api: ApiClient, size: int, **extra: Any) -> dict[str, Any]:
+    return api.post("/uploads", {"filename": "clip.mp4", "size": size, "contentType": "video/mp4", **extra})
+
+
+def refused(call: Any, *args: Any) -> ApiError:
+    with pytest.raises(ApiError) as error:
+        call(*args)
+    return error.value
+
+
+# -- the CLI uploader ----------------------------------------------------------------------------
+
+
+def test_a_small_file_goes_up_in_one_part_with_exactly_its_bytes(
+    stack: Stack, alice: ApiClient, tmp_path: Path
+) -> None:
+    path = make_file(tmp_path, "small clip.mp4", 3 * MiB + 7)
+    result = upload_cli(stack, tmp_path / "state", str(path), "--user", "alice", "--title", "Small")
+    assert (result["status"], result["partCount"], result["partsSent"]) == ("uploaded", 1, 1)
+    assert sha256_of(stored_object(stack, result)) == sha256_of(path.read_bytes())
+    asset = alice.get(f"/assets/{result['assetId']}")
+    assert asset["status"] == "uploaded"
+    assert asset["title"] == "Small"
+    assert asset["source"] == {
+        "filename": "small clip.mp4",
+        "size": 3 * MiB + 7,
+        "contentType": "video/mp4",
+        "sha256": sha256_of(path.read_bytes()),
+    }
+    assert not (tmp_path / "state").exists() or list((tmp_path / "state").iterdir()) == []  # nothing to resume
+
+
+def test_a_multi_part_file_goes_up_in_parallel(stack: Stack, tmp_path: Path) -> None:
+    path = make_file(tmp_path, "long.mov", 37 * MiB + 123)
+    result = upload_cli(stack, tmp_path / "state", str(path), "--user", "alice", "--parallel", "4")
+    assert (result["partCount"], result["partsSent"], result["partSize"]) == (5, 5, 8 * MiB)
+    assert sha256_of(stored_object(stack, result)) == sha256_of(path.read_bytes())
+    open_uploads = stack.client("s3").list_multipart_uploads(Bucket=stack.outputs["uploadBucket"]).get("Uploads", [])
+    assert not [item for item in open_uploads if result["assetId"] in item["Key"]]
+
+
+def test_a_killed_upload_resumes_from_the_ledger(stack: Stack, alice: ApiClient, tmp_path: Path) -> None:
+    path = make_file(tmp_path, "resume.mp4", 4 * 8 * MiB + 5)
+    state_dir = tmp_path / "state"
+    command = [sys.executable, "-m", "reelstack_cli.main", "upload", str(path), "--user", "alice"]
+    process = subprocess.Popen(
+        [*command, "--parallel", "1", "--max-rate", "6M"],
+        env={**stack.cli.env, "REELSTACK_STATE_DIR": str(state_dir)},
+        cwd=CHECKOUT,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "killed-upload.log").open("w"),
+    )
+    try:
+        upload_id = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            states = list(state_dir.glob("*.json"))
+            if states:
+                upload_id = json.loads(states[0].read_text())["upload_id"]
+                if alice.get(f"/uploads/{upload_id}")["uploadedParts"]:
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"the upload never got a part into S3: {(tmp_path / 'killed-upload.log').read_text()}")
+    finally:
+        process.send_signal(signal.SIGKILL)  # the phone's app is killed mid-upload
+        process.wait()
+    before = alice.get(f"/uploads/{upload_id}")
+    assert before["status"] == "uploading"
+    assert 1 <= len(before["uploadedParts"]) < 5
+
+    result = upload_cli(stack, state_dir, str(path), "--user", "alice", "--resume")
+    assert result["uploadId"] == upload_id
+    assert result["partsResumed"] == len(before["uploadedParts"])
+    assert result["partsSent"] == 5 - result["partsResumed"]
+    assert sha256_of(stored_object(stack, result)) == sha256_of(path.read_bytes())
+    assert alice.get(f"/uploads/{upload_id}")["status"] == "completed"
+    error = stack.cli.run(
+        "upload", str(path), "--user", "alice", "--resume", check=False, env={"REELSTACK_STATE_DIR": str(state_dir)}
+    )
+    assert error.returncode == 1
+    assert "no unfinished upload" in error.stderr
+
+
+@pytest.fixture
+def short_url_lifetime(stack: Stack) -> Iterator[int]:
+    """The API function with 2-second part URLs (the PartUrlSeconds parameter), restored afterwards."""
+    lambda_client = stack.client("lambda")
+    name = stack.client("cloudformation").describe_stack_resource(
+        StackName=stack.settings.stack_name, LogicalResourceId="ApiFunction"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    variables = lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+
+    def configure(values: dict[str, str]) -> None:
+        lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": values})
+        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.5})
+
+    configure({**variables, "PART_URL_SECONDS": "2"})
+    try:
+        yield 2
+    finally:
+        configure(variables)
+
+
+def test_expired_urls_are_refused_and_renewed(
+    short_url_lifetime: int, stack: Stack, alice: ApiClient, tmp_path: Path
+) -> None:
+    created = declare(alice, 9 * MiB)
+    time.sleep(short_url_lifetime + 1.5)
+    data = os.urandom(8 * MiB)
+    expired = put(created["parts"][0], data)
+    assert expired.status == 403
+    assert b"Request has expired" in expired.data
+    tampered = {"url": created["parts"][0]["url"].replace("partNumber=1", "partNumber=2")}
+    assert put(tampered, data).status == 403
+    fresh = alice.post(f"/uploads/{created['uploadId']}/parts", {"partNumbers": [1]})["parts"][0]
+    assert put(fresh, data).status == 200
+
+    # The CLI's uploader, on a phone whose clock is an hour behind and that was suspended after
+    # creating the upload: it trusts S3's 403 over its own clock and renews the URLs.
+    path = make_file(tmp_path, "renew.mp4", 2 * 8 * MiB + 1)
+    events: list[str] = []
+
+    def on_event(message: str) -> None:
+        events.append(message)
+        if message.startswith("upload ") and "parts" in message:
+            time.sleep(short_url_lifetime + 1.5)
+
+    uploader = Uploader(
+        alice,
+        "alice",
+        parallel=1,
+        checksums=False,
+        state=StateStore(tmp_path / "state"),
+        on_event=on_event,
+        clock=lambda: datetime.now(UTC) - timedelta(hours=1),
+    )
+    result = uploader.upload(path)
+    assert result["status"] == "uploaded"
+    assert any("Request has expired" in message and "renewing" in message for message in events), events
+    assert sha256_of(stored_object(stack, result)) == sha256_of(path.read_bytes())
+
+
+# -- the API directly, as an app would call it ---------------------------------------------------
+
+
+def test_checksummed_parts_reject_corrupted_bytes(stack: Stack, alice: ApiClient) -> None:
+    data = os.urandom(8 * MiB + 1000)
+    parts_data = [data[: 8 * MiB], data[8 * MiB :]]
+    created = declare(alice, len(data), sha256=sha256_of(data), checksumAlgorithm="SHA256")
+    assert created["parts"] == []  # URLs come per checksum
+    error = refused(alice.post, f"/uploads/{created['uploadId']}/parts", {"partNumbers": [1, 2]})
+    assert (error.status, error.code) == (400, "ChecksumRequired")
+    checksums = [base64.b64encode(hashlib.sha256(part).digest()).decode() for part in parts_data]
+    urls = alice.post(
+        f"/uploads/{created['uploadId']}/parts",
+        {"parts": [{"partNumber": n, "checksumSHA256": checksums[n - 1]} for n in (1, 2)]},
+    )["parts"]
+    corrupted = bytearray(parts_data[0])
+    corrupted[12345] ^= 0xFF
+    answer = put(urls[0], bytes(corrupted))
+    assert (answer.status, b"BadDigest" in answer.data) == (400, True)
+    assert put({"url": urls[0]["url"]}, parts_data[0]).status == 403  # without the signed checksum header
+    etags = [put(url, part).headers["ETag"] for url, part in zip(urls, parts_data, strict=True)]
+    done = alice.post(
+        f"/uploads/{created['uploadId']}/complete",
+        {"parts": [{"partNumber": n, "etag": etag} for n, etag in enumerate(etags, start=1)]},
+    )
+    assert done["status"] == "uploaded"
+    assert sha256_of(stored_object(stack, done)) == sha256_of(data)
+
+
+def test_part_urls_only_take_the_planned_length(alice: ApiClient) -> None:
+    created = declare(alice, 8 * MiB + 10)
+    first = created["parts"][0]
+    assert put(first, os.urandom(1 * MiB)).status == 403  # a short part that is not the last
+    assert put(first, os.urandom(8 * MiB + 10)).status == 403  # more than declared
+    error = refused(alice.post, f"/uploads/{created['uploadId']}/complete", {"parts": [{"partNumber": 1, "etag": "x"}]})
+    assert (error.status, error.code) == (400, "MissingParts")
+
+
+def test_wrong_etags_are_refused_and_the_upload_stays_resumable(stack: Stack, alice: ApiClient) -> None:
+    data = os.urandom(5 * MiB)
+    created = declare(alice, len(data))
+    etag = put(created["parts"][0], data).headers["ETag"]
+    error = refused(
+        alice.post, f"/uploads/{created['uploadId']}/complete", {"parts": [{"partNumber": 1, "etag": '"deadbeef"'}]}
+    )
+    assert (error.status, error.code) == (400, "PartMismatch")
+    status = alice.get(f"/uploads/{created['uploadId']}")
+    assert status["status"] == "uploading"
+    assert status["bytesUploaded"] == len(data)
+    done = alice.post(f"/uploads/{created['uploadId']}/complete", {"parts": [{"partNumber": 1, "etag": etag}]})
+    assert done["status"] == "uploaded"
+    assert stored_object(stack, done) == data
+
+
+def test_abort_frees_the_parts_and_ends_the_upload(stack: Stack, alice: ApiClient) -> None:
+    created = declare(alice, 9 * MiB)
+    assert put(created["parts"][0], os.urandom(8 * MiB)).status == 200
+    assert alice.delete(f"/uploads/{created['uploadId']}") is None
+    open_uploads = stack.client("s3").list_multipart_uploads(Bucket=stack.outputs["uploadBucket"]).get("Uploads", [])
+    assert not [item for item in open_uploads if created["assetId"] in item["Key"]]
+    assert alice.get(f"/uploads/{created['uploadId']}")["status"] == "aborted"
+    assert refused(alice.get, f"/assets/{created['assetId']}").status == 404
+    error = refused(alice.post, f"/uploads/{created['uploadId']}/parts", {"partNumbers": [2]})
+    assert (error.status, error.code) == (409, "UploadAborted")
+    assert put(created["parts"][1], os.urandom(MiB)).status in (403, 404)  # S3 no longer takes parts
+
+
+GOOD = {"filename": "a.mp4", "size": 1000, "contentType": "video/mp4"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({**GOOD, "contentType": "text/html"}, 415, "UnsupportedMediaType"),
+        ({**GOOD, "size": 0}, 400, "EmptyUpload"),
+        ({**GOOD, "size": 11 * 1024**3}, 413, "UploadTooLarge"),
+        ({"filename": "a.mp4", "size": 1000}, 400, "MissingField"),
+        ({**GOOD, "size": "big"}, 400, "InvalidField"),
+    ],
+)
+def test_bad_declarations_get_clear_errors(alice: ApiClient, body: dict[str, Any], status: int, code: str) -> None:
+    error = refused(alice.post, "/uploads", body)
+    assert (error.status, error.code) == (status, code)
+    assert error.message
+
+
+def test_malformed_json_and_tokens_are_refused(stack: Stack, alice: ApiClient) -> None:
+    url = stack.outputs["apiUrl"] + "/uploads"
+    headers = {"Authorization": f"Bearer {alice.token}", "Content-Type": "application/json"}
+    answer = http.request("POST", url, body=b"{nope", headers=headers)
+    assert (answer.status, json.loads(answer.data)["error"]["code"]) == (400, "InvalidJson")
+    for auth in ({}, {"Authorization": "Bearer x.y.z"}, {"Authorization": f"Bearer {alice.token[:-3]}abc"}):
+        answer = http.request("POST", url, body=json.dumps(GOOD).encode(), headers=auth)
+        assert answer.status == 401
+        assert json.loads(answer.data)["error"]["code"] in ("MissingToken", "InvalidToken")
+
+
+def test_someone_elses_upload_and_asset_are_not_found(alice: ApiClient, mallory: ApiClient) -> None:
+    created = declare(alice, 1000)
+    upload = f"/uploads/{created['uploadId']}"
+    for call, args in (
+        (mallory.get, (upload,)),
+        (mallory.post, (upload + "/parts", {"partNumbers": [1]})),
+        (mallory.post, (upload + "/complete", {"parts": [{"partNumber": 1, "etag": "x"}]})),
+        (mallory.delete, (upload,)),
+        (mallory.get, (f"/assets/{created['assetId']}",)),
+    ):
+        error = refused(call, *args)
+        assert error.status == 404, args
+    assert alice.get(upload)["status"] == "uploading"
+
+
+def test_hostile_filenames_are_stored_safely_as_metadata(stack: Stack, alice: ApiClient) -> None:
+    hostile = "../../../etc/passwd\x00\x1b[2J" + "\udcff" + "é" * 300 + ".mp4"
+    created = declare(alice, 1000, filename=hostile)
+    asset = alice.get(f"/assets/{created['assetId']}")
+    filename = asset["source"]["filename"]
+    assert filename.startswith("passwd")
+    assert filename.endswith(".mp4")
+    assert len(filename) <= 255
+    assert not any(ord(char) < 32 for char in filename)
+    uploads_table = stack.client("dynamodb").get_item(
+        TableName=stack.outputs["uploadsTableName"], Key={"uploadId": {"S": created["uploadId"]}}
+    )["Item"]
+    assert uploads_table["key"]["S"].startswith("sources/alice/")
+    assert "passwd" not in uploads_table["key"]["S"]
+
+
+def test_expired_uploads_are_swept(stack: Stack, alice: ApiClient) -> None:
+    created = declare(alice, 9 * MiB)
+    assert put(created["parts"][0], os.urandom(8 * MiB)).status == 200
+    stack.client("dynamodb").update_item(  # as if the week had passed
+        TableName=stack.outputs["uploadsTableName"],
+        Key={"uploadId": {"S": created["uploadId"]}},
+        UpdateExpression="SET expiresAt = :past",
+        ExpressionAttributeValues={":past": {"S": "2020-01-01T00:00:00.000Z"}},
+    )
+    name = stack.client("cloudformation").describe_stack_resource(
+        StackName=stack.settings.stack_name, LogicalResourceId="UploadSweeperFunction"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    answer = stack.client("lambda").invoke(
+        FunctionName=name, Payload=(CHECKOUT / "events" / "upload_sweeper" / "hourly.json").read_bytes()
+    )
+    assert created["uploadId"] in json.loads(answer["Payload"].read())["expired"]
+    assert alice.get(f"/uploads/{created['uploadId']}")["status"] == "expired"
+    asset = alice.get(f"/assets/{created['assetId']}")
+    assert (asset["status"], asset["error"]["code"]) == ("failed", "UploadExpired")
+    open_uploads = stack.client("s3").list_multipart_uploads(Bucket=stack.outputs["uploadBucket"]).get("Uploads", [])
+    assert not [item for item in open_uploads if created["assetId"] in item["Key"]]
+
+
+def test_browsers_may_call_the_api_and_put_parts(stack: Stack, alice: ApiClient) -> None:
+    origin = {"Origin": "http://localhost:8000"}
+    preflight = http.request(
+        "OPTIONS",
+        stack.outputs["apiUrl"] + "/uploads",
+        headers={**origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"},
+    )
+    assert preflight.status == 200
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    answer = http.request("GET", stack.outputs["apiUrl"] + "/uploads/nope", headers={**origin, "Authorization": "x"})
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    created = declare(alice, 1000)
+    bucket_preflight = http.request(
+        "OPTIONS", created["parts"][0]["url"], headers={**origin, "Access-Control-Request-Method": "PUT"}
+    )
+    assert bucket_preflight.status == 200
+    assert "ETag" in bucket_preflight.headers["Access-Control-Expose-Headers"]
