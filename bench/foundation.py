@@ -9,63 +9,27 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import socket
-import statistics
-import subprocess
 import sys
-import time
 import uuid
-from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
+from bench.common import cli, cloud_settings, median, timed, write_results
 from reelstack_cli.clients import local_session
 from reelstack_cli.demo import wait_for_execution
-from reelstack_cli.settings import CHECKOUT, LOCAL_DIR, Settings
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 WARM_REPEATS = 5
-RESULTS = CHECKOUT / "bench" / "results" / "foundation.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _cli(env: dict[str, str], *args: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "reelstack_cli.main", "--json", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(result.stdout)
-
-
-def _timed(action) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
 
 
 def one_round() -> dict[str, float | list[float]]:
-    settings = Settings(LOCAL_DIR / "bench-cloud", _free_port(), "reelstack-bench")
-    env = {
-        **os.environ,
-        "REELSTACK_CLOUD_DIR": str(settings.cloud_dir),
-        "REELSTACK_LOCAL_PORT": str(settings.port),
-        "REELSTACK_STACK": settings.stack_name,
-    }
-    _cli(env, "local", "stop", "--clean")
+    settings, env = cloud_settings()
+    cli(env, "local", "stop", "--clean")
     try:
-        start = _timed(lambda: _cli(env, "local", "start"))
-        deploy = _timed(lambda: _cli(env, "deploy"))
-        deploy_unchanged = _timed(lambda: _cli(env, "deploy"))
+        start = timed(lambda: cli(env, "local", "start"))
+        deploy = timed(lambda: cli(env, "deploy"))
+        deploy_unchanged = timed(lambda: cli(env, "deploy"))
         session = local_session(settings)
-        outputs = _cli(env, "outputs")
+        outputs = cli(env, "outputs")
         function = session.client("cloudformation").describe_stack_resource(
             StackName=settings.stack_name, LogicalResourceId="ToolchainCheckFunction"
         )["StackResourceDetail"]["PhysicalResourceId"]
@@ -80,9 +44,9 @@ def one_round() -> dict[str, float | list[float]]:
             )["executionArn"]
             assert wait_for_execution(sfn, arn, poll=0.02)["status"] == "SUCCEEDED"
 
-        invoke_cold = _timed(invoke)
-        invoke_warm = [_timed(invoke) for _ in range(WARM_REPEATS)]
-        execution_warm = [_timed(execute) for _ in range(WARM_REPEATS)]
+        invoke_cold = timed(invoke)
+        invoke_warm = [timed(invoke) for _ in range(WARM_REPEATS)]
+        execution_warm = [timed(execute) for _ in range(WARM_REPEATS)]
         return {
             "startSeconds": start,
             "deploySeconds": deploy,
@@ -92,38 +56,27 @@ def one_round() -> dict[str, float | list[float]]:
             "executionWarmSeconds": execution_warm,
         }
     finally:
-        _cli(env, "local", "stop", "--clean")
+        cli(env, "local", "stop", "--clean")
 
 
-def main() -> None:
+def run() -> dict[str, Any]:
     rounds = []
     for number in range(1, ROUNDS + 1):
-        print(f"round {number}/{ROUNDS} ...", file=sys.stderr, flush=True)
+        print(f"foundation round {number}/{ROUNDS} ...", file=sys.stderr, flush=True)
         rounds.append(one_round())
 
-    def median(key: str) -> float:
-        values = [statistics.median(r[key]) if isinstance(r[key], list) else r[key] for r in rounds]
-        return statistics.median(values)
+    def middle(key: str) -> float:
+        return median([median(r[key]) if isinstance(r[key], list) else r[key] for r in rounds])
 
-    summary = {key: round(median(key), 3) for key in rounds[0]}
+    summary = {key: round(middle(key), 3) for key in rounds[0]}
     summary["coldOverWarmInvoke"] = round(summary["invokeColdSeconds"] / summary["invokeWarmSeconds"], 1)
     summary["deployOverUnchangedDeploy"] = round(summary["deploySeconds"] / summary["deployUnchangedSeconds"], 1)
-    record = {
-        "date": datetime.now(UTC).date().isoformat(),
-        "cores": os.cpu_count(),
-        "machine": platform.machine(),
-        "rounds": ROUNDS,
-        "median": summary,
-        "raw": rounds,
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(record, indent=2))
+    return write_results("foundation", summary, rounds, rounds=ROUNDS)
+
+
+def report(record: dict[str, Any]) -> None:
+    summary = record["median"]
     width = max(map(len, summary))
-    print(f"foundation, medians of {ROUNDS} rounds ({record['date']}, {record['cores']} cores)")
+    print(f"foundation, medians of {record['rounds']} rounds")
     for key, value in summary.items():
         print(f"  {key:<{width}}  {value}")
-    print(f"raw timings: {Path(RESULTS).relative_to(CHECKOUT)}")
-
-
-if __name__ == "__main__":
-    main()

@@ -11,5 +11,6 @@ def check_toolchain(asset_id: object) -> dict[str, str]:
     if not isinstance(asset_id, str) or not asset_id:
         raise InvalidInput("assetId must be a non-empty string")
     build = ffmpeg_build().as_dict()
-    AssetModel(asset_id, toolchain={**build, "checkedAt": utc_now()}).save()
+    # An update, not a put: the asset's other fields (owner, status, source) stay as they are.
+    AssetModel(asset_id).update(actions=[AssetModel.toolchain.set({**build, "checkedAt": utc_now()})])
     return build

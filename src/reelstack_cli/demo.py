@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from reelstack.auth import issue_dev_token
+from reelstack_cli.api_client import ApiClient
 from reelstack_cli.clients import local_session
-from reelstack_cli.deploy import local_outputs
-from reelstack_cli.settings import Settings
+from reelstack_cli.deploy import dev_secret, local_outputs
+from reelstack_cli.media import generate_clip
+from reelstack_cli.settings import LOCAL_DIR, Settings
+from reelstack_cli.uploader import StateStore, Uploader
 
+DEMO_DIR = LOCAL_DIR / "demo"
+DEMO_USER = "demo"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -56,18 +61,39 @@ def execution_steps(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
 
 
 def run_demo(settings: Settings, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Upload a generated clip through the API as a phone would, then run the pipeline on its asset."""
     session = local_session(settings)
     outputs = local_outputs(settings)
+    clip = DEMO_DIR / "reelstack-demo.mp4"
+    if not clip.exists():
+        progress("generating a 10 s 720p clip with FFmpeg")
+        generate_clip(clip)
+    api = ApiClient(outputs["apiUrl"], issue_dev_token(dev_secret(settings, create=False), DEMO_USER))
+    reported = [0]
+
+    def on_progress(done: int, total: int) -> None:
+        quarter = done * 4 // max(total, 1)
+        if quarter > reported[0]:
+            reported[0] = quarter
+            progress(f"uploaded {done / 2**20:.1f} of {total / 2**20:.1f} MiB")
+
+    uploader = Uploader(
+        api, DEMO_USER, state=StateStore(DEMO_DIR / "state"), on_progress=on_progress, on_event=progress
+    )
+    upload = uploader.upload(clip, title="Reelstack demo", resume="never")
+    asset_id = upload["assetId"]
+
     sfn = session.client("stepfunctions")
-    asset_id = f"demo-{uuid.uuid4().hex[:12]}"
     started = time.monotonic()
     execution = sfn.start_execution(stateMachineArn=outputs["stateMachineArn"], input=json.dumps({"assetId": asset_id}))
-    progress(f"started execution for asset {asset_id}")
+    progress(f"started the pipeline for asset {asset_id}")
     described = wait_for_execution(sfn, execution["executionArn"])
     elapsed = time.monotonic() - started
     item = session.client("dynamodb").get_item(TableName=outputs["tableName"], Key={"assetId": {"S": asset_id}})
     return {
         "assetId": asset_id,
+        "upload": upload,
+        "asset": api.get(f"/assets/{asset_id}"),
         "status": described["status"],
         "seconds": round(elapsed, 2),
         "output": json.loads(described.get("output") or "null"),

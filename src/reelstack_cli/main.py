@@ -139,12 +139,18 @@ def cmd_demo(args: argparse.Namespace) -> None:
     result = run_demo(settings(), _progress(time.monotonic()))
 
     def show() -> None:
-        print(f"asset {result['assetId']}: execution {result['status']} in {result['seconds']}s")
+        upload, asset = result["upload"], result["asset"]
+        print(
+            f"uploaded {upload['bytes'] / 2**20:.1f} MiB in {upload['partCount']} parts "
+            f"({upload['mibPerSecond']} MiB/s) through presigned URLs"
+        )
+        print(f"asset {result['assetId']} is {asset['status']}:")
+        print("  " + json.dumps(asset, indent=2).replace("\n", "\n  "))
+        print(f"pipeline execution {result['status']} in {result['seconds']}s")
         for step in result["steps"]:
             print(f"  {step['state']:<24} {step['outcome']:<10} {step.get('ms', '-')} ms")
         if result["status"] == "SUCCEEDED":
-            print(f"  ffmpeg {result['output']['ffmpeg']['version']} ran from the layer; the asset record now holds:")
-            print("  " + json.dumps(result["assetRecord"], default=str))
+            print(f"  ffmpeg {result['output']['ffmpeg']['version']} ran from the layer")
         else:
             print(f"  error {result['error']}: {result['cause']}")
 
@@ -252,6 +258,12 @@ def cmd_assets(args: argparse.Namespace) -> None:
     _emit(args, asset, lambda: print(json.dumps(asset, indent=2)))
 
 
+def cmd_openapi(args: argparse.Namespace) -> None:
+    from reelstack.openapi import document
+
+    print(json.dumps(document(), indent=2, ensure_ascii=False))
+
+
 # -- entry point ---------------------------------------------------------------------------------
 
 
@@ -308,6 +320,9 @@ def parser() -> argparse.ArgumentParser:
     wait.add_argument("--timeout", type=float, default=900)
     api_options(wait)
     wait.set_defaults(run=cmd_wait)
+
+    openapi = commands.add_parser("openapi", help="print the API's OpenAPI description (docs/openapi.json)")
+    openapi.set_defaults(run=cmd_openapi)
 
     assets = commands.add_parser("assets", help="your assets")
     assets_actions = assets.add_subparsers(dest="action", required=True)

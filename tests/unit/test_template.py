@@ -130,3 +130,18 @@ def test_every_route_has_a_sample_event() -> None:
         for event in (json.loads(path.read_text()) for path in (CHECKOUT / "events" / "api").glob("*.json"))
     }
     assert samples == {(path, method) for path, methods in app.routes.items() for method in methods}
+
+
+def test_the_openapi_description_matches_the_code() -> None:
+    from reelstack.openapi import OPERATIONS, document
+
+    app = load_handler_module("api").app
+    assert {(op.path, op.method) for op in OPERATIONS} == {
+        (path, method) for path, methods in app.routes.items() for method in methods
+    }
+    events = TEMPLATE_DATA["Resources"]["ApiFunction"]["Properties"]["Events"]
+    assert {op.name[0].upper() + op.name[1:]: (op.path, op.method) for op in OPERATIONS} == {
+        name: (event["Properties"]["Path"], event["Properties"]["Method"]) for name, event in events.items()
+    }
+    committed = json.loads((CHECKOUT / "docs" / "openapi.json").read_text())
+    assert committed == document(), "regenerate docs/openapi.json with `reelstack openapi > docs/openapi.json`"

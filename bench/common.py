@@ -1,0 +1,93 @@
+"""What every benchmark shares: a fresh local cloud of its own, the CLI, timers and the results file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from reelstack_cli.settings import CHECKOUT, LOCAL_DIR, Settings
+
+RESULTS_DIR = CHECKOUT / "bench" / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cli(env: dict[str, str], *args: str) -> Any:
+    result = subprocess.run(
+        [sys.executable, "-m", "reelstack_cli.main", "--json", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+@dataclass
+class BenchCloud:
+    settings: Settings
+    env: dict[str, str]
+    outputs: dict[str, str]
+
+
+def cloud_settings() -> tuple[Settings, dict[str, str]]:
+    settings = Settings(LOCAL_DIR / "bench-cloud", free_port(), "reelstack-bench")
+    env = {
+        **os.environ,
+        "REELSTACK_CLOUD_DIR": str(settings.cloud_dir),
+        "REELSTACK_LOCAL_PORT": str(settings.port),
+        "REELSTACK_STACK": settings.stack_name,
+    }
+    return settings, env
+
+
+@contextmanager
+def deployed_cloud() -> Iterator[BenchCloud]:
+    """A freshly started local cloud with the stack deployed; stopped and removed afterwards."""
+    settings, env = cloud_settings()
+    cli(env, "local", "stop", "--clean")
+    try:
+        cli(env, "local", "start")
+        outputs = cli(env, "deploy")["outputs"]
+        yield BenchCloud(settings, env, outputs)
+    finally:
+        cli(env, "local", "stop", "--clean")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def write_results(name: str, summary: dict[str, Any], raw: Any, **extra: Any) -> dict[str, Any]:
+    record = {
+        "date": datetime.now(UTC).date().isoformat(),
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        **extra,
+        "median": summary,
+        "raw": raw,
+    }
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
