@@ -366,3 +366,13 @@ def test_browsers_may_call_the_api_and_put_parts(stack: Stack, alice: ApiClient)
     )
     assert bucket_preflight.status == 200
     assert "ETag" in bucket_preflight.headers["Access-Control-Expose-Headers"]
+
+
+def test_the_demo_uploads_a_generated_clip_through_the_api(stack: Stack) -> None:
+    demo = stack.cli.json("demo")
+    assert demo["upload"]["status"] == "uploaded"
+    assert demo["asset"]["source"]["contentType"] == "video/mp4"
+    assert demo["asset"]["ownerId"] == "demo"
+    assert demo["status"] == "SUCCEEDED"
+    assert demo["assetRecord"]["toolchain"]["version"] == "9.0.2"
+    assert demo["assetRecord"]["status"] == "uploaded"  # the pipeline step did not overwrite the asset
