@@ -1,10 +1,11 @@
-"""Assets as clients see them (the contract's shape), and finding one that belongs to the caller."""
+"""Assets as clients see them (the contract's shape), and finding records that belong to the caller."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.models import Model
 
 from reelstack.errors import NotFound
 from reelstack.keys import is_id
@@ -12,16 +13,24 @@ from reelstack.models import AssetModel
 from reelstack.states import AssetStatus, Visibility
 
 
+def owned_record[M: Model](model: type[M], owner_id: str, record_id: str, not_found_code: str) -> M:
+    """The caller's record; someone else's or a malformed id is :class:`NotFound` alike (never 403)."""
+    record = None
+    if is_id(record_id):
+        try:
+            record = model.get(record_id, consistent_read=True)
+        except DoesNotExist:
+            record = None
+    if record is None or getattr(record, "owner_id", None) != owner_id:
+        raise NotFound(f"nothing called {record_id[:64]!r} here", code=not_found_code)
+    return record
+
+
 def owned_asset(owner_id: str, asset_id: str) -> AssetModel:
-    """The caller's asset; someone else's, a deleted one or a malformed id is :class:`NotFound` alike."""
-    if not is_id(asset_id):
-        raise NotFound(f"no asset {asset_id[:64]!r}", code="AssetNotFound")
-    try:
-        asset = AssetModel.get(asset_id, consistent_read=True)
-    except DoesNotExist:
-        asset = None
-    if asset is None or asset.owner_id != owner_id or asset.status == AssetStatus.DELETED:
-        raise NotFound(f"no asset {asset_id!r}", code="AssetNotFound")
+    """The caller's asset; a deleted one is not found either."""
+    asset = owned_record(AssetModel, owner_id, asset_id, "AssetNotFound")
+    if asset.status == AssetStatus.DELETED:
+        raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound")
     return asset
 
 

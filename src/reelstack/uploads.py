@@ -20,16 +20,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from reelstack import aws
 from reelstack.api_models import CompletedPart, CompleteUpload, CreateUpload, RequestParts, parse_body
-from reelstack.assets import owned_asset
+from reelstack.assets import owned_asset, owned_record
 from reelstack.config import Deployment, Limits, deployment
-from reelstack.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, StorageUnavailable
+from reelstack.errors import Conflict, InvalidInput, PayloadTooLarge, StorageUnavailable
 from reelstack.ids import new_id
-from reelstack.keys import SourceKey, is_id
+from reelstack.keys import SourceKey
 from reelstack.media_types import normalise_content_type
 from reelstack.models import AssetModel, ErrorAttribute, SourceAttribute, UploadModel, iso
 from reelstack.states import AssetStatus, UploadStatus, Visibility
@@ -293,17 +293,8 @@ class Uploads:
         upload = self._require_uploading(self._expire_if_due(upload))
         self._abort_quietly(upload)
         now = iso(self._now())
-        try:
-            upload.update(
-                actions=[
-                    UploadModel.status.set(UploadStatus.ABORTED),
-                    UploadModel.updated_at.set(now),
-                    UploadModel.purge_at.set(self._purge_at()),
-                ],
-                condition=UploadModel.status == UploadStatus.UPLOADING,
-            )
-        except UpdateError as error:
-            raise Conflict("the upload completed while aborting", code="UploadCompleted") from error
+        if not self._end(upload, UploadStatus.ABORTED, now):
+            raise Conflict("the upload completed while aborting", code="UploadCompleted")
         self._set_asset_status(upload.asset_id, AssetStatus.DELETED, now, only_from=AssetStatus.UPLOADING)
 
     # -- expiry ----------------------------------------------------------------------------------
@@ -321,16 +312,7 @@ class Uploads:
         if upload.status != UploadStatus.UPLOADING or upload.expires_at > now:
             return upload
         self._abort_quietly(upload)
-        try:
-            upload.update(
-                actions=[
-                    UploadModel.status.set(UploadStatus.EXPIRED),
-                    UploadModel.updated_at.set(now),
-                    UploadModel.purge_at.set(self._purge_at()),
-                ],
-                condition=UploadModel.status == UploadStatus.UPLOADING,
-            )
-        except UpdateError:
+        if not self._end(upload, UploadStatus.EXPIRED, now):
             upload.refresh(consistent_read=True)
             return upload
         self._set_asset_status(
@@ -349,15 +331,24 @@ class Uploads:
     # -- helpers ---------------------------------------------------------------------------------
 
     def _owned(self, owner_id: str, upload_id: str) -> UploadModel:
-        if not is_id(upload_id):
-            raise NotFound(f"no upload {upload_id[:64]!r}", code="UploadNotFound")
+        return owned_record(UploadModel, owner_id, upload_id, "UploadNotFound")
+
+    def _end(self, upload: UploadModel, status: UploadStatus, now: str) -> bool:
+        """Move an open upload to a final status; False if it was no longer open."""
         try:
-            upload = UploadModel.get(upload_id, consistent_read=True)
-        except DoesNotExist:
-            upload = None
-        if upload is None or upload.owner_id != owner_id:
-            raise NotFound(f"no upload {upload_id!r}", code="UploadNotFound")
-        return upload
+            upload.update(
+                actions=[
+                    UploadModel.status.set(status),
+                    UploadModel.updated_at.set(now),
+                    UploadModel.purge_at.set(self._purge_at()),
+                ],
+                condition=UploadModel.status == UploadStatus.UPLOADING,
+            )
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise StorageUnavailable("the upload could not be updated; try again") from error
+            return False
+        return True
 
     def _active(self, owner_id: str, upload_id: str) -> UploadModel:
         return self._require_uploading(self._expire_if_due(self._owned(owner_id, upload_id)))
