@@ -6,16 +6,11 @@ with the function and the deps layer). ``share/ffmpeg-build.json`` records where
 
 from __future__ import annotations
 
-import json
-import shutil
-import zipfile
 from pathlib import Path
 
-from reelstack_cli.build_tools import download_pinned_wheels
+from reelstack_cli.build_tools import binary_layer_from_wheel
 
 HERE = Path(__file__).parent
-WHEEL_PLATFORM = "manylinux_2_28_x86_64"
-BINARY_IN_WHEEL = "imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v9.0.2"
 FFMPEG_VERSION = "9.0.2"
 
 
@@ -25,16 +20,12 @@ def inputs() -> list[Path]:
 
 
 def build(target: Path, cache: Path) -> None:
-    (wheel,) = download_pinned_wheels(HERE / "requirements.txt", cache, platform=WHEEL_PLATFORM)
-    binary = target / "bin" / "ffmpeg"
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel) as archive, archive.open(BINARY_IN_WHEEL) as source, open(binary, "wb") as out:
-        shutil.copyfileobj(source, out, length=1024 * 1024)
-    binary.chmod(0o755)
-    record = {
-        "ffmpegVersion": FFMPEG_VERSION,
-        "wheel": wheel.name,
-        "requirements": (HERE / "requirements.txt").read_text(),
-    }
-    (target / "share").mkdir(exist_ok=True)
-    (target / "share" / "ffmpeg-build.json").write_text(json.dumps(record, indent=2))
+    binary_layer_from_wheel(
+        HERE / "requirements.txt",
+        cache,
+        target,
+        platform="manylinux_2_28_x86_64",
+        member=f"imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v{FFMPEG_VERSION}",
+        name="ffmpeg",
+        version=FFMPEG_VERSION,
+    )

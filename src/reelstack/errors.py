@@ -78,6 +78,34 @@ class ToolchainFailed(ReelstackError):
     transient = True
 
 
+class UnsupportedMedia(ReelstackError):
+    """The content is not audio or video the pipeline can take (whatever its name or declared type)."""
+
+    code = "UnsupportedMedia"
+    http_status = 415
+
+
+class MediaLimitExceeded(ReelstackError):
+    """Audio or video, but past a limit checked before any decoding (duration, size, streams...)."""
+
+    code = "MediaLimitExceeded"
+    http_status = 413
+
+
+class SourceMismatch(ReelstackError):
+    """The object in S3 is not what its upload declared (size, SHA-256)."""
+
+    code = "SourceMismatch"
+    http_status = 400
+
+
+class InjectedFault(ReelstackError):
+    """A failure injected on purpose (FAULT_INJECTION) to prove that Retry works."""
+
+    code = "InjectedFault"
+    transient = True
+
+
 class StorageUnavailable(ReelstackError):
     """S3 or DynamoDB answered with a throttling or server error; trying again may work."""
 

