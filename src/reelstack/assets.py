@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
+from reelstack import aws
+from reelstack.config import deployment
 from reelstack.errors import NotFound
 from reelstack.keys import is_id
 from reelstack.models import AssetModel
 from reelstack.states import AssetStatus, Visibility
+
+SIGNED_URL_SECONDS = 3600
 
 
 def owned_record[M: Model](model: type[M], owner_id: str, record_id: str, not_found_code: str) -> M:
@@ -53,6 +58,52 @@ def asset_view(asset: AssetModel) -> dict[str, Any]:
             "contentType": asset.source.content_type,
             **({"sha256": asset.source.sha256} if asset.source.sha256 else {}),
         }
+    if asset.media:
+        view["media"] = _plain(asset.media)
+    if asset.status == AssetStatus.PROCESSING and asset.step:
+        view["step"] = asset.step
+    if asset.status == AssetStatus.READY:
+        view.update(_media_locations(asset))
     if asset.error:
         view["error"] = {"code": asset.error.code, "message": asset.error.message}
     return view
+
+
+def _media_locations(asset: AssetModel) -> dict[str, Any]:
+    """Renditions, playback and thumbnails with short-lived signed URLs (the media bucket is private).
+
+    A signed master URL opens the master playlist only: the playlists' relative URIs to variants and
+    segments are not signed. Playback of private assets needs playlists rewritten with signed URIs
+    (GET /assets/{id}/playback, still to come; see the README).
+    """
+    sign = functools.partial(signed_get_url, deployment().media_bucket)
+    locations: dict[str, Any] = {
+        "renditions": [
+            {**_plain(rendition), "playlist": sign(_plain(rendition)["playlist"])}
+            for rendition in asset.renditions or []
+        ]
+    }
+    if asset.hls:
+        locations["playback"] = {"hls": sign(_plain(asset.hls)["master"])}
+    if asset.thumbnails:
+        thumbnails = _plain(asset.thumbnails)
+        locations["thumbnails"] = {
+            "poster": sign(thumbnails["poster"]),
+            **(
+                {"storyboard": {name: sign(key) for name, key in thumbnails["storyboard"].items()}}
+                if thumbnails.get("storyboard")
+                else {}
+            ),
+        }
+    return locations
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A raw MapAttribute (or the dict pynamodb gives inside lists) as a plain dict."""
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value)
+
+
+def signed_get_url(bucket: str, key: str, seconds: int = SIGNED_URL_SECONDS) -> str:
+    return aws.presigning_s3().generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
+    )

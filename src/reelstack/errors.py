@@ -17,12 +17,13 @@ class ReelstackError(Exception):
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
+        self.message = message
         if code:
             self.code = code
 
-    @property
-    def message(self) -> str:
-        return str(self)
+    def __str__(self) -> str:
+        # Lambda reports str(error) as errorMessage; the pipeline reads the code back from it.
+        return f"{self.code}: {self.message}"
 
 
 class InvalidInput(ReelstackError):
@@ -112,6 +113,14 @@ class StorageUnavailable(ReelstackError):
     code = "StorageUnavailable"
     http_status = 503
     transient = True
+
+
+def code_and_message(error_message: str, default_code: str) -> tuple[str, str]:
+    """``"Code: message"`` (how a ReelstackError prints) -> ``(code, message)``."""
+    code, separator, message = error_message.partition(": ")
+    if separator and code.isidentifier() and code[:1].isupper():
+        return code, message
+    return default_code, error_message
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:

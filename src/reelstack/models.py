@@ -11,6 +11,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -70,6 +71,14 @@ class AssetModel(Model):
     source = SourceAttribute(null=True)
     error = ErrorAttribute(null=True)
     toolchain = MapAttribute(null=True)
+    # Written by the pipeline (contract shapes, see reelstack.assets.asset_view).
+    step = UnicodeAttribute(null=True)  # the pipeline step running now, while status is processing
+    media = MapAttribute(null=True)
+    renditions = ListAttribute(of=MapAttribute, null=True)
+    hls = MapAttribute(null=True)  # {"master": key, "prefix": key}
+    thumbnails = MapAttribute(null=True)  # {"poster": key, "storyboard": {"image", "vtt"}}
+    execution_arn = UnicodeAttribute(null=True, attr_name="executionArn")
+    injected_faults = UnicodeSetAttribute(null=True, attr_name="injectedFaults")
 
     by_owner = ByOwnerIndex()
 

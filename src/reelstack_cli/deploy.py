@@ -119,14 +119,17 @@ def deploy_stack(
         status = None
     change_set_type = "UPDATE" if status else "CREATE"
     started = time.time()
-    change_set = cfn.create_change_set(
-        StackName=stack_name,
-        ChangeSetName=f"reelstack-{int(started * 1000)}",
-        ChangeSetType=change_set_type,
-        TemplateBody=body,
-        Capabilities=CAPABILITIES,
-        Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
-    )
+    try:
+        change_set = cfn.create_change_set(
+            StackName=stack_name,
+            ChangeSetName=f"reelstack-{int(started * 1000)}",
+            ChangeSetType=change_set_type,
+            TemplateBody=body,
+            Capabilities=CAPABILITIES,
+            Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
+        )
+    except ClientError as error:
+        raise DeployError(f"CloudFormation refused the template: {error}") from error
     while True:
         described = cfn.describe_change_set(ChangeSetName=change_set["Id"], StackName=stack_name)
         if described["Status"] in ("CREATE_COMPLETE", "FAILED"):

@@ -1,0 +1,56 @@
+"""S3 ObjectCreated on the upload bucket: check the object against its upload, start its pipeline once.
+
+Exactly one execution per object version: the execution's name is derived from the asset and the
+version (Step Functions refuses a second one), and Powertools idempotency answers a redelivered
+record from its table without doing the work again.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from reelstack.pipeline import ingest
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+idempotency = IdempotencyConfig(event_key_jmespath="[bucket, key, versionId]", expires_after_seconds=7 * 86400)
+persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "reelstack-idempotency"))
+
+
+@idempotent_function(data_keyword_argument="object_created", config=idempotency, persistence_store=persistence)
+def handle_object(object_created: dict[str, Any]) -> dict[str, Any]:
+    return ingest(object_created["bucket"], object_created["key"], object_created["versionId"], object_created["size"])
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any]]:
+    idempotency.register_lambda_context(context)
+    results = []
+    for record in S3Event(event).records:
+        outcome = handle_object(
+            object_created={
+                "bucket": record.s3.bucket.name,
+                "key": record.s3.get_object.key,
+                "versionId": record.s3.get_object.version_id,
+                "size": record.s3.get_object.size,
+            }
+        )
+        kind = "Rejected" if "rejected" in outcome else "Started" if outcome.get("started") else "Duplicate"
+        metrics.add_metric(name=f"Objects{kind}", unit=MetricUnit.Count, value=1)
+        logger.info("object ingested", extra=outcome)
+        results.append(outcome)
+    return results
