@@ -37,6 +37,9 @@ def probe_command(source: Path) -> list[str]:
         "json",
         "-show_format",
         "-show_streams",
+        # Reads every packet (demuxing, no decoding) so that a truncated file shows as fewer packets
+        # than its index promises.
+        "-count_packets",
         "-i",
         str(source),
     ]
@@ -220,9 +223,11 @@ def run(command: list[str], timeout_seconds: float, workdir: Path) -> str:
     except subprocess.TimeoutExpired as error:
         raise ToolchainFailed(f"{Path(command[0]).name} ran out of time after {timeout_seconds:.0f}s") from error
     if result.returncode != 0:
-        detail = (result.stderr or "").strip()[-600:] or f"exit status {result.returncode}"
-        if "not on whitelist" in detail:
-            raise UnsupportedMedia("not a video or audio file this pipeline opens", code="NotMedia")
+        # The work folder's path means nothing to a client.
+        detail = (result.stderr or "").replace(str(workdir), "").strip()[-600:] or f"exit status {result.returncode}"
+        if "not on whitelist" in detail or "Invalid data found" in detail:
+            reason = detail.splitlines()[-1].strip(": ")
+            raise UnsupportedMedia(f"not a video or audio file this pipeline opens ({reason})", code="NotMedia")
         if result.returncode < 0:
             raise ToolchainFailed(f"{Path(command[0]).name} was killed (signal {-result.returncode}): {detail}")
         raise UnsupportedMedia(f"{Path(command[0]).name} could not read the file: {detail}", code="UnreadableMedia")

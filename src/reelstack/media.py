@@ -102,6 +102,14 @@ def describe(probe: dict[str, Any], limits: MediaLimits = MediaLimits()) -> Medi
             raise UnsupportedMedia("the file holds only still images, no video or audio", code="ImageOnly")
         raise UnsupportedMedia("the file has no video or audio stream", code="NoMediaStreams")
 
+    for stream in videos + audios:
+        promised, read = int(stream.get("nb_frames") or 0), int(stream.get("nb_read_packets") or 0)
+        if promised and read < promised * 0.98:
+            raise UnsupportedMedia(
+                f"the file is truncated: its {stream.get('codec_type')} stream has {read} of {promised} frames",
+                code="Truncated",
+            )
+
     duration = float((probe.get("format") or {}).get("duration") or 0)
     if duration <= 0:
         duration = max((float(s.get("duration") or 0) for s in videos + audios), default=0.0)
