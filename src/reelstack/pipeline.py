@@ -31,7 +31,7 @@ from reelstack import aws, ffmpeg
 from reelstack.config import deployment
 from reelstack.errors import InjectedFault, InvalidInput, SourceMismatch, StorageUnavailable, code_and_message
 from reelstack.events import EventType, publish
-from reelstack.keys import MediaKeys, SourceKey
+from reelstack.keys import MediaKeys, SourceKey, is_id
 from reelstack.ladder import Plan, plan_ladder
 from reelstack.media import MediaInfo, describe
 from reelstack.models import AssetModel, ErrorAttribute, UploadModel, utc_now
@@ -112,11 +112,25 @@ def _reject(key: str, asset_id: str | None, owner_id: str | None, code: str, mes
     return {"rejected": code, "key": key}
 
 
+def check_job(job: Any) -> dict[str, Any]:
+    """The execution's state, or InvalidInput (a caller's bug: never retried)."""
+    source = job.get("source") if isinstance(job, dict) else None
+    if (
+        not isinstance(source, dict)
+        or not is_id(str(job.get("assetId")))
+        or not isinstance(job.get("ownerId"), str)
+        or not {"bucket", "key", "size"} <= set(source)
+    ):
+        raise InvalidInput("the job needs assetId, ownerId and source {bucket, key, size}")
+    return job
+
+
 # -- probe ---------------------------------------------------------------------------------------
 
 
 def probe(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
     """Verify the object against its declaration, then describe it; nothing is decoded yet."""
+    check_job(job)
     if _move_asset(job["assetId"], AssetStatus.PROCESSING, from_states=(AssetStatus.UPLOADED,), step="probing"):
         publish(EventType.ASSET_PROCESSING, job["assetId"], job["ownerId"], step="probing")
     else:
@@ -157,6 +171,7 @@ def download_source(job: dict[str, Any], work: Path) -> Path:
 
 
 def plan(job: dict[str, Any]) -> dict[str, Any]:
+    check_job(job)
     _set_step(job["assetId"], "planning")
     return plan_ladder(MediaInfo.from_dict(job["media"])).as_dict()
 
@@ -166,6 +181,7 @@ def plan(job: dict[str, Any]) -> dict[str, Any]:
 
 def transcode(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
     """All renditions from one FFmpeg process; segments and playlists go to the media bucket."""
+    check_job(job)
     _set_step(job["assetId"], "transcoding")
     inject_fault("transcode", job["assetId"])
     the_plan = Plan.from_dict(job["plan"])
@@ -202,6 +218,7 @@ def transcode(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
 
 def thumbnails(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
     """A poster (one seek) and a storyboard sprite with its WebVTT (keyframes only)."""
+    check_job(job)
     media = MediaInfo.from_dict(job["media"])
     keys = MediaKeys(job["assetId"])
     with work_folder() as work:
@@ -231,6 +248,7 @@ def thumbnails(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]
 
 
 def publish_ready(job: dict[str, Any]) -> dict[str, Any]:
+    check_job(job)
     hls, thumbs = job["outputs"]
     media = MediaInfo.from_dict(job["media"])
     actions = [
@@ -260,6 +278,9 @@ def publish_ready(job: dict[str, Any]) -> dict[str, Any]:
 
 def record_failure(job: dict[str, Any], code: str, message: str) -> dict[str, Any]:
     """The asset becomes failed with a code and a human message; its partial outputs are removed."""
+    if not is_id(str(job.get("assetId"))):
+        log.error("failure of a job without an asset: %s %s", code, message)
+        return {"assetId": None, "status": "failed", "code": code, "announced": False}
     removed = delete_prefix(MediaKeys(job["assetId"]).prefix)
     moved = _move_asset(
         job["assetId"],

@@ -1,12 +1,12 @@
-"""``reelstack demo``: run the deployed pipeline once and show what it did.
+"""``reelstack demo``: what a phone does, end to end on the deployed stack.
 
-At this stage the pipeline is the foundation's placeholder: one Step Functions execution whose
-Lambda task runs ffmpeg from the layer and records the build on an asset record in DynamoDB.
+It generates a clip with FFmpeg, uploads it through the API with presigned multipart URLs, waits
+while the pipeline (S3 event -> Step Functions -> FFmpeg) turns it into HLS with thumbnails, and
+shows the asset with its playback and thumbnail URLs and each state of the execution.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +19,7 @@ from reelstack_cli.clients import local_session
 from reelstack_cli.deploy import dev_secret, local_outputs
 from reelstack_cli.media import generate_clip
 from reelstack_cli.settings import LOCAL_DIR, Settings
-from reelstack_cli.uploader import StateStore, Uploader
+from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
 
 DEMO_DIR = LOCAL_DIR / "demo"
 DEMO_USER = "demo"
@@ -77,30 +77,36 @@ def run_demo(settings: Settings, progress: Callable[[str], None]) -> dict[str, A
             reported[0] = quarter
             progress(f"uploaded {done / 2**20:.1f} of {total / 2**20:.1f} MiB")
 
-    uploader = Uploader(
-        api, DEMO_USER, state=StateStore(DEMO_DIR / "state"), on_progress=on_progress, on_event=progress
-    )
+    state = StateStore(DEMO_DIR / "state")
+    uploader = Uploader(api, DEMO_USER, state=state, on_progress=on_progress, on_event=progress)
     upload = uploader.upload(clip, title="Reelstack demo", resume="never")
     asset_id = upload["assetId"]
-
-    sfn = session.client("stepfunctions")
+    progress(f"uploaded; waiting for the pipeline to process asset {asset_id}")
     started = time.monotonic()
-    execution = sfn.start_execution(stateMachineArn=outputs["stateMachineArn"], input=json.dumps({"assetId": asset_id}))
-    progress(f"started the pipeline for asset {asset_id}")
-    described = wait_for_execution(sfn, execution["executionArn"])
+    last: list[str] = []
+
+    def on_change(asset: dict[str, Any]) -> None:
+        now = f"{asset['status']} {asset.get('step', '')}".strip()
+        if [now] != last:
+            last[:] = [now]
+            progress(f"asset {now}")
+
+    asset = wait_for_asset(api, asset_id, timeout=600, on_change=on_change)
     elapsed = time.monotonic() - started
     item = session.client("dynamodb").get_item(TableName=outputs["tableName"], Key={"assetId": {"S": asset_id}})
+    record = _plain(item.get("Item", {}))
+    sfn = session.client("stepfunctions")
+    arn = record.get("executionArn")
     return {
         "assetId": asset_id,
         "upload": upload,
-        "asset": api.get(f"/assets/{asset_id}"),
-        "status": described["status"],
-        "seconds": round(elapsed, 2),
-        "output": json.loads(described.get("output") or "null"),
-        "error": described.get("error"),
-        "cause": described.get("cause"),
-        "steps": execution_steps(sfn, execution["executionArn"]),
-        "assetRecord": _plain(item.get("Item", {})),
+        "asset": asset,
+        "status": asset["status"],
+        "secondsToOutcome": round(elapsed, 2),
+        "execution": {
+            "status": sfn.describe_execution(executionArn=arn)["status"] if arn else None,
+            "steps": execution_steps(sfn, arn) if arn else [],
+        },
     }
 
 

@@ -144,18 +144,23 @@ def cmd_demo(args: argparse.Namespace) -> None:
             f"uploaded {upload['bytes'] / 2**20:.1f} MiB in {upload['partCount']} parts "
             f"({upload['mibPerSecond']} MiB/s) through presigned URLs"
         )
-        print(f"asset {result['assetId']} is {asset['status']}:")
-        print("  " + json.dumps(asset, indent=2).replace("\n", "\n  "))
-        print(f"pipeline execution {result['status']} in {result['seconds']}s")
-        for step in result["steps"]:
-            print(f"  {step['state']:<24} {step['outcome']:<10} {step.get('ms', '-')} ms")
-        if result["status"] == "SUCCEEDED":
-            print(f"  ffmpeg {result['output']['ffmpeg']['version']} ran from the layer")
+        print(f"asset {result['assetId']} is {asset['status']} {result['secondsToOutcome']}s after the upload")
+        print(f"  pipeline execution: {result['execution']['status']}")
+        for step in result["execution"]["steps"]:
+            print(f"    {step['state']:<24} {step['outcome']:<10} {step.get('ms', '-')} ms")
+        if asset["status"] == "ready":
+            media = asset["media"]
+            print(f"  source: {media['width']}x{media['height']}, {media['durationSeconds']} s, {media['videoCodec']}")
+            for rendition in asset["renditions"]:
+                size = f"{rendition['width']}x{rendition['height']}"
+                print(f"  rendition {rendition['name']:<6} {size:<9} {rendition['codecs']}")
+            print(f"  HLS master: {asset['playback']['hls']}")
+            print(f"  poster:     {asset['thumbnails']['poster']}")
         else:
-            print(f"  error {result['error']}: {result['cause']}")
+            print(f"  error {asset['error']['code']}: {asset['error']['message']}")
 
     _emit(args, result, show)
-    if result["status"] != "SUCCEEDED":
+    if result["status"] != "ready":
         sys.exit(1)
 
 

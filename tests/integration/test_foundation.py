@@ -49,15 +49,10 @@ def test_the_media_bucket_blocks_public_access(stack: Stack) -> None:
     assert all(block["PublicAccessBlockConfiguration"].values())
 
 
-def test_an_execution_runs_ffmpeg_from_the_layer_and_writes_dynamodb(stack: Stack) -> None:
-    sfn = stack.client("stepfunctions")
+def test_the_toolchain_function_runs_ffmpeg_from_the_layer_and_writes_dynamodb(stack: Stack) -> None:
     asset_id = f"it-{uuid.uuid4().hex[:10]}"
-    execution = sfn.start_execution(
-        stateMachineArn=stack.outputs["stateMachineArn"], input=json.dumps({"assetId": asset_id})
-    )
-    described = wait_for_execution(sfn, execution["executionArn"], timeout=120)
-    assert described["status"] == "SUCCEEDED", described.get("cause")
-    ffmpeg = json.loads(described["output"])["ffmpeg"]
+    error, ffmpeg = _invoke(stack, _function_name(stack, "ToolchainCheckFunction"), {"assetId": asset_id})
+    assert error is None, ffmpeg
     assert ffmpeg["version"] == "9.0.2"
     assert "/lambda/opt/" in ffmpeg["path"] and ffmpeg["path"].endswith("/bin/ffmpeg")  # the layer, not the host
 
@@ -83,9 +78,17 @@ def test_a_bad_input_fails_the_execution_by_name_without_retries(stack: Stack) -
     execution = sfn.start_execution(stateMachineArn=stack.outputs["stateMachineArn"], input=json.dumps({"assetId": ""}))
     described = wait_for_execution(sfn, execution["executionArn"], timeout=60)
     assert described["status"] == "FAILED"
-    assert described["error"] == "InvalidInput"
+    assert described["error"] == "AssetFailed"
     history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
-    assert sum(event["type"] == "TaskScheduled" for event in history) == 1  # MaxAttempts 0: no retry
+    errors = [
+        details["error"]
+        for event in history
+        for details in [event.get("lambdaFunctionFailedEventDetails") or event.get("taskFailedEventDetails")]
+        if details
+    ]
+    assert errors == ["InvalidInput"]  # MaxAttempts 0: no retry; then the Catch recorded the failure
+    entered = [event["stateEnteredEventDetails"]["name"] for event in history if event["type"].endswith("StateEntered")]
+    assert entered == ["Probe source", "Record failure", "Failed"]
 
 
 def test_function_logs_reach_cloudwatch_logs(stack: Stack) -> None:

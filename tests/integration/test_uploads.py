@@ -368,11 +368,12 @@ def test_browsers_may_call_the_api_and_put_parts(stack: Stack, alice: ApiClient)
     assert "ETag" in bucket_preflight.headers["Access-Control-Expose-Headers"]
 
 
-def test_the_demo_uploads_a_generated_clip_through_the_api(stack: Stack) -> None:
+def test_the_demo_uploads_a_generated_clip_and_ends_with_a_ready_asset(stack: Stack) -> None:
     demo = stack.cli.json("demo")
     assert demo["upload"]["status"] == "uploaded"
-    assert demo["asset"]["source"]["contentType"] == "video/mp4"
     assert demo["asset"]["ownerId"] == "demo"
-    assert demo["status"] == "SUCCEEDED"
-    assert demo["assetRecord"]["toolchain"]["version"] == "9.0.2"
-    assert demo["assetRecord"]["status"] == "uploaded"  # the pipeline step did not overwrite the asset
+    assert demo["status"] == "ready"
+    assert demo["asset"]["playback"]["hls"].startswith("http")
+    assert demo["asset"]["thumbnails"]["poster"].startswith("http")
+    assert demo["execution"]["status"] == "SUCCEEDED"
+    assert demo["execution"]["steps"][0]["state"] == "Probe source"

@@ -28,7 +28,7 @@ def test_short_form_tags_become_intrinsic_functions() -> None:
     env = TEMPLATE_DATA["Globals"]["Function"]["Environment"]["Variables"]
     assert env["ASSETS_TABLE"] == {"Ref": "AssetsTable"}
     substitutions = STATE_MACHINES["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"]
-    assert substitutions["ToolchainCheckFunctionArn"] == {"Fn::GetAtt": ["ToolchainCheckFunction", "Arn"]}
+    assert substitutions["ProbeFunctionArn"] == {"Fn::GetAtt": ["ProbeFunction", "Arn"]}
 
 
 def test_functions_get_global_layers_first_then_their_own() -> None:
