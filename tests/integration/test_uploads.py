@@ -26,6 +26,9 @@ from tests.integration.conftest import Stack
 pytestmark = pytest.mark.localcloud
 MiB = 1024 * 1024
 http = urllib3.PoolManager(retries=False)
+# What complete answers: uploaded, or later when the pipeline was quicker than the answer (random bytes
+# become failed/NotMedia there).
+UPLOADED = {"uploaded", "processing", "ready", "failed"}
 
 
 def make_file(folder: Path, name: str, size: int) -> Path:
@@ -73,10 +76,11 @@ def test_a_small_file_goes_up_in_one_part_with_exactly_its_bytes(
 ) -> None:
     path = make_file(tmp_path, "small clip.mp4", 3 * MiB + 7)
     result = upload_cli(stack, tmp_path / "state", str(path), "--user", "alice", "--title", "Small")
-    assert (result["status"], result["partCount"], result["partsSent"]) == ("uploaded", 1, 1)
+    assert result["status"] in UPLOADED  # the pipeline may have started on it already
+    assert (result["partCount"], result["partsSent"]) == (1, 1)
     assert sha256_of(stored_object(stack, result)) == sha256_of(path.read_bytes())
     asset = alice.get(f"/assets/{result['assetId']}")
-    assert asset["status"] == "uploaded"
+    assert asset["status"] in UPLOADED
     assert asset["title"] == "Small"
     assert asset["source"] == {
         "filename": "small clip.mp4",
@@ -193,7 +197,7 @@ def test_expired_urls_are_refused_and_renewed(
         clock=lambda: datetime.now(UTC) - timedelta(hours=1),
     )
     result = uploader.upload(path)
-    assert result["status"] == "uploaded"
+    assert result["status"] in UPLOADED
     assert any("Request has expired" in message and "renewing" in message for message in events), events
     assert sha256_of(stored_object(stack, result)) == sha256_of(path.read_bytes())
 
@@ -223,7 +227,7 @@ def test_checksummed_parts_reject_corrupted_bytes(stack: Stack, alice: ApiClient
         f"/uploads/{created['uploadId']}/complete",
         {"parts": [{"partNumber": n, "etag": etag} for n, etag in enumerate(etags, start=1)]},
     )
-    assert done["status"] == "uploaded"
+    assert done["status"] in UPLOADED
     assert sha256_of(stored_object(stack, done)) == sha256_of(data)
 
 
@@ -248,7 +252,7 @@ def test_wrong_etags_are_refused_and_the_upload_stays_resumable(stack: Stack, al
     assert status["status"] == "uploading"
     assert status["bytesUploaded"] == len(data)
     done = alice.post(f"/uploads/{created['uploadId']}/complete", {"parts": [{"partNumber": 1, "etag": etag}]})
-    assert done["status"] == "uploaded"
+    assert done["status"] in UPLOADED
     assert stored_object(stack, done) == data
 
 
@@ -370,7 +374,7 @@ def test_browsers_may_call_the_api_and_put_parts(stack: Stack, alice: ApiClient)
 
 def test_the_demo_uploads_a_generated_clip_and_ends_with_a_ready_asset(stack: Stack) -> None:
     demo = stack.cli.json("demo")
-    assert demo["upload"]["status"] == "uploaded"
+    assert demo["upload"]["status"] in UPLOADED
     assert demo["asset"]["ownerId"] == "demo"
     assert demo["status"] == "ready"
     assert demo["asset"]["playback"]["hls"].startswith("http")
