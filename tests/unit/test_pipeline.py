@@ -1,0 +1,273 @@
+"""The pipeline's rules and its handlers driven by the sample events (moto; the pinned ffmpeg/ffprobe)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from reelstack import ffmpeg
+from reelstack.errors import MediaLimitExceeded, UnsupportedMedia
+from reelstack.ladder import plan_ladder
+from reelstack.media import MediaInfo, describe
+from reelstack.models import AssetModel, UploadModel
+from reelstack.uploads import Uploads
+from reelstack_cli import media as test_media
+from tests.unit.conftest import MEDIA_BUCKET, UPLOAD_BUCKET, load_event, load_handler
+
+
+@pytest.fixture(autouse=True)
+def pinned_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same FFmpeg and ffprobe builds as the layers, from the project's environment."""
+    monkeypatch.setenv("FFMPEG_PATH", test_media.ffmpeg())
+    monkeypatch.setenv("FFPROBE_PATH", test_media.ffprobe())
+
+
+# -- describing a source -------------------------------------------------------------------------
+
+
+def probe_json(streams: list[dict[str, Any]], container: str = "mov,mp4,m4a,3gp,3g2,mj2", duration: float = 10):
+    return {"format": {"format_name": container, "duration": str(duration), "bit_rate": "1000"}, "streams": streams}
+
+
+VIDEO = {"codec_type": "video", "codec_name": "h264", "width": 1920, "height": 1080, "avg_frame_rate": "30/1",
+         "r_frame_rate": "30/1", "nb_frames": "300", "nb_read_packets": "300"}  # fmt: skip
+AUDIO = {"codec_type": "audio", "codec_name": "aac", "channels": 2, "nb_frames": "470", "nb_read_packets": "470"}
+
+
+def test_rotation_swaps_the_displayed_size() -> None:
+    rotated = {**VIDEO, "side_data_list": [{"side_data_type": "Display Matrix", "rotation": -90}]}
+    media = describe(probe_json([rotated, AUDIO]))
+    assert (media.width, media.height, media.rotation) == (1080, 1920, 90)
+
+
+def test_variable_frame_rate_is_noticed() -> None:
+    media = describe(probe_json([{**VIDEO, "avg_frame_rate": "2700/113", "r_frame_rate": "30/1"}]))
+    assert media.variable_frame_rate
+    assert not media.has_audio
+
+
+@pytest.mark.parametrize(
+    ("probe", "error", "code"),
+    [
+        (probe_json([VIDEO], container="hls"), UnsupportedMedia, "NotMedia"),
+        (probe_json([VIDEO], container="concat"), UnsupportedMedia, "NotMedia"),
+        (probe_json([{**VIDEO, "codec_name": "png", "nb_frames": "1", "nb_read_packets": "1"}]), UnsupportedMedia,
+         "ImageOnly"),
+        (probe_json([{**VIDEO, "disposition": {"attached_pic": 1}}]), UnsupportedMedia, "ImageOnly"),
+        (probe_json([{"codec_type": "data"}]), UnsupportedMedia, "NoMediaStreams"),
+        (probe_json([{**VIDEO, "nb_read_packets": "100"}]), UnsupportedMedia, "Truncated"),
+        (probe_json([VIDEO], duration=5 * 3600), MediaLimitExceeded, "TooLong"),
+        (probe_json([VIDEO] + [AUDIO] * 16), MediaLimitExceeded, "TooManyStreams"),
+        (probe_json([{**VIDEO, "width": 7680, "height": 4320}]), MediaLimitExceeded, "ResolutionTooHigh"),
+        (probe_json([{**VIDEO, "avg_frame_rate": "480/1", "r_frame_rate": "480/1"}]), MediaLimitExceeded,
+         "FrameRateTooHigh"),
+        (probe_json([VIDEO], duration=0) | {"streams": [{**VIDEO, "duration": "0"}]}, UnsupportedMedia,
+         "UnreadableDuration"),
+    ],
+)  # fmt: skip
+def test_what_the_pipeline_refuses_before_decoding(probe: dict[str, Any], error: type, code: str) -> None:
+    with pytest.raises(error) as refused:
+        describe(probe)
+    assert refused.value.code == code
+
+
+# -- the ladder ----------------------------------------------------------------------------------
+
+
+def media(width: int, height: int, fps: str = "30/1", audio: bool = True, vfr: bool = False) -> MediaInfo:
+    return MediaInfo(10, True, audio, width, height, frame_rate=fps, variable_frame_rate=vfr)
+
+
+def sizes(info: MediaInfo) -> list[tuple[int, int]]:
+    return [(rendition.width, rendition.height) for rendition in plan_ladder(info).renditions]
+
+
+def test_a_1080p_source_gets_four_rungs_and_a_small_one_is_never_upscaled() -> None:
+    assert sizes(media(1920, 1080)) == [(1920, 1080), (1280, 720), (854, 480), (640, 360)]
+    assert sizes(media(1280, 720)) == [(1280, 720), (854, 480), (640, 360)]
+    assert sizes(media(426, 240)) == [(426, 240)]
+
+
+def test_portrait_gets_the_same_steps_upright() -> None:
+    assert sizes(media(1080, 1920)) == [(1080, 1920), (720, 1280), (480, 854), (360, 640)]
+
+
+def test_frame_rates_are_kept_up_to_60_and_vfr_becomes_constant() -> None:
+    assert plan_ladder(media(1280, 720, "30000/1001")).frame_rate == "30000/1001"
+    assert plan_ladder(media(1280, 720, "240/1")).frame_rate == "60/1"
+    assert plan_ladder(media(1280, 720, "2700/113", vfr=True)).frame_rate == "24/1"
+    high, normal = plan_ladder(media(1280, 720, "60/1")), plan_ladder(media(1280, 720))
+    assert high.renditions[0].video_bitrate > normal.renditions[0].video_bitrate
+
+
+def test_audio_only_and_silent_video() -> None:
+    audio = plan_ladder(MediaInfo(10, False, True))
+    assert audio.audio_only
+    assert [(r.name, r.codecs) for r in audio.renditions] == [("audio", "mp4a.40.2")]
+    silent = plan_ladder(media(1280, 720, audio=False))
+    assert all("mp4a" not in r.codecs and r.audio_bitrate == 0 for r in silent.renditions)
+
+
+def test_master_playlist_names_every_rendition_with_bandwidth_resolution_codecs() -> None:
+    text = ffmpeg.master_playlist(plan_ladder(media(1280, 720)))
+    lines = [line for line in text.splitlines() if line.startswith("#EXT-X-STREAM-INF")]
+    assert len(lines) == 3
+    assert all("BANDWIDTH=" in line and "RESOLUTION=" in line and 'CODECS="avc1.' in line for line in lines)
+
+
+def test_the_storyboard_cues_cover_the_video() -> None:
+    board = ffmpeg.plan_storyboard(25, 1920, 1080)
+    vtt = board.vtt("storyboard.jpg", 25)
+    assert vtt.startswith("WEBVTT")
+    assert vtt.count("-->") == 25
+    assert "00:00:24.000 --> 00:00:25.000" in vtt
+    assert "storyboard.jpg#xywh=160,0,160,90" in vtt
+
+
+def test_transcode_command_is_hardened_and_decodes_once() -> None:
+    command = ffmpeg.transcode_command(Path("source"), plan_ladder(media(1920, 1080)), Path("out"))
+    assert command.count("-i") == 1
+    assert command[command.index("-protocol_whitelist") + 1] == "file"
+    assert "hls" not in command[command.index("-format_whitelist") + 1].split(",")
+    assert "-nostdin" in command
+    assert "split=2" in command[command.index("-filter_complex") + 1]
+
+
+# -- the handlers with their sample events ---------------------------------------------------------
+
+
+@pytest.fixture
+def pipeline(aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    """A declared and completed upload of a real 2 s clip in moto's S3, a topic and a state machine."""
+    sns = boto3.client("sns")
+    topic = sns.create_topic(Name="unit-events")["TopicArn"]
+    queue = boto3.client("sqs").create_queue(QueueName="unit-events")["QueueUrl"]
+    queue_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["QueueArn"], Attributes={"RawMessageDelivery": "true"}
+    )
+    monkeypatch.setenv("EVENTS_TOPIC_ARN", topic)
+    machine = boto3.client("stepfunctions").create_state_machine(
+        name="unit-pipeline",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/unit",
+    )["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", machine)
+    from reelstack import config
+
+    config.deployment.cache_clear()
+    clip = test_media.generate_clip(tmp_path / "clip.mp4", seconds=2, width=320, height=180)
+    data = clip.read_bytes()
+    uploads = Uploads()
+    created = uploads.create(
+        "alice", json.dumps({"filename": "clip.mp4", "size": len(data), "contentType": "video/mp4"})
+    )
+    upload = UploadModel.get(created["uploadId"])
+    part = boto3.client("s3").upload_part(
+        Bucket=UPLOAD_BUCKET, Key=upload.key, UploadId=upload.s3_upload_id, PartNumber=1, Body=data
+    )
+    uploads.complete("alice", created["uploadId"], json.dumps({"parts": [{"partNumber": 1, "etag": part["ETag"]}]}))
+    upload.refresh()
+
+    def events() -> list[dict[str, Any]]:
+        messages = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+    return {"upload": upload, "size": len(data), "events": events}
+
+
+def ingest_event(pipeline: dict[str, Any], name: str = "object-created.json") -> dict[str, Any]:
+    event = load_event(f"ingest/{name}")
+    record = event["Records"][0]["s3"]
+    upload = pipeline["upload"]
+    record["bucket"]["name"] = UPLOAD_BUCKET
+    if name == "object-created.json":
+        record["object"].update(key=upload.key, size=pipeline["size"], versionId=upload.version_id)
+    return event
+
+
+def job_event(name: str, pipeline: dict[str, Any], **replace: Any) -> dict[str, Any]:
+    upload = pipeline["upload"]
+    job = load_event(name)
+    job.update(assetId=upload.asset_id, ownerId="alice", uploadId=upload.upload_id, **replace)
+    job["source"].update(bucket=UPLOAD_BUCKET, key=upload.key, versionId=upload.version_id, size=pipeline["size"])
+    return job
+
+
+def test_ingest_starts_one_execution_per_object_version(pipeline: dict[str, Any]) -> None:
+    handler = load_handler("ingest")
+    first = handler(ingest_event(pipeline), None)
+    assert first[0]["started"] is True
+    assert handler(ingest_event(pipeline), None) == first  # redelivered: idempotency answers
+    assert len(boto3.client("stepfunctions").list_executions(stateMachineArn=_machine())["executions"]) == 1
+    assert [event["type"] for event in pipeline["events"]()] == ["upload.completed"]
+
+
+def test_ingest_rejects_objects_no_upload_declared(pipeline: dict[str, Any]) -> None:
+    outcome = load_handler("ingest")(ingest_event(pipeline, "object-without-upload.json"), None)
+    assert outcome[0]["rejected"] == "NoUploadRecord"
+    assert boto3.client("stepfunctions").list_executions(stateMachineArn=_machine())["executions"] == []
+    assert [event["type"] for event in pipeline["events"]()] == ["upload.rejected"]
+
+
+def _machine() -> str:
+    import os
+
+    return os.environ["STATE_MACHINE_ARN"]
+
+
+def test_the_steps_turn_the_clip_into_a_ready_asset(pipeline: dict[str, Any]) -> None:
+    media_info = load_handler("probe")(job_event("probe/job.json", pipeline), None)
+    assert (media_info["width"], media_info["height"], media_info["has_audio"]) == (320, 180, True)
+    assert AssetModel.get(pipeline["upload"].asset_id).status == "processing"
+
+    plan = load_handler("plan")(job_event("plan/job-with-media.json", pipeline, media=media_info), None)
+    assert [rendition["name"] for rendition in plan["renditions"]] == ["180p"]
+
+    hls = load_handler("transcode")(
+        job_event("transcode/job-with-plan.json", pipeline, media=media_info, plan=plan), None
+    )
+    thumbs = load_handler("thumbnails")(
+        job_event("thumbnails/job-with-plan.json", pipeline, media=media_info, plan=plan), None
+    )
+    keys = {item["Key"] for item in boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)["Contents"]}
+    assert hls["master"] in keys and thumbs["poster"] in keys and thumbs["storyboard"]["vtt"] in keys
+    assert any(key.endswith(".m4s") for key in keys)
+
+    done = job_event("publish/job-with-outputs.json", pipeline, media=media_info, plan=plan, outputs=[hls, thumbs])
+    assert load_handler("publish")(done, None)["announced"] is True
+    assert load_handler("publish")(done, None)["announced"] is False  # a retried Publish says nothing twice
+    asset = AssetModel.get(pipeline["upload"].asset_id)
+    assert asset.status == "ready"
+    types = [event["type"] for event in pipeline["events"]()]
+    assert types.count("asset.ready") == 1
+    assert types.count("asset.processing") == 1
+
+
+def test_a_source_that_lies_about_its_checksum_fails_probe(pipeline: dict[str, Any]) -> None:
+    job = job_event("probe/job.json", pipeline)
+    job["source"]["sha256"] = "0" * 64
+    with pytest.raises(Exception, match="ChecksumMismatch") as failed:
+        load_handler("probe")(job, None)
+    assert type(failed.value).__name__ == "SourceMismatch"
+
+
+@pytest.mark.parametrize(("event", "code"), [("caught-error.json", "NotMedia"), ("timeout.json", "PipelineTimeout")])
+def test_record_failure_marks_the_asset_and_removes_partial_outputs(
+    pipeline: dict[str, Any], event: str, code: str
+) -> None:
+    asset_id = pipeline["upload"].asset_id
+    boto3.client("s3").put_object(Bucket=MEDIA_BUCKET, Key=f"assets/{asset_id}/hls/720p/segment_00000.m4s", Body=b"x")
+    job = load_event(f"record_failure/{event}")
+    job.update(assetId=asset_id, ownerId="alice")
+    outcome = load_handler("record_failure")(job, None)
+    assert (outcome["code"], outcome["removedObjects"], outcome["announced"]) == (code, 1, True)
+    asset = AssetModel.get(asset_id)
+    assert (asset.status, asset.error.code) == ("failed", code)
+    assert boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET).get("KeyCount", 0) == 0
+    assert load_handler("record_failure")(job, None)["announced"] is False
+    assert [event["type"] for event in pipeline["events"]()].count("asset.failed") == 1
