@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import foundation, uploads
+from bench import foundation, pipeline, uploads
 
-SUITES = {"foundation": foundation, "uploads": uploads}
+SUITES = {"foundation": foundation, "uploads": uploads, "pipeline": pipeline}
 
 
 def main(names: list[str]) -> None:

@@ -1,7 +1,7 @@
 """The foundation's costs on the local cloud: start, deploy, and Lambda/Step Functions latency.
 
 Each round starts a fresh local cloud (own folder and port), deploys template.yaml, then measures a
-first ("cold") and later ("warm") invocation and execution. Cold runs are the baseline for warm
+first ("cold") and later ("warm") Lambda invocation. Cold runs are the baseline for warm
 ones, measured side by side in the same round. Medians of ROUNDS rounds; raw timings are kept.
 """
 
@@ -15,7 +15,6 @@ from typing import Any
 
 from bench.common import cli, cloud_settings, median, timed, write_results
 from reelstack_cli.clients import local_session
-from reelstack_cli.demo import wait_for_execution
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 WARM_REPEATS = 5
@@ -29,31 +28,22 @@ def one_round() -> dict[str, float | list[float]]:
         deploy = timed(lambda: cli(env, "deploy"))
         deploy_unchanged = timed(lambda: cli(env, "deploy"))
         session = local_session(settings)
-        outputs = cli(env, "outputs")
         function = session.client("cloudformation").describe_stack_resource(
             StackName=settings.stack_name, LogicalResourceId="ToolchainCheckFunction"
         )["StackResourceDetail"]["PhysicalResourceId"]
-        lam, sfn = session.client("lambda"), session.client("stepfunctions")
+        lam = session.client("lambda")
 
         def invoke() -> None:
             lam.invoke(FunctionName=function, Payload=json.dumps({"assetId": uuid.uuid4().hex}).encode())
 
-        def execute() -> None:
-            arn = sfn.start_execution(
-                stateMachineArn=outputs["stateMachineArn"], input=json.dumps({"assetId": uuid.uuid4().hex})
-            )["executionArn"]
-            assert wait_for_execution(sfn, arn, poll=0.02)["status"] == "SUCCEEDED"
-
         invoke_cold = timed(invoke)
         invoke_warm = [timed(invoke) for _ in range(WARM_REPEATS)]
-        execution_warm = [timed(execute) for _ in range(WARM_REPEATS)]
         return {
             "startSeconds": start,
             "deploySeconds": deploy,
             "deployUnchangedSeconds": deploy_unchanged,
             "invokeColdSeconds": invoke_cold,
             "invokeWarmSeconds": invoke_warm,
-            "executionWarmSeconds": execution_warm,
         }
     finally:
         cli(env, "local", "stop", "--clean")

@@ -129,7 +129,10 @@ def deploy_stack(
             Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
         )
     except ClientError as error:
-        raise DeployError(f"CloudFormation refused the template: {error}") from error
+        raise DeployError(
+            f"CloudFormation refused the template: {error}. If the local stack was made by an older "
+            "version of the template, start over with `reelstack local stop --clean`."
+        ) from error
     while True:
         described = cfn.describe_change_set(ChangeSetName=change_set["Id"], StackName=stack_name)
         if described["Status"] in ("CREATE_COMPLETE", "FAILED"):

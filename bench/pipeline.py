@@ -1,0 +1,116 @@
+"""End to end on the local cloud: CompleteMultipartUpload to ``asset.ready`` for generated 1080p30
+clips with audio, split into FFmpeg time and everything else (S3 event, Lambda starts, Step
+Functions, downloads and uploads), so that the orchestration overhead is a number.
+
+The clock starts when the API has answered ``complete`` (the object exists) and stops at the
+``occurredAt`` of the asset's ``asset.ready`` event (same machine, same clock). FFmpeg time is the
+encode on the critical path: the transcode step (the thumbnails run beside it). Medians of ROUNDS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import deployed_cloud, median, write_results
+from reelstack.auth import issue_dev_token
+from reelstack_cli.api_client import ApiClient
+from reelstack_cli.clients import local_session
+from reelstack_cli.demo import execution_steps, wait_for_execution
+from reelstack_cli.deploy import dev_secret
+from reelstack_cli.media import generate_clip
+from reelstack_cli.settings import LOCAL_DIR
+from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+MEDIA_CACHE = LOCAL_DIR / "bench-media"
+DURATIONS = [int(seconds) for seconds in os.environ.get("BENCH_PIPELINE_SECONDS", "10,60,180").split(",")]
+
+
+def _ready_event(sqs: Any, queue: str, asset_id: str, timeout: float = 900) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            document = json.loads(message["Body"])
+            if document["assetId"] == asset_id and document["type"] in ("asset.ready", "asset.failed"):
+                return document
+    raise TimeoutError(f"no asset.ready for {asset_id}")
+
+
+def run() -> dict[str, Any]:
+    raw: dict[str, list[dict[str, Any]]] = {str(seconds): [] for seconds in DURATIONS}
+    with tempfile.TemporaryDirectory() as scratch, deployed_cloud() as cloud:
+        session = local_session(cloud.settings)
+        sqs, sns, sfn = session.client("sqs"), session.client("sns"), session.client("stepfunctions")
+        queue = sqs.create_queue(QueueName="bench-events")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(
+            TopicArn=cloud.outputs["eventsTopicArn"],
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        api = ApiClient(cloud.outputs["apiUrl"], issue_dev_token(dev_secret(cloud.settings), "bench"))
+        clips = {}
+        for seconds in DURATIONS:
+            clips[seconds] = MEDIA_CACHE / f"1080p30-{seconds}s.mp4"
+            if not clips[seconds].exists():  # generated once per machine; the same input every run
+                print(f"pipeline: generating a {seconds} s 1080p30 clip", file=sys.stderr, flush=True)
+                generate_clip(clips[seconds], seconds=seconds, width=1920, height=1080)
+        # Warm-up: one short clip, so that no measured round pays for first starts of the functions.
+        warm = Uploader(api, "bench", state=StateStore(Path(scratch) / "state")).upload(clips[DURATIONS[0]])
+        wait_for_asset(api, warm["assetId"], timeout=900)
+        for round_number in range(1, ROUNDS + 1):
+            for seconds in DURATIONS:
+                print(f"pipeline round {round_number}/{ROUNDS}: {seconds} s", file=sys.stderr, flush=True)
+                uploader = Uploader(api, "bench", state=StateStore(Path(scratch) / "state"))
+                uploaded = uploader.upload(clips[seconds], resume="never")
+                completed_at = time.time()
+                event = _ready_event(sqs, queue, uploaded["assetId"])
+                ready_at = datetime.fromisoformat(event["occurredAt"].replace("Z", "+00:00")).timestamp()
+                arn = next(
+                    item["executionArn"]
+                    for item in sfn.list_executions(stateMachineArn=cloud.outputs["stateMachineArn"])["executions"]
+                    if item["name"].startswith(uploaded["assetId"])
+                )
+                output = json.loads(wait_for_execution(sfn, arn).get("output") or "{}")
+                hls, thumbs = output["outputs"]
+                raw[str(seconds)].append(
+                    {
+                        "completeToReadySeconds": ready_at - completed_at,
+                        "transcodeFfmpegSeconds": hls["ffmpegSeconds"],
+                        "thumbnailsFfmpegSeconds": thumbs["ffmpegSeconds"],
+                        "steps": execution_steps(sfn, arn),
+                    }
+                )
+    summary = {}
+    for seconds, runs in raw.items():
+        total = median([run["completeToReadySeconds"] for run in runs])
+        encode = median([run["transcodeFfmpegSeconds"] for run in runs])
+        summary[f"{seconds} s 1080p30"] = {
+            "completeToReadySeconds": round(total, 2),
+            "ffmpegSeconds": round(encode, 2),
+            "everythingElseSeconds": round(total - encode, 2),
+            "ffmpegShare": round(encode / total, 2),
+            "realtimeFactor": round(int(seconds) / total, 2),
+        }
+    return write_results("pipeline", summary, raw, rounds=ROUNDS)
+
+
+def report(record: dict[str, Any]) -> None:
+    print(f"CompleteMultipartUpload -> asset.ready on the local cloud, medians of {record['rounds']} rounds")
+    print(f"  {'clip':<14} {'total s':>8} {'ffmpeg s':>9} {'other s':>8} {'ffmpeg share':>13} {'x realtime':>11}")
+    for clip, row in record["median"].items():
+        print(
+            f"  {clip:<14} {row['completeToReadySeconds']:>8} {row['ffmpegSeconds']:>9} "
+            f"{row['everythingElseSeconds']:>8} {row['ffmpegShare']:>13} {row['realtimeFactor']:>11}"
+        )
