@@ -271,3 +271,23 @@ def test_record_failure_marks_the_asset_and_removes_partial_outputs(
     assert boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET).get("KeyCount", 0) == 0
     assert load_handler("record_failure")(job, None)["announced"] is False
     assert [event["type"] for event in pipeline["events"]()].count("asset.failed") == 1
+
+
+def test_an_event_that_overtakes_complete_still_starts_once(aws: None, pipeline: dict[str, Any]) -> None:
+    """S3 may announce the object before the API has recorded the completion: ingest does not care."""
+    upload = pipeline["upload"]
+    upload.update(actions=[UploadModel.status.set("uploading")])
+    AssetModel(upload.asset_id).update(actions=[AssetModel.status.set("uploading")])
+    outcome = load_handler("ingest")(ingest_event(pipeline), None)
+    assert outcome[0]["started"] is True
+    assert AssetModel.get(upload.asset_id).status == "uploaded"
+
+
+def test_an_event_for_an_aborted_upload_is_rejected(pipeline: dict[str, Any]) -> None:
+    upload = pipeline["upload"]
+    upload.update(actions=[UploadModel.status.set("aborted")])
+    outcome = load_handler("ingest")(ingest_event(pipeline), None)
+    assert outcome[0]["rejected"] == "UploadNotActive"
+    assert boto3.client("stepfunctions").list_executions(stateMachineArn=_machine())["executions"] == []
+    rejected = pipeline["events"]()
+    assert [(event["type"], event["error"]["code"]) for event in rejected] == [("upload.rejected", "UploadNotActive")]
