@@ -15,15 +15,18 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice.app import Chalice, CORSConfig, Response
 
+from reelstack import library, playback
 from reelstack.assets import asset_view, owned_asset
 from reelstack.auth import owner_of
 from reelstack.errors import ReelstackError, error_body
+from reelstack.health import health
 from reelstack.uploads import Uploads
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
+HLS_TYPE = "application/vnd.apple.mpegurl"
 app = Chalice(app_name="reelstack-api")
 app.api.cors = CORSConfig(
     allow_origin=os.environ.get("ALLOWED_ORIGIN", "*"),
@@ -38,9 +41,12 @@ def uploads() -> Uploads:
     return Uploads()
 
 
-def route(path: str, method: str, status: int = 200) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``view(owner, **path_params)`` for ``method path``: authenticate the caller first,
-    map the domain's named errors to the contract's error document. Any Content-Type is read as JSON.
+def route(
+    path: str, method: str, status: int = 200, public: bool = False, content_type: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``view(owner, **path_params)`` for ``method path``: authenticate the caller first
+    (``public`` routes get no owner: health, and playlists whose URL carries its own token), map the
+    domain's named errors to the contract's error document. Any Content-Type is read as JSON.
     """
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,18 +55,33 @@ def route(path: str, method: str, status: int = 200) -> Callable[[Callable[..., 
             request = app.current_request
             metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
             try:
-                owner = owner_of(request.headers.get("authorization"))
-                result = view(owner, **path_params)
+                if public:
+                    result = view(**path_params)
+                else:
+                    result = view(owner_of(request.headers.get("authorization")), **path_params)
             except ReelstackError as error:
                 logger.info("request refused", extra={"code": error.code, "status": error.http_status})
                 metrics.add_metric(name=f"Refused{error.http_status}", unit=MetricUnit.Count, value=1)
                 return Response(error_body(error.code, error.message), status_code=error.http_status)
-            return Response("" if result is None else result, status_code=status)
+            headers = {"Content-Type": content_type} if content_type else {}
+            return Response("" if result is None else result, status_code=status, headers=headers)
 
         app.route(path, methods=[method], content_types=["*/*"])(run)
         return view
 
     return register
+
+
+def api_base() -> str:
+    """This API's base URL as the caller reached it (the stage path on AWS, the path form locally)."""
+    request = app.current_request
+    concrete = request.context.get("resourcePath", "")
+    for name, value in (request.uri_params or {}).items():
+        concrete = concrete.replace("{" + name + "}", value)
+    full_path = request.context.get("path", "")
+    prefix = full_path[: -len(concrete)] if concrete and full_path.endswith(concrete) else ""
+    scheme = request.headers.get("x-forwarded-proto", "https")
+    return f"{scheme}://{request.headers.get('host', '')}{prefix}"
 
 
 @app.middleware("http")
@@ -98,9 +119,45 @@ def abort_upload(owner: str, upload_id: str) -> None:
     uploads().abort(owner, upload_id)
 
 
+@route("/assets", "GET")
+def list_assets(owner: str) -> dict[str, Any]:
+    query = app.current_request.query_params or {}
+    return library.list_assets(owner, query.get("limit"), query.get("cursor"))
+
+
 @route("/assets/{asset_id}", "GET")
 def get_asset(owner: str, asset_id: str) -> dict[str, Any]:
     return asset_view(owned_asset(owner, asset_id))
+
+
+@route("/assets/{asset_id}", "PATCH")
+def update_asset(owner: str, asset_id: str) -> dict[str, Any]:
+    return library.update_asset(owner, asset_id, app.current_request.raw_body)
+
+
+@route("/assets/{asset_id}", "DELETE", status=204)
+def delete_asset(owner: str, asset_id: str) -> None:
+    library.delete_asset(owner, asset_id)
+
+
+@route("/assets/{asset_id}/playback", "GET")
+def start_playback(owner: str, asset_id: str) -> dict[str, Any]:
+    return playback.start(owner, asset_id, f"{api_base()}/playback")
+
+
+@route("/playback/{token}/master.m3u8", "GET", public=True, content_type=HLS_TYPE)
+def master_playlist(token: str) -> str:
+    return playback.master_playlist(token)
+
+
+@route("/playback/{token}/{rendition}/index.m3u8", "GET", public=True, content_type=HLS_TYPE)
+def media_playlist(token: str, rendition: str) -> str:
+    return playback.media_playlist(token, rendition)
+
+
+@route("/health", "GET", public=True)
+def get_health() -> dict[str, Any]:
+    return health()
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

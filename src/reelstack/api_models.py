@@ -80,6 +80,26 @@ class CompleteUpload(_Body):
     parts: Annotated[list[CompletedPart], Field(min_length=1, max_length=10_000)]
 
 
+class AssetChanges(BaseModel):
+    """PATCH /assets/{id}: only these fields; anything else is refused rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Description | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | None = None
+    visibility: Literal["private", "public"] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> AssetChanges:
+        if not self.model_fields_set:
+            raise ValueError("send at least one of title, description, tags, visibility")
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
 def parse_body[M: BaseModel](model: type[M], raw: bytes | str | None) -> M:
     """The request body as ``model``, or :class:`InvalidInput` that names each bad field."""
     try:
@@ -94,5 +114,8 @@ def parse_body[M: BaseModel](model: type[M], raw: bytes | str | None) -> M:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}" for issue in error.errors()
         )
-        missing = any(issue["type"] == "missing" for issue in error.errors())
-        raise InvalidInput(problems, code="MissingField" if missing else "InvalidField") from error
+        kinds = {issue["type"] for issue in error.errors()}
+        code = (
+            "MissingField" if "missing" in kinds else "UnknownField" if "extra_forbidden" in kinds else "InvalidField"
+        )
+        raise InvalidInput(problems, code=code) from error

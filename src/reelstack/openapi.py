@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reelstack.api_models import CompleteUpload, CreateUpload, RequestParts
+from reelstack.api_models import AssetChanges, CompleteUpload, CreateUpload, RequestParts
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Operation:
     status: int
     request: type[BaseModel] | None = None
     errors: tuple[int, ...] = (401, 404)
+    public: bool = False  # no bearer token: the health check, and playlists whose URL carries a token
 
 
 OPERATIONS = (
@@ -43,7 +44,18 @@ OPERATIONS = (
         "abortUpload", "DELETE", "/uploads/{upload_id}", "Abort the upload and free its parts", 204, None,
         (401, 404, 409),
     ),
+    Operation("listAssets", "GET", "/assets", "The caller's assets, newest first (?limit=&cursor=)", 200, None,
+              (400, 401)),
     Operation("getAsset", "GET", "/assets/{asset_id}", "One of the caller's assets", 200),
+    Operation("updateAsset", "PATCH", "/assets/{asset_id}", "Change title, description, tags or visibility", 200,
+              AssetChanges, (400, 401, 404)),
+    Operation("deleteAsset", "DELETE", "/assets/{asset_id}", "Delete the asset and every object it owns", 204),
+    Operation("startPlayback", "GET", "/assets/{asset_id}/playback", "A playback URL stock players can play", 200),
+    Operation("masterPlaylist", "GET", "/playback/{token}/master.m3u8", "The master playlist (token in the URL)",
+              200, None, (403, 404), public=True),
+    Operation("mediaPlaylist", "GET", "/playback/{token}/{rendition}/index.m3u8",
+              "A rendition's playlist with presigned segment URIs", 200, None, (403, 404), public=True),
+    Operation("getHealth", "GET", "/health", "What the API depends on, with latencies", 200, None, (), public=True),
 )  # fmt: skip
 
 _ERROR = {
@@ -66,7 +78,7 @@ def document() -> dict[str, Any]:
         entry: dict[str, Any] = {
             "summary": operation.summary,
             "operationId": operation.name,
-            "security": [{"bearer": []}],
+            "security": [] if operation.public else [{"bearer": []}],
             "responses": {
                 str(operation.status): {"description": "success"},
                 **{

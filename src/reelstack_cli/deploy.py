@@ -170,12 +170,17 @@ def deploy_stack(
 
 def local_parameters(settings: Settings) -> dict[str, str]:
     """What the local cloud needs that AWS must not get: development tokens and test-key signing."""
-    return {"JwtDevSecret": dev_secret(settings), "PresignCredentials": "local-test-keys"}
+    return {
+        "JwtDevSecret": dev_secret(settings),
+        "PlaybackSecret": dev_secret(settings, name="playback-secret"),
+        "PresignCredentials": "local-test-keys",
+    }
 
 
-def dev_secret(settings: Settings, create: bool = True) -> str:
-    """The local cloud's development JWT secret, made on first deploy and kept with its state."""
-    path = settings.cloud_dir / "jwt-dev-secret"
+def dev_secret(settings: Settings, create: bool = True, name: str = "jwt-dev-secret") -> str:
+    """A secret of the local cloud (the development JWT key by default), made on first deploy and
+    kept with its state."""
+    path = settings.cloud_dir / name
     if not path.exists():
         if not create:
             raise DeployError(f"no development secret at {path}: run `reelstack deploy` first")

@@ -1,0 +1,119 @@
+"""The caller's library: list (newest first, by the ByOwner index, never a scan), edit, delete."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import UpdateError
+
+from reelstack import aws
+from reelstack.api_models import AssetChanges, parse_body
+from reelstack.assets import asset_view, owned_asset
+from reelstack.config import deployment
+from reelstack.errors import InvalidInput, NotFound, StorageUnavailable
+from reelstack.events import EventType, publish
+from reelstack.keys import MediaKeys, SourceKey
+from reelstack.models import AssetModel, UploadModel, utc_now
+from reelstack.pipeline import delete_prefix
+from reelstack.states import AssetStatus, UploadStatus
+from reelstack.uploads import Uploads
+
+log = logging.getLogger(__name__)
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(owner_id: str, cursor: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error) as error:
+        raise InvalidInput("the cursor is not one this API gave out", code="InvalidCursor") from error
+    if not isinstance(key, dict) or key.get("ownerId", {}).get("S") != owner_id:
+        raise InvalidInput("the cursor is not one this API gave out to you", code="InvalidCursor")
+    return key
+
+
+def list_assets(owner_id: str, limit: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+    try:
+        page_size = int(limit) if limit is not None else DEFAULT_PAGE
+    except ValueError as error:
+        raise InvalidInput(f"limit must be a number from 1 to {MAX_PAGE}", code="InvalidLimit") from error
+    if not 1 <= page_size <= MAX_PAGE:
+        raise InvalidInput(f"limit must be a number from 1 to {MAX_PAGE}", code="InvalidLimit")
+    results = AssetModel.by_owner.query(
+        owner_id,
+        scan_index_forward=False,  # newest first: ids and createdAt both sort by time
+        filter_condition=AssetModel.status != AssetStatus.DELETED,
+        limit=page_size,
+        last_evaluated_key=_decode_cursor(owner_id, cursor) if cursor else None,
+        page_size=page_size,
+    )
+    items = [asset_view(asset) for asset in results]
+    last = results.last_evaluated_key
+    return {"items": items, "nextCursor": _encode_cursor(last) if last else None}
+
+
+def update_asset(owner_id: str, asset_id: str, raw_body: bytes | str | None) -> dict[str, Any]:
+    changes = parse_body(AssetChanges, raw_body).model_dump(exclude_unset=True, by_alias=False)
+    asset = owned_asset(owner_id, asset_id)
+    actions = [getattr(AssetModel, name).set(value) for name, value in changes.items()]
+    try:
+        asset.update(
+            actions=[*actions, AssetModel.updated_at.set(utc_now())],
+            condition=AssetModel.status != AssetStatus.DELETED,
+        )
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound") from error
+        raise StorageUnavailable("the asset could not be updated; try again") from error
+    publish(EventType.ASSET_UPDATED, asset_id, owner_id, changes=changes)
+    return asset_view(asset)
+
+
+def delete_asset(owner_id: str, asset_id: str) -> None:
+    """The asset becomes a tombstone (``deleted``); every object it owns, in both buckets, goes."""
+    asset = owned_asset(owner_id, asset_id)
+    try:
+        asset.update(
+            actions=[AssetModel.status.set(AssetStatus.DELETED), AssetModel.updated_at.set(utc_now())],
+            condition=AssetModel.status != AssetStatus.DELETED,
+        )
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound") from error
+        raise StorageUnavailable("the asset could not be deleted; try again") from error
+    if asset.execution_arn:
+        try:  # a running pipeline must not write renditions after the deletion
+            aws.client("stepfunctions").stop_execution(executionArn=asset.execution_arn, cause="asset deleted")
+        except ClientError as error:
+            log.info("execution of %s not stopped: %s", asset_id, error)
+    if asset.upload_id and UploadModel.get(asset.upload_id).status == UploadStatus.UPLOADING:
+        Uploads().abort(owner_id, asset.upload_id)  # frees the parts of an upload still open
+    removed = delete_prefix(MediaKeys(asset_id).prefix) + _delete_source_versions(owner_id, asset_id)
+    log.info("asset %s deleted with %d objects", asset_id, removed)
+    publish(EventType.ASSET_DELETED, asset_id, owner_id)
+
+
+def _delete_source_versions(owner_id: str, asset_id: str) -> int:
+    """Every version and delete marker of the asset's source (the upload bucket is versioned)."""
+    s3, bucket = aws.client("s3"), deployment().upload_bucket
+    prefix = str(SourceKey(owner_id, asset_id, "0" * 26)).rsplit("/", 1)[0] + "/"
+    removed = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        versions = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        if versions:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True})
+            removed += len(versions)
+    return removed
