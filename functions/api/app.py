@@ -73,15 +73,16 @@ def route(
 
 
 def api_base() -> str:
-    """This API's base URL as the caller reached it (the stage path on AWS, the path form locally)."""
+    """This API's base URL as callers reach it: ``PUBLIC_API_URL`` (a custom domain) if set, the
+    execute-api host with its stage on AWS, else the local cloud's path form."""
+    if os.environ.get("PUBLIC_API_URL"):
+        return os.environ["PUBLIC_API_URL"].rstrip("/")
     request = app.current_request
-    concrete = request.context.get("resourcePath", "")
-    for name, value in (request.uri_params or {}).items():
-        concrete = concrete.replace("{" + name + "}", value)
-    full_path = request.context.get("path", "")
-    prefix = full_path[: -len(concrete)] if concrete and full_path.endswith(concrete) else ""
-    scheme = request.headers.get("x-forwarded-proto", "https")
-    return f"{scheme}://{request.headers.get('host', '')}{prefix}"
+    host, context = request.headers.get("host", ""), request.context
+    if ".execute-api." in host:
+        return f"https://{host}/{context['stage']}"
+    scheme = request.headers.get("x-forwarded-proto", "http").lower()
+    return f"{scheme}://{host}/_aws/execute-api/{context['apiId']}/{context['stage']}"
 
 
 @app.middleware("http")
@@ -122,17 +123,17 @@ def abort_upload(owner: str, upload_id: str) -> None:
 @route("/assets", "GET")
 def list_assets(owner: str) -> dict[str, Any]:
     query = app.current_request.query_params or {}
-    return library.list_assets(owner, query.get("limit"), query.get("cursor"))
+    return library.list_assets(owner, query.get("limit"), query.get("cursor"), playback_url())
 
 
 @route("/assets/{asset_id}", "GET")
 def get_asset(owner: str, asset_id: str) -> dict[str, Any]:
-    return asset_view(owned_asset(owner, asset_id))
+    return asset_view(owned_asset(owner, asset_id), playback_url())
 
 
 @route("/assets/{asset_id}", "PATCH")
 def update_asset(owner: str, asset_id: str) -> dict[str, Any]:
-    return library.update_asset(owner, asset_id, app.current_request.raw_body)
+    return library.update_asset(owner, asset_id, app.current_request.raw_body, playback_url())
 
 
 @route("/assets/{asset_id}", "DELETE", status=204)
@@ -143,6 +144,14 @@ def delete_asset(owner: str, asset_id: str) -> None:
 @route("/assets/{asset_id}/playback", "GET")
 def start_playback(owner: str, asset_id: str) -> dict[str, Any]:
     return playback.start(owner, asset_id, f"{api_base()}/playback")
+
+
+def playback_url() -> Callable[[str], dict[str, str]] | None:
+    """Makes assets' playable URLs; None where the deployment has no PlaybackSecret."""
+    if not os.environ.get("PLAYBACK_SECRET"):
+        return None
+    base = f"{api_base()}/playback"
+    return lambda asset_id: playback.url_for(asset_id, base)
 
 
 @route("/playback/{token}/master.m3u8", "GET", public=True, content_type=HLS_TYPE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -39,7 +40,12 @@ def owned_asset(owner_id: str, asset_id: str) -> AssetModel:
     return asset
 
 
-def asset_view(asset: AssetModel) -> dict[str, Any]:
+PlaybackUrl = Callable[[str], dict[str, str]]
+
+
+def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[str, Any]:
+    """The contract's asset. ``playback`` makes the playable URL (the API's playback endpoint);
+    without it (in events) ``playback.hls`` is a signed URL of the master playlist alone."""
     view: dict[str, Any] = {
         "assetId": asset.asset_id,
         "ownerId": asset.owner_id,
@@ -64,6 +70,8 @@ def asset_view(asset: AssetModel) -> dict[str, Any]:
         view["step"] = asset.step
     if asset.status == AssetStatus.READY:
         view.update(_media_locations(asset))
+        if playback is not None and "playback" in view:
+            view["playback"] = {"hls": playback(asset.asset_id)["hls"]}
     if asset.error:
         view["error"] = {"code": asset.error.code, "message": asset.error.message}
     return view

@@ -13,7 +13,7 @@ from pynamodb.exceptions import UpdateError
 
 from reelstack import aws
 from reelstack.api_models import AssetChanges, parse_body
-from reelstack.assets import asset_view, owned_asset
+from reelstack.assets import PlaybackUrl, asset_view, owned_asset
 from reelstack.config import deployment
 from reelstack.errors import InvalidInput, NotFound, StorageUnavailable
 from reelstack.events import EventType, publish
@@ -42,7 +42,9 @@ def _decode_cursor(owner_id: str, cursor: str) -> dict[str, Any]:
     return key
 
 
-def list_assets(owner_id: str, limit: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+def list_assets(
+    owner_id: str, limit: str | None = None, cursor: str | None = None, playback: PlaybackUrl | None = None
+) -> dict[str, Any]:
     try:
         page_size = int(limit) if limit is not None else DEFAULT_PAGE
     except ValueError as error:
@@ -57,12 +59,14 @@ def list_assets(owner_id: str, limit: str | None = None, cursor: str | None = No
         last_evaluated_key=_decode_cursor(owner_id, cursor) if cursor else None,
         page_size=page_size,
     )
-    items = [asset_view(asset) for asset in results]
+    items = [asset_view(asset, playback) for asset in results]
     last = results.last_evaluated_key
     return {"items": items, "nextCursor": _encode_cursor(last) if last else None}
 
 
-def update_asset(owner_id: str, asset_id: str, raw_body: bytes | str | None) -> dict[str, Any]:
+def update_asset(
+    owner_id: str, asset_id: str, raw_body: bytes | str | None, playback: PlaybackUrl | None = None
+) -> dict[str, Any]:
     changes = parse_body(AssetChanges, raw_body).model_dump(exclude_unset=True, by_alias=False)
     asset = owned_asset(owner_id, asset_id)
     actions = [getattr(AssetModel, name).set(value) for name, value in changes.items()]
@@ -76,7 +80,8 @@ def update_asset(owner_id: str, asset_id: str, raw_body: bytes | str | None) -> 
             raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound") from error
         raise StorageUnavailable("the asset could not be updated; try again") from error
     publish(EventType.ASSET_UPDATED, asset_id, owner_id, changes=changes)
-    return asset_view(asset)
+    asset.refresh(consistent_read=True)
+    return asset_view(asset, playback)
 
 
 def delete_asset(owner_id: str, asset_id: str) -> None:

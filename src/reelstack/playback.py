@@ -16,7 +16,6 @@ import os
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import jwt
 from botocore.exceptions import ClientError
@@ -49,14 +48,19 @@ def _secret() -> str:
     return secret
 
 
-def start(owner_id: str, asset_id: str, playback_base: str, now: float | None = None) -> dict[str, Any]:
+def url_for(asset_id: str, playback_base: str, now: float | None = None) -> dict[str, str]:
+    """``{hls, expiresAt}``: the master playlist's URL with a token that lets it be played until then."""
+    expires = int(now or time.time()) + PLAYBACK_SECONDS
+    token = jwt.encode({"asset": asset_id, "exp": expires}, _secret(), algorithm="HS256")
+    return {"hls": f"{playback_base}/{token}/master.m3u8", "expiresAt": iso(datetime.fromtimestamp(expires, UTC))}
+
+
+def start(owner_id: str, asset_id: str, playback_base: str) -> dict[str, str]:
     """A playback URL for the caller's ready asset."""
     asset = owned_asset(owner_id, asset_id)
     if asset.status != AssetStatus.READY:
         raise NotFound(f"asset {asset_id} is {asset.status}, not ready to play", code="NotReady")
-    expires = int(now or time.time()) + PLAYBACK_SECONDS
-    token = jwt.encode({"asset": asset_id, "exp": expires}, _secret(), algorithm="HS256")
-    return {"hls": f"{playback_base}/{token}/master.m3u8", "expiresAt": iso(datetime.fromtimestamp(expires, UTC))}
+    return url_for(asset_id, playback_base)
 
 
 def _verified(token: str) -> tuple[str, int]:
