@@ -10,7 +10,8 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,32 @@ def alice(stack: Stack) -> ApiClient:
 def mallory(stack: Stack) -> ApiClient:
     """Another user, who must never see alice's things."""
     return _api_for(stack, "mallory")
+
+
+@pytest.fixture(scope="session")
+def events_queue(stack: Stack) -> Callable[[], list[dict[str, Any]]]:
+    """An SQS queue subscribed to the topic; returns a function that drains it into a list."""
+    sqs, sns = stack.client("sqs"), stack.client("sns")
+    url = sqs.create_queue(QueueName=f"pipeline-events-{int(time.time())}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=stack.outputs["eventsTopicArn"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    received: list[dict[str, Any]] = []
+
+    def drain() -> list[dict[str, Any]]:
+        while True:
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+            messages = batch.get("Messages", [])
+            if not messages:
+                return received
+            for message in messages:
+                document = json.loads(message["Body"])
+                document["_attributeType"] = message.get("MessageAttributes", {}).get("type", {}).get("StringValue")
+                received.append(document)
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    return drain

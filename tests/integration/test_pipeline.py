@@ -62,35 +62,6 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def events_queue(stack: Stack) -> Callable[[], list[dict[str, Any]]]:
-    """An SQS queue subscribed to the topic; returns a function that drains it into a list."""
-    sqs, sns = stack.client("sqs"), stack.client("sns")
-    url = sqs.create_queue(QueueName=f"pipeline-events-{int(time.time())}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(
-        TopicArn=stack.outputs["eventsTopicArn"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    received: list[dict[str, Any]] = []
-
-    def drain() -> list[dict[str, Any]]:
-        while True:
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
-            messages = batch.get("Messages", [])
-            if not messages:
-                return received
-            for message in messages:
-                document = json.loads(message["Body"])
-                document["_attributeType"] = message.get("MessageAttributes", {}).get("type", {}).get("StringValue")
-                received.append(document)
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-    return drain
-
-
 def upload(api: ApiClient, path: Path, state: Path) -> dict[str, Any]:
     content_type = "audio/mp4" if path.suffix == ".m4a" else "video/mp4"
     return Uploader(api, "alice", state=StateStore(state)).upload(path, content_type=content_type, resume="never")

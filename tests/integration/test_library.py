@@ -1,0 +1,232 @@
+"""The library on the local cloud: list with cursors, edit, delete (every object), playback, health."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+import urllib3
+
+from reelstack.auth import issue_dev_token
+from reelstack_cli.api_client import ApiClient, ApiError
+from reelstack_cli.deploy import dev_secret
+from reelstack_cli.media import ffprobe, generate_clip
+from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.localcloud
+http = urllib3.PoolManager(retries=False)
+
+
+def refused(call: Callable[..., Any], *args: Any) -> ApiError:
+    with pytest.raises(ApiError) as error:
+        call(*args)
+    return error.value
+
+
+@pytest.fixture
+def someone(stack: Stack) -> ApiClient:
+    """A user of their own, so that their library holds only what the test made."""
+    return ApiClient(stack.outputs["apiUrl"], issue_dev_token(dev_secret(stack.settings), f"u-{uuid.uuid4().hex[:8]}"))
+
+
+@pytest.fixture(scope="module")
+def ready_asset(stack: Stack, tmp_path_factory: Any) -> tuple[ApiClient, dict[str, Any]]:
+    owner = ApiClient(stack.outputs["apiUrl"], issue_dev_token(dev_secret(stack.settings), "viewer"))
+    folder = tmp_path_factory.mktemp("library")
+    clip = generate_clip(folder / "watch.mp4", seconds=4, width=640, height=360)
+    uploaded = Uploader(owner, "viewer", state=StateStore(folder / "state")).upload(clip)
+    asset = wait_for_asset(owner, uploaded["assetId"], timeout=120)
+    assert asset["status"] == "ready", asset
+    return owner, asset
+
+
+def test_the_library_pages_newest_first_with_cursors(someone: ApiClient) -> None:
+    made = [
+        someone.post("/uploads", {"filename": f"clip{n}.mp4", "size": 1000, "contentType": "video/mp4"})["assetId"]
+        for n in range(5)
+    ]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = someone.get("/assets?limit=2" + (f"&cursor={cursor}" if cursor else ""))
+        pages += 1
+        assert len(page["items"]) <= 2
+        seen += [item["assetId"] for item in page["items"]]
+        cursor = page["nextCursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(made))  # newest first, each once
+    assert pages >= 3
+    error = refused(someone.get, "/assets?limit=500")
+    assert (error.status, error.code) == (400, "InvalidLimit")
+    error = refused(someone.get, "/assets?cursor=bm90LWEtY3Vyc29y")
+    assert (error.status, error.code) == (400, "InvalidCursor")
+
+
+def test_someone_elses_cursor_is_refused(someone: ApiClient, mallory: ApiClient) -> None:
+    for n in range(3):
+        someone.post("/uploads", {"filename": f"c{n}.mp4", "size": 1000, "contentType": "video/mp4"})
+    cursor = someone.get("/assets?limit=1")["nextCursor"]
+    error = refused(mallory.get, f"/assets?limit=1&cursor={cursor}")
+    assert (error.status, error.code) == (400, "InvalidCursor")
+
+
+def test_edit_changes_only_what_the_contract_allows(
+    stack: Stack, someone: ApiClient, events_queue: Callable[[], list[dict[str, Any]]]
+) -> None:
+    asset_id = someone.post("/uploads", {"filename": "e.mp4", "size": 1000, "contentType": "video/mp4"})["assetId"]
+    edited = someone.request(
+        "PATCH", f"/assets/{asset_id}", {"title": "Sunset", "tags": ["beach"], "visibility": "public"}
+    )
+    assert (edited["title"], edited["tags"], edited["visibility"]) == ("Sunset", ["beach"], "public")
+    assert someone.get(f"/assets/{asset_id}")["title"] == "Sunset"
+    for body, code in (
+        ({"status": "ready"}, "UnknownField"),
+        ({"ownerId": "mallory"}, "UnknownField"),
+        ({"title": "x" * 201}, "InvalidField"),
+        ({"visibility": "secret"}, "InvalidField"),
+        ({"tags": "beach"}, "InvalidField"),
+        ({"title": None}, "InvalidField"),
+        ({}, "InvalidField"),
+    ):
+        error = refused(someone.request, "PATCH", f"/assets/{asset_id}", body)
+        assert (error.status, error.code) == (400, code), body
+    assert someone.get(f"/assets/{asset_id}")["title"] == "Sunset"
+    time.sleep(1)
+    updates = [e for e in events_queue() if e["assetId"] == asset_id and e["type"] == "asset.updated"]
+    assert len(updates) == 1
+    assert updates[0]["changes"]["title"] == "Sunset"
+
+
+def test_someone_elses_asset_is_not_found_on_every_route(
+    ready_asset: tuple[ApiClient, dict[str, Any]], mallory: ApiClient
+) -> None:
+    owner, asset = ready_asset
+    path = f"/assets/{asset['assetId']}"
+    for call in (
+        lambda: mallory.get(path),
+        lambda: mallory.request("PATCH", path, {"title": "mine now"}),
+        lambda: mallory.delete(path),
+        lambda: mallory.get(path + "/playback"),
+    ):
+        error = refused(call)
+        assert (error.status, error.code) == (404, "AssetNotFound")
+    assert asset["assetId"] not in [item["assetId"] for item in mallory.get("/assets?limit=100")["items"]]
+    assert owner.get(path)["title"] != "mine now"
+
+
+def test_a_private_asset_plays_for_its_owner(ready_asset: tuple[ApiClient, dict[str, Any]], tmp_path: Path) -> None:
+    owner, asset = ready_asset
+    playback = owner.get(f"/assets/{asset['assetId']}/playback")
+    assert playback["expiresAt"]
+    assert owner.get(f"/assets/{asset['assetId']}")["playback"]["hls"].endswith("/master.m3u8")
+    # A stock player: ffmpeg's HLS client follows master -> variant -> presigned segments over HTTP.
+    command = [ffprobe(), "-v", "error", "-of", "json", "-show_format", "-show_streams", playback["hls"]]
+    probed = json.loads(subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout)
+    assert abs(float(probed["format"]["duration"]) - 4) < 0.5
+    assert {stream["codec_type"] for stream in probed["streams"]} == {"video", "audio"}
+
+
+def test_tampered_or_expired_playback_urls_are_refused(
+    stack: Stack, ready_asset: tuple[ApiClient, dict[str, Any]]
+) -> None:
+    owner, asset = ready_asset
+    url = owner.get(f"/assets/{asset['assetId']}/playback")["hls"]
+    token = url.split("/playback/")[1].split("/")[0]
+    tampered = url.replace(token, token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"))
+    assert http.request("GET", tampered).status == 403
+    expired_token = jwt.encode(
+        {"asset": asset["assetId"], "exp": int(time.time()) - 10},
+        dev_secret(stack.settings, name="playback-secret"),
+        algorithm="HS256",
+    )
+    answer = http.request("GET", url.replace(token, expired_token))
+    assert (answer.status, json.loads(answer.data)["error"]["code"]) == (403, "PlaybackDenied")
+    # The segments' presigned URLs: S3 in the local cloud refuses a tampered one.
+    media_playlist = http.request("GET", url.replace("master.m3u8", "360p/index.m3u8")).data.decode()
+    segment = next(line for line in media_playlist.splitlines() if line.startswith("http") and ".m4s" in line)
+    assert http.request("GET", segment).status == 200
+    assert http.request("GET", segment.replace("segment_00000", "segment_00001")).status == 403
+
+
+def test_deleting_an_asset_removes_every_object_it_owns(
+    stack: Stack, tmp_path: Path, events_queue: Callable[[], list[dict[str, Any]]]
+) -> None:
+    owner = ApiClient(stack.outputs["apiUrl"], issue_dev_token(dev_secret(stack.settings), "deleter"))
+    clip = generate_clip(tmp_path / "gone.mp4", seconds=2, width=320, height=180)
+    uploaded = Uploader(owner, "deleter", state=StateStore(tmp_path / "state")).upload(clip)
+    asset = wait_for_asset(owner, uploaded["assetId"], timeout=120)
+    assert asset["status"] == "ready"
+    s3 = stack.client("s3")
+
+    def objects(bucket: str, prefix: str) -> list[str]:
+        listing = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+        return [item["Key"] for item in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
+
+    source_prefix = f"sources/deleter/{asset['assetId']}/"
+    media_prefix = f"assets/{asset['assetId']}/"
+    assert objects(stack.outputs["uploadBucket"], source_prefix)
+    assert objects(stack.outputs["mediaBucket"], media_prefix)
+    assert owner.delete(f"/assets/{asset['assetId']}") is None
+    assert objects(stack.outputs["uploadBucket"], source_prefix) == []
+    assert objects(stack.outputs["mediaBucket"], media_prefix) == []
+    assert refused(owner.get, f"/assets/{asset['assetId']}").status == 404
+    assert refused(owner.delete, f"/assets/{asset['assetId']}").status == 404
+    assert asset["assetId"] not in [item["assetId"] for item in owner.get("/assets")["items"]]
+    time.sleep(1)
+    assert [e["type"] for e in events_queue() if e["assetId"] == asset["assetId"]].count("asset.deleted") == 1
+
+
+def test_deleting_an_asset_still_uploading_frees_its_parts(stack: Stack, someone: ApiClient) -> None:
+    created = someone.post("/uploads", {"filename": "half.mp4", "size": 9 * 2**20, "contentType": "video/mp4"})
+    assert http.request("PUT", created["parts"][0]["url"], body=b"v" * 8 * 2**20).status == 200
+    assert someone.delete(f"/assets/{created['assetId']}") is None
+    assert someone.get(f"/uploads/{created['uploadId']}")["status"] == "aborted"
+    open_uploads = stack.client("s3").list_multipart_uploads(Bucket=stack.outputs["uploadBucket"]).get("Uploads", [])
+    assert not [item for item in open_uploads if created["assetId"] in item["Key"]]
+
+
+@pytest.fixture
+def api_environment(stack: Stack) -> Iterator[Callable[[dict[str, str]], None]]:
+    """Change the API function's environment for a test; restored afterwards."""
+    lambda_client = stack.client("lambda")
+    name = stack.client("cloudformation").describe_stack_resource(
+        StackName=stack.settings.stack_name, LogicalResourceId="ApiFunction"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    original = lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+
+    def configure(changes: dict[str, str]) -> None:
+        values = {**original, **changes}
+        lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": values})
+        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.5})
+
+    yield configure
+    configure({})
+
+
+def test_health_reports_each_dependency_honestly(stack: Stack, api_environment: Callable[..., None]) -> None:
+    health_url = stack.outputs["apiUrl"] + "/health"
+    answer = json.loads(http.request("GET", health_url).data)  # no token needed
+    assert answer["status"] == "ok"
+    assert set(answer["checks"]) == {
+        "assetsTable", "uploadsTable", "uploadBucket", "mediaBucket", "eventsTopic", "stateMachine"
+    }  # fmt: skip
+    assert all(check["status"] == "ok" and check["latencyMs"] >= 0 for check in answer["checks"].values())
+
+    api_environment({"EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:000000000000:no-such-topic"})
+    answer = json.loads(http.request("GET", health_url).data)
+    assert answer["status"] == "degraded"
+    assert answer["checks"]["eventsTopic"]["status"] == "down"
+    assert answer["checks"]["eventsTopic"]["error"]
+
+    api_environment({"UPLOADS_TABLE": "no-such-table"})
+    answer = json.loads(http.request("GET", health_url).data)
+    assert answer["status"] == "down"
+    assert answer["checks"]["uploadsTable"]["status"] == "down"
