@@ -292,3 +292,74 @@ def test_chalice_own_errors_use_the_contract_shape(aws: None) -> None:
     response = load_handler("api")(event, None)
     assert response["statusCode"] == 405
     assert set(json.loads(response["body"])["error"]) == {"code", "message"}
+
+
+# -- the library routes with their sample events ----------------------------------------------------
+
+
+def test_list_update_delete_with_the_sample_events(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTS_TOPIC_ARN", boto3.client("sns").create_topic(Name="unit")["TopicArn"])
+    from reelstack import config
+
+    config.deployment.cache_clear()
+    made = [call("create-upload")[1]["assetId"] for _ in range(3)]
+    status, page = call("list-assets")  # limit=2
+    assert status == 200
+    assert [item["assetId"] for item in page["items"]] == made[::-1][:2]
+    event_query = {"limit": "2", "cursor": page["nextCursor"]}
+    event = load_event("api/list-assets.json")
+    event["queryStringParameters"] = event_query
+    event["multiValueQueryStringParameters"] = {key: [value] for key, value in event_query.items()}
+    rest = json.loads(load_handler("api")(event, None)["body"])
+    assert [item["assetId"] for item in rest["items"]] == [made[0]]
+    assert rest["nextCursor"] is None
+
+    status, edited = call("update-asset", asset_id=made[0])
+    assert (status, edited["title"], edited["tags"]) == (200, "Sunset, edited", ["beach", "2026"])
+    status, body = call("update-asset", asset_id=made[0], body={"status": "ready"})
+    assert (status, body["error"]["code"]) == (400, "UnknownField")
+
+    assert call("delete-asset", asset_id=made[0]) == (204, None)
+    assert call("get-asset", asset_id=made[0])[0] == 404
+    assert AssetModel.get(made[0]).status == "deleted"
+    assert UploadModel.get(AssetModel.get(made[0]).upload_id).status == "aborted"
+
+
+def test_playback_needs_a_ready_asset_and_a_valid_token(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLAYBACK_SECRET", "p" * 32)
+    asset_id = call("create-upload")[1]["assetId"]
+    status, body = call("start-playback", asset_id=asset_id)
+    assert (status, body["error"]["code"]) == (404, "NotReady")
+    AssetModel(asset_id).update(actions=[AssetModel.status.set("ready")])
+    master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\n720p/index.m3u8\n"
+    media = '#EXTM3U\n#EXT-X-MAP:URI="init_0.mp4"\n#EXTINF:6.0,\nsegment_00000.m4s\n#EXT-X-ENDLIST\n'
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket="unit-media-bucket", Key=f"assets/{asset_id}/hls/master.m3u8", Body=master.encode())
+    s3.put_object(Bucket="unit-media-bucket", Key=f"assets/{asset_id}/hls/720p/index.m3u8", Body=media.encode())
+    status, body = call("start-playback", asset_id=asset_id)
+    assert status == 200
+    token = body["hls"].split("/playback/")[1].split("/")[0]
+
+    def playlist(name: str, **parameters: str) -> dict[str, Any]:
+        event = load_event(f"api/{name}.json", **parameters)
+        return load_handler("api")(event, None)
+
+    answer = playlist("master-playlist", token=token)
+    assert answer["statusCode"] == 200
+    assert answer["headers"]["Content-Type"] == "application/vnd.apple.mpegurl"
+    assert answer["body"] == master
+    answer = playlist("media-playlist", token=token, rendition="720p")
+    assert "segment_00000.m4s?" in answer["body"] and "X-Amz-Signature=" in answer["body"]
+    assert 'URI="http' in answer["body"]
+    assert playlist("media-playlist", token=token, rendition="..")["statusCode"] == 404
+    assert playlist("master-playlist", token=token[:-2] + "xx")["statusCode"] == 403
+    assert playlist("master-playlist", token="placeholder")["statusCode"] == 403
+
+
+def test_health_with_its_sample_event(aws: None) -> None:
+    answer = load_handler("api")(load_event("api/health.json"), None)
+    body = json.loads(answer["body"])
+    assert answer["statusCode"] == 200
+    assert body["checks"]["assetsTable"]["status"] == "ok"
+    assert body["checks"]["eventsTopic"]["status"] == "down"  # no topic in this moto account
+    assert body["status"] == "degraded"
