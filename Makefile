@@ -17,7 +17,7 @@ RUNTIME_STAMP := .local/lambda-runtime/.installed
 SAM_STAMP := .local/sam-venv/.installed
 PLUGIN_SOURCES := $(shell find infra/localcloud -name '*.py' -o -name pyproject.toml | grep -v /build/)
 
-.PHONY: help demo test lint unit integration venv localcloud sam lock bench clean
+.PHONY: help demo test lint unit integration venv localcloud sam browser lock bench clean
 
 help:
 	@echo "make demo   start the local cloud, deploy template.yaml and run the pipeline on a generated video"
@@ -56,12 +56,20 @@ $(SAM_STAMP): $(UV) infra/tools/sam-requirements.txt
 	$(UV) pip install --python .local/sam-venv/bin/python --quiet --require-hashes -r infra/tools/sam-requirements.txt
 	@touch $@
 
-# Node tools for the checks (package-lock.json).
+# Debian's chromium for the web page's browser test (playwright drives it; it never downloads a browser).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium"; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium >/dev/null \
+	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update >/dev/null && \
+	       $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium >/dev/null; }; }
+
+# Node packages (package-lock.json): the ASL validator, and hls.js for the web page.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	@touch $@
 
-demo: venv localcloud
+demo: venv localcloud node_modules/.installed
 	$(RUN)/reelstack local start
 	$(RUN)/reelstack deploy
 	$(RUN)/reelstack demo
@@ -76,13 +84,13 @@ lint: venv sam node_modules/.installed
 unit: venv
 	$(RUN)/pytest tests/unit -q
 
-integration: venv localcloud
+integration: venv localcloud node_modules/.installed browser
 	$(RUN)/pytest tests/integration -q
 
-test: lint venv localcloud
+test: lint venv localcloud browser
 	$(RUN)/pytest -q
 
-bench: venv localcloud
+bench: venv localcloud node_modules/.installed
 	$(RUN)/python -m bench
 
 lock: $(UV)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from importlib import resources
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -18,7 +19,7 @@ from chalice.app import Chalice, CORSConfig, Response
 from reelstack import library, playback
 from reelstack.assets import asset_view, owned_asset
 from reelstack.auth import owner_of
-from reelstack.errors import ReelstackError, error_body
+from reelstack.errors import NotFound, ReelstackError, error_body
 from reelstack.health import health
 from reelstack.uploads import Uploads
 
@@ -27,6 +28,7 @@ tracer = Tracer()
 metrics = Metrics()
 
 HLS_TYPE = "application/vnd.apple.mpegurl"
+WEB_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript", "css": "text/css"}
 app = Chalice(app_name="reelstack-api")
 app.api.cors = CORSConfig(
     allow_origin=os.environ.get("ALLOWED_ORIGIN", "*"),
@@ -63,6 +65,8 @@ def route(
                 logger.info("request refused", extra={"code": error.code, "status": error.http_status})
                 metrics.add_metric(name=f"Refused{error.http_status}", unit=MetricUnit.Count, value=1)
                 return Response(error_body(error.code, error.message), status_code=error.http_status)
+            if isinstance(result, Response):
+                return result
             headers = {"Content-Type": content_type} if content_type else {}
             return Response("" if result is None else result, status_code=status, headers=headers)
 
@@ -162,6 +166,31 @@ def master_playlist(token: str) -> str:
 @route("/playback/{token}/{rendition}/index.m3u8", "GET", public=True, content_type=HLS_TYPE)
 def media_playlist(token: str, rendition: str) -> str:
     return playback.media_playlist(token, rendition)
+
+
+@route("/assets/{asset_id}/execution", "GET")
+def pipeline_report(owner: str, asset_id: str) -> dict[str, Any]:
+    return library.pipeline_report(owner, asset_id)
+
+
+@route("/", "GET", public=True, content_type="text/html; charset=utf-8")
+def web_page() -> str:
+    return web_file("index.html")
+
+
+@route("/web/{name}", "GET", public=True)
+def web_asset(name: str) -> Response:
+    return Response(web_file(name), headers={"Content-Type": WEB_TYPES[name.rsplit(".", 1)[-1]]})
+
+
+def web_file(name: str) -> str:
+    """A file of the web page (the WebLayer's ``reelstack_web`` package)."""
+    if name.rsplit(".", 1)[-1] not in WEB_TYPES or "/" in name or name.startswith("."):
+        raise NotFound(f"no file {name[:40]!r}", code="NotFound")
+    try:
+        return (resources.files("reelstack_web") / name).read_text()
+    except (FileNotFoundError, ModuleNotFoundError) as error:
+        raise NotFound(f"no file {name[:40]!r}", code="NotFound") from error
 
 
 @route("/health", "GET", public=True)

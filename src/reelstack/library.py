@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import logging
+import os
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,6 +16,7 @@ from reelstack import aws
 from reelstack.api_models import AssetChanges, parse_body
 from reelstack.assets import PlaybackUrl, asset_view, owned_asset
 from reelstack.config import deployment
+from reelstack.diagram import execution_rows
 from reelstack.errors import InvalidInput, NotFound, StorageUnavailable
 from reelstack.events import EventType, publish
 from reelstack.keys import MediaKeys, SourceKey
@@ -122,3 +124,26 @@ def _delete_source_versions(owner_id: str, asset_id: str) -> int:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True})
             removed += len(versions)
     return removed
+
+
+def pipeline_report(owner_id: str, asset_id: str) -> dict[str, Any]:
+    """The state machine drawn from its ASL, with this asset's execution on it (outcome and ms per state)."""
+    asset = owned_asset(owner_id, asset_id)
+    sfn = aws.client("stepfunctions")
+    arn = asset.execution_arn
+    history: list[dict[str, Any]] = []
+    status = "NOT_STARTED"
+    machine_arn = os.environ.get("STATE_MACHINE_ARN", "")
+    if arn:
+        described = sfn.describe_execution(executionArn=arn)
+        status, machine_arn = described["status"], described["stateMachineArn"]
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            history += page["events"]
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine_arn)["definition"])
+    return {
+        "assetId": asset_id,
+        "executionStatus": status,
+        "states": [
+            {key: value for key, value in row.items() if key != "next"} for row in execution_rows(definition, history)
+        ],
+    }

@@ -55,6 +55,10 @@ OPERATIONS = (
               200, None, (403, 404), public=True),
     Operation("mediaPlaylist", "GET", "/playback/{token}/{rendition}/index.m3u8",
               "A rendition's playlist with presigned segment URIs", 200, None, (403, 404), public=True),
+    Operation("pipelineReport", "GET", "/assets/{asset_id}/execution",
+              "The pipeline drawn from its ASL, with this asset's execution on it", 200),
+    Operation("webPage", "GET", "/", "The web page", 200, None, (), public=True),
+    Operation("webAsset", "GET", "/web/{name}", "The web page's scripts and styles", 200, None, (404,), public=True),
     Operation("getHealth", "GET", "/health", "What the API depends on, with latencies", 200, None, (), public=True),
 )  # fmt: skip
 

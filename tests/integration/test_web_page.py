@@ -1,0 +1,87 @@
+"""The web page in headless Chromium (Debian's package, driven by playwright; no browser download):
+upload a generated clip, wait for ready, play it with hls.js, rename it, look at its pipeline, delete it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from reelstack.auth import issue_dev_token
+from reelstack_cli.api_client import ApiClient, ApiError
+from reelstack_cli.deploy import dev_secret
+from reelstack_cli.media import generate_clip
+from reelstack_cli.settings import LOCAL_DIR
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.localcloud
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = LOCAL_DIR / "screenshots"
+# Flags for a closed network: no background calls home, no sandbox as root.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run `make browser`")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+def test_the_page_uploads_plays_renames_and_deletes(stack: Stack, browser: Browser, tmp_path: Path) -> None:
+    user = f"web-{uuid.uuid4().hex[:6]}"
+    token = issue_dev_token(dev_secret(stack.settings), user)
+    clip = generate_clip(tmp_path / "beach.mp4", seconds=6, width=640, height=360)
+    page: Page = browser.new_page(viewport={"width": 1200, "height": 900})
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.on("dialog", lambda dialog: dialog.accept("Renamed in the browser"))
+    page.goto(f"{stack.outputs['apiUrl']}/#token={token}")
+    assert page.locator("#who").inner_text() == f"signed in as {user}"
+
+    page.set_input_files("#file", str(clip))
+    page.click("#send")
+    page.wait_for_function("document.getElementById('upload-status').textContent.startsWith('uploaded')")
+    assert page.evaluate("document.getElementById('progress').value") == 1
+
+    card = page.locator("li.asset[data-status=ready]")
+    card.wait_for(timeout=120_000)  # the library polls while the pipeline runs
+    card.locator("img").wait_for()  # the poster from the pipeline's thumbnails
+    asset_id = card.get_attribute("data-asset-id")
+
+    card.locator("button[data-action=play]").click()
+    page.wait_for_function("document.getElementById('player').currentTime > 1.5", timeout=30_000)
+    card.locator("button[data-action=pipeline]").click()
+    page.locator("#pipeline li.succeeded").first.wait_for()
+    state = lambda name: page.locator("#pipeline li", has_text=re.compile(f"^{name} ·")).get_attribute("class")  # noqa: E731
+    assert state("Transcode HLS ladder") == "succeeded"
+    assert state("Record failure") == "not-run"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "web-page.png"), full_page=True)
+
+    page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=rename]").click()
+    page.locator("li.asset .title", has_text="Renamed in the browser").wait_for()
+    page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=delete]").click()
+    page.locator(f"li.asset[data-asset-id='{asset_id}']").wait_for(state="detached")
+    api = ApiClient(stack.outputs["apiUrl"], token)
+    with pytest.raises(ApiError) as gone:
+        api.get(f"/assets/{asset_id}")
+    assert gone.value.status == 404
+    assert not [line for line in console if "error" in line.lower()], console

@@ -1,0 +1,189 @@
+// Reelstack's web page: what the mobile apps do, against the same public API.
+// Sign in with a token (#token=... in the URL, or pasted), upload with presigned multipart URLs,
+// watch the library update while the pipeline runs, play with hls.js, rename, delete.
+"use strict";
+
+const API = location.origin + location.pathname.replace(/\/$/, "");
+const PARALLEL_PARTS = 3;
+const $ = (id) => document.getElementById(id);
+let token = new URLSearchParams(location.hash.slice(1)).get("token") || sessionStorage.getItem("reelstack-token") || "";
+let hls = null;
+let shownPipeline = null;
+
+async function api(method, path, body) {
+  const response = await fetch(API + path, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  const document = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new Error(document?.error ? `${document.error.code}: ${document.error.message}` : response.status);
+  return document;
+}
+
+function signIn(value) {
+  token = value.trim();
+  sessionStorage.setItem("reelstack-token", token);
+  try {
+    $("who").textContent = `signed in as ${JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub}`;
+  } catch {
+    $("who").textContent = "";
+  }
+  $("send").disabled = !token;
+  refresh();
+}
+
+// -- upload: presigned multipart, parts in parallel, progress from XHR ----------------------------
+
+function putPart(part, blob, onProgress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("PUT", part.url);
+    for (const [name, value] of Object.entries(part.headers || {})) request.setRequestHeader(name, value);
+    request.upload.onprogress = (event) => onProgress(event.loaded);
+    request.onload = () =>
+      request.status === 200 ? resolve(request.getResponseHeader("ETag")) : reject(new Error(`part ${part.partNumber}: ${request.status}`));
+    request.onerror = () => reject(new Error(`part ${part.partNumber}: network error`));
+    request.send(blob);
+  });
+}
+
+async function upload(file) {
+  const status = $("upload-status");
+  status.textContent = "starting";
+  const created = await api("POST", "/uploads", {
+    filename: file.name,
+    size: file.size,
+    contentType: file.type || "video/mp4",
+    title: file.name.replace(/\.[^.]+$/, ""),
+  });
+  const urls = new Map(created.parts.map((part) => [part.partNumber, part]));
+  const pending = Array.from({ length: created.partCount }, (_, index) => index + 1);
+  const loaded = new Map();
+  const etags = [];
+  const showProgress = () => {
+    const done = [...loaded.values()].reduce((sum, bytes) => sum + bytes, 0);
+    $("progress").value = done / file.size;
+    status.textContent = `${(done / 2 ** 20).toFixed(1)} of ${(file.size / 2 ** 20).toFixed(1)} MiB`;
+  };
+  async function worker() {
+    while (pending.length) {
+      const number = pending.shift();
+      if (!urls.has(number)) {
+        const more = await api("POST", `/uploads/${created.uploadId}/parts`, { partNumbers: [number] });
+        more.parts.forEach((part) => urls.set(part.partNumber, part));
+      }
+      const part = urls.get(number);
+      const blob = file.slice(part.offset, part.offset + part.size);
+      const etag = await putPart(part, blob, (bytes) => { loaded.set(number, bytes); showProgress(); });
+      etags.push({ partNumber: number, etag });
+    }
+  }
+  await Promise.all(Array.from({ length: PARALLEL_PARTS }, worker));
+  etags.sort((a, b) => a.partNumber - b.partNumber);
+  const done = await api("POST", `/uploads/${created.uploadId}/complete`, { parts: etags });
+  status.textContent = `uploaded: asset ${done.assetId} is ${done.status}`;
+  refresh();
+}
+
+// -- library -------------------------------------------------------------------------------------
+
+function assetCard(asset) {
+  const item = document.createElement("li");
+  item.className = "asset";
+  item.dataset.assetId = asset.assetId;
+  item.dataset.status = asset.status;
+  const poster = asset.thumbnails?.poster;
+  const picture = poster ? document.createElement("img") : document.createElement("div");
+  if (poster) { picture.src = poster; picture.alt = ""; } else { picture.className = "blank"; }
+  const info = document.createElement("div");
+  info.className = "info";
+  const title = document.createElement("div");
+  title.className = "title";
+  title.textContent = asset.title || asset.source?.filename || asset.assetId;
+  const state = document.createElement("span");
+  state.className = `status ${asset.status}`;
+  state.textContent = asset.status + (asset.step ? ` (${asset.step})` : "") + (asset.error ? `: ${asset.error.code}` : "");
+  info.append(title, state, document.createElement("br"));
+  const button = (label, action) => {
+    const element = document.createElement("button");
+    element.textContent = label;
+    element.dataset.action = label.toLowerCase();
+    element.onclick = () => action(asset).catch((error) => alert(error.message));
+    info.append(element);
+  };
+  if (asset.status === "ready") button("Play", play);
+  button("Rename", rename);
+  button("Delete", remove);
+  button("Pipeline", (chosen) => showPipeline(chosen.assetId));
+  item.append(picture, info);
+  return item;
+}
+
+async function refresh() {
+  if (!token) return;
+  const page = await api("GET", "/assets?limit=50");
+  $("library").replaceChildren(...page.items.map(assetCard));
+  if (shownPipeline) showPipeline(shownPipeline);
+}
+
+async function play(asset) {
+  const { hls: url } = await api("GET", `/assets/${asset.assetId}/playback`);
+  $("player-section").hidden = false;
+  $("now-playing").textContent = asset.title;
+  const video = $("player");
+  if (hls) hls.destroy();
+  if (window.Hls && Hls.isSupported()) {
+    hls = new Hls();
+    hls.loadSource(url);
+    hls.attachMedia(video);
+  } else {
+    video.src = url; // Safari plays HLS natively
+  }
+  await video.play().catch(() => {});
+}
+
+async function rename(asset) {
+  const title = prompt("New title", asset.title);
+  if (title === null) return;
+  await api("PATCH", `/assets/${asset.assetId}`, { title });
+  refresh();
+}
+
+async function remove(asset) {
+  if (!confirm(`Delete "${asset.title}"?`)) return;
+  await api("DELETE", `/assets/${asset.assetId}`);
+  if (shownPipeline === asset.assetId) { shownPipeline = null; $("pipeline-section").hidden = true; }
+  refresh();
+}
+
+// -- the pipeline, drawn from the state machine's ASL with this asset's execution on it ------------
+
+async function showPipeline(assetId) {
+  shownPipeline = assetId;
+  const report = await api("GET", `/assets/${assetId}/execution`);
+  $("pipeline-section").hidden = false;
+  $("pipeline-status").textContent = `asset ${assetId}: execution ${report.executionStatus}`;
+  $("pipeline").replaceChildren(...report.states.map((state) => {
+    const row = document.createElement("li");
+    row.className = state.outcome.replace(" ", "-");
+    row.style.marginLeft = `${state.depth * 2}rem`;
+    row.textContent = `${state.name} · ${state.type} · ${state.outcome}` + (state.catch.length ? ` (on error: ${state.catch.join(", ")})` : "");
+    if (state.ms !== undefined) {
+      const ms = document.createElement("span");
+      ms.className = "ms";
+      ms.textContent = `${state.ms} ms`;
+      row.append(ms);
+    }
+    return row;
+  }));
+}
+
+$("signin").onsubmit = (event) => { event.preventDefault(); signIn($("token").value); };
+$("send").onclick = () => {
+  const file = $("file").files[0];
+  if (file) upload(file).catch((error) => { $("upload-status").textContent = `failed: ${error.message}`; });
+};
+if (token) signIn(token);
+setInterval(() => refresh().catch(() => {}), 1500);
