@@ -20,6 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingCo
 from rich.progress import Progress as RichProgress
 
 from reelstack.auth import DEV_TOKEN_SECONDS, issue_dev_token
+from reelstack.diagram import render_text
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.build_tools import BuildError
 from reelstack_cli.demo import run_demo
@@ -259,8 +260,48 @@ def cmd_wait(args: argparse.Namespace) -> None:
 
 
 def cmd_assets(args: argparse.Namespace) -> None:
-    asset = _api(args).get(f"/assets/{args.asset_id}")
-    _emit(args, asset, lambda: print(json.dumps(asset, indent=2)))
+    api = _api(args)
+    if args.action == "list":
+        query = f"/assets?limit={args.limit}" + (f"&cursor={args.cursor}" if args.cursor else "")
+        page = api.get(query)
+
+        def show_page() -> None:
+            for item in page["items"]:
+                print(f"{item['assetId']}  {item['status']:<10} {item['createdAt']}  {item['title']}")
+            if page["nextCursor"]:
+                print(f"more: reelstack assets list --cursor {page['nextCursor']}")
+
+        _emit(args, page, show_page)
+    elif args.action == "get":
+        asset = api.get(f"/assets/{args.asset_id}")
+        if args.graph:
+            report = api.get(f"/assets/{args.asset_id}/execution")
+            asset["pipeline"] = report
+        _emit(args, asset, lambda: _show_asset(asset))
+    elif args.action == "update":
+        changes = {
+            key: value
+            for key, value in {
+                "title": args.title,
+                "description": args.description,
+                "visibility": args.visibility,
+                "tags": args.tag,
+            }.items()
+            if value is not None
+        }
+        asset = api.request("PATCH", f"/assets/{args.asset_id}", changes)
+        _emit(args, asset, lambda: print(json.dumps(asset, indent=2)))
+    else:
+        api.delete(f"/assets/{args.asset_id}")
+        _emit(args, {"deleted": args.asset_id}, lambda: print(f"deleted {args.asset_id}"))
+
+
+def _show_asset(asset: dict[str, Any]) -> None:
+    report = asset.pop("pipeline", None)
+    print(json.dumps(asset, indent=2))
+    if report:
+        print(f"\npipeline: execution {report['executionStatus']}")
+        print(render_text(report["states"]))
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:
@@ -331,10 +372,23 @@ def parser() -> argparse.ArgumentParser:
 
     assets = commands.add_parser("assets", help="your assets")
     assets_actions = assets.add_subparsers(dest="action", required=True)
+    listing = assets_actions.add_parser("list", help="your assets, newest first")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--cursor")
     get = assets_actions.add_parser("get", help="one asset")
     get.add_argument("asset_id")
-    api_options(get)
-    get.set_defaults(run=cmd_assets)
+    get.add_argument("--graph", action="store_true", help="also draw its pipeline execution, state by state")
+    update = assets_actions.add_parser("update", help="change title, description, tags or visibility")
+    update.add_argument("asset_id")
+    update.add_argument("--title")
+    update.add_argument("--description")
+    update.add_argument("--visibility", choices=["private", "public"])
+    update.add_argument("--tag", action="append", help="repeat for several; replaces the tags")
+    delete = assets_actions.add_parser("delete", help="delete the asset and every object it owns")
+    delete.add_argument("asset_id")
+    for command in (listing, get, update, delete):
+        api_options(command)
+        command.set_defaults(run=cmd_assets)
     return root
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -230,3 +231,19 @@ def test_health_reports_each_dependency_honestly(stack: Stack, api_environment: 
     answer = json.loads(http.request("GET", health_url).data)
     assert answer["status"] == "down"
     assert answer["checks"]["uploadsTable"]["status"] == "down"
+
+
+def test_the_cli_lists_edits_and_draws_an_assets_pipeline(
+    stack: Stack, ready_asset: tuple[ApiClient, dict[str, Any]]
+) -> None:
+    _, asset = ready_asset
+    listed = stack.cli.json("assets", "list", "--user", "viewer")
+    assert asset["assetId"] in [item["assetId"] for item in listed["items"]]
+    updated = stack.cli.json("assets", "update", asset["assetId"], "--user", "viewer", "--tag", "cli", "--tag", "x")
+    assert updated["tags"] == ["cli", "x"]
+    drawn = stack.cli.run("assets", "get", asset["assetId"], "--user", "viewer", "--graph").stdout
+    assert "pipeline: execution SUCCEEDED" in drawn
+    assert re.search(r"✔ Probe source\s+task\s+succeeded\s+\d+ ms", drawn)
+    assert re.search(r"· Record failure\s+task\s+not run", drawn)
+    report = stack.cli.json("assets", "get", asset["assetId"], "--user", "viewer", "--graph")["pipeline"]
+    assert [state["name"] for state in report["states"]][:2] == ["Probe source", "Plan renditions"]
