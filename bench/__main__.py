@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import foundation, pipeline, uploads
+from bench import api_latency, foundation, pipeline, uploads
 
-SUITES = {"foundation": foundation, "uploads": uploads, "pipeline": pipeline}
+SUITES = {
+    "foundation": foundation,
+    "uploads": uploads,
+    "pipeline": pipeline,
+    "api_latency": api_latency,
+}
 
 
 def main(names: list[str]) -> None:

@@ -155,6 +155,14 @@ def test_tampered_or_expired_playback_urls_are_refused(
     segment = next(line for line in media_playlist.splitlines() if line.startswith("http") and ".m4s" in line)
     assert http.request("GET", segment).status == 200
     assert http.request("GET", segment.replace("segment_00000", "segment_00001")).status == 403
+    # The same kind of URL, signed to expire at once, is refused once it has.
+    key = segment.split(stack.outputs["mediaBucket"] + "/", 1)[1].split("?", 1)[0]
+    short = stack.client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": stack.outputs["mediaBucket"], "Key": key}, ExpiresIn=1
+    )
+    time.sleep(2)
+    expired = http.request("GET", short)
+    assert (expired.status, b"expired" in expired.data) == (403, True)
 
 
 def test_deleting_an_asset_removes_every_object_it_owns(
