@@ -12,8 +12,6 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from chalice.app import Chalice, CORSConfig, Response
 
 from reelstack import library, playback
@@ -21,11 +19,8 @@ from reelstack.assets import asset_view, owned_asset
 from reelstack.auth import owner_of
 from reelstack.errors import NotFound, ReelstackError, error_body
 from reelstack.health import health
+from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
 from reelstack.uploads import Uploads
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 HLS_TYPE = "application/vnd.apple.mpegurl"
 WEB_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript", "css": "text/css"}
@@ -198,8 +193,6 @@ def get_health() -> dict[str, Any]:
     return health()
 
 
-@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app(event, context)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -20,11 +18,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
 from reelstack.pipeline import ingest
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 idempotency = IdempotencyConfig(event_key_jmespath="[bucket, key, versionId]", expires_after_seconds=7 * 86400)
 persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "reelstack-idempotency"))
 
@@ -34,9 +30,7 @@ def handle_object(object_created: dict[str, Any]) -> dict[str, Any]:
     return ingest(object_created["bucket"], object_created["key"], object_created["versionId"], object_created["size"])
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any]]:
     idempotency.register_lambda_context(context)
     results = []

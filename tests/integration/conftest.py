@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,27 @@ class Stack:
 
     def client(self, service: str) -> Any:
         return local_session(self.settings).client(service)
+
+    def function_name(self, logical_id: str) -> str:
+        return self.client("cloudformation").describe_stack_resource(
+            StackName=self.settings.stack_name, LogicalResourceId=logical_id
+        )["StackResourceDetail"]["PhysicalResourceId"]
+
+    @contextmanager
+    def function_environment(self, logical_id: str) -> Iterator[Callable[[dict[str, str]], None]]:
+        """Change a deployed function's environment variables (as a parameter would); restored after."""
+        lambda_client, name = self.client("lambda"), self.function_name(logical_id)
+        original = lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+
+        def configure(changes: dict[str, str]) -> None:
+            values = {**original, **changes}
+            lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": values})
+            lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.5})
+
+        try:
+            yield configure
+        finally:
+            configure({})
 
 
 @pytest.fixture(scope="session")

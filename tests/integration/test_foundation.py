@@ -15,13 +15,6 @@ EVENTS = CHECKOUT / "events" / "toolcheck"
 CONTRACT_OUTPUTS = {"uploadBucket", "mediaBucket", "eventsTopicArn", "stateMachineArn", "tableName"}
 
 
-def _function_name(stack: Stack, logical_id: str) -> str:
-    resource = stack.client("cloudformation").describe_stack_resource(
-        StackName=stack.settings.stack_name, LogicalResourceId=logical_id
-    )
-    return resource["StackResourceDetail"]["PhysicalResourceId"]
-
-
 def _invoke(stack: Stack, function: str, event: dict) -> tuple[str | None, dict]:
     response = stack.client("lambda").invoke(FunctionName=function, Payload=json.dumps(event).encode())
     return response.get("FunctionError"), json.loads(response["Payload"].read())
@@ -51,7 +44,7 @@ def test_the_media_bucket_blocks_public_access(stack: Stack) -> None:
 
 def test_the_toolchain_function_runs_ffmpeg_from_the_layer_and_writes_dynamodb(stack: Stack) -> None:
     asset_id = f"it-{uuid.uuid4().hex[:10]}"
-    error, ffmpeg = _invoke(stack, _function_name(stack, "ToolchainCheckFunction"), {"assetId": asset_id})
+    error, ffmpeg = _invoke(stack, stack.function_name("ToolchainCheckFunction"), {"assetId": asset_id})
     assert error is None, ffmpeg
     assert ffmpeg["version"] == "9.0.2"
     assert "/lambda/opt/" in ffmpeg["path"] and ffmpeg["path"].endswith("/bin/ffmpeg")  # the layer, not the host
@@ -63,7 +56,7 @@ def test_the_toolchain_function_runs_ffmpeg_from_the_layer_and_writes_dynamodb(s
 
 
 def test_sample_events_drive_the_deployed_function(stack: Stack) -> None:
-    function = _function_name(stack, "ToolchainCheckFunction")
+    function = stack.function_name("ToolchainCheckFunction")
     error, payload = _invoke(stack, function, json.loads((EVENTS / "check.json").read_text()))
     assert error is None and payload["version"] == "9.0.2"
 
@@ -92,7 +85,7 @@ def test_a_bad_input_fails_the_execution_by_name_without_retries(stack: Stack) -
 
 
 def test_function_logs_reach_cloudwatch_logs(stack: Stack) -> None:
-    function = _function_name(stack, "ToolchainCheckFunction")
+    function = stack.function_name("ToolchainCheckFunction")
     _invoke(stack, function, {"assetId": f"logs-{uuid.uuid4().hex[:8]}"})
     logs = stack.client("logs")
     streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{function}")["logStreams"]
@@ -116,7 +109,7 @@ def test_a_code_change_takes_effect_on_the_next_invoke(stack: Stack, cli: Cli, t
     app = source / "functions" / "toolcheck" / "app.py"
     app.write_text(app.read_text().replace("return build", 'return {**build, "revision": "changed"}'))
 
-    function = _function_name(stack, "ToolchainCheckFunction")
+    function = stack.function_name("ToolchainCheckFunction")
     assert "revision" not in _invoke(stack, function, {"assetId": "before-change"})[1]
     try:
         cli.run("deploy", env={"REELSTACK_PROJECT_ROOT": str(source)})

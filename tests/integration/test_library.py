@@ -204,20 +204,8 @@ def test_deleting_an_asset_still_uploading_frees_its_parts(stack: Stack, someone
 
 @pytest.fixture
 def api_environment(stack: Stack) -> Iterator[Callable[[dict[str, str]], None]]:
-    """Change the API function's environment for a test; restored afterwards."""
-    lambda_client = stack.client("lambda")
-    name = stack.client("cloudformation").describe_stack_resource(
-        StackName=stack.settings.stack_name, LogicalResourceId="ApiFunction"
-    )["StackResourceDetail"]["PhysicalResourceId"]
-    original = lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-
-    def configure(changes: dict[str, str]) -> None:
-        values = {**original, **changes}
-        lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": values})
-        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.5})
-
-    yield configure
-    configure({})
+    with stack.function_environment("ApiFunction") as configure:
+        yield configure
 
 
 def test_health_reports_each_dependency_honestly(stack: Stack, api_environment: Callable[..., None]) -> None:

@@ -190,12 +190,6 @@ def test_what_is_not_playable_fails_with_a_clear_code_and_leaves_nothing(
     assert not events_for(events_queue, asset["assetId"], "asset.ready")
 
 
-def _function_name(stack: Stack, logical_id: str) -> str:
-    return stack.client("cloudformation").describe_stack_resource(
-        StackName=stack.settings.stack_name, LogicalResourceId=logical_id
-    )["StackResourceDetail"]["PhysicalResourceId"]
-
-
 def test_a_zero_length_object_fails_with_a_clear_code(stack: Stack, alice: ApiClient, events_queue: Any) -> None:
     created = alice.post("/uploads", {"filename": "empty.mp4", "size": 1000, "contentType": "video/mp4"})
     key = stack.client("dynamodb").get_item(
@@ -222,14 +216,14 @@ def test_the_same_s3_event_twice_starts_one_execution(
     record["object"].update(key=head["key"]["S"], size=int(head["size"]["N"]), versionId=head["versionId"]["S"])
     lambda_client = stack.client("lambda")
     for _ in range(2):
-        answer = lambda_client.invoke(FunctionName=_function_name(stack, "IngestFunction"), Payload=json.dumps(event))
+        answer = lambda_client.invoke(FunctionName=stack.function_name("IngestFunction"), Payload=json.dumps(event))
         outcome = json.loads(answer["Payload"].read())
         # Powertools idempotency answers with the first delivery's outcome and does nothing again.
         assert outcome[0]["execution"].startswith(uploaded["assetId"])
     # A redelivery after the idempotency record is gone still meets the execution's fixed name.
     for item in stack.client("dynamodb").scan(TableName=stack.outputs["idempotencyTableName"])["Items"]:
         stack.client("dynamodb").delete_item(TableName=stack.outputs["idempotencyTableName"], Key={"id": item["id"]})
-    answer = lambda_client.invoke(FunctionName=_function_name(stack, "IngestFunction"), Payload=json.dumps(event))
+    answer = lambda_client.invoke(FunctionName=stack.function_name("IngestFunction"), Payload=json.dumps(event))
     assert json.loads(answer["Payload"].read())[0]["started"] is False
     executions = stack.client("stepfunctions").list_executions(stateMachineArn=stack.outputs["stateMachineArn"])
     assert sum(item["name"].startswith(uploaded["assetId"]) for item in executions["executions"]) == 1
@@ -240,19 +234,9 @@ def test_the_same_s3_event_twice_starts_one_execution(
 
 @pytest.fixture
 def transcode_fails_once(stack: Stack) -> Iterator[None]:
-    lambda_client = stack.client("lambda")
-    name = _function_name(stack, "TranscodeFunction")
-    variables = lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-
-    def configure(values: dict[str, str]) -> None:
-        lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": values})
-        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.5})
-
-    configure({**variables, "FAULT_INJECTION": "transcode"})
-    try:
+    with stack.function_environment("TranscodeFunction") as configure:
+        configure({"FAULT_INJECTION": "transcode"})
         yield
-    finally:
-        configure(variables)
 
 
 def test_a_transient_failure_is_retried_and_announced_once(

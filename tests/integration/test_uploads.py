@@ -146,21 +146,9 @@ def test_a_killed_upload_resumes_from_the_ledger(stack: Stack, alice: ApiClient,
 @pytest.fixture
 def short_url_lifetime(stack: Stack) -> Iterator[int]:
     """The API function with 2-second part URLs (the PartUrlSeconds parameter), restored afterwards."""
-    lambda_client = stack.client("lambda")
-    name = stack.client("cloudformation").describe_stack_resource(
-        StackName=stack.settings.stack_name, LogicalResourceId="ApiFunction"
-    )["StackResourceDetail"]["PhysicalResourceId"]
-    variables = lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-
-    def configure(values: dict[str, str]) -> None:
-        lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": values})
-        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.5})
-
-    configure({**variables, "PART_URL_SECONDS": "2"})
-    try:
+    with stack.function_environment("ApiFunction") as configure:
+        configure({"PART_URL_SECONDS": "2"})
         yield 2
-    finally:
-        configure(variables)
 
 
 def test_expired_urls_are_refused_and_renewed(
@@ -339,9 +327,7 @@ def test_expired_uploads_are_swept(stack: Stack, alice: ApiClient) -> None:
         UpdateExpression="SET expiresAt = :past",
         ExpressionAttributeValues={":past": {"S": "2020-01-01T00:00:00.000Z"}},
     )
-    name = stack.client("cloudformation").describe_stack_resource(
-        StackName=stack.settings.stack_name, LogicalResourceId="UploadSweeperFunction"
-    )["StackResourceDetail"]["PhysicalResourceId"]
+    name = stack.function_name("UploadSweeperFunction")
     answer = stack.client("lambda").invoke(
         FunctionName=name, Payload=(CHECKOUT / "events" / "upload_sweeper" / "hourly.json").read_bytes()
     )
