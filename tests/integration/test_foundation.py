@@ -103,9 +103,10 @@ def test_function_logs_reach_cloudwatch_logs(stack: Stack) -> None:
 def test_a_code_change_takes_effect_on_the_next_invoke(stack: Stack, cli: Cli, tmp_path: Path) -> None:
     source = tmp_path / "project"
     source.mkdir()
-    for part in ("template.yaml", "functions", "layers", "statemachines", "src"):
+    for part in ("template.yaml", "functions", "layers", "statemachines", "src", "web", "package-lock.json"):
         copy = shutil.copytree if (CHECKOUT / part).is_dir() else shutil.copy2
         copy(CHECKOUT / part, source / part)
+    (source / "node_modules").symlink_to(CHECKOUT / "node_modules")  # hls.js for the web layer
     app = source / "functions" / "toolcheck" / "app.py"
     app.write_text(app.read_text().replace("return build", 'return {**build, "revision": "changed"}'))
 
