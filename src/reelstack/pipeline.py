@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from reelstack import aws, ffmpeg
+from reelstack.assets import asset_view
 from reelstack.config import deployment
 from reelstack.errors import InjectedFault, InvalidInput, SourceMismatch, StorageUnavailable, code_and_message
 from reelstack.events import EventType, publish
@@ -261,8 +262,6 @@ def publish_ready(job: dict[str, Any]) -> dict[str, Any]:
     moved = _move_asset(job["assetId"], AssetStatus.READY, from_states=(AssetStatus.PROCESSING,))
     asset = AssetModel.get(job["assetId"], consistent_read=True)
     if moved:
-        from reelstack.assets import asset_view
-
         view = asset_view(asset)
         publish(
             EventType.ASSET_READY,
