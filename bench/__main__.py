@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import api_latency, foundation, pipeline, uploads
+from bench import api_latency, foundation, pipeline, transcode, uploads
 
 SUITES = {
     "foundation": foundation,
+    "transcode": transcode,
     "uploads": uploads,
     "pipeline": pipeline,
     "api_latency": api_latency,
