@@ -99,6 +99,7 @@ def run_demo(settings: Settings, progress: Callable[[str], None]) -> dict[str, A
     arn = record.get("executionArn")
     return {
         "assetId": asset_id,
+        "webPage": f"{outputs['apiUrl']}/#token={api.token}",
         "upload": upload,
         "asset": asset,
         "status": asset["status"],

@@ -23,7 +23,7 @@ from reelstack.auth import DEV_TOKEN_SECONDS, issue_dev_token
 from reelstack.diagram import render_text
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.build_tools import BuildError
-from reelstack_cli.demo import run_demo
+from reelstack_cli.demo import DEMO_USER, run_demo
 from reelstack_cli.deploy import DeployError, deploy_aws, deploy_local, dev_secret, local_outputs
 from reelstack_cli.localcloud import LocalCloud, LocalCloudError
 from reelstack_cli.settings import settings
@@ -159,6 +159,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
             print(f"  poster:     {asset['thumbnails']['poster']}")
         else:
             print(f"  error {asset['error']['code']}: {asset['error']['message']}")
+        print(f"web page (signed in as {DEMO_USER}): {result['webPage']}")
 
     _emit(args, result, show)
     if result["status"] != "ready":
