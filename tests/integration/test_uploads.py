@@ -366,4 +366,5 @@ def test_the_demo_uploads_a_generated_clip_and_ends_with_a_ready_asset(stack: St
     assert demo["asset"]["playback"]["hls"].startswith("http")
     assert demo["asset"]["thumbnails"]["poster"].startswith("http")
     assert demo["execution"]["status"] == "SUCCEEDED"
+    assert demo["webPage"].startswith(stack.outputs["apiUrl"] + "/#token=")
     assert demo["execution"]["steps"][0]["state"] == "Probe source"
