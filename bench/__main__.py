@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import api_latency, foundation, pipeline, transcode, uploads
+from bench import api_latency, chunking, foundation, pipeline, transcode, uploads
 
 SUITES = {
     "foundation": foundation,
@@ -12,6 +12,7 @@ SUITES = {
     "uploads": uploads,
     "pipeline": pipeline,
     "api_latency": api_latency,
+    "chunking": chunking,
 }
 
 
