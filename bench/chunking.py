@@ -28,13 +28,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS_DIR, write_results
+from bench.common import RESULTS_DIR, cached_clip, write_results
 from reelstack import ffmpeg
 from reelstack.ladder import plan_ladder
 from reelstack.media import describe
 from reelstack.toolchain import ffmpeg_build
 from reelstack_cli import media as generated
-from reelstack_cli.settings import LOCAL_DIR
 
 SECONDS = int(os.environ.get("BENCH_CHUNK_SOURCE_SECONDS", "60"))
 CHUNK_SECONDS = int(os.environ.get("BENCH_CHUNK_SECONDS", "12"))  # a multiple of the 6 s segment
@@ -89,10 +88,7 @@ def _encode_command(source: Path, rung: Any, plan: Any, out: Path, start: float 
 def measure(work: Path) -> dict[str, Any]:
     os.environ.setdefault("FFMPEG_PATH", generated.ffmpeg())
     os.environ.setdefault("FFPROBE_PATH", generated.ffprobe())
-    source = LOCAL_DIR / "bench-media" / f"1080p30-{SECONDS}s.mp4"
-    if not source.exists():
-        print(f"chunking: generating a {SECONDS} s 1080p30 clip", file=sys.stderr, flush=True)
-        generated.generate_clip(source, seconds=SECONDS, width=1920, height=1080)
+    source = cached_clip(SECONDS)
     info = describe(ffmpeg.probe(source, 60, work))
     plan = plan_ladder(info)
     rung = next(rendition for rendition in plan.renditions if rendition.name == "720p")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from reelstack_cli.settings import CHECKOUT, LOCAL_DIR, Settings
@@ -91,3 +92,15 @@ def write_results(name: str, summary: dict[str, Any], raw: Any, **extra: Any) ->
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def cached_clip(seconds: int) -> Path:
+    """A generated 1080p30 H.264/AAC clip, made once per machine so that every run and arm reads the
+    same input (in .local/bench-media)."""
+    from reelstack_cli.media import generate_clip
+
+    path = LOCAL_DIR / "bench-media" / f"1080p30-{seconds}s.mp4"
+    if not path.exists():
+        print(f"generating a {seconds} s 1080p30 clip", file=sys.stderr, flush=True)
+        generate_clip(path, seconds=seconds, width=1920, height=1080)
+    return path

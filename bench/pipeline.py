@@ -18,18 +18,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import deployed_cloud, median, write_results
+from bench.common import cached_clip, deployed_cloud, median, write_results
 from reelstack.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.clients import local_session
 from reelstack_cli.demo import execution_steps, wait_for_execution
 from reelstack_cli.deploy import dev_secret
-from reelstack_cli.media import generate_clip
-from reelstack_cli.settings import LOCAL_DIR
 from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-MEDIA_CACHE = LOCAL_DIR / "bench-media"
 # 180 s clips are left to BENCH_PIPELINE_SECONDS=10,60,180: three rounds of them alone take ~10 minutes here.
 DURATIONS = [int(seconds) for seconds in os.environ.get("BENCH_PIPELINE_SECONDS", "10,60").split(",")]
 
@@ -61,12 +58,7 @@ def run() -> dict[str, Any]:
             Attributes={"RawMessageDelivery": "true"},
         )
         api = ApiClient(cloud.outputs["apiUrl"], issue_dev_token(dev_secret(cloud.settings), "bench"))
-        clips = {}
-        for seconds in DURATIONS:
-            clips[seconds] = MEDIA_CACHE / f"1080p30-{seconds}s.mp4"
-            if not clips[seconds].exists():  # generated once per machine; the same input every run
-                print(f"pipeline: generating a {seconds} s 1080p30 clip", file=sys.stderr, flush=True)
-                generate_clip(clips[seconds], seconds=seconds, width=1920, height=1080)
+        clips = {seconds: cached_clip(seconds) for seconds in DURATIONS}
         # Warm-up: one short clip, so that no measured round pays for first starts of the functions.
         warm = Uploader(api, "bench", state=StateStore(Path(scratch) / "state")).upload(clips[DURATIONS[0]])
         wait_for_asset(api, warm["assetId"], timeout=900)

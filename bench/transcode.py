@@ -23,13 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.common import median, write_results
+from bench.common import cached_clip, median, write_results
 from reelstack import ffmpeg
 from reelstack.ladder import plan_ladder
 from reelstack.media import describe
 from reelstack.toolchain import ffmpeg_build
 from reelstack_cli import media as generated
-from reelstack_cli.settings import LOCAL_DIR
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_TRANSCODE_SECONDS", "10"))
@@ -51,10 +50,7 @@ def _measure(commands: list[list[str]]) -> tuple[float, float]:
 def run() -> dict[str, Any]:
     os.environ.setdefault("FFMPEG_PATH", generated.ffmpeg())
     os.environ.setdefault("FFPROBE_PATH", generated.ffprobe())
-    source = LOCAL_DIR / "bench-media" / f"1080p30-{SECONDS}s.mp4"
-    if not source.exists():
-        print(f"transcode: generating a {SECONDS} s 1080p30 clip", file=sys.stderr, flush=True)
-        generated.generate_clip(source, seconds=SECONDS, width=1920, height=1080)
+    source = cached_clip(SECONDS)
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         info = describe(ffmpeg.probe(source, 60, work))
