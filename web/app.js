@@ -94,7 +94,8 @@ function assetCard(asset) {
   item.className = "asset";
   item.dataset.assetId = asset.assetId;
   item.dataset.status = asset.status;
-  const poster = asset.thumbnails?.poster;
+  // The animated preview where there is one (feeds show it moving), else the poster.
+  const poster = asset.previews?.animated || asset.thumbnails?.poster;
   const picture = poster ? document.createElement("img") : document.createElement("div");
   if (poster) { picture.src = poster; picture.alt = ""; } else { picture.className = "blank"; }
   const info = document.createElement("div");

@@ -103,6 +103,10 @@ def _media_locations(asset: AssetModel) -> dict[str, Any]:
                 else {}
             ),
         }
+    if asset.previews:
+        locations["previews"] = {name: sign(key) for name, key in _plain(asset.previews).items()}
+    elif asset.media and not _plain(asset.media).get("hasVideo"):
+        locations["previews"] = {"video": None, "animated": None, "reason": "audio only: there is no picture"}
     return locations
 
 

@@ -194,6 +194,46 @@ def poster_command(source: Path, at_seconds: float, width: int, height: int, out
     )  # fmt: skip
 
 
+PREVIEW_SECONDS = 4.0
+PREVIEW_LONG_SIDE = 480
+PREVIEW_MAX_BYTES = 400_000  # what a feed can autoplay on a phone without a thought
+ANIMATED_SECONDS = 3.0
+ANIMATED_LONG_SIDE = 320
+
+
+def preview_window(duration_seconds: float, length: float) -> tuple[float, float]:
+    """``(start, length)``: from a quarter in (past intros and titles), inside the video."""
+    length = min(length, duration_seconds)
+    start = min(duration_seconds * 0.25, max(0.0, duration_seconds - length))
+    return start, length
+
+
+def _small(width: int, height: int, long_side: int) -> str:
+    scale = min(1.0, long_side / max(width, height, 1))
+    return f"{max(2, round(width * scale / 2) * 2)}:{max(2, round(height * scale / 2) * 2)}"
+
+
+def preview_command(source: Path, duration: float, width: int, height: int, out: Path) -> list[str]:
+    """A short, muted, small MP4 that phones autoplay inline (H.264 Main, faststart, capped bitrate)."""
+    start, length = preview_window(duration, PREVIEW_SECONDS)
+    return _ffmpeg(
+        "-ss", f"{start:.3f}", *SAFE_INPUT, "-i", str(source), "-t", f"{length:.3f}",
+        "-vf", f"fps=24,scale={_small(width, height, PREVIEW_LONG_SIDE)}", "-an",
+        "-c:v", "libx264", "-preset", X264_PRESET, "-profile:v", "main", "-pix_fmt", "yuv420p",
+        "-crf", "30", "-maxrate", "600k", "-bufsize", "600k", "-movflags", "+faststart", str(out),
+    )  # fmt: skip
+
+
+def animated_command(source: Path, duration: float, width: int, height: int, out: Path) -> list[str]:
+    """An animated WebP of the same moment, for places that cannot play video."""
+    start, length = preview_window(duration, ANIMATED_SECONDS)
+    return _ffmpeg(
+        "-ss", f"{start:.3f}", *SAFE_INPUT, "-i", str(source), "-t", f"{length:.3f}",
+        "-vf", f"fps=10,scale={_small(width, height, ANIMATED_LONG_SIDE)}", "-an",
+        "-c:v", "libwebp_anim", "-quality", "50", "-loop", "0", str(out),
+    )  # fmt: skip
+
+
 def storyboard_command(source: Path, board: Storyboard, out: Path) -> list[str]:
     """The sprite sheet from keyframes only (``-skip_frame nokey``): no full decode of the video."""
     rows = math.ceil(board.count / board.columns)

@@ -90,3 +90,11 @@ class MediaKeys:
     @property
     def storyboard_vtt(self) -> str:
         return f"{self.prefix}thumbnails/storyboard.vtt"
+
+    @property
+    def preview_video(self) -> str:
+        return f"{self.prefix}previews/preview.mp4"
+
+    @property
+    def preview_animated(self) -> str:
+        return f"{self.prefix}previews/preview.webp"

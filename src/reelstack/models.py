@@ -77,6 +77,7 @@ class AssetModel(Model):
     renditions = ListAttribute(of=MapAttribute, null=True)
     hls = MapAttribute(null=True)  # {"master": key, "prefix": key}
     thumbnails = MapAttribute(null=True)  # {"poster": key, "storyboard": {"image", "vtt"}}
+    previews = MapAttribute(null=True)  # {"video": key, "animated": key}
     execution_arn = UnicodeAttribute(null=True, attr_name="executionArn")
     injected_faults = UnicodeSetAttribute(null=True, attr_name="injectedFaults")
 

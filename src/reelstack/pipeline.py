@@ -245,19 +245,51 @@ def thumbnails(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]
     }
 
 
+# -- previews ------------------------------------------------------------------------------------
+
+
+def previews(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
+    """A muted preview MP4 that feeds autoplay, and an animated WebP of the same moment."""
+    check_job(job)
+    media = MediaInfo.from_dict(job["media"])
+    keys = MediaKeys(job["assetId"])
+    with work_folder() as work:
+        source = download_source(job, work)
+        out = work / "previews"
+        out.mkdir()
+        started = time.monotonic()
+        for command in (
+            ffmpeg.preview_command(source, media.duration_seconds, media.width, media.height, out / "preview.mp4"),
+            ffmpeg.animated_command(source, media.duration_seconds, media.width, media.height, out / "preview.webp"),
+        ):
+            ffmpeg.run(command, _seconds_left(remaining_ms), work)
+        ffmpeg_seconds = time.monotonic() - started
+        sizes = {path.name: path.stat().st_size for path in out.iterdir()}
+        upload_folder(out, f"{keys.prefix}previews/")
+    return {
+        "video": keys.preview_video,
+        "animated": keys.preview_animated,
+        "bytes": sizes,
+        "ffmpegSeconds": round(ffmpeg_seconds, 3),
+    }
+
+
 # -- publish and failure -------------------------------------------------------------------------
 
 
 def publish_ready(job: dict[str, Any]) -> dict[str, Any]:
     check_job(job)
-    hls, thumbs = job["outputs"]
+    hls, pictures = job["outputs"]  # pictures: {thumbnails, previews}, or {} for audio-only
     media = MediaInfo.from_dict(job["media"])
     actions = [
         AssetModel.renditions.set(hls["renditions"]),
         AssetModel.hls.set({"master": hls["master"]}),
     ]
+    thumbs, made = pictures.get("thumbnails"), pictures.get("previews")
     if thumbs:
         actions.append(AssetModel.thumbnails.set({"poster": thumbs["poster"], "storyboard": thumbs["storyboard"]}))
+    if made:
+        actions.append(AssetModel.previews.set({"video": made["video"], "animated": made["animated"]}))
     AssetModel(job["assetId"]).update(actions=actions)
     moved = _move_asset(job["assetId"], AssetStatus.READY, from_states=(AssetStatus.PROCESSING,))
     asset = AssetModel.get(job["assetId"], consistent_read=True)
@@ -269,6 +301,7 @@ def publish_ready(job: dict[str, Any]) -> dict[str, Any]:
             job["ownerId"],
             playback=view.get("playback"),
             thumbnails=view.get("thumbnails"),
+            previews=view.get("previews"),
             renditions=view.get("renditions"),
             media=media.contract_view(),
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.media import ffprobe, generate_audio, generate_clip, generate_image
@@ -150,15 +151,25 @@ def test_playable_sources_become_ready_hls(
         vtt = (tmp_path / "thumbnails" / "storyboard.vtt").read_text()
         assert vtt.startswith("WEBVTT") and "storyboard.jpg#xywh=" in vtt
         assert {"poster", "storyboard"} <= set(asset["thumbnails"])
+        # The preview: muted, at most 4 s, small enough for a feed; the animated WebP decodes.
+        preview = probe_json(tmp_path / "previews" / "preview.mp4")
+        assert [stream["codec_type"] for stream in preview["streams"]] == ["video"]
+        assert float(preview["format"]["duration"]) <= 4.1
+        assert (tmp_path / "previews" / "preview.mp4").stat().st_size < 400_000
+        with Image.open(tmp_path / "previews" / "preview.webp") as animated:
+            assert animated.is_animated and animated.n_frames >= 10
+        assert set(asset["previews"]) == {"video", "animated"}
     else:
         assert "thumbnails" not in asset
-        assert not any("/thumbnails/" in key for key in keys)
+        assert not any("/thumbnails/" in key or "/previews/" in key for key in keys)
+        assert asset["previews"] == {"video": None, "animated": None, "reason": "audio only: there is no picture"}
     assert asset["playback"]["hls"].startswith("http")
     ready = events_for(events_queue, asset["assetId"], "asset.ready")
     assert len(ready) == 1
     assert ready[0]["_attributeType"] == "asset.ready"
     assert ready[0]["ownerId"] == "alice"
     assert ready[0]["playback"]["hls"]
+    assert set(ready[0]["previews"]) == set(asset["previews"])  # asset.ready carries the previews too
 
 
 def test_portrait_video_comes_out_upright(processed: dict[str, Case]) -> None:

@@ -234,15 +234,22 @@ def test_the_steps_turn_the_clip_into_a_ready_asset(pipeline: dict[str, Any]) ->
     thumbs = load_handler("thumbnails")(
         job_event("thumbnails/job-with-plan.json", pipeline, media=media_info, plan=plan), None
     )
+    made = load_handler("previews")(
+        job_event("previews/job-with-plan.json", pipeline, media=media_info, plan=plan), None
+    )
     keys = {item["Key"] for item in boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)["Contents"]}
     assert hls["master"] in keys and thumbs["poster"] in keys and thumbs["storyboard"]["vtt"] in keys
+    assert made["video"] in keys and made["animated"] in keys
+    assert made["bytes"]["preview.mp4"] < 400_000
     assert any(key.endswith(".m4s") for key in keys)
 
-    done = job_event("publish/job-with-outputs.json", pipeline, media=media_info, plan=plan, outputs=[hls, thumbs])
+    pictures = {"thumbnails": thumbs, "previews": made}
+    done = job_event("publish/job-with-outputs.json", pipeline, media=media_info, plan=plan, outputs=[hls, pictures])
     assert load_handler("publish")(done, None)["announced"] is True
     assert load_handler("publish")(done, None)["announced"] is False  # a retried Publish says nothing twice
     asset = AssetModel.get(pipeline["upload"].asset_id)
     assert asset.status == "ready"
+    assert asset.previews.as_dict() == {"video": made["video"], "animated": made["animated"]}
     types = [event["type"] for event in pipeline["events"]()]
     assert types.count("asset.ready") == 1
     assert types.count("asset.processing") == 1
