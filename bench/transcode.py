@@ -5,7 +5,8 @@
   bitrates, GOP and segmenting: the baseline is the project's own command for a one-rendition plan,
   run once per rendition;
 - thumbnails: the project's poster (one seek) and storyboard (keyframes only) against the same
-  poster and a storyboard decoded from every frame.
+  poster and a storyboard decoded from every frame;
+- previews (issue 7): the preview MP4 and the animated WebP, as seconds per minute of source.
 
 Wall time, CPU seconds (user + system of the FFmpeg processes) and the realtime factor; rounds run
 the arms alternately; medians of ROUNDS; the FFmpeg version is recorded with the results.
@@ -73,6 +74,10 @@ def run() -> dict[str, Any]:
             ],
             "thumbnails, keyframes only (project)": lambda: [poster, keyframes_only],
             "thumbnails, every frame decoded (baseline)": lambda: [poster, every_frame],
+            "previews, MP4 + animated WebP (project)": lambda: [
+                ffmpeg.preview_command(source, info.duration_seconds, info.width, info.height, work / "p.mp4"),
+                ffmpeg.animated_command(source, info.duration_seconds, info.width, info.height, work / "p.webp"),
+            ],
         }
         raw: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
         for round_number in range(1, ROUNDS + 1):
@@ -87,6 +92,7 @@ def run() -> dict[str, Any]:
             "wallSeconds": round(wall, 2),
             "cpuSeconds": round(cpu, 2),
             "realtimeFactor": round(info.duration_seconds / wall, 2),
+            "secondsPerSourceMinute": round(wall / (info.duration_seconds / 60), 2),
         }
     pairs = (
         ("ladder, one process (project)", "ladder, one process per rendition (baseline)"),
