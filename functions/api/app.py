@@ -14,7 +14,7 @@ from typing import Any
 
 from chalice.app import Chalice, CORSConfig, Response
 
-from reelstack import library, playback
+from reelstack import library, playback, throttle
 from reelstack.assets import asset_view, owned_asset
 from reelstack.auth import owner_of
 from reelstack.errors import NotFound, ReelstackError, error_body
@@ -55,11 +55,15 @@ def route(
                 if public:
                     result = view(**path_params)
                 else:
-                    result = view(owner_of(request.headers.get("authorization")), **path_params)
+                    owner = owner_of(request.headers.get("authorization"))
+                    throttle.admit(owner)
+                    result = view(owner, **path_params)
             except ReelstackError as error:
                 logger.info("request refused", extra={"code": error.code, "status": error.http_status})
                 metrics.add_metric(name=f"Refused{error.http_status}", unit=MetricUnit.Count, value=1)
-                return Response(error_body(error.code, error.message), status_code=error.http_status)
+                retry = getattr(error, "retry_after_seconds", None)
+                headers = {"Retry-After": str(retry)} if retry else {}
+                return Response(error_body(error.code, error.message), status_code=error.http_status, headers=headers)
             if isinstance(result, Response):
                 return result
             headers = {"Content-Type": content_type} if content_type else {}

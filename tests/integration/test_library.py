@@ -8,6 +8,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,29 @@ def test_the_cli_lists_edits_and_draws_an_assets_pipeline(
     assert re.search(r"· Record failure\s+task\s+not run", drawn)
     report = stack.cli.json("assets", "get", asset["assetId"], "--user", "viewer", "--graph")["pipeline"]
     assert [state["name"] for state in report["states"]][:2] == ["Probe source", "Plan renditions"]
+
+
+def test_a_client_past_its_rate_gets_429_with_retry_after(
+    stack: Stack, someone: ApiClient, mallory: ApiClient, api_environment: Callable[[dict[str, str]], None]
+) -> None:
+    api_environment({"CLIENT_REQUESTS_PER_SECOND": "3"})
+    url = stack.outputs["apiUrl"] + "/assets?limit=1"
+
+    def burst(token: str) -> list[urllib3.BaseHTTPResponse]:
+        with ThreadPoolExecutor(8) as pool:
+            return list(
+                pool.map(lambda _: http.request("GET", url, headers={"Authorization": f"Bearer {token}"}), range(8))
+            )
+
+    answers = burst(someone.token)
+    refused_answers = [answer for answer in answers if answer.status == 429]
+    assert refused_answers, [answer.status for answer in answers]
+    assert all(answer.status in (200, 429) for answer in answers)
+    assert all(answer.headers["Retry-After"] == "1" for answer in refused_answers)
+    assert json.loads(refused_answers[0].data)["error"]["code"] == "TooManyRequests"
+    assert mallory.get("/assets?limit=1") is not None  # another client is not held back
+    time.sleep(1.1)
+    assert http.request("GET", url, headers={"Authorization": f"Bearer {someone.token}"}).status == 200
+    # The project's client waits as told and gets through.
+    with ThreadPoolExecutor(8) as pool:
+        assert all(page["items"] is not None for page in pool.map(lambda _: someone.get("/assets?limit=1"), range(8)))

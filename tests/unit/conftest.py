@@ -16,7 +16,12 @@ from moto import mock_aws
 from reelstack_cli.settings import CHECKOUT, TEMPLATE
 from reelstack_cli.template import load_template, resources_of_type
 
-TABLE_ENV = {"AssetsTable": "ASSETS_TABLE", "UploadsTable": "UPLOADS_TABLE", "IdempotencyTable": "IDEMPOTENCY_TABLE"}
+TABLE_ENV = {
+    "AssetsTable": "ASSETS_TABLE",
+    "UploadsTable": "UPLOADS_TABLE",
+    "IdempotencyTable": "IDEMPOTENCY_TABLE",
+    "ThrottleTable": "THROTTLE_TABLE",
+}
 SAMPLE_EVENTS_SECRET = "sample-events-secret-never-deployed-anywhere"  # see events/README.md
 UPLOAD_BUCKET = "unit-upload-bucket"
 MEDIA_BUCKET = "unit-media-bucket"
