@@ -90,7 +90,8 @@ def document() -> dict[str, Any]:
                         "description": "error",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                     }
-                    for code in operation.errors
+                    # Every authenticated route may answer 429 (per-client throttling, with Retry-After).
+                    for code in (*operation.errors, *(() if operation.public else (429,)))
                 },
             },
         }
