@@ -214,7 +214,25 @@ def transcode(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
     }
 
 
-# -- thumbnails ----------------------------------------------------------------------------------
+# -- thumbnails and previews ---------------------------------------------------------------------
+
+
+def _pictures(
+    job: dict[str, Any], remaining_ms: RemainingMs, folder: str, commands: Callable[[Path, Path], list[list[str]]]
+) -> tuple[dict[str, int], float]:
+    """Run ``commands(source, out)`` on the source, upload ``out`` to ``assets/<id>/<folder>/``;
+    returns the files' sizes and the FFmpeg seconds."""
+    with work_folder() as work:
+        source = download_source(job, work)
+        out = work / folder
+        out.mkdir()
+        started = time.monotonic()
+        for command in commands(source, out):
+            ffmpeg.run(command, _seconds_left(remaining_ms), work)
+        seconds = time.monotonic() - started
+        sizes = {path.name: path.stat().st_size for path in out.iterdir()}
+        upload_folder(out, f"{MediaKeys(job['assetId']).prefix}{folder}/")
+    return sizes, seconds
 
 
 def thumbnails(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
@@ -222,30 +240,22 @@ def thumbnails(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]
     check_job(job)
     media = MediaInfo.from_dict(job["media"])
     keys = MediaKeys(job["assetId"])
-    with work_folder() as work:
-        source = download_source(job, work)
-        out = work / "thumbnails"
-        out.mkdir()
-        started = time.monotonic()
-        at = min(media.duration_seconds * 0.1, 3.0)
-        ffmpeg.run(
-            ffmpeg.poster_command(source, at, media.width, media.height, out / "poster.jpg"),
-            _seconds_left(remaining_ms),
-            work,
-        )
-        board = ffmpeg.plan_storyboard(media.duration_seconds, media.width, media.height)
-        ffmpeg.run(ffmpeg.storyboard_command(source, board, out / "storyboard.jpg"), _seconds_left(remaining_ms), work)
+    board = ffmpeg.plan_storyboard(media.duration_seconds, media.width, media.height)
+
+    def commands(source: Path, out: Path) -> list[list[str]]:
         (out / "storyboard.vtt").write_text(board.vtt("storyboard.jpg", media.duration_seconds))
-        ffmpeg_seconds = time.monotonic() - started
-        upload_folder(out, f"{keys.prefix}thumbnails/")
+        at = min(media.duration_seconds * 0.1, 3.0)
+        return [
+            ffmpeg.poster_command(source, at, media.width, media.height, out / "poster.jpg"),
+            ffmpeg.storyboard_command(source, board, out / "storyboard.jpg"),
+        ]
+
+    _, seconds = _pictures(job, remaining_ms, "thumbnails", commands)
     return {
         "poster": keys.poster,
         "storyboard": {"image": keys.storyboard_image, "vtt": keys.storyboard_vtt},
-        "ffmpegSeconds": round(ffmpeg_seconds, 3),
+        "ffmpegSeconds": round(seconds, 3),
     }
-
-
-# -- previews ------------------------------------------------------------------------------------
 
 
 def previews(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
@@ -253,24 +263,20 @@ def previews(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
     check_job(job)
     media = MediaInfo.from_dict(job["media"])
     keys = MediaKeys(job["assetId"])
-    with work_folder() as work:
-        source = download_source(job, work)
-        out = work / "previews"
-        out.mkdir()
-        started = time.monotonic()
-        for command in (
-            ffmpeg.preview_command(source, media.duration_seconds, media.width, media.height, out / "preview.mp4"),
-            ffmpeg.animated_command(source, media.duration_seconds, media.width, media.height, out / "preview.webp"),
-        ):
-            ffmpeg.run(command, _seconds_left(remaining_ms), work)
-        ffmpeg_seconds = time.monotonic() - started
-        sizes = {path.name: path.stat().st_size for path in out.iterdir()}
-        upload_folder(out, f"{keys.prefix}previews/")
+
+    def commands(source: Path, out: Path) -> list[list[str]]:
+        duration, width, height = media.duration_seconds, media.width, media.height
+        return [
+            ffmpeg.preview_command(source, duration, width, height, out / "preview.mp4"),
+            ffmpeg.animated_command(source, duration, width, height, out / "preview.webp"),
+        ]
+
+    sizes, seconds = _pictures(job, remaining_ms, "previews", commands)
     return {
         "video": keys.preview_video,
         "animated": keys.preview_animated,
         "bytes": sizes,
-        "ffmpegSeconds": round(ffmpeg_seconds, 3),
+        "ffmpegSeconds": round(seconds, 3),
     }
 
 
