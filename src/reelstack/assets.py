@@ -6,14 +6,14 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
 from reelstack import aws
 from reelstack.config import deployment
-from reelstack.errors import NotFound
+from reelstack.errors import NotFound, StorageUnavailable
 from reelstack.keys import is_id
-from reelstack.models import AssetModel
+from reelstack.models import AssetModel, ErrorAttribute, utc_now
 from reelstack.states import AssetStatus, Visibility
 
 SIGNED_URL_SECONDS = 3600
@@ -119,3 +119,26 @@ def signed_get_url(bucket: str, key: str, seconds: int = SIGNED_URL_SECONDS) -> 
     return aws.presigning_s3().generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
     )
+
+
+def move_asset(
+    asset_id: str,
+    status: AssetStatus,
+    from_states: tuple[AssetStatus, ...],
+    step: str | None = None,
+    error: ErrorAttribute | None = None,
+    now: str | None = None,
+) -> bool:
+    """Move the asset's status forward, only from ``from_states``; False if it was elsewhere (it moved
+    on already, or this is a repeat). Whoever gets True is the one who announces the change."""
+    actions = [AssetModel.status.set(status), AssetModel.updated_at.set(now or utc_now())]
+    actions.append(AssetModel.step.set(step) if step else AssetModel.step.remove())
+    if error is not None:
+        actions.append(AssetModel.error.set(error))
+    try:
+        AssetModel(asset_id).update(actions=actions, condition=AssetModel.status.is_in(*from_states))
+    except UpdateError as failure:
+        if failure.cause_response_code != "ConditionalCheckFailedException":
+            raise StorageUnavailable("the asset could not be updated; try again") from failure
+        return False
+    return True

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from reelstack import aws, ffmpeg
-from reelstack.assets import asset_view
+from reelstack.assets import asset_view, move_asset
 from reelstack.config import deployment
 from reelstack.errors import InjectedFault, InvalidInput, SourceMismatch, StorageUnavailable, code_and_message
 from reelstack.events import EventType, publish
@@ -90,7 +90,7 @@ def ingest(bucket: str, raw_key: str, version_id: str | None, size: int) -> dict
         )
         record_failure(job, error.code, error.message)
         return {"assetId": upload.asset_id, "failed": error.code}
-    _move_asset(upload.asset_id, AssetStatus.UPLOADED, from_states=(AssetStatus.UPLOADING,))
+    move_asset(upload.asset_id, AssetStatus.UPLOADED, from_states=(AssetStatus.UPLOADING,))
     name = execution_name(upload.asset_id, version_id)
     sfn = aws.client("stepfunctions")
     try:
@@ -132,7 +132,7 @@ def check_job(job: Any) -> dict[str, Any]:
 def probe(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
     """Verify the object against its declaration, then describe it; nothing is decoded yet."""
     check_job(job)
-    if _move_asset(job["assetId"], AssetStatus.PROCESSING, from_states=(AssetStatus.UPLOADED,), step="probing"):
+    if move_asset(job["assetId"], AssetStatus.PROCESSING, from_states=(AssetStatus.UPLOADED,), step="probing"):
         publish(EventType.ASSET_PROCESSING, job["assetId"], job["ownerId"], step="probing")
     else:
         _set_step(job["assetId"], "probing")
@@ -297,7 +297,7 @@ def publish_ready(job: dict[str, Any]) -> dict[str, Any]:
     if made:
         actions.append(AssetModel.previews.set({"video": made["video"], "animated": made["animated"]}))
     AssetModel(job["assetId"]).update(actions=actions)
-    moved = _move_asset(job["assetId"], AssetStatus.READY, from_states=(AssetStatus.PROCESSING,))
+    moved = move_asset(job["assetId"], AssetStatus.READY, from_states=(AssetStatus.PROCESSING,))
     asset = AssetModel.get(job["assetId"], consistent_read=True)
     if moved:
         view = asset_view(asset)
@@ -320,7 +320,7 @@ def record_failure(job: dict[str, Any], code: str, message: str) -> dict[str, An
         log.error("failure of a job without an asset: %s %s", code, message)
         return {"assetId": None, "status": "failed", "code": code, "announced": False}
     removed = delete_prefix(MediaKeys(job["assetId"]).prefix)
-    moved = _move_asset(
+    moved = move_asset(
         job["assetId"],
         AssetStatus.FAILED,
         from_states=(AssetStatus.UPLOADING, AssetStatus.UPLOADED, AssetStatus.PROCESSING),
@@ -418,24 +418,3 @@ def _set_step(asset_id: str, step: str) -> None:
     except UpdateError as error:
         if error.cause_response_code != "ConditionalCheckFailedException":
             raise StorageUnavailable("the asset could not be updated") from error
-
-
-def _move_asset(
-    asset_id: str,
-    status: AssetStatus,
-    from_states: tuple[AssetStatus, ...],
-    step: str | None = None,
-    error: ErrorAttribute | None = None,
-) -> bool:
-    """Move the asset's status forward; False if it was not in one of ``from_states`` (a repeat)."""
-    actions = [AssetModel.status.set(status), AssetModel.updated_at.set(utc_now())]
-    actions.append(AssetModel.step.set(step) if step else AssetModel.step.remove())
-    if error is not None:
-        actions.append(AssetModel.error.set(error))
-    try:
-        AssetModel(asset_id).update(actions=actions, condition=AssetModel.status.is_in(*from_states))
-    except UpdateError as failure:
-        if failure.cause_response_code != "ConditionalCheckFailedException":
-            raise StorageUnavailable("the asset could not be updated") from failure
-        return False
-    return True

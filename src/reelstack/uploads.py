@@ -25,7 +25,7 @@ from pynamodb.transactions import TransactWrite
 
 from reelstack import aws
 from reelstack.api_models import CompletedPart, CompleteUpload, CreateUpload, RequestParts, parse_body
-from reelstack.assets import owned_asset, owned_record
+from reelstack.assets import move_asset, owned_asset, owned_record
 from reelstack.config import Deployment, Limits, deployment
 from reelstack.errors import Conflict, InvalidInput, PayloadTooLarge, StorageUnavailable
 from reelstack.ids import new_id
@@ -148,7 +148,7 @@ class Uploads:
                 filename=filename,
                 size=request.size,
                 content_type=content_type,
-                sha256=request.sha256.lower() if request.sha256 else None,
+                sha256=request.sha256,
             ),
         )
         upload = UploadModel(
@@ -159,7 +159,7 @@ class Uploads:
             s3_upload_id=s3_upload_id,
             size=request.size,
             content_type=content_type,
-            sha256=request.sha256.lower() if request.sha256 else None,
+            sha256=request.sha256,
             part_size=part_size,
             part_count=part_count,
             part_checksums=bool(request.checksum_algorithm),
@@ -281,7 +281,7 @@ class Uploads:
             )
         except UpdateError as error:
             raise Conflict("the upload was aborted while completing", code="UploadAborted") from error
-        self._set_asset_status(upload.asset_id, AssetStatus.UPLOADED, now, only_from=AssetStatus.UPLOADING)
+        move_asset(upload.asset_id, AssetStatus.UPLOADED, (AssetStatus.UPLOADING,), now=now)
         return self._completed_view(upload)
 
     # -- DELETE /uploads/{id} --------------------------------------------------------------------
@@ -295,7 +295,7 @@ class Uploads:
         now = iso(self._now())
         if not self._end(upload, UploadStatus.ABORTED, now):
             raise Conflict("the upload completed while aborting", code="UploadCompleted")
-        self._set_asset_status(upload.asset_id, AssetStatus.DELETED, now, only_from=AssetStatus.UPLOADING)
+        move_asset(upload.asset_id, AssetStatus.DELETED, (AssetStatus.UPLOADING,), now=now)
 
     # -- expiry ----------------------------------------------------------------------------------
 
@@ -315,11 +315,11 @@ class Uploads:
         if not self._end(upload, UploadStatus.EXPIRED, now):
             upload.refresh(consistent_read=True)
             return upload
-        self._set_asset_status(
+        move_asset(
             upload.asset_id,
             AssetStatus.FAILED,
-            now,
-            only_from=AssetStatus.UPLOADING,
+            (AssetStatus.UPLOADING,),
+            now=now,
             error=ErrorAttribute(
                 code="UploadExpired",
                 message=f"the upload was not completed within {self.limits.upload_window_days} days",
@@ -493,20 +493,6 @@ class Uploads:
 
     def _purge_at(self) -> int:
         return int(self.clock()) + self.limits.ledger_retention_days * 86400
-
-    @staticmethod
-    def _set_asset_status(
-        asset_id: str, status: AssetStatus, now: str, only_from: AssetStatus, error: ErrorAttribute | None = None
-    ) -> None:
-        actions = [AssetModel.status.set(status), AssetModel.updated_at.set(now)]
-        if error is not None:
-            actions.append(AssetModel.error.set(error))
-        try:
-            AssetModel(asset_id).update(actions=actions, condition=AssetModel.status == only_from)
-        except UpdateError as failure:
-            if failure.cause_response_code != "ConditionalCheckFailedException":
-                raise StorageUnavailable("the asset could not be updated; try again") from failure
-            # Otherwise the asset has moved on already (e.g. the pipeline saw the object first).
 
 
 def _check_part_numbers(upload: UploadModel, numbers: Iterable[int]) -> None:
