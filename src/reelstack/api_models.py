@@ -35,6 +35,11 @@ class CreateUpload(_Body):
     # Extension: "SHA256" makes every part URL carry a signed checksum that S3 verifies on upload.
     checksum_algorithm: Literal["SHA256"] | None = Field(default=None, alias="checksumAlgorithm")
 
+    @field_validator("sha256")
+    @classmethod
+    def _lowercase_hex(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
+
     @field_validator("filename", mode="before")
     @classmethod
     def _undecodable_bytes_become_replacement_characters(cls, value: object) -> object:

@@ -82,8 +82,7 @@ def update_asset(
             raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound") from error
         raise StorageUnavailable("the asset could not be updated; try again") from error
     publish(EventType.ASSET_UPDATED, asset_id, owner_id, changes=changes)
-    asset.refresh(consistent_read=True)
-    return asset_view(asset, playback)
+    return asset_view(asset, playback)  # update() has loaded the new values (ALL_NEW) into ``asset``
 
 
 def delete_asset(owner_id: str, asset_id: str) -> None:
