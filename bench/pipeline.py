@@ -21,7 +21,7 @@ from typing import Any
 from bench.common import cached_clip, deployed_cloud, median, write_results
 from reelstack.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
-from reelstack_cli.clients import local_session
+from reelstack_cli.clients import local_session, subscribe_queue
 from reelstack_cli.demo import execution_steps, wait_for_execution
 from reelstack_cli.deploy import dev_secret
 from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
@@ -48,15 +48,8 @@ def run() -> dict[str, Any]:
     raw: dict[str, list[dict[str, Any]]] = {str(seconds): [] for seconds in DURATIONS}
     with tempfile.TemporaryDirectory() as scratch, deployed_cloud() as cloud:
         session = local_session(cloud.settings)
-        sqs, sns, sfn = session.client("sqs"), session.client("sns"), session.client("stepfunctions")
-        queue = sqs.create_queue(QueueName="bench-events")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(
-            TopicArn=cloud.outputs["eventsTopicArn"],
-            Protocol="sqs",
-            Endpoint=queue_arn,
-            Attributes={"RawMessageDelivery": "true"},
-        )
+        sqs, sfn = session.client("sqs"), session.client("stepfunctions")
+        queue = subscribe_queue(session, cloud.outputs["eventsTopicArn"], "bench-events")
         api = ApiClient(cloud.outputs["apiUrl"], issue_dev_token(dev_secret(cloud.settings), "bench"))
         clips = {seconds: cached_clip(seconds) for seconds in DURATIONS}
         # Warm-up: one short clip, so that no measured round pays for first starts of the functions.

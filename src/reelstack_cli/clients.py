@@ -15,3 +15,14 @@ def local_session(settings: Settings) -> LocalSession:
         region_name=REGION,
         localstack_host=f"127.0.0.1:{settings.port}",
     )
+
+
+def subscribe_queue(session: LocalSession, topic_arn: str, queue_name: str) -> str:
+    """A new SQS queue that receives the topic's events (raw bodies); returns its URL."""
+    sqs = session.client("sqs")
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    session.client("sns").subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return url

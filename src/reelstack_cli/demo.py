@@ -19,7 +19,7 @@ from reelstack_cli.clients import local_session
 from reelstack_cli.deploy import dev_secret, local_outputs
 from reelstack_cli.media import generate_clip
 from reelstack_cli.settings import LOCAL_DIR, Settings
-from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
+from reelstack_cli.uploader import StateStore, Uploader, describe_progress, wait_for_asset
 
 DEMO_DIR = LOCAL_DIR / "demo"
 DEMO_USER = "demo"
@@ -83,15 +83,7 @@ def run_demo(settings: Settings, progress: Callable[[str], None]) -> dict[str, A
     asset_id = upload["assetId"]
     progress(f"uploaded; waiting for the pipeline to process asset {asset_id}")
     started = time.monotonic()
-    last: list[str] = []
-
-    def on_change(asset: dict[str, Any]) -> None:
-        now = f"{asset['status']} {asset.get('step', '')}".strip()
-        if [now] != last:
-            last[:] = [now]
-            progress(f"asset {now}")
-
-    asset = wait_for_asset(api, asset_id, timeout=600, on_change=on_change)
+    asset = wait_for_asset(api, asset_id, timeout=600, on_change=lambda seen: progress(describe_progress(seen)))
     elapsed = time.monotonic() - started
     item = session.client("dynamodb").get_item(TableName=outputs["tableName"], Key={"assetId": {"S": asset_id}})
     record = _plain(item.get("Item", {}))

@@ -27,7 +27,7 @@ from reelstack_cli.demo import DEMO_USER, run_demo
 from reelstack_cli.deploy import DeployError, deploy_aws, deploy_local, dev_secret, local_outputs
 from reelstack_cli.localcloud import LocalCloud, LocalCloudError
 from reelstack_cli.settings import settings
-from reelstack_cli.uploader import Uploader, UploadError, wait_for_asset
+from reelstack_cli.uploader import Uploader, UploadError, describe_progress, wait_for_asset
 
 progress_console = Console(stderr=True, highlight=False)
 
@@ -242,15 +242,8 @@ def cmd_upload(args: argparse.Namespace) -> None:
 
 
 def _asset_progress() -> Callable[[dict[str, Any]], None]:
-    started = time.monotonic()
-    last: list[str] = []
-
-    def report(asset: dict[str, Any]) -> None:
-        if [asset["status"]] != last:
-            last[:] = [asset["status"]]
-            progress_console.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] asset {asset['status']}")
-
-    return report
+    report = _progress(time.monotonic())
+    return lambda asset: report(describe_progress(asset))
 
 
 def cmd_wait(args: argparse.Namespace) -> None:

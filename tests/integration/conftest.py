@@ -21,7 +21,7 @@ import pytest
 
 from reelstack.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
-from reelstack_cli.clients import local_session
+from reelstack_cli.clients import local_session, subscribe_queue
 from reelstack_cli.deploy import dev_secret
 from reelstack_cli.settings import CHECKOUT, LOCAL_DIR, Settings
 
@@ -136,15 +136,8 @@ def mallory(stack: Stack) -> ApiClient:
 @pytest.fixture(scope="session")
 def events_queue(stack: Stack) -> Callable[[], list[dict[str, Any]]]:
     """An SQS queue subscribed to the topic; returns a function that drains it into a list."""
-    sqs, sns = stack.client("sqs"), stack.client("sns")
-    url = sqs.create_queue(QueueName=f"pipeline-events-{int(time.time())}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(
-        TopicArn=stack.outputs["eventsTopicArn"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
+    sqs = stack.client("sqs")
+    url = subscribe_queue(local_session(stack.settings), stack.outputs["eventsTopicArn"], f"events-{int(time.time())}")
     received: list[dict[str, Any]] = []
 
     def drain() -> list[dict[str, Any]]:
