@@ -14,7 +14,7 @@ from typing import Any
 
 from chalice.app import Chalice, CORSConfig, Response
 
-from reelstack import library, playback, throttle
+from reelstack import library, playback, push, throttle
 from reelstack.assets import asset_view, owned_asset
 from reelstack.auth import owner_of
 from reelstack.errors import NotFound, ReelstackError, error_body
@@ -170,6 +170,22 @@ def media_playlist(token: str, rendition: str) -> str:
 @route("/assets/{asset_id}/execution", "GET")
 def pipeline_report(owner: str, asset_id: str) -> dict[str, Any]:
     return library.pipeline_report(owner, asset_id)
+
+
+@route("/devices", "POST", status=201)
+def register_device(owner: str) -> Response:
+    device, is_new = push.register(owner, app.current_request.raw_body)
+    return Response(device, status_code=201 if is_new else 200)
+
+
+@route("/devices", "GET")
+def list_devices(owner: str) -> dict[str, Any]:
+    return push.list_devices(owner)
+
+
+@route("/devices/{device_id}", "DELETE", status=204)
+def remove_device(owner: str, device_id: str) -> None:
+    push.remove(owner, device_id)
 
 
 @route("/", "GET", public=True, content_type="text/html; charset=utf-8")

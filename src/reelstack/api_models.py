@@ -105,6 +105,27 @@ class AssetChanges(BaseModel):
         return self
 
 
+# APNs device tokens are 32 bytes of hex today (Apple allows them to grow); FCM registration tokens
+# are opaque text of letters, digits and ``_:-`` (about 160 characters today).
+_TOKEN_SHAPES = {"apns": re.compile(r"^[0-9a-fA-F]{64,200}$"), "fcm": re.compile(r"^[A-Za-z0-9_:\-]{32,4096}$")}
+
+
+class RegisterDevice(_Body):
+    """POST /devices: a phone's push token from APNs (iOS) or FCM (Android)."""
+
+    platform: Literal["apns", "fcm"]
+    token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+    @model_validator(mode="after")
+    def _token_has_the_platforms_shape(self) -> RegisterDevice:
+        if not _TOKEN_SHAPES[self.platform].match(self.token):
+            shape = "64-200 hex digits" if self.platform == "apns" else "32-4096 of A-Z a-z 0-9 _ : -"
+            raise ValueError(f"token: not a {self.platform} device token ({shape})")
+        if self.platform == "apns":
+            self.token = self.token.lower()
+        return self
+
+
 def parse_body[M: BaseModel](model: type[M], raw: bytes | str | None) -> M:
     """The request body as ``model``, or :class:`InvalidInput` that names each bad field."""
     try:

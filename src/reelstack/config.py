@@ -35,6 +35,9 @@ class Deployment:
     # "local-test-keys": the local cloud refuses presigned URLs signed with temporary credentials,
     # so there the API signs with LocalStack's static test keys; on AWS the function's role signs.
     presign_credentials: str
+    devices_table: str = "reelstack-devices"
+    # SNS platform applications (template parameters); an empty one means that platform is off.
+    push_applications: dict[str, str] | None = None
 
 
 @cache
@@ -52,4 +55,9 @@ def deployment() -> Deployment:
             part_url_seconds=int(env.get("PART_URL_SECONDS") or defaults.part_url_seconds),
         ),
         presign_credentials=env.get("PRESIGN_CREDENTIALS", "function-role"),
+        devices_table=env.get("DEVICES_TABLE", "reelstack-devices"),
+        push_applications={
+            "apns": env.get("APNS_PLATFORM_APPLICATION_ARN", ""),
+            "fcm": env.get("FCM_PLATFORM_APPLICATION_ARN", ""),
+        },
     )

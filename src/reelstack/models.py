@@ -109,3 +109,29 @@ class UploadModel(Model):
     completed_parts = ListAttribute(of=MapAttribute, null=True, attr_name="completedParts")
     version_id = UnicodeAttribute(null=True, attr_name="versionId")
     purge_at = NumberAttribute(null=True, attr_name="purgeAt")  # DynamoDB TTL, epoch seconds
+
+
+class DevicesByOwnerIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "ByOwner"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True, attr_name="ownerId")
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
+
+
+class DeviceModel(Model):
+    """A phone that gets pushes: its SNS platform endpoint and whose phone it is now."""
+
+    class Meta:
+        table_name = deployment().devices_table
+        region = _REGION
+
+    device_id = UnicodeAttribute(hash_key=True, attr_name="deviceId")  # ids.derived_id(platform, token)
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    platform = UnicodeAttribute()  # "apns" | "fcm"
+    endpoint_arn = UnicodeAttribute(attr_name="endpointArn")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+
+    by_owner = DevicesByOwnerIndex()

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reelstack.api_models import AssetChanges, CompleteUpload, CreateUpload, RequestParts
+from reelstack.api_models import AssetChanges, CompleteUpload, CreateUpload, RegisterDevice, RequestParts
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,11 @@ OPERATIONS = (
               "A rendition's playlist with presigned segment URIs", 200, None, (403, 404), public=True),
     Operation("pipelineReport", "GET", "/assets/{asset_id}/execution",
               "The pipeline drawn from its ASL, with this asset's execution on it", 200),
+    Operation("registerDevice", "POST", "/devices",
+              "Register the caller's phone for pushes (201 new, 200 already registered)", 201, RegisterDevice,
+              (400, 401, 409)),
+    Operation("listDevices", "GET", "/devices", "The caller's registered phones", 200, None, (401,)),
+    Operation("removeDevice", "DELETE", "/devices/{device_id}", "Stop pushes to a phone", 204),
     Operation("webPage", "GET", "/", "The web page", 200, None, (), public=True),
     Operation("webAsset", "GET", "/web/{name}", "The web page's scripts and styles", 200, None, (404,), public=True),
     Operation("getHealth", "GET", "/health", "What the API depends on, with latencies", 200, None, (), public=True),

@@ -169,12 +169,36 @@ def deploy_stack(
 
 
 def local_parameters(settings: Settings) -> dict[str, str]:
-    """What the local cloud needs that AWS must not get: development tokens and test-key signing."""
+    """What the local cloud needs that AWS must not get: development tokens, test-key signing and
+    push platform applications with made-up credentials (the local cloud records pushes, sends none)."""
     return {
         "JwtDevSecret": dev_secret(settings),
         "PlaybackSecret": dev_secret(settings, name="playback-secret"),
         "PresignCredentials": "local-test-keys",
+        **local_push_applications(local_session(settings).client("sns"), settings.stack_name),
     }
+
+
+def local_push_applications(sns: Any, stack_name: str) -> dict[str, str]:
+    """One SNS platform application per push platform, made once (making it again would forget its
+    endpoints in the local cloud)."""
+    existing = {
+        application["PlatformApplicationArn"].split(":app/", 1)[-1]: application["PlatformApplicationArn"]
+        for page in sns.get_paginator("list_platform_applications").paginate()
+        for application in page["PlatformApplications"]
+    }
+    made = {}
+    for parameter, platform in (("ApnsPlatformApplicationArn", "APNS_SANDBOX"), ("FcmPlatformApplicationArn", "GCM")):
+        name = f"{stack_name}-{platform.lower().replace('_', '-')}"
+        made[parameter] = (
+            existing.get(f"{platform}/{name}")
+            or sns.create_platform_application(
+                Name=name,
+                Platform=platform,
+                Attributes={"PlatformPrincipal": "local-cloud", "PlatformCredential": "local-cloud"},
+            )["PlatformApplicationArn"]
+        )
+    return made
 
 
 def dev_secret(settings: Settings, create: bool = True, name: str = "jwt-dev-secret") -> str:

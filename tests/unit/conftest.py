@@ -21,6 +21,7 @@ TABLE_ENV = {
     "UploadsTable": "UPLOADS_TABLE",
     "IdempotencyTable": "IDEMPOTENCY_TABLE",
     "ThrottleTable": "THROTTLE_TABLE",
+    "DevicesTable": "DEVICES_TABLE",
 }
 SAMPLE_EVENTS_SECRET = "sample-events-secret-never-deployed-anywhere"  # see events/README.md
 UPLOAD_BUCKET = "unit-upload-bucket"
@@ -75,6 +76,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
         monkeypatch.setattr(models.AssetModel.Meta, "table_name", "unit-AssetsTable")
         monkeypatch.setattr(models.UploadModel.Meta, "table_name", "unit-UploadsTable")
+        monkeypatch.setattr(models.DeviceModel.Meta, "table_name", "unit-DevicesTable")
         for cached in (config.deployment, reelstack_aws.client, reelstack_aws.presigning_s3):
             cached.cache_clear()
         yield
