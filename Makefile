@@ -91,7 +91,7 @@ test: lint venv localcloud browser
 	$(RUN)/pytest -q
 
 bench: venv localcloud node_modules/.installed
-	$(RUN)/python -m bench
+	$(RUN)/python -m bench $(BENCH)
 
 lock: $(UV)
 	$(UV) lock

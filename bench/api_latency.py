@@ -75,3 +75,17 @@ def report(record: dict[str, Any]) -> None:
     for arm, row in record["median"].items():
         ratio = f"{row['p50OverSingleClient']}x" if "p50OverSingleClient" in row else ""
         print(f"  {arm:<36} {row['requests']:>8} {row['p50Ms']:>8} {row['p99Ms']:>8} {ratio:>16}")
+
+
+def ratios(record: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows, clients = record["median"], record["clients"]
+    return [
+        (
+            f"{name}, p50 / p99",
+            f"{clients} clients: {rows[f'{name}, {clients} clients']['p50Ms']:.0f} / "
+            f"{rows[f'{name}, {clients} clients']['p99Ms']:.0f} ms",
+            f"1 client: {rows[f'{name}, 1 client']['p50Ms']:.0f} / {rows[f'{name}, 1 client']['p99Ms']:.0f} ms",
+            f"{rows[f'{name}, {clients} clients']['p50OverSingleClient']}x slower (p50)",
+        )
+        for name in ("GET /assets", "GET /assets/{id}")
+    ]

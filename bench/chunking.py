@@ -227,3 +227,27 @@ def report(record: dict[str, Any]) -> None:
     for row in record["median"]["model"]:
         print(f"  {row['chunks']:>6} {row['chunkSeconds']:>8} {row['latencySeconds']:>10} "
               f"{row['fitsOneLambda']!s:>11} {row['usd']:>8}")  # fmt: skip
+
+
+def ratios(record: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    measured = record["median"]["measured"]
+    single, joined, checks = measured["single"], measured["joined"], measured["checks"]
+    by_chunks = {row["chunks"]: row for row in record["median"]["model"]}
+    one, ten = by_chunks[1], by_chunks[10]
+    return [
+        (
+            f"Chunked encode, {measured['source'].split(',')[0]} 720p in {len(measured['chunkBoundariesSeconds']) - 1}"
+            " chunks",
+            f"longest chunk {joined['encodeSecondsLongestChunk']} s; {joined['frames']} frames, "
+            f"size {checks['sizeDifferencePercent']:+} %",
+            f"single process {single['encodeSeconds']} s; {single['frames']} frames",
+            f"{single['encodeSeconds'] / joined['encodeSecondsLongestChunk']:.1f}x lower latency",
+        ),
+        (
+            "Model: 10-minute 1080p ladder on 1,769 MB Lambdas",
+            f"10 chunks: {ten['latencySeconds']} s, ${ten['usd']}",
+            f"1 Lambda: {one['latencySeconds']} s, ${one['usd']}"
+            + ("" if one["fitsOneLambda"] else " (over Lambda's 900 s limit)"),
+            f"{one['latencySeconds'] / ten['latencySeconds']:.1f}x lower latency",
+        ),
+    ]

@@ -52,8 +52,8 @@ class BenchCloud:
     outputs: dict[str, str]
 
 
-def cloud_settings() -> tuple[Settings, dict[str, str]]:
-    settings = Settings(LOCAL_DIR / "bench-cloud", free_port(), "reelstack-bench")
+def cloud_settings(folder: str = "bench-cloud") -> tuple[Settings, dict[str, str]]:
+    settings = Settings(LOCAL_DIR / folder, free_port(), "reelstack-bench")
     env = {
         **os.environ,
         "REELSTACK_CLOUD_DIR": str(settings.cloud_dir),
@@ -63,15 +63,44 @@ def cloud_settings() -> tuple[Settings, dict[str, str]]:
     return settings, env
 
 
+_shared: dict[str, BenchCloud | None] = {}
+
+
+@contextmanager
+def one_cloud_for_all() -> Iterator[None]:
+    """Within this block, every suite that asks for a deployed cloud gets the same one (started on
+    first use, stopped at the end): one start and deploy per ``python -m bench`` run, not one per suite."""
+    _shared["cloud"] = None
+    try:
+        yield
+    finally:
+        cloud = _shared.pop("cloud", None)
+        if cloud is not None:
+            cli(cloud.env, "local", "stop", "--clean")
+
+
 @contextmanager
 def deployed_cloud() -> Iterator[BenchCloud]:
-    """A freshly started local cloud with the stack deployed; stopped and removed afterwards."""
+    """A freshly started local cloud with the stack deployed; stopped and removed afterwards (or at the
+    end of :func:`one_cloud_for_all`)."""
+    if "cloud" in _shared and _shared["cloud"] is not None:
+        yield _shared["cloud"]
+        return
     settings, env = cloud_settings()
     cli(env, "local", "stop", "--clean")
+    print("starting a local cloud and deploying template.yaml", file=sys.stderr, flush=True)
     try:
         cli(env, "local", "start")
-        outputs = cli(env, "deploy")["outputs"]
-        yield BenchCloud(settings, env, outputs)
+        cloud = BenchCloud(settings, env, cli(env, "deploy")["outputs"])
+    except BaseException:
+        cli(env, "local", "stop", "--clean")
+        raise
+    if "cloud" in _shared:
+        _shared["cloud"] = cloud  # stopped by one_cloud_for_all
+        yield cloud
+        return
+    try:
+        yield cloud
     finally:
         cli(env, "local", "stop", "--clean")
 

@@ -21,7 +21,7 @@ WARM_REPEATS = 5
 
 
 def one_round() -> dict[str, float | list[float]]:
-    settings, env = cloud_settings()
+    settings, env = cloud_settings("bench-foundation-cloud")  # never the cloud other suites share
     cli(env, "local", "stop", "--clean")
     try:
         start = timed(lambda: cli(env, "local", "start"))
@@ -70,3 +70,21 @@ def report(record: dict[str, Any]) -> None:
     print(f"foundation, medians of {record['rounds']} rounds")
     for key, value in summary.items():
         print(f"  {key:<{width}}  {value}")
+
+
+def ratios(record: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    row = record["median"]
+    return [
+        (
+            "Local cloud: start, deploy",
+            f"start {row['startSeconds']} s, deploy {row['deploySeconds']} s",
+            f"deploy without changes {row['deployUnchangedSeconds']} s",
+            f"{row['deployOverUnchangedDeploy']}x",
+        ),
+        (
+            "Lambda invoke on the local cloud",
+            f"cold {row['invokeColdSeconds']} s",
+            f"warm {row['invokeWarmSeconds']} s",
+            f"{row['coldOverWarmInvoke']}x",
+        ),
+    ]

@@ -27,8 +27,7 @@ from reelstack_cli.deploy import dev_secret
 from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-# 180 s clips are left to BENCH_PIPELINE_SECONDS=10,60,180: three rounds of them alone take ~10 minutes here.
-DURATIONS = [int(seconds) for seconds in os.environ.get("BENCH_PIPELINE_SECONDS", "10,60").split(",")]
+DURATIONS = [int(seconds) for seconds in os.environ.get("BENCH_PIPELINE_SECONDS", "10,60,180").split(",")]
 
 
 def _ready_event(sqs: Any, queue: str, asset_id: str, timeout: float = 900) -> dict[str, Any]:
@@ -52,8 +51,8 @@ def run() -> dict[str, Any]:
         queue = subscribe_queue(session, cloud.outputs["eventsTopicArn"], "bench-events")
         api = ApiClient(cloud.outputs["apiUrl"], issue_dev_token(dev_secret(cloud.settings), "bench"))
         clips = {seconds: cached_clip(seconds) for seconds in DURATIONS}
-        # Warm-up: one short clip, so that no measured round pays for first starts of the functions.
-        warm = Uploader(api, "bench", state=StateStore(Path(scratch) / "state")).upload(clips[DURATIONS[0]])
+        # Warm-up: a 2 s clip, so that no measured round pays for first starts of the functions.
+        warm = Uploader(api, "bench", state=StateStore(Path(scratch) / "state")).upload(cached_clip(2))
         wait_for_asset(api, warm["assetId"], timeout=900)
         for round_number in range(1, ROUNDS + 1):
             for seconds in DURATIONS:
@@ -100,3 +99,16 @@ def report(record: dict[str, Any]) -> None:
             f"  {clip:<14} {row['completeToReadySeconds']:>8} {row['ffmpegSeconds']:>9} "
             f"{row['everythingElseSeconds']:>8} {row['ffmpegShare']:>13} {row['realtimeFactor']:>11}"
         )
+
+
+def ratios(record: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return [
+        (
+            f"End to end, {clip} (complete -> asset.ready)",
+            f"{row['completeToReadySeconds']} s, of which everything but FFmpeg {row['everythingElseSeconds']} s",
+            f"the FFmpeg encode alone: {row['ffmpegSeconds']} s",
+            f"{row['completeToReadySeconds'] / row['ffmpegSeconds']:.2f}x "
+            f"({100 * (1 - row['ffmpegShare']):.0f} % overhead)",
+        )
+        for clip, row in record["median"].items()
+    ]

@@ -118,3 +118,33 @@ def report(record: dict[str, Any]) -> None:
     for arm, row in record["median"].items():
         ratio = f"{row['speedupOverBaseline']}x" if "speedupOverBaseline" in row else ""
         print(f"  {arm:<46} {row['wallSeconds']:>7} {row['cpuSeconds']:>7} {row['realtimeFactor']:>11} {ratio:>12}")
+
+
+def ratios(record: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows = record["median"]
+    ladder, naive = rows["ladder, one process (project)"], rows["ladder, one process per rendition (baseline)"]
+    thumbs, every = rows["thumbnails, keyframes only (project)"], rows["thumbnails, every frame decoded (baseline)"]
+    previews = rows["previews, MP4 + animated WebP (project)"]
+    source = record["source"].split(",")[0]
+    return [
+        (
+            f"Transcode, 4-rung HLS ladder ({source})",
+            f"one process: {ladder['wallSeconds']} s, {ladder['cpuSeconds']} CPU-s, "
+            f"{ladder['realtimeFactor']}x realtime",
+            f"one process per rendition: {naive['wallSeconds']} s, {naive['cpuSeconds']} CPU-s, "
+            f"{naive['realtimeFactor']}x realtime",
+            f"{ladder['speedupOverBaseline']}x faster",
+        ),
+        (
+            "Thumbnails (poster + storyboard)",
+            f"keyframes only: {thumbs['wallSeconds']} s",
+            f"every frame decoded: {every['wallSeconds']} s",
+            f"{thumbs['speedupOverBaseline']}x faster",
+        ),
+        (
+            "Previews (muted MP4 + animated WebP)",
+            f"{previews['secondsPerSourceMinute']} s per minute of source",
+            "-",
+            "-",
+        ),
+    ]
