@@ -68,12 +68,13 @@ def run() -> dict[str, Any]:
                     if item["name"].startswith(uploaded["assetId"])
                 )
                 output = json.loads(wait_for_execution(sfn, arn).get("output") or "{}")
-                hls, thumbs = output["outputs"]
+                hls, pictures = output["outputs"]  # the video branch ends with {thumbnails, previews}
                 raw[str(seconds)].append(
                     {
                         "completeToReadySeconds": ready_at - completed_at,
                         "transcodeFfmpegSeconds": hls["ffmpegSeconds"],
-                        "thumbnailsFfmpegSeconds": thumbs["ffmpegSeconds"],
+                        "thumbnailsFfmpegSeconds": pictures["thumbnails"]["ffmpegSeconds"],
+                        "previewsFfmpegSeconds": pictures["previews"]["ffmpegSeconds"],
                         "steps": execution_steps(sfn, arn),
                     }
                 )

@@ -7,25 +7,19 @@ record from its table without doing the work again.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from reelstack.idempotency import once_per
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
 from reelstack.pipeline import ingest
 
-idempotency = IdempotencyConfig(event_key_jmespath="[bucket, key, versionId]", expires_after_seconds=7 * 86400)
-persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "reelstack-idempotency"))
+idempotency, once_per_version = once_per("[bucket, key, versionId]", payload="object_created")
 
 
-@idempotent_function(data_keyword_argument="object_created", config=idempotency, persistence_store=persistence)
+@once_per_version
 def handle_object(object_created: dict[str, Any]) -> dict[str, Any]:
     return ingest(object_created["bucket"], object_created["key"], object_created["versionId"], object_created["size"])
 

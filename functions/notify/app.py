@@ -7,26 +7,20 @@ Exactly one push per device and terminal state: Powertools idempotency keys each
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from reelstack import push
+from reelstack.idempotency import once_per
 from reelstack.models import DeviceModel
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
 
-idempotency = IdempotencyConfig(event_key_jmespath="[deviceId, assetId, status]", expires_after_seconds=7 * 86400)
-persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "reelstack-idempotency"))
+idempotency, once_per_delivery = once_per("[deviceId, assetId, status]", payload="delivery")
 
 
-@idempotent_function(data_keyword_argument="delivery", config=idempotency, persistence_store=persistence)
+@once_per_delivery
 def deliver(delivery: dict[str, Any], device: DeviceModel, message: str) -> dict[str, Any]:
     return push.send(device, message)
 

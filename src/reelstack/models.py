@@ -111,13 +111,12 @@ class UploadModel(Model):
     purge_at = NumberAttribute(null=True, attr_name="purgeAt")  # DynamoDB TTL, epoch seconds
 
 
-class DevicesByOwnerIndex(GlobalSecondaryIndex):
+class DevicesByOwnerIndex(ByOwnerIndex):
+    """The same ``ByOwner`` index on DevicesTable (a class of its own: pynamodb binds an index to one model)."""
+
     class Meta:
         index_name = "ByOwner"
         projection = AllProjection()
-
-    owner_id = UnicodeAttribute(hash_key=True, attr_name="ownerId")
-    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
 
 
 class DeviceModel(Model):
