@@ -125,19 +125,19 @@ def write_results(name: str, summary: dict[str, Any], raw: Any, **extra: Any) ->
 
 def cached_clip(seconds: int) -> Path:
     """A generated 1080p30 H.264/AAC clip, made once per machine so that every run and arm reads the
-    same input (in .local/bench-media). Clips longer than a minute repeat the 60 s one without
-    re-encoding: the encoder's work per frame is the same, and the first run saves minutes."""
+    same input (in .local/bench-media). Only the 60 s clip is encoded; shorter ones are its start and
+    longer ones repeat it, cut or joined without re-encoding (at keyframes: one a second). The
+    encoder's work per frame is the same, and a first run saves minutes of generating."""
     from reelstack_cli.media import ffmpeg, generate_clip
 
     path = LOCAL_DIR / "bench-media" / f"1080p30-{seconds}s.mp4"
     if path.exists():
         return path
-    if seconds > 60:
-        minute = cached_clip(60)
-        print(f"making a {seconds} s 1080p30 clip from the 60 s one", file=sys.stderr, flush=True)
-        command = [ffmpeg(), "-v", "error", "-y", "-stream_loop", str(seconds // 60), "-i", str(minute)]
-        subprocess.run([*command, "-t", str(seconds), "-c", "copy", str(path)], check=True)
-    else:
-        print(f"generating a {seconds} s 1080p30 clip", file=sys.stderr, flush=True)
-        generate_clip(path, seconds=seconds, width=1920, height=1080)
+    if seconds == 60:
+        print("generating a 60 s 1080p30 clip", file=sys.stderr, flush=True)
+        return generate_clip(path, seconds=60, width=1920, height=1080)
+    minute = cached_clip(60)
+    repeats = ["-stream_loop", str(seconds // 60)] if seconds > 60 else []
+    command = [ffmpeg(), "-v", "error", "-y", *repeats, "-i", str(minute), "-t", str(seconds), "-c", "copy"]
+    subprocess.run([*command, "-movflags", "+faststart", str(path)], check=True)
     return path

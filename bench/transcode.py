@@ -5,8 +5,10 @@
   bitrates, GOP and segmenting: the baseline is the project's own command for a one-rendition plan,
   run once per rendition;
 - thumbnails: the project's poster (one seek) and storyboard (keyframes only) against the same
-  poster and a storyboard decoded from every frame;
-- previews (issue 7): the preview MP4 and the animated WebP, as seconds per minute of source.
+  poster and a storyboard decoded from every frame.
+
+The previews' cost is measured end to end by bench/pipeline.py (they seek, so it barely grows with
+the source's length, and a short clip here would overstate it per minute).
 
 Wall time, CPU seconds (user + system of the FFmpeg processes) and the realtime factor; rounds run
 the arms alternately; medians of ROUNDS; the FFmpeg version is recorded with the results.
@@ -74,10 +76,6 @@ def run() -> dict[str, Any]:
             ],
             "thumbnails, keyframes only (project)": lambda: [poster, keyframes_only],
             "thumbnails, every frame decoded (baseline)": lambda: [poster, every_frame],
-            "previews, MP4 + animated WebP (project)": lambda: [
-                ffmpeg.preview_command(source, info.duration_seconds, info.width, info.height, work / "p.mp4"),
-                ffmpeg.animated_command(source, info.duration_seconds, info.width, info.height, work / "p.webp"),
-            ],
         }
         raw: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
         for round_number in range(1, ROUNDS + 1):
@@ -124,7 +122,6 @@ def ratios(record: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows = record["median"]
     ladder, naive = rows["ladder, one process (project)"], rows["ladder, one process per rendition (baseline)"]
     thumbs, every = rows["thumbnails, keyframes only (project)"], rows["thumbnails, every frame decoded (baseline)"]
-    previews = rows["previews, MP4 + animated WebP (project)"]
     source = record["source"].split(",")[0]
     return [
         (
@@ -140,11 +137,5 @@ def ratios(record: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"keyframes only: {thumbs['wallSeconds']} s",
             f"every frame decoded: {every['wallSeconds']} s",
             f"{thumbs['speedupOverBaseline']}x faster",
-        ),
-        (
-            "Previews (muted MP4 + animated WebP)",
-            f"{previews['secondsPerSourceMinute']} s per minute of source",
-            "-",
-            "-",
         ),
     ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from bench.common import deployed_cloud, median, timed, write_results
 from reelstack.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.deploy import dev_secret
-from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
+from reelstack_cli.uploader import StateStore, Uploader
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SIZE = int(os.environ.get("BENCH_UPLOAD_MIB", "200")) * 2**20
@@ -33,6 +34,13 @@ ARMS = {
     "uploader, 8 parts in flight": {"parallel": 8, "checksums": True},
     "uploader, 4 in flight, no checksums": {"parallel": 4, "checksums": False},
 }
+
+
+def _settled(api: ApiClient, asset_id: str, timeout: float = 300) -> None:
+    """Wait, polling often, until the pipeline has finished with the asset."""
+    deadline = time.monotonic() + timeout
+    while api.get(f"/assets/{asset_id}")["status"] not in ("ready", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def run() -> dict[str, Any]:
@@ -70,7 +78,7 @@ def run() -> dict[str, Any]:
                     )
                     # Untimed: the pipeline reads the completed 200 MiB (and fails it: random bytes);
                     # let it finish so that it does not compete with the next arm.
-                    wait_for_asset(api, answers[0]["assetId"], timeout=300)
+                    _settled(api, answers[0]["assetId"])
                 raw[arm].append(seconds)
     baseline = median(raw["putObject (baseline)"])
     summary = {
