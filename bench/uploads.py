@@ -23,7 +23,7 @@ from bench.common import deployed_cloud, median, timed, write_results
 from reelstack.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.deploy import dev_secret
-from reelstack_cli.uploader import StateStore, Uploader
+from reelstack_cli.uploader import TERMINAL_ASSET_STATES, StateStore, Uploader
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SIZE = int(os.environ.get("BENCH_UPLOAD_MIB", "200")) * 2**20
@@ -39,7 +39,7 @@ ARMS = {
 def _settled(api: ApiClient, asset_id: str, timeout: float = 300) -> None:
     """Wait, polling often, until the pipeline has finished with the asset."""
     deadline = time.monotonic() + timeout
-    while api.get(f"/assets/{asset_id}")["status"] not in ("ready", "failed") and time.monotonic() < deadline:
+    while api.get(f"/assets/{asset_id}")["status"] not in TERMINAL_ASSET_STATES and time.monotonic() < deadline:
         time.sleep(0.2)
 
 

@@ -26,6 +26,7 @@ from reelstack.config import deployment
 from reelstack.errors import Conflict, InvalidInput, NotFound
 from reelstack.ids import derived_id
 from reelstack.models import AssetModel, DeviceModel, utc_now
+from reelstack.states import AssetStatus
 
 MAX_DEVICES_PER_OWNER = 20
 _BODY_CHARACTERS = 180  # APNs refuses payloads over 4 kB; a lock screen shows about two lines anyway
@@ -175,10 +176,10 @@ def notice_for(event: dict[str, Any]) -> Notice | None:
         asset = AssetModel.get(event["assetId"])
     except DoesNotExist:
         return None
-    if asset.status not in ("ready", "failed") or not asset.owner_id:
+    if asset.status not in (AssetStatus.READY, AssetStatus.FAILED) or not asset.owner_id:
         return None  # deleted since, or not terminal after all
     name = asset.title or (asset.source.filename if asset.source else None) or "Untitled"
-    if asset.status == "ready":
+    if asset.status == AssetStatus.READY:
         title, body, error_code = "Your video is ready", name, None
     else:
         error = asset.error.message if asset.error else "it could not be processed"
@@ -199,11 +200,11 @@ def send(device: DeviceModel, message: str) -> dict[str, Any]:
     try:
         answer = aws.client("sns").publish(TargetArn=device.endpoint_arn, MessageStructure="json", Message=message)
     except ClientError as error:
-        gone = _code(error) in _GONE or "No endpoint found" in str(error)
-        if not gone:
+        verdict = "NotFound" if "No endpoint found" in str(error) else _code(error)
+        if verdict not in _GONE:
             raise
         _forget(device)
-        return {"deviceId": device.device_id, "removed": _code(error) or "NotFound"}
+        return {"deviceId": device.device_id, "removed": verdict}
     return {"deviceId": device.device_id, "messageId": answer["MessageId"]}
 
 
