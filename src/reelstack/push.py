@@ -93,6 +93,10 @@ def _enabled_endpoint(application_arn: str, token: str, known_arn: str | None) -
     """The token's endpoint, enabled: a re-registered token is valid again even if APNs or FCM had
     disabled it (the pattern SNS documents for keeping endpoints current)."""
     sns = aws.client("sns")
+    if known_arn and not _belongs_to(known_arn, application_arn):
+        # The deployment moved to another application (sandbox -> production): start afresh there.
+        _delete_endpoint(known_arn)
+        known_arn = None
     if known_arn:
         try:
             sns.set_endpoint_attributes(EndpointArn=known_arn, Attributes={"Token": token, "Enabled": "true"})
@@ -117,11 +121,20 @@ def _forget(device: DeviceModel) -> None:
         device.delete(condition=DeviceModel.endpoint_arn == device.endpoint_arn)
     except DeleteError:
         return
+    _delete_endpoint(device.endpoint_arn)
+
+
+def _delete_endpoint(endpoint_arn: str) -> None:
     try:
-        aws.client("sns").delete_endpoint(EndpointArn=device.endpoint_arn)
+        aws.client("sns").delete_endpoint(EndpointArn=endpoint_arn)
     except ClientError as error:
         if _code(error) not in _GONE:
             raise
+
+
+def _belongs_to(endpoint_arn: str, application_arn: str) -> bool:
+    """``...:endpoint/APNS/app/<uuid>`` belongs to ``...:app/APNS/app``."""
+    return endpoint_arn.rsplit("/", 1)[0].replace(":endpoint/", ":app/", 1) == application_arn
 
 
 def _code(error: ClientError) -> str:

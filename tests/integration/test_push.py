@@ -134,9 +134,10 @@ def test_each_terminal_state_pushes_each_of_the_owners_phones_once(
 def test_devices_api_on_the_local_cloud(stack: Stack, alice: ApiClient, mallory: ApiClient) -> None:
     token = apns_token()
     first = alice.request("POST", "/devices", {"platform": "apns", "token": token})
+    endpoint = endpoint_for(stack, token)
     again = alice.request("POST", "/devices", {"platform": "apns", "token": token.upper()})
     assert again["deviceId"] == first["deviceId"]
-    endpoint = endpoint_for(stack, token)
+    assert endpoint_for(stack, token) == endpoint  # the same SNS endpoint, kept current
     assert token_of(stack, endpoint) == token
 
     with pytest.raises(ApiError) as refused:

@@ -237,3 +237,19 @@ def test_a_long_title_is_shortened_and_a_deleted_asset_pushes_nothing(phones: di
     assert notify("asset-ready", terminal_asset("deleted")) == []
     assert notify("asset-ready", new_id()) == []
     assert len(pushes_to(phones["alice-ios"])) == 1
+
+
+def test_a_device_follows_the_deployment_to_another_platform_application(
+    platforms: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, device = register()
+    sandbox_endpoint = endpoint_of(device["deviceId"])
+    production = boto3.client("sns").create_platform_application(
+        Name="unit-apns-production", Platform="APNS", Attributes={"PlatformPrincipal": "p", "PlatformCredential": "c"}
+    )["PlatformApplicationArn"]
+    monkeypatch.setenv("APNS_PLATFORM_APPLICATION_ARN", production)
+    config.deployment.cache_clear()
+    status, again = register()
+    assert (status, again["deviceId"]) == (200, device["deviceId"])
+    assert endpoint_of(device["deviceId"]).startswith(production.replace(":app/", ":endpoint/"))
+    assert endpoint_attributes(sandbox_endpoint) is None
