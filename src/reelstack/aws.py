@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from reelstack.config import deployment
 
@@ -26,3 +27,8 @@ def presigning_s3() -> Any:
     if deployment().presign_credentials == "local-test-keys":
         return boto3.client("s3", config=_CONFIG, **_LOCAL_TEST_KEYS)
     return client("s3")
+
+
+def error_code(error: ClientError) -> str:
+    """The service's name for what went wrong (``NoSuchKey``, ``ConditionalCheckFailedException``, ...)."""
+    return error.response.get("Error", {}).get("Code", "")

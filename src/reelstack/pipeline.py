@@ -98,7 +98,7 @@ def ingest(bucket: str, raw_key: str, version_id: str | None, size: int) -> dict
             "executionArn"
         ]
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+        if aws.error_code(error) != "ExecutionAlreadyExists":
             raise
         log.info("execution %s exists already: a duplicate event", name)
         return {"assetId": upload.asset_id, "execution": name, "started": False}

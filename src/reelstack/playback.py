@@ -83,7 +83,7 @@ def _read(key: str) -> str:
     try:
         return aws.client("s3").get_object(Bucket=deployment().media_bucket, Key=key)["Body"].read().decode()
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        if aws.error_code(error) in ("NoSuchKey", "404"):
             raise NotFound("no such playlist", code="PlaylistNotFound") from error
         raise StorageUnavailable("the playlist could not be read") from error
 

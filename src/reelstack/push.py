@@ -102,14 +102,14 @@ def _enabled_endpoint(application_arn: str, token: str, known_arn: str | None) -
             sns.set_endpoint_attributes(EndpointArn=known_arn, Attributes={"Token": token, "Enabled": "true"})
             return known_arn
         except ClientError as error:
-            if _code(error) not in _GONE | {"InvalidParameter"}:
+            if aws.error_code(error) not in _GONE | {"InvalidParameter"}:
                 raise
     try:
         return sns.create_platform_endpoint(PlatformApplicationArn=application_arn, Token=token)["EndpointArn"]
     except ClientError as error:
         # The token has an endpoint whose attributes differ (it was disabled): SNS names it.
         existing = re.search(r"Endpoint (arn:\S+) already exists", str(error))
-        if _code(error) != "InvalidParameter" or not existing:
+        if aws.error_code(error) != "InvalidParameter" or not existing:
             raise
     sns.set_endpoint_attributes(EndpointArn=existing.group(1), Attributes={"Token": token, "Enabled": "true"})
     return existing.group(1)
@@ -128,17 +128,13 @@ def _delete_endpoint(endpoint_arn: str) -> None:
     try:
         aws.client("sns").delete_endpoint(EndpointArn=endpoint_arn)
     except ClientError as error:
-        if _code(error) not in _GONE:
+        if aws.error_code(error) not in _GONE:
             raise
 
 
 def _belongs_to(endpoint_arn: str, application_arn: str) -> bool:
     """``...:endpoint/APNS/app/<uuid>`` belongs to ``...:app/APNS/app``."""
     return endpoint_arn.rsplit("/", 1)[0].replace(":endpoint/", ":app/", 1) == application_arn
-
-
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
 
 
 # -- pushes (the notify function) ------------------------------------------------------------------
@@ -213,7 +209,7 @@ def send(device: DeviceModel, message: str) -> dict[str, Any]:
     try:
         answer = aws.client("sns").publish(TargetArn=device.endpoint_arn, MessageStructure="json", Message=message)
     except ClientError as error:
-        verdict = "NotFound" if "No endpoint found" in str(error) else _code(error)
+        verdict = "NotFound" if "No endpoint found" in str(error) else aws.error_code(error)
         if verdict not in _GONE:
             raise
         _forget(device)

@@ -48,7 +48,7 @@ def admit(owner_id: str, now: float | None = None) -> None:
             },
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if aws.error_code(error) == "ConditionalCheckFailedException":
             raise TooManyRequests(
                 f"more than {limit} requests a second from this client; try again in a second", retry_after_seconds=1
             ) from error

@@ -75,12 +75,8 @@ def normalise_etag(etag: str) -> str:
     return etag.strip().strip('"').lower()
 
 
-def _s3_error(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
 def _storage_error(error: ClientError) -> StorageUnavailable:
-    return StorageUnavailable(f"S3 is not answering as it should ({_s3_error(error)}); try again")
+    return StorageUnavailable(f"S3 is not answering as it should ({aws.error_code(error)}); try again")
 
 
 # -- the service ---------------------------------------------------------------------------------
@@ -253,7 +249,7 @@ class Uploads:
             )
             version_id = result.get("VersionId")
         except ClientError as error:
-            code = _s3_error(error)
+            code = aws.error_code(error)
             if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "BadDigest", "InvalidRequest"):
                 raise InvalidInput(f"S3 refused the parts: {error}", code="PartMismatch") from error
             if code != "NoSuchUpload":
@@ -418,7 +414,7 @@ class Uploads:
                     MaxParts=1000,
                 )
             except ClientError as error:
-                if _s3_error(error) == "NoSuchUpload":
+                if aws.error_code(error) == "NoSuchUpload":
                     raise Conflict("S3 no longer has this upload (aborted or expired)", code="UploadAborted") from error
                 raise _storage_error(error) from error
             for part in page.get("Parts", []):
@@ -478,7 +474,7 @@ class Uploads:
         try:
             return self.s3.head_object(**args)
         except ClientError as error:
-            if _s3_error(error) in ("404", "NoSuchKey", "NotFound"):
+            if aws.error_code(error) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise _storage_error(error) from error
 
@@ -488,7 +484,7 @@ class Uploads:
                 Bucket=self.settings.upload_bucket, Key=upload.key, UploadId=upload.s3_upload_id
             )
         except ClientError as error:
-            if _s3_error(error) not in ("NoSuchUpload", "404"):
+            if aws.error_code(error) not in ("NoSuchUpload", "404"):
                 log.warning("could not abort multipart upload %s: %s", upload.upload_id, error)
 
     def _purge_at(self) -> int:
