@@ -14,7 +14,7 @@ from pynamodb.exceptions import UpdateError
 
 from reelstack import aws
 from reelstack.api_models import AssetChanges, parse_body
-from reelstack.assets import PlaybackUrl, asset_view, owned_asset
+from reelstack.assets import PlaybackUrl, asset_view, move_asset, owned_asset
 from reelstack.config import deployment
 from reelstack.diagram import execution_rows
 from reelstack.errors import InvalidInput, NotFound, StorageUnavailable
@@ -88,15 +88,9 @@ def update_asset(
 def delete_asset(owner_id: str, asset_id: str) -> None:
     """The asset becomes a tombstone (``deleted``); every object it owns, in both buckets, goes."""
     asset = owned_asset(owner_id, asset_id)
-    try:
-        asset.update(
-            actions=[AssetModel.status.set(AssetStatus.DELETED), AssetModel.updated_at.set(utc_now())],
-            condition=AssetModel.status != AssetStatus.DELETED,
-        )
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound") from error
-        raise StorageUnavailable("the asset could not be deleted; try again") from error
+    live = tuple(status for status in AssetStatus if status != AssetStatus.DELETED)
+    if not move_asset(asset_id, AssetStatus.DELETED, from_states=live):
+        raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound")  # deleted meanwhile
     if asset.execution_arn:
         try:  # a running pipeline must not write renditions after the deletion
             aws.client("stepfunctions").stop_execution(executionArn=asset.execution_arn, cause="asset deleted")
