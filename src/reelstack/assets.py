@@ -68,10 +68,14 @@ def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[s
         view["media"] = _plain(asset.media)
     if asset.status == AssetStatus.PROCESSING and asset.step:
         view["step"] = asset.step
+    # A player can start once the whole ladder is published (progressive publishing may make that earlier).
+    view["playable"] = asset.status == AssetStatus.READY
     if asset.status == AssetStatus.READY:
         view.update(_media_locations(asset))
         if playback is not None and "playback" in view:
             view["playback"] = {"hls": playback(asset.asset_id)["hls"]}
+        if asset.warnings:
+            view["warnings"] = [_plain(warning) for warning in asset.warnings]
     if asset.error:
         view["error"] = {"code": asset.error.code, "message": asset.error.message}
     return view
@@ -104,7 +108,7 @@ def _media_locations(asset: AssetModel) -> dict[str, Any]:
             ),
         }
     if asset.previews:
-        locations["previews"] = {name: sign(key) for name, key in _plain(asset.previews).items()}
+        locations["previews"] = {name: key and sign(key) for name, key in _plain(asset.previews).items()}
     elif asset.media and not _plain(asset.media).get("hasVideo"):
         locations["previews"] = {"video": None, "animated": None, "reason": "audio only: there is no picture"}
     return locations

@@ -100,6 +100,13 @@ class SourceMismatch(ReelstackError):
     http_status = 400
 
 
+class AssetGone(ReelstackError):
+    """The asset was deleted or failed while a step ran; the step removed what it had written."""
+
+    code = "AssetGone"
+    http_status = 409
+
+
 class InjectedFault(ReelstackError):
     """A failure injected on purpose (FAULT_INJECTION) to prove that Retry works."""
 

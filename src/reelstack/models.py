@@ -78,6 +78,7 @@ class AssetModel(Model):
     hls = MapAttribute(null=True)  # {"master": key, "prefix": key}
     thumbnails = MapAttribute(null=True)  # {"poster": key, "storyboard": {"image", "vtt"}}
     previews = MapAttribute(null=True)  # {"video": key, "animated": key}
+    warnings = ListAttribute(of=MapAttribute, null=True)  # [{code, message}]: extras that could not be made
     execution_arn = UnicodeAttribute(null=True, attr_name="executionArn")
     injected_faults = UnicodeSetAttribute(null=True, attr_name="injectedFaults")
 

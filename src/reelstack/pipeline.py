@@ -16,7 +16,6 @@ import mimetypes
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -27,14 +26,21 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from reelstack import aws, ffmpeg
+from reelstack import aws, render
 from reelstack.assets import asset_view, move_asset
 from reelstack.config import deployment
-from reelstack.errors import InjectedFault, InvalidInput, SourceMismatch, StorageUnavailable, code_and_message
+from reelstack.errors import (
+    AssetGone,
+    InjectedFault,
+    InvalidInput,
+    SourceMismatch,
+    StorageUnavailable,
+    code_and_message,
+)
 from reelstack.events import EventType, publish
 from reelstack.keys import MediaKeys, SourceKey, is_id
 from reelstack.ladder import Plan, plan_ladder
-from reelstack.media import MediaInfo, describe
+from reelstack.media import MediaInfo
 from reelstack.models import AssetModel, ErrorAttribute, UploadModel, utc_now
 from reelstack.states import AssetStatus, UploadStatus
 
@@ -139,7 +145,7 @@ def probe(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
     inject_fault("probe", job["assetId"])
     with work_folder() as work:
         source = download_source(job, work)
-        media = describe(ffmpeg.probe(source, _seconds_left(remaining_ms), work))
+        media = render.inspect(source, _time_left(remaining_ms), work)
     AssetModel(job["assetId"]).update(actions=[AssetModel.media.set(media.contract_view())])
     return media.as_dict()
 
@@ -187,15 +193,13 @@ def transcode(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
     inject_fault("transcode", job["assetId"])
     the_plan = Plan.from_dict(job["plan"])
     keys = MediaKeys(job["assetId"])
-    with work_folder() as work:
-        source = download_source(job, work)
-        out = work / "hls"
-        out.mkdir()
-        started = time.monotonic()
-        ffmpeg.run(ffmpeg.transcode_command(source, the_plan, out), _seconds_left(remaining_ms), work)
-        ffmpeg_seconds = time.monotonic() - started
-        (out / "master.m3u8").write_text(ffmpeg.master_playlist(the_plan))
-        uploaded = upload_folder(out, keys.hls_prefix)
+    made, uploaded = _make(
+        job,
+        remaining_ms,
+        "hls",
+        keys.hls_prefix,
+        lambda source, media, out, seconds_left: render.encode_ladder(source, media, the_plan, out, seconds_left),
+    )
     return {
         "master": keys.master_playlist,
         "renditions": [
@@ -210,73 +214,56 @@ def transcode(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
             for rendition in the_plan.renditions
         ],
         "objects": uploaded,
-        "ffmpegSeconds": round(ffmpeg_seconds, 3),
+        "warnings": [warning.as_dict() for warning in made.warnings],
+        "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
     }
 
 
-# -- thumbnails and previews ---------------------------------------------------------------------
+# -- thumbnails and previews (extras: what cannot be made from the file is a warning) ----------------
 
 
-def _pictures(
-    job: dict[str, Any], remaining_ms: RemainingMs, folder: str, commands: Callable[[Path, Path], list[list[str]]]
-) -> tuple[dict[str, int], float]:
-    """Run ``commands(source, out)`` on the source, upload ``out`` to ``assets/<id>/<folder>/``;
-    returns the files' sizes and the FFmpeg seconds."""
+Maker = Callable[[Path, MediaInfo, Path, render.SecondsLeft], render.Made]
+
+
+def _make(
+    job: dict[str, Any], remaining_ms: RemainingMs, folder: str, prefix: str, maker: Maker
+) -> tuple[render.Made, int]:
+    """Download the source, let ``maker(source, media, out, seconds_left)`` write into a work folder,
+    upload what it wrote under ``prefix``; returns what was made and how many objects went up."""
     with work_folder() as work:
         source = download_source(job, work)
         out = work / folder
         out.mkdir()
-        started = time.monotonic()
-        for command in commands(source, out):
-            ffmpeg.run(command, _seconds_left(remaining_ms), work)
-        seconds = time.monotonic() - started
-        sizes = {path.name: path.stat().st_size for path in out.iterdir()}
-        upload_folder(out, f"{MediaKeys(job['assetId']).prefix}{folder}/")
-    return sizes, seconds
+        made = maker(source, MediaInfo.from_dict(job["media"]), out, _time_left(remaining_ms))
+        uploaded = upload_outputs(job["assetId"], out, prefix)
+    return made, uploaded
 
 
 def thumbnails(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
-    """A poster (one seek) and a storyboard sprite with its WebVTT (keyframes only)."""
+    """A poster (one seek, else the first frame that decodes) and a storyboard sprite with its WebVTT."""
     check_job(job)
-    media = MediaInfo.from_dict(job["media"])
     keys = MediaKeys(job["assetId"])
-    board = ffmpeg.plan_storyboard(media.duration_seconds, media.width, media.height)
-
-    def commands(source: Path, out: Path) -> list[list[str]]:
-        (out / "storyboard.vtt").write_text(board.vtt("storyboard.jpg", media.duration_seconds))
-        at = min(media.duration_seconds * 0.1, 3.0)
-        return [
-            ffmpeg.poster_command(source, at, media.width, media.height, out / "poster.jpg"),
-            ffmpeg.storyboard_command(source, board, out / "storyboard.jpg"),
-        ]
-
-    _, seconds = _pictures(job, remaining_ms, "thumbnails", commands)
+    made, _ = _make(job, remaining_ms, "thumbnails", f"{keys.prefix}thumbnails/", render.make_thumbnails)
     return {
         "poster": keys.poster,
-        "storyboard": {"image": keys.storyboard_image, "vtt": keys.storyboard_vtt},
-        "ffmpegSeconds": round(seconds, 3),
-    }
+        **({"storyboard": {"image": keys.storyboard_image, "vtt": keys.storyboard_vtt}}
+           if "storyboard.jpg" in made.files else {}),
+        "warnings": [warning.as_dict() for warning in made.warnings],
+        "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
+    }  # fmt: skip
 
 
 def previews(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
     """A muted preview MP4 that feeds autoplay, and an animated WebP of the same moment."""
     check_job(job)
-    media = MediaInfo.from_dict(job["media"])
     keys = MediaKeys(job["assetId"])
-
-    def commands(source: Path, out: Path) -> list[list[str]]:
-        duration, width, height = media.duration_seconds, media.width, media.height
-        return [
-            ffmpeg.preview_command(source, duration, width, height, out / "preview.mp4"),
-            ffmpeg.animated_command(source, duration, width, height, out / "preview.webp"),
-        ]
-
-    sizes, seconds = _pictures(job, remaining_ms, "previews", commands)
+    made, _ = _make(job, remaining_ms, "previews", f"{keys.prefix}previews/", render.make_previews)
     return {
-        "video": keys.preview_video,
-        "animated": keys.preview_animated,
-        "bytes": sizes,
-        "ffmpegSeconds": round(seconds, 3),
+        "video": keys.preview_video if "preview.mp4" in made.files else None,
+        "animated": keys.preview_animated if "preview.webp" in made.files else None,
+        "bytes": made.files,
+        "warnings": [warning.as_dict() for warning in made.warnings],
+        "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
     }
 
 
@@ -284,18 +271,26 @@ def previews(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
 
 
 def publish_ready(job: dict[str, Any]) -> dict[str, Any]:
+    """The asset becomes ready with its ladder and whatever extras were made; each extra that could
+    not be made is a warning on it (the Parallel state's Catch hands over the extra's error)."""
     check_job(job)
     hls, pictures = job["outputs"]  # pictures: {thumbnails, previews}, or {} for audio-only
     media = MediaInfo.from_dict(job["media"])
+    warnings = list(hls.get("warnings") or [])
     actions = [
         AssetModel.renditions.set(hls["renditions"]),
         AssetModel.hls.set({"master": hls["master"]}),
     ]
-    thumbs, made = pictures.get("thumbnails"), pictures.get("previews")
+    thumbs = _extra(pictures.get("thumbnails"), "NoThumbnails", "there are no thumbnails", warnings)
+    made = _extra(pictures.get("previews"), "NoPreviews", "there are no previews", warnings)
     if thumbs:
-        actions.append(AssetModel.thumbnails.set({"poster": thumbs["poster"], "storyboard": thumbs["storyboard"]}))
+        actions.append(
+            AssetModel.thumbnails.set({key: thumbs[key] for key in ("poster", "storyboard") if key in thumbs})
+        )
     if made:
         actions.append(AssetModel.previews.set({"video": made["video"], "animated": made["animated"]}))
+    if warnings:
+        actions.append(AssetModel.warnings.set(warnings))
     AssetModel(job["assetId"]).update(actions=actions)
     moved = move_asset(job["assetId"], AssetStatus.READY, from_states=(AssetStatus.PROCESSING,))
     asset = AssetModel.get(job["assetId"], consistent_read=True)
@@ -310,22 +305,42 @@ def publish_ready(job: dict[str, Any]) -> dict[str, Any]:
             previews=view.get("previews"),
             renditions=view.get("renditions"),
             media=media.contract_view(),
+            **({"warnings": warnings} if warnings else {}),
         )
-    return {"assetId": job["assetId"], "status": asset.status, "announced": moved}
+    return {"assetId": job["assetId"], "status": asset.status, "announced": moved, "warnings": warnings}
+
+
+def _extra(
+    output: dict[str, Any] | None, code: str, what: str, warnings: list[dict[str, str]]
+) -> dict[str, Any] | None:
+    """An extra's step output; its warnings join ``warnings``. A step that failed (the Catch put its
+    ``{Error, Cause}`` here) is one warning instead: the video itself is fine."""
+    if not output:
+        return None
+    if "Error" in output:
+        _, message = failure_from_state_error(output)
+        warnings.append({"code": code, "message": f"{what}: {message}"})
+        return None
+    warnings.extend(output.get("warnings") or [])
+    return output
 
 
 def record_failure(job: dict[str, Any], code: str, message: str) -> dict[str, Any]:
-    """The asset becomes failed with a code and a human message; its partial outputs are removed."""
+    """The asset becomes failed with a code and a human message; its partial outputs are removed.
+
+    The status moves first and the objects go after: a step still running elsewhere either sees the
+    asset failed when it checks after its upload (and removes what it wrote), or uploaded before
+    that check, and so before this deletion."""
     if not is_id(str(job.get("assetId"))):
         log.error("failure of a job without an asset: %s %s", code, message)
         return {"assetId": None, "status": "failed", "code": code, "announced": False}
-    removed = delete_prefix(MediaKeys(job["assetId"]).prefix)
     moved = move_asset(
         job["assetId"],
         AssetStatus.FAILED,
         from_states=(AssetStatus.UPLOADING, AssetStatus.UPLOADED, AssetStatus.PROCESSING),
         error=ErrorAttribute(code=code, message=message[:1000]),
     )
+    removed = delete_prefix(MediaKeys(job["assetId"]).prefix)
     if moved:
         publish(EventType.ASSET_FAILED, job["assetId"], job["ownerId"], error={"code": code, "message": message})
     return {"assetId": job["assetId"], "status": "failed", "code": code, "removedObjects": removed, "announced": moved}
@@ -379,18 +394,32 @@ def work_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def upload_folder(folder: Path, prefix: str) -> int:
+def upload_outputs(asset_id: str, folder: Path, prefix: str) -> int:
+    """Upload every file in ``folder`` under ``prefix``, then make sure they may stay: if the asset was
+    deleted or failed while this step ran (a sibling branch failed, or the owner deleted it), remove
+    them again and raise :class:`AssetGone`. Whoever deletes moves the status first and deletes
+    after, so between the two, nothing this step wrote survives (see record_failure)."""
     files = [path for path in sorted(folder.rglob("*")) if path.is_file()]
+    keys = [prefix + str(path.relative_to(folder)) for path in files]
     s3, bucket = aws.client("s3"), deployment().media_bucket
 
-    def put(path: Path) -> None:
+    def put(item: tuple[Path, str]) -> None:
+        path, key = item
         content_type = _CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "binary/octet-stream"
-        s3.upload_file(
-            str(path), bucket, prefix + str(path.relative_to(folder)), ExtraArgs={"ContentType": content_type}
-        )
+        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
 
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(put, files))
+        list(pool.map(put, zip(files, keys, strict=True)))
+    try:
+        status = AssetModel.get(asset_id, consistent_read=True).status
+    except DoesNotExist:
+        status = None
+    if status != AssetStatus.PROCESSING:
+        for batch in range(0, len(keys), 1000):
+            s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys[batch : batch + 1000]], "Quiet": True}
+            )
+        raise AssetGone(f"the asset became {status or 'unknown'} while this step ran; its outputs were removed")
     return len(files)
 
 
@@ -405,8 +434,9 @@ def delete_prefix(prefix: str) -> int:
     return removed
 
 
-def _seconds_left(remaining_ms: RemainingMs) -> float:
-    return remaining_ms() / 1000 - UPLOAD_MARGIN_SECONDS
+def _time_left(remaining_ms: RemainingMs) -> render.SecondsLeft:
+    """Seconds FFmpeg may still use: the invocation's remaining time less what the upload needs."""
+    return lambda: remaining_ms() / 1000 - UPLOAD_MARGIN_SECONDS
 
 
 def _set_step(asset_id: str, step: str) -> None:

@@ -129,7 +129,8 @@ def test_the_storyboard_cues_cover_the_video() -> None:
 
 
 def test_transcode_command_is_hardened_and_decodes_once() -> None:
-    command = ffmpeg.transcode_command(Path("source"), plan_ladder(media(1920, 1080)), Path("out"))
+    source = media(1920, 1080)
+    command = ffmpeg.transcode_command(Path("source"), source, plan_ladder(source), Path("out"))
     assert command.count("-i") == 1
     assert command[command.index("-protocol_whitelist") + 1] == "file"
     assert "hls" not in command[command.index("-format_whitelist") + 1].split(",")

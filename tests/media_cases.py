@@ -1,0 +1,453 @@
+"""The media matrix: files as phones, editing apps, cameras, browsers, careless apps and attackers
+make them, each with the outcome it must have, and the checks of what a viewer would notice.
+
+Shared by the unit matrix (tests/unit/test_media_matrix.py: the pipeline's own FFmpeg work on every
+case) and the integration slice (tests/integration/test_pipeline.py: a representative part through
+the local cloud). Every file is generated here by the project's FFmpeg; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from reelstack.media import parse_packet_scan
+from reelstack_cli.media import Clip, eval_rate, ffmpeg, ffprobe, generate_audio, make_clip
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    make: Callable[[Path], Path]  # writes the file into a folder, returns its path
+    outcome: str = "ready"  # "ready" or the failure code
+    warnings: frozenset[str] = frozenset()  # warning codes the ready asset must carry, exactly
+    dynamic_range: str = "sdr"
+    audible: bool | None = None  # for several audio tracks: the one that plays carries the tone
+
+
+def clip(name: str, recipe: Clip, **expect: Any) -> Case:
+    return Case(name, lambda folder: make_clip(folder / f"{name}{recipe.suffix}", recipe), **expect)
+
+
+def audio_file(name: str, suffix: str, cover_art: bool = False) -> Case:
+    return Case(name, lambda folder: generate_audio(folder / f"{name}{suffix}", seconds=2, cover_art=cover_art))
+
+
+def written(name: str, suffix: str, data: bytes | Callable[[Path], bytes], outcome: str) -> Case:
+    def make(folder: Path) -> Path:
+        path = folder / f"{name}{suffix}"
+        path.write_bytes(data(folder) if callable(data) else data)
+        return path
+
+    return Case(name, make, outcome)
+
+
+# -- hostile and broken files -------------------------------------------------------------------
+
+PLAYLIST = b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://169.254.169.254/latest/meta-data/\n#EXT-X-ENDLIST\n"
+CONCAT = b"ffconcat version 1.0\nfile '/etc/passwd'\n"
+SDP = b"v=0\no=- 0 0 IN IP4 169.254.169.254\ns=x\nc=IN IP4 169.254.169.254\nt=0 0\nm=video 5004 RTP/AVP 96\n"
+LOCAL_FILE_PLAYLIST = b"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1.0,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n"
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) % 2 else b"")
+
+
+def _list(kind: bytes, *chunks: bytes) -> bytes:
+    return _chunk(b"LIST", kind + b"".join(chunks))
+
+
+def avi_with_embedded_playlist(_: Path) -> bytes:
+    """An AVI whose only stream is a GAB2 subtitle carrying an HLS playlist that points at a local
+    file: the shape of the known FFmpeg local-file-disclosure attack. FFmpeg opens embedded subtitle
+    streams with a demuxer of their own, so only the demuxer allow-list stands between this and
+    /etc/passwd."""
+    description = "x".encode("utf-16-le") + b"\0\0"
+    gab2 = (
+        b"GAB2\0"
+        + struct.pack("<H", 2)
+        + struct.pack("<I", len(description))
+        + description
+        + struct.pack("<HI", 4, len(LOCAL_FILE_PLAYLIST))
+        + LOCAL_FILE_PLAYLIST
+    )
+    main_header = struct.pack("<14I", 40000, 0, 0, 0x10, 1, 0, 1, 0, 320, 240, 0, 0, 0, 0)
+    stream_header = (
+        b"txts" + b"\0\0\0\0" + struct.pack("<IHHIIIIIIIIhhhh", 0, 0, 0, 0, 1, 25, 0, 1, 0, 0, 0, 0, 0, 0, 0)
+    )
+    header = _list(
+        b"hdrl", _chunk(b"avih", main_header), _list(b"strl", _chunk(b"strh", stream_header), _chunk(b"strf", b""))
+    )
+    movie = _list(b"movi", _chunk(b"00tx", gab2))
+    body = b"AVI " + header + movie
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def truncated(recipe: Clip, keep: float) -> Callable[[Path], bytes]:
+    """The first ``keep`` of a whole file: an upload or a recording cut short."""
+
+    def cut(folder: Path) -> bytes:
+        whole = make_clip(folder / f"whole-{id(recipe)}{recipe.suffix}", recipe).read_bytes()
+        return whole[: int(len(whole) * keep)]
+
+    return cut
+
+
+def damaged_in_the_middle(folder: Path) -> bytes:
+    """6 kB of garbage in the middle of the media data (a bad sector, a broken transfer)."""
+    data = bytearray(make_clip(folder / "undamaged.mp4", Clip(2, 320, 240)).read_bytes())
+    middle = data.find(b"mdat") + (len(data) - data.find(b"mdat")) // 2
+    for offset in range(middle - 3000, middle + 3000):
+        data[offset] = (offset * 131) % 256
+    return bytes(data)
+
+
+def many_streams(folder: Path) -> bytes:
+    inputs = []
+    for _ in range(17):
+        inputs += ["-f", "lavfi", "-i", "sine=duration=0.3"]
+    maps = [argument for index in range(17) for argument in ("-map", f"{index}:a")]
+    target = folder / "seventeen.mka"
+    subprocess.run([ffmpeg(), "-v", "error", "-y", *inputs, *maps, "-c:a", "aac", str(target)], check=True)
+    return target.read_bytes()
+
+
+def subtitles_only(folder: Path) -> bytes:
+    source = folder / "only.srt"
+    source.write_text("1\n00:00:00,000 --> 00:00:02,000\nNo picture, no sound\n")
+    target = folder / "only-subtitles.mkv"
+    subprocess.run([ffmpeg(), "-v", "error", "-y", "-i", str(source), "-c:s", "srt", str(target)], check=True)
+    return target.read_bytes()
+
+
+def still_as_video(folder: Path) -> bytes:
+    """One JPEG frame in an MP4: a photo some app saved as a "video"."""
+    target = folder / "still.mp4"
+    subprocess.run(
+        [
+            ffmpeg(),
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240",
+            "-frames:v",
+            "1",
+            "-c:v",
+            "mjpeg",
+            str(target),
+        ],
+        check=True,
+    )
+    return target.read_bytes()
+
+
+def image(codec: str, suffix: str) -> Callable[[Path], bytes]:
+    def make(folder: Path) -> bytes:
+        target = folder / f"image{suffix}"
+        subprocess.run(
+            [
+                ffmpeg(),
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x240:duration=0.5",
+                *(["-frames:v", "1"] if codec != "gif" else []),
+                str(target),
+            ],
+            check=True,
+        )
+        return target.read_bytes()
+
+    return make
+
+
+# -- the matrix ----------------------------------------------------------------------------------
+
+SD, PORTRAIT = {"width": 320, "height": 240}, {"width": 240, "height": 320}
+MATRIX: list[Case] = [
+    # Ordinary phone clips: GOPs, rotations, frame rates, ranges.
+    clip("h264-gop1s-bt709-30fps", Clip(2, gop_seconds=1)),
+    clip("h264-one-keyframe-portrait-silent", Clip(2, **PORTRAIT, gop_seconds=None, audio="none")),
+    clip("h264-gop2s-25fps-mono8k-mov", Clip(2, fps="25", gop_seconds=2, container="mov", audio="mono8k")),
+    clip("h264-rotated90-one-keyframe", Clip(2, 240, 320, rotation=90, gop_seconds=None)),
+    clip("h264-rotated180-24fps-full-range", Clip(2, fps="24", rotation=180, full_range=True)),
+    clip("hevc-rotated270-60fps", Clip(2, 240, 320, fps="60", codec="hevc", rotation=270, container="mov")),
+    clip("h264-29.97fps-untagged-bt601", Clip(2, fps="30000/1001", colour="untagged")),
+    clip("h264-variable-frame-rate", Clip(2, variable_frame_rate=True, gop_seconds=None)),
+    clip("h264-1fps", Clip(4, fps="1", gop_seconds=2)),
+    clip("h264-15fps-bt601-full-range", Clip(2, fps="15", colour="bt601", full_range=True)),
+    clip("h264-240fps-slow-motion", Clip(1, 160, 120, fps="240", gop_seconds=None)),
+    clip("h264-odd-size-1921x1081-444", Clip(1, 1921, 1081, pixel_format="yuv444p", audio="none")),
+    clip("h264-half-second", Clip(0.5, gop_seconds=None)),
+    clip("h264-one-frame", Clip(frames=1, audio="none")),
+    clip("h264-subtitle-track", Clip(2, subtitle=True, gop_seconds=None)),
+    clip("h264-422-10bit-pc", Clip(2, pixel_format="yuv422p10le", full_range=True, container="mkv")),
+    # Several audio tracks: the default one plays, else the first.
+    clip(
+        "hevc10-sdr-two-tracks-second-default",
+        Clip(2, codec="hevc", pixel_format="yuv420p10le", container="mov", audio="two-tracks"),
+        audible=True,
+    ),
+    clip(
+        "h264-ts-two-tracks-no-default",
+        Clip(2, container="ts", audio="two-tracks-no-default", colour="bt601"),
+        audible=True,
+    ),
+    # HDR phones and HDR exports.
+    clip(
+        "hlg-hevc10-iphone-portrait",
+        Clip(2, 240, 320, codec="hevc", colour="hlg", container="mov", rotation=90),
+        dynamic_range="hlg",
+    ),
+    clip("pq-hevc10-hdr10-24fps", Clip(2, fps="24", codec="hevc", colour="pq"), dynamic_range="pq"),
+    clip(
+        "pq-vp9-10bit-webm",
+        Clip(2, codec="vp9", colour="pq", container="webm", pixel_format="yuv420p10le"),
+        dynamic_range="pq",
+    ),
+    clip("dolby-vision-8.4-hlg-base", Clip(2, codec="hevc", colour="hlg", dolby_vision=(8, 4)), dynamic_range="hlg"),
+    # Browsers, editors, cameras, old phones, broadcast.
+    clip("vp8-mediarecorder-webm", Clip(2, codec="vp8", container="webm", streamed=True, gop_seconds=None)),
+    clip("vp9-webm-29.97fps", Clip(2, fps="30000/1001", codec="vp9", container="webm")),
+    clip("av1-mkv-5.1-subtitles", Clip(2, codec="av1", container="mkv", audio="5.1", subtitle=True)),
+    clip("prores-mov-pcm", Clip(2, fps="24000/1001", codec="prores", container="mov")),
+    clip(
+        "mpeg2-interlaced-ts",
+        Clip(1, 720, 576, fps="25", codec="mpeg2", container="ts", interlaced=True, colour="bt601"),
+    ),
+    clip("mjpeg-avi-camera", Clip(2, fps="15", codec="mjpeg", container="avi")),
+    clip("h264-3gp-amr-176x144", Clip(2, 176, 144, fps="15", container="3gp", audio="mono8k")),
+    clip("h264-recorder-moov-last", Clip(2, faststart=False, gop_seconds=None)),
+    # Audio only.
+    audio_file("audio-m4a", ".m4a"),
+    audio_file("audio-mp3-with-cover-art", ".mp3", cover_art=True),
+    audio_file("audio-wav", ".wav"),
+    audio_file("audio-flac", ".flac"),
+    # Damaged, but decodable: the video plays with a glitch, and says so.
+    replace(
+        written("h264-damaged-middle", ".mp4", damaged_in_the_middle, "ready"), warnings=frozenset({"DamagedFrames"})
+    ),
+    # Refused, before any decoding where the limits allow, each with its own code.
+    clip("resolution-over-the-long-side", Clip(0.2, 4160, 64, audio="none"), outcome="ResolutionTooHigh"),
+    clip(
+        "pixel-bomb-12-megapixels",
+        Clip(0.1, 4000, 3000, codec="mjpeg", container="mkv", audio="none"),
+        outcome="ResolutionTooHigh",
+    ),
+    clip("frame-rate-1000fps", Clip(0.1, 64, 64, fps="1000", audio="none"), outcome="FrameRateTooHigh"),
+    clip(
+        "dolby-vision-5-no-base-layer",
+        Clip(1, codec="hevc", colour="pq", dolby_vision=(5, 0)),
+        outcome="UnsupportedDynamicRange",
+    ),
+    written("seventeen-audio-streams", ".mka", many_streams, "TooManyStreams"),
+    written("subtitles-only", ".mkv", subtitles_only, "NoMediaStreams"),
+    written("truncated-faststart-mp4", ".mp4", truncated(Clip(4, gop_seconds=1), 0.4), "Truncated"),
+    written("truncated-moov-last-mp4", ".mp4", truncated(Clip(2, faststart=False), 0.6), "Truncated"),
+    written("truncated-mkv", ".mkv", truncated(Clip(4, container="mkv"), 0.4), "Truncated"),
+    written("hls-playlist-named-mp4", ".mp4", PLAYLIST, "NotMedia"),
+    written("concat-script-named-mp4", ".mp4", CONCAT, "NotMedia"),
+    written("sdp-named-mp4", ".mp4", SDP, "NotMedia"),
+    written("avi-embedded-playlist", ".avi", avi_with_embedded_playlist, "NoMediaStreams"),
+    written("random-bytes", ".mp4", bytes(range(256)) * 400, "NotMedia"),
+    written("png-named-mp4", ".mp4", image("png", ".png"), "NotMedia"),
+    written("gif-named-mp4", ".mp4", image("gif", ".gif"), "NotMedia"),
+    written("one-jpeg-in-mp4", ".mp4", still_as_video, "ImageOnly"),
+]
+BY_NAME = {case.name: case for case in MATRIX}
+
+
+# -- what a viewer would notice ------------------------------------------------------------------
+
+
+def probe(path: Path, *extra: str) -> dict[str, Any]:
+    command = [ffprobe(), "-v", "error", *extra, "-of", "json", "-show_streams", "-show_format", str(path)]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def playlist_probe(playlist: Path) -> dict[str, Any]:
+    return probe(playlist, "-protocol_whitelist", "file", "-allowed_extensions", "ALL")
+
+
+def video_span(path: Path, *extra: str) -> float:
+    """How long the (first) video stream lasts, from its packets."""
+    command = [
+        ffprobe(),
+        "-v",
+        "error",
+        *extra,
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "packet=stream_index,pts_time,dts_time,duration_time,flags",
+        "-of",
+        "csv=p=0",
+        str(path),
+    ]
+    scan = parse_packet_scan(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    return max((stream.extent for stream in scan.values()), default=0.0)
+
+
+def luma_frame(source: Path, at_seconds: float, *extra: str) -> Image.Image:
+    """The Y plane of one frame as coded (no range conversion): 16 is black and 235 white in TV range."""
+    info = next(
+        s for s in (playlist_probe(source) if extra else probe(source))["streams"] if s["codec_type"] == "video"
+    )
+    width, height = int(info["width"]), int(info["height"])
+    command = [
+        ffmpeg(),
+        "-v",
+        "error",
+        *extra,
+        "-i",
+        str(source),
+        "-ss",
+        f"{at_seconds:.3f}",
+        "-frames:v",
+        "1",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        info["pix_fmt"],
+        "-",
+    ]
+    raw = subprocess.run(command, capture_output=True, check=True).stdout
+    return Image.frombytes("L", (width, height), raw[: width * height])
+
+
+def corners(picture: Image.Image) -> tuple[float, float]:
+    """Mean brightness inside the top-left marker (white) and the bottom-right one (black)."""
+    width, height = picture.size
+    inset_x, inset_y = max(1, width // 32), max(1, height // 32)
+    top_left = picture.crop((inset_x, inset_y, width // 4 - inset_x, height // 4 - inset_y))
+    bottom_right = picture.crop(
+        (3 * width // 4 + inset_x, 3 * height // 4 + inset_y, width - inset_x, height - inset_y)
+    )
+    return _mean(top_left), _mean(bottom_right)
+
+
+def _mean(picture: Image.Image) -> float:
+    histogram = picture.histogram()
+    return sum(value * count for value, count in enumerate(histogram)) / max(1, sum(histogram))
+
+
+def mean_volume(path: Path, *extra: str) -> float:
+    command = [
+        ffmpeg(),
+        "-hide_banner",
+        "-nostats",
+        *extra,
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-af",
+        "volumedetect",
+        "-f",
+        "null",
+        "-",
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    match = re.search(r"mean_volume: (-?[\d.]+|-inf) dB", output)
+    return float(match.group(1)) if match and match.group(1) != "-inf" else -200.0
+
+
+@dataclass
+class Seen:
+    """What a test saw of one ready video, for the assertions and their messages."""
+
+    notes: list[str] = field(default_factory=list)
+
+    def check(self, condition: bool, note: str) -> None:
+        if not condition:
+            self.notes.append(note)
+
+
+HLS = ("-protocol_whitelist", "file", "-allowed_extensions", "ALL")
+
+
+def check_rendition(
+    seen: Seen, folder: Path, rendition: dict[str, Any], source: dict[str, Any], hdr: bool, has_audio: bool
+) -> None:
+    """One rendition as a player gets it: H.264 8-bit 4:2:0 BT.709 TV range, its planned size, as
+    long as the source's video to within a frame, audio and video together, upright, not washed out."""
+    playlist = folder / rendition["name"] / "index.m3u8"
+    streams = playlist_probe(playlist)["streams"]
+    video = next((s for s in streams if s["codec_type"] == "video"), None)
+    if video is None:
+        seen.check(False, f"{rendition['name']}: no video stream")
+        return
+    tags = (
+        video.get("pix_fmt"),
+        video.get("color_space"),
+        video.get("color_primaries"),
+        video.get("color_transfer"),
+        video.get("color_range"),
+    )
+    seen.check(video["codec_name"] == "h264", f"{rendition['name']}: codec {video['codec_name']}")
+    seen.check(tags == ("yuv420p", "bt709", "bt709", "bt709", "tv"), f"{rendition['name']}: picture {tags}")
+    seen.check(
+        (video["width"], video["height"]) == (rendition["width"], rendition["height"]),
+        f"{rendition['name']}: {video['width']}x{video['height']}",
+    )
+    rate = video.get("avg_frame_rate") if video.get("avg_frame_rate") not in (None, "0/0") else video["r_frame_rate"]
+    frame = 1 / float(Fraction(rate) or 30)
+    length = video_span(playlist, *HLS)
+    seen.check(
+        abs(length - source["video_seconds"]) <= frame + 0.002,
+        f"{rendition['name']}: lasts {length:.3f} s, the source's video {source['video_seconds']:.3f} s",
+    )
+    audio = next((s for s in streams if s["codec_type"] == "audio"), None)
+    seen.check(
+        (audio is not None) == has_audio, f"{rendition['name']}: audio {audio is not None}, expected {has_audio}"
+    )
+    if audio is not None:
+        offset = abs(float(audio.get("start_time") or 0) - float(video.get("start_time") or 0))
+        seen.check(offset <= 0.040, f"{rendition['name']}: audio starts {offset * 1000:.0f} ms from the video")
+    white, black = corners(luma_frame(playlist, min(0.5, length / 2) if length > 0.2 else 0, *HLS))
+    if hdr:  # tone-mapped: SDR white rolls off a little (~225); untouched HLG would show it grey (~180)
+        seen.check(
+            212 <= white <= 240 and black <= 24,
+            f"{rendition['name']}: corners white {white:.0f} black {black:.0f} (upright, tone-mapped?)",
+        )
+    else:  # TV range: white is 235 and black 16, not 255/0 (full range) and not grey (range applied twice)
+        seen.check(
+            222 <= white <= 240 and 12 <= black <= 28,
+            f"{rendition['name']}: corners white {white:.0f} black {black:.0f} (upright, TV range?)",
+        )
+
+
+def check_poster(seen: Seen, poster: Path, display: tuple[int, int]) -> None:
+    """Decodes, upright (the white block top-left, the black one bottom-right), not black, full range."""
+    with Image.open(poster) as picture:
+        seen.check(picture.format == "JPEG", f"poster is {picture.format}")
+        width, height = picture.size
+        seen.check((width >= height) == (display[0] >= display[1]), f"poster {width}x{height} for {display}")
+        gray = picture.convert("L")
+        white, black = corners(gray)
+        seen.check(white > 200 and black < 50, f"poster corners white {white:.0f} black {black:.0f} (upright?)")
+        seen.check(_mean(gray) > 40, "the poster is black")
+
+
+def source_facts(path: Path) -> dict[str, Any]:
+    return {"video_seconds": video_span(path)}
+
+
+def frame_rate(value: str) -> float:
+    return eval_rate(value)
