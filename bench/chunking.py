@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RESULTS_DIR, cached_clip, write_results
-from reelstack import ffmpeg
+from reelstack import ffmpeg, render
 from reelstack.ladder import plan_ladder
-from reelstack.media import describe
 from reelstack.toolchain import ffmpeg_build
 from reelstack_cli import media as generated
 
@@ -77,9 +76,11 @@ def _ffmpeg(*arguments: str) -> list[str]:
     return [generated.ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *arguments]
 
 
-def _encode_command(source: Path, rung: Any, plan: Any, out: Path, start: float | None, end: float | None) -> list:
+def _encode_command(
+    source: Path, info: Any, rung: Any, plan: Any, out: Path, start: float | None, end: float | None
+) -> list:
     """The project's x264 settings for one rung, video only, for the whole source or one chunk."""
-    command = ffmpeg.transcode_command(source, replace(plan, renditions=[rung], has_audio=False), out.parent)
+    command = ffmpeg.transcode_command(source, info, replace(plan, renditions=[rung], has_audio=False), out.parent)
     # Keep the encoder settings, drop the HLS muxing: write one MP4 per chunk for a lossless join.
     encoder = command[command.index("-filter_complex") : command.index("-f")]
     seek = ["-ss", f"{start:.3f}", "-to", f"{end:.3f}"] if start is not None else []
@@ -90,7 +91,7 @@ def measure(work: Path) -> dict[str, Any]:
     os.environ.setdefault("FFMPEG_PATH", generated.ffmpeg())
     os.environ.setdefault("FFPROBE_PATH", generated.ffprobe())
     source = cached_clip(SECONDS)
-    info = describe(ffmpeg.probe(source, 60, work))
+    info = render.inspect(source, lambda: 60, work)
     plan = plan_ladder(info)
     # The 480p rung: what chunking changes is the same for every rung, and this one keeps `make bench` short.
     rung = next(rendition for rendition in plan.renditions if rendition.name == RUNG)
@@ -103,13 +104,13 @@ def measure(work: Path) -> dict[str, Any]:
 
     print("chunking: single-process encode", file=sys.stderr, flush=True)
     single_video = work / "single.mp4"
-    single_seconds = _run(_encode_command(source, rung, plan, single_video, None, None))
+    single_seconds = _run(_encode_command(source, info, rung, plan, single_video, None, None))
     chunk_seconds = []
     chunk_files = []
     for index, (start, end) in enumerate(itertools.pairwise(cuts)):
         print(f"chunking: chunk {index + 1}/{len(cuts) - 1} ({start:.1f}-{end:.1f} s)", file=sys.stderr, flush=True)
         chunk = work / f"chunk{index:03d}.mp4"
-        chunk_seconds.append(_run(_encode_command(source, rung, plan, chunk, start, end)))
+        chunk_seconds.append(_run(_encode_command(source, info, rung, plan, chunk, start, end)))
         chunk_files.append(chunk)
     listing = work / "chunks.txt"
     listing.write_text("".join(f"file '{path.name}'\n" for path in chunk_files))

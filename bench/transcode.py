@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import cached_clip, median, write_results
-from reelstack import ffmpeg
+from reelstack import ffmpeg, render
 from reelstack.ladder import plan_ladder
-from reelstack.media import describe
 from reelstack.toolchain import ffmpeg_build
 from reelstack_cli import media as generated
 
@@ -56,7 +55,7 @@ def run() -> dict[str, Any]:
     source = cached_clip(SECONDS)
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        info = describe(ffmpeg.probe(source, 60, work))
+        info = render.inspect(source, lambda: 60, work)
         plan = plan_ladder(info)
 
         def out(name: str) -> Path:
@@ -65,13 +64,14 @@ def run() -> dict[str, Any]:
             return folder
 
         board = ffmpeg.plan_storyboard(info.duration_seconds, info.width, info.height)
-        poster = ffmpeg.poster_command(source, 1.0, info.width, info.height, work / "poster.jpg")
-        keyframes_only = ffmpeg.storyboard_command(source, board, work / "storyboard.jpg")
+        poster = ffmpeg.poster_command(source, info, 1.0, work / "poster.jpg")
+        keyframes_only = ffmpeg.storyboard_command(source, info, board, work / "storyboard.jpg")
+        assert "-skip_frame" in keyframes_only, "the bench clip has a keyframe every second"
         every_frame = [part for part in keyframes_only if part not in ("-skip_frame", "nokey")]
         arms = {
-            "ladder, one process (project)": lambda: [ffmpeg.transcode_command(source, plan, out("ladder"))],
+            "ladder, one process (project)": lambda: [ffmpeg.transcode_command(source, info, plan, out("ladder"))],
             "ladder, one process per rendition (baseline)": lambda: [
-                ffmpeg.transcode_command(source, replace(plan, renditions=[rendition]), out(rendition.name))
+                ffmpeg.transcode_command(source, info, replace(plan, renditions=[rendition]), out(rendition.name))
                 for rendition in plan.renditions
             ],
             "thumbnails, keyframes only (project)": lambda: [poster, keyframes_only],

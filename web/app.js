@@ -55,7 +55,7 @@ async function upload(file) {
   const created = await api("POST", "/uploads", {
     filename: file.name,
     size: file.size,
-    contentType: file.type || "video/mp4",
+    contentType: file.type || "application/octet-stream", // the pipeline reads the file to tell what it is
     title: file.name.replace(/\.[^.]+$/, ""),
   });
   const urls = new Map(created.parts.map((part) => [part.partNumber, part]));
@@ -105,8 +105,19 @@ function assetCard(asset) {
   title.textContent = asset.title || asset.source?.filename || asset.assetId;
   const state = document.createElement("span");
   state.className = `status ${asset.status}`;
-  state.textContent = asset.status + (asset.step ? ` (${asset.step})` : "") + (asset.error ? `: ${asset.error.code}` : "");
-  info.append(title, state, document.createElement("br"));
+  state.textContent = asset.status + (asset.step ? ` (${asset.step})` : "");
+  info.append(title, state);
+  // Why it failed, or what could not be made, in the pipeline's own sentence.
+  const notes = asset.error ? [asset.error] : asset.warnings || [];
+  for (const note of notes) {
+    const line = document.createElement("div");
+    line.className = asset.error ? "reason failed" : "reason warning";
+    line.dataset.code = note.code;
+    line.textContent = note.message;
+    line.title = note.code;
+    info.append(line);
+  }
+  info.append(document.createElement("br"));
   const button = (label, action) => {
     const element = document.createElement("button");
     element.textContent = label;

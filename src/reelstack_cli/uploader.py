@@ -35,7 +35,16 @@ PART_ATTEMPTS = 8
 URL_RENEWALS = 4
 URL_MARGIN_SECONDS = 60  # renew a URL this close to its expiry instead of racing it
 _CHUNK = 256 * 1024
-_EXTRA_TYPES = {".mov": "video/quicktime", ".m4v": "video/x-m4v", ".mkv": "video/x-matroska", ".m4a": "audio/mp4"}
+_EXTRA_TYPES = {
+    ".mov": "video/quicktime",
+    ".m4v": "video/x-m4v",
+    ".mkv": "video/x-matroska",
+    ".m4a": "audio/mp4",
+    ".ts": "video/mp2t",  # the system's table may say Qt Linguist
+    ".mts": "video/mp2t",
+    ".m2ts": "video/mp2t",
+    ".flac": "audio/flac",
+}
 
 
 class UploadError(RuntimeError):
@@ -93,7 +102,10 @@ def default_state_dir() -> Path:
 
 
 def guess_content_type(path: Path) -> str:
-    return _EXTRA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    """The type to declare, from the name; anything that is not plainly audio or video is declared
+    unknown (the pipeline reads the file itself to tell what it is)."""
+    guessed = _EXTRA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or ""
+    return guessed if guessed.startswith(("video/", "audio/")) else "application/octet-stream"
 
 
 def file_sha256(path: Path) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +16,11 @@ import pytest
 from PIL import Image
 
 from reelstack_cli.api_client import ApiClient
-from reelstack_cli.media import ffprobe, generate_audio, generate_clip, generate_image
+from reelstack_cli.media import Clip, generate_audio, generate_clip, generate_image, make_clip
 from reelstack_cli.settings import CHECKOUT
-from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
+from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
 from tests.integration.conftest import Stack
+from tests.media_cases import BY_NAME, Seen, check_poster, check_rendition, mean_volume, probe, source_facts
 
 pytestmark = pytest.mark.localcloud
 
@@ -29,43 +29,61 @@ pytestmark = pytest.mark.localcloud
 class Case:
     make: Callable[[Path], Path]
     expected: str  # "ready" or the failure code
+    warnings: frozenset[str] = frozenset()  # the codes a ready asset must carry
     asset: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None
 
 
-def _bytes(data: bytes) -> Callable[[Path], Path]:
-    def write(path: Path) -> Path:
-        path.write_bytes(data)
-        return path
-
-    return write
+def _clip(name: str, recipe: Clip) -> Callable[[Path], Path]:
+    return lambda folder: make_clip(folder / f"{name}{recipe.suffix}", recipe)
 
 
-def _truncated(path: Path) -> Path:
-    whole = generate_clip(path.with_name("whole.mp4"), seconds=4, width=640, height=360)
-    path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
-    return path
+def _matrix(name: str) -> Case:
+    """A case of the unit tests' media matrix (tests/media_cases.py), through the local cloud."""
+    case = BY_NAME[name]
+    return Case(case.make, case.outcome, case.warnings)
 
 
-PLAYLIST = b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://169.254.169.254/latest/meta-data/\n#EXT-X-ENDLIST\n"
-CONCAT = b"ffconcat version 1.0\nfile '/etc/passwd'\n"
-
+# None for the GOP is the encoder's default: one keyframe in a clip shorter than about 8 s.
 CASES = {
-    "landscape-1080p-with-audio": Case(lambda p: generate_clip(p, seconds=4, width=1920, height=1080), "ready"),
-    "portrait-with-rotation": Case(lambda p: generate_clip(p, seconds=3, width=1280, height=720, rotation=90), "ready"),
-    "video-without-audio": Case(lambda p: generate_clip(p, seconds=3, width=854, height=480, audio=False), "ready"),
-    "audio-only": Case(lambda p: generate_audio(p.with_suffix(".m4a"), seconds=4), "ready"),
-    "variable-frame-rate": Case(lambda p: generate_clip(p, seconds=3, variable_frame_rate=True), "ready"),
-    "truncated": Case(_truncated, "Truncated"),
-    "random-bytes-named-mp4": Case(_bytes(bytes(range(256)) * 2000), "NotMedia"),
-    "hls-playlist-disguised": Case(_bytes(PLAYLIST), "NotMedia"),
-    "concat-script-disguised": Case(_bytes(CONCAT), "NotMedia"),
-    "image-only": Case(generate_image, "NotMedia"),
-}
+    "landscape-1080p-with-audio": Case(lambda p: generate_clip(p / "a.mp4", seconds=4, width=1920, height=1080),
+                                       "ready"),
+    "portrait-with-rotation": Case(_clip("portrait", Clip(3, 720, 1280, rotation=90)), "ready"),
+    "audio-only": Case(lambda p: generate_audio(p / "memo.m4a", seconds=4), "ready"),
+    # The six short clips made by FFmpeg's defaults that used to fail (one keyframe each).
+    "6s-720x1280-silent": Case(_clip("silent", Clip(6, 720, 1280, gop_seconds=None, audio="none")), "ready"),
+    "8s-rotated": Case(_clip("rotated", Clip(8, 360, 640, rotation=90, gop_seconds=None)), "ready"),
+    "5s-160x120": Case(_clip("tiny", Clip(5, 160, 120, gop_seconds=None)), "ready"),
+    "6s-hevc-10bit": Case(_clip("hevc", Clip(6, 640, 360, codec="hevc", pixel_format="yuv420p10le",
+                                             gop_seconds=None, container="mov")), "ready"),
+    "two-audio-tracks": Case(_clip("two", Clip(4, 640, 360, audio="two-tracks", gop_seconds=None)), "ready"),
+    "variable-frame-rate": Case(_clip("vfr", Clip(4, 640, 360, variable_frame_rate=True, gop_seconds=None)),
+                                "ready"),
+    # What phones, browsers and broadcast make besides (a slice of the media matrix).
+    "hlg-iphone-portrait": Case(_clip("hlg", Clip(3, 360, 640, codec="hevc", colour="hlg", container="mov",
+                                                  rotation=90)), "ready"),
+    "mediarecorder-webm": _matrix("vp8-mediarecorder-webm"),
+    "mpeg-ts-5.1": Case(_clip("broadcast", Clip(3, 640, 360, container="ts", audio="5.1")), "ready"),
+    "prores-pcm": _matrix("prores-mov-pcm"),
+    "full-range": _matrix("h264-rotated180-24fps-full-range"),
+    "flac": _matrix("audio-flac"),
+    "damaged-middle": _matrix("h264-damaged-middle"),
+    # Refused, with a clear code, leaving nothing behind.
+    "truncated": _matrix("truncated-faststart-mp4"),
+    "random-bytes-named-mp4": _matrix("random-bytes"),
+    "hls-playlist-disguised": _matrix("hls-playlist-named-mp4"),
+    "concat-script-disguised": _matrix("concat-script-named-mp4"),
+    "avi-embedded-playlist": _matrix("avi-embedded-playlist"),
+    "pixel-bomb": _matrix("pixel-bomb-12-megapixels"),
+    "dolby-vision-5": _matrix("dolby-vision-5-no-base-layer"),
+    "image-only": Case(lambda p: generate_image(p / "photo.mp4"), "NotMedia"),
+}  # fmt: skip
 
 
 def upload(api: ApiClient, path: Path, state: Path) -> dict[str, Any]:
-    content_type = "audio/mp4" if path.suffix == ".m4a" else "video/mp4"
-    return Uploader(api, "alice", state=StateStore(state)).upload(path, content_type=content_type, resume="never")
+    """As the CLI does: the declared type from the file's name (the pipeline reads the content)."""
+    uploader = Uploader(api, "alice", state=StateStore(state))
+    return uploader.upload(path, content_type=guess_content_type(path), resume="never")
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +96,10 @@ def processed(
 
     def run(item: tuple[str, Case]) -> None:
         name, case = item
-        path = case.make(folder / f"{name}.mp4")
-        uploaded = upload(alice, path, folder / "state")
-        case.asset = wait_for_asset(alice, uploaded["assetId"], timeout=240)
+        (folder / name).mkdir()
+        case.source = case.make(folder / name)
+        uploaded = upload(alice, case.source, folder / "state")
+        case.asset = wait_for_asset(alice, uploaded["assetId"], timeout=300)
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(run, CASES.items()))
@@ -103,11 +122,6 @@ def download_prefix(stack: Stack, prefix: str, target: Path) -> list[str]:
             local.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(bucket, item["Key"], str(local))
     return keys
-
-
-def probe_json(path: Path, *extra: str) -> dict[str, Any]:
-    command = [ffprobe(), "-v", "error", *extra, "-of", "json", "-show_streams", "-show_format", str(path)]
-    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
 READY = [name for name, case in CASES.items() if case.expected == "ready"]
@@ -134,9 +148,7 @@ def test_playable_sources_become_ready_hls(
         assert all(abs(duration - 6) < 0.1 for duration in durations[:-1]), durations
         assert abs(sum(durations) - media["durationSeconds"]) < 0.5
         # ffprobe reads the rendition through its playlist (HLS over local files only).
-        streams = probe_json(folder / "index.m3u8", "-protocol_whitelist", "file", "-allowed_extensions", "ALL")[
-            "streams"
-        ]
+        streams = probe(folder / "index.m3u8", "-protocol_whitelist", "file", "-allowed_extensions", "ALL")["streams"]
         kinds = sorted(stream["codec_type"] for stream in streams)
         if media["hasVideo"]:
             assert f"RESOLUTION={rendition['width']}x{rendition['height']}" in line
@@ -144,20 +156,29 @@ def test_playable_sources_become_ready_hls(
             assert (video["codec_name"], video["profile"]) == ("h264", "High")
             assert (video["width"], video["height"]) == (rendition["width"], rendition["height"])
         assert kinds == (["audio"] if media["hasAudio"] else []) + (["video"] if media["hasVideo"] else [])
+    case = processed[name]
+    assert {warning["code"] for warning in asset.get("warnings", [])} == set(case.warnings), asset.get("warnings")
     if media["hasVideo"]:
-        assert asset["renditions"][0]["height"] <= max(media["width"], media["height"])  # never upscaled
-        poster = probe_json(tmp_path / "thumbnails" / "poster.jpg")["streams"][0]
-        assert (poster["width"] > poster["height"]) == (media["width"] > media["height"])
+        # What a viewer notices: H.264 8-bit 4:2:0 BT.709 TV range, as long as the source, in sync,
+        # upright and not washed out; a poster that decodes upright and is not black.
+        seen, facts = Seen(), source_facts(case.source)
+        for rendition in asset["renditions"]:
+            check_rendition(seen, tmp_path / "hls", rendition, facts, media["dynamicRange"] != "sdr", media["hasAudio"])
+        check_poster(seen, tmp_path / "thumbnails" / "poster.jpg", (media["width"], media["height"]))
+        assert not seen.notes, seen.notes
+        assert min(asset["renditions"][0]["width"], asset["renditions"][0]["height"]) <= min(
+            media["width"], media["height"]
+        )  # never upscaled
         vtt = (tmp_path / "thumbnails" / "storyboard.vtt").read_text()
         assert vtt.startswith("WEBVTT") and "storyboard.jpg#xywh=" in vtt
         assert {"poster", "storyboard"} <= set(asset["thumbnails"])
         # The preview: muted, at most 4 s, small enough for a feed; the animated WebP decodes.
-        preview = probe_json(tmp_path / "previews" / "preview.mp4")
+        preview = probe(tmp_path / "previews" / "preview.mp4")
         assert [stream["codec_type"] for stream in preview["streams"]] == ["video"]
         assert float(preview["format"]["duration"]) <= 4.1
         assert (tmp_path / "previews" / "preview.mp4").stat().st_size < 400_000
         with Image.open(tmp_path / "previews" / "preview.webp") as animated:
-            assert animated.is_animated and animated.n_frames >= 10
+            assert animated.is_animated and animated.n_frames >= 10  # every ready clip here lasts 2 s or more
         assert set(asset["previews"]) == {"video", "animated"}
     else:
         assert "thumbnails" not in asset
@@ -170,6 +191,20 @@ def test_playable_sources_become_ready_hls(
     assert ready[0]["ownerId"] == "alice"
     assert ready[0]["playback"]["hls"]
     assert set(ready[0]["previews"]) == set(asset["previews"])  # asset.ready carries the previews too
+
+
+def test_of_two_audio_tracks_the_default_one_plays(processed: dict[str, Case], stack: Stack, tmp_path: Path) -> None:
+    """The clip's first track is silent and its second, marked default, carries a tone."""
+    asset = processed["two-audio-tracks"].asset
+    download_prefix(stack, f"assets/{asset['assetId']}/hls/", tmp_path)
+    playlist = tmp_path / asset["renditions"][0]["name"] / "index.m3u8"
+    assert mean_volume(playlist, "-allowed_extensions", "ALL") > -40
+
+
+def test_hdr_is_recorded_and_converted(processed: dict[str, Case]) -> None:
+    media = processed["hlg-iphone-portrait"].asset["media"]
+    assert media["dynamicRange"] == "hlg"
+    assert any("tone-mapped" in conversion for conversion in media["conversions"]), media["conversions"]
 
 
 def test_portrait_video_comes_out_upright(processed: dict[str, Case]) -> None:

@@ -10,10 +10,12 @@ import boto3
 import pytest
 
 from reelstack import ffmpeg
-from reelstack.errors import MediaLimitExceeded, UnsupportedMedia
+from reelstack.assets import asset_view
+from reelstack.errors import AssetGone, MediaLimitExceeded, UnsupportedMedia
 from reelstack.ladder import plan_ladder
 from reelstack.media import MediaInfo, describe
 from reelstack.models import AssetModel, UploadModel
+from reelstack.pipeline import record_failure, upload_outputs
 from reelstack.uploads import Uploads
 from reelstack_cli import media as test_media
 from tests.unit.conftest import MEDIA_BUCKET, UPLOAD_BUCKET, load_event, load_handler
@@ -299,3 +301,53 @@ def test_an_event_for_an_aborted_upload_is_rejected(pipeline: dict[str, Any]) ->
     assert boto3.client("stepfunctions").list_executions(stateMachineArn=_machine())["executions"] == []
     rejected = pipeline["events"]()
     assert [(event["type"], event["error"]["code"]) for event in rejected] == [("upload.rejected", "UploadNotActive")]
+
+
+def test_extras_that_could_not_be_made_become_warnings_not_failures(pipeline: dict[str, Any]) -> None:
+    """Thumbnails failed for good (their Catch handed Publish the error) and the animated preview could
+    not be made: the asset is ready with both said in a sentence, on the asset and in asset.ready."""
+    asset_id = pipeline["upload"].asset_id
+    load_handler("probe")(job_event("probe/job.json", pipeline), None)
+    outcome = load_handler("publish")(job_event("publish/job-with-failed-extras.json", pipeline), None)
+    assert outcome["announced"] is True
+    codes = [warning["code"] for warning in outcome["warnings"]]
+    assert codes == ["NoThumbnails", "NoAnimatedPreview"]
+    asset = AssetModel.get(asset_id)
+    assert asset.status == "ready" and asset.thumbnails is None
+    view = asset_view(asset)
+    assert view["playable"] is True
+    assert (
+        view["warnings"][0]["message"]
+        == "there are no thumbnails: FFmpeg ran out of time (280 s) to make the storyboard"
+    )
+    assert view["previews"]["animated"] is None and view["previews"]["video"].startswith("http")
+    ready = [event for event in pipeline["events"]() if event["type"] == "asset.ready"]
+    assert [warning["code"] for warning in ready[0]["warnings"]] == codes
+
+
+def test_a_step_that_finishes_after_its_asset_failed_leaves_nothing(pipeline: dict[str, Any], tmp_path: Path) -> None:
+    """A sibling branch failed and Record failure ran while this step was still writing: the step sees
+    the asset failed after its upload, removes what it wrote and says so by name."""
+    asset_id = pipeline["upload"].asset_id
+    load_handler("probe")(job_event("probe/job.json", pipeline), None)
+    record_failure({"assetId": asset_id, "ownerId": "alice"}, "UnreadableMedia", "the file is damaged")
+    (tmp_path / "poster.jpg").write_bytes(b"late")
+    with pytest.raises(AssetGone, match="failed"):
+        upload_outputs(asset_id, tmp_path, f"assets/{asset_id}/thumbnails/")
+    assert boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET).get("KeyCount", 0) == 0
+
+
+def test_failure_messages_are_sentences_about_the_file() -> None:
+    """FFmpeg's stderr never reaches a client: each known complaint is one sentence, the rest a
+    general one; memory addresses, paths and log prefixes stay in the function's log."""
+    stderr = (
+        "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55d1c0] moov atom not found\n"
+        "[in#0 @ 0x55d1] Error opening input: Invalid data found when processing input\n"
+    )
+    assert ffmpeg.explain(stderr, "read the file").code == "Truncated"
+    decoding = (
+        "[h264 @ 0x7f] error while decoding MB 3 4, bytestream -7\n[vist#0:0/h264 @ 0x5] Decode error rate 0.9 exceeds"
+    )
+    assert ffmpeg.explain(decoding, "encode the HLS ladder").code == "UnreadableMedia"
+    for error in (ffmpeg.explain(stderr, "read the file"), ffmpeg.explain("Segmentation fault at 0x0", "do it")):
+        assert "@" not in error.message and "0x" not in error.message and "\n" not in error.message

@@ -234,10 +234,31 @@ GOOD = {"filename": "a.mp4", "size": 1000, "contentType": "video/mp4"}
 
 
 @pytest.mark.parametrize(
+    ("declared", "recorded"),
+    [
+        ("video/mp2t", "video/mp2t"),  # MPEG-TS
+        ("video/x-msvideo", "video/x-msvideo"),  # AVI
+        ("audio/flac", "audio/flac"),
+        ("video/webm;codecs=vp8,opus", "video/webm"),  # a browser's MediaRecorder
+        ("Video/MP4", "video/mp4"),
+        ("application/octet-stream", "application/octet-stream"),  # the app does not know
+        ("video/x-some-future-codec", "video/x-some-future-codec"),
+    ],
+)
+def test_any_video_or_audio_type_is_accepted_the_content_decides(aws: None, declared: str, recorded: str) -> None:
+    status, answer = call("create-upload", body={**GOOD, "contentType": declared})
+    assert status == 201, answer
+    assert UploadModel.get(answer["uploadId"]).content_type == recorded
+
+
+@pytest.mark.parametrize(
     ("body", "status", "code"),
     [
         ({**GOOD, "contentType": "application/pdf"}, 415, "UnsupportedMediaType"),
         ({**GOOD, "contentType": "image/png"}, 415, "UnsupportedMediaType"),
+        ({**GOOD, "contentType": "text/html"}, 415, "UnsupportedMediaType"),
+        ({**GOOD, "contentType": "video/"}, 415, "UnsupportedMediaType"),
+        ({**GOOD, "contentType": "video/mp4\r\nX-Evil: 1"}, 415, "UnsupportedMediaType"),
         ({**GOOD, "size": 0}, 400, "EmptyUpload"),
         ({**GOOD, "size": 10 * 1024 * MiB + 1}, 413, "UploadTooLarge"),
         ({**GOOD, "size": "1000"}, 400, "InvalidField"),
