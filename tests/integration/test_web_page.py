@@ -17,7 +17,9 @@ from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.deploy import dev_secret
 from reelstack_cli.media import generate_clip
 from reelstack_cli.settings import LOCAL_DIR
+from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
 from tests.integration.conftest import Stack
+from tests.media_cases import BY_NAME
 
 pytestmark = pytest.mark.localcloud
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -85,3 +87,41 @@ def test_the_page_uploads_plays_renames_and_deletes(stack: Stack, browser: Brows
         api.get(f"/assets/{asset_id}")
     assert gone.value.status == 404
     assert not [line for line in console if "error" in line.lower()], console
+
+
+def test_library_cards_say_why_a_video_failed_and_what_is_missing(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    """A failed asset's card shows the pipeline's sentence, not only its code; a ready asset with a
+    warning shows each warning's sentence."""
+    user = f"web-{uuid.uuid4().hex[:6]}"
+    token = issue_dev_token(dev_secret(stack.settings), user)
+    api = ApiClient(stack.outputs["apiUrl"], token)
+    uploader = Uploader(api, user, state=StateStore(tmp_path / "state"))
+    assets = {}
+    for name in ("random-bytes", "h264-damaged-middle"):
+        source = BY_NAME[name].make(tmp_path)
+        uploaded = uploader.upload(source, content_type=guess_content_type(source), resume="never")
+        assets[name] = wait_for_asset(api, uploaded["assetId"], timeout=300)
+    failed, damaged = assets["random-bytes"], assets["h264-damaged-middle"]
+    assert failed["status"] == "failed" and damaged["status"] == "ready"
+
+    page: Page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{stack.outputs['apiUrl']}/#token={token}")
+    failed_card = page.locator(f"li.asset[data-asset-id='{failed['assetId']}']")
+    reason = failed_card.locator(".reason.failed")
+    reason.wait_for()
+    assert reason.get_attribute("data-code") == failed["error"]["code"] == "NotMedia"
+    assert reason.inner_text() == failed["error"]["message"]
+    assert len(reason.inner_text().split()) > 4 and not re.search(r"0x|/|\[", reason.inner_text())  # not stderr
+
+    ready_card = page.locator(f"li.asset[data-asset-id='{damaged['assetId']}']")
+    shown = ready_card.locator(".reason.warning")
+    shown.first.wait_for()
+    expected = {warning["code"]: warning["message"] for warning in damaged["warnings"]}
+    assert "DamagedFrames" in expected
+    assert {
+        shown.nth(i).get_attribute("data-code"): shown.nth(i).inner_text() for i in range(shown.count())
+    } == expected
+    assert ready_card.locator("button[data-action=play]").count() == 1
+    assert failed_card.locator("button[data-action=play]").count() == 0
