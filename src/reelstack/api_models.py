@@ -27,7 +27,16 @@ class _Body(BaseModel):
 class CreateUpload(_Body):
     filename: Annotated[str, Field(min_length=1, max_length=4096)]
     size: StrictInt
-    content_type: Annotated[str, Field(alias="contentType", min_length=1, max_length=255)]
+    content_type: Annotated[
+        str,
+        Field(
+            alias="contentType",
+            min_length=1,
+            max_length=255,
+            description="Any video/* or audio/* type, or application/octet-stream (else 415); "
+            "the pipeline decides what the file is by its content.",
+        ),
+    ]
     title: Title | None = None
     description: Description | None = None
     tags: Annotated[list[Tag], Field(max_length=20)] | None = None

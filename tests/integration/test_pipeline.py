@@ -191,6 +191,7 @@ def test_playable_sources_become_ready_hls(
     assert ready[0]["ownerId"] == "alice"
     assert ready[0]["playback"]["hls"]
     assert set(ready[0]["previews"]) == set(asset["previews"])  # asset.ready carries the previews too
+    assert ready[0].get("warnings", []) == asset.get("warnings", [])  # and the warnings
 
 
 def test_of_two_audio_tracks_the_default_one_plays(processed: dict[str, Case], stack: Stack, tmp_path: Path) -> None:
