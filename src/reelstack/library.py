@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import UpdateError
 
 from reelstack import aws
-from reelstack.api_models import AssetChanges, parse_body
+from reelstack.api_models import AssetChanges, parse_body, read_json
 from reelstack.assets import PlaybackUrl, asset_view, move_asset, owned_asset
 from reelstack.config import deployment
 from reelstack.diagram import execution_rows
@@ -36,10 +36,11 @@ def _encode_cursor(key: dict[str, Any]) -> str:
 
 def _decode_cursor(owner_id: str, cursor: str) -> dict[str, Any]:
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error) as error:
+        key = read_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), "the cursor")
+    except (InvalidInput, binascii.Error) as error:
         raise InvalidInput("the cursor is not one this API gave out", code="InvalidCursor") from error
-    if not isinstance(key, dict) or key.get("ownerId", {}).get("S") != owner_id:
+    owner = key.get("ownerId") if isinstance(key, dict) else None
+    if not isinstance(owner, dict) or owner.get("S") != owner_id:
         raise InvalidInput("the cursor is not one this API gave out to you", code="InvalidCursor")
     return key
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -270,7 +271,12 @@ def test_any_video_or_audio_type_is_accepted_the_content_decides(aws: None, decl
         ({**GOOD, "checksumAlgorithm": "MD5"}, 400, "InvalidField"),
         ("{not json", 400, "InvalidJson"),
         ("[1, 2]", 400, "InvalidJson"),
+        ('"a string"', 400, "InvalidJson"),
         (None, 400, "InvalidJson"),
+        ({**GOOD, "colour": "red"}, 400, "UnknownField"),  # a misspelt field is named, not ignored
+        ("[" * 100_000 + "]" * 100_000, 400, "InvalidJson"),  # deeper than the parser can go
+        ({**GOOD, "title": json.loads("[" * 20 + "]" * 20)}, 400, "InvalidJson"),  # deeper than any body needs
+        (json.dumps({**GOOD, "description": "x" * (3 * MiB)}), 413, "BodyTooLarge"),
     ],
 )
 def test_create_refuses_bad_requests_clearly(aws: None, body: Any, status: int, code: str) -> None:
@@ -405,3 +411,32 @@ def test_a_client_past_its_rate_gets_429_with_retry_after(aws: None, monkeypatch
     assert answer["statusCode"] == 429
     assert answer["headers"]["Retry-After"] == "1"
     assert json.loads(answer["body"])["error"]["code"] == "TooManyRequests"
+
+
+BODY_ROUTES = ["create-upload", "request-parts", "complete-upload", "update-asset", "register-device"]
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES)
+def test_every_body_refuses_unknown_fields_and_deep_nesting_with_400(created: dict[str, Any], route: str) -> None:
+    event = load_event(f"api/{route}.json")
+    own = {"upload_id": created["uploadId"], "asset_id": created["assetId"]}
+    ids = {name: own[name] for name in event["pathParameters"] or {}}
+    good = json.loads(event["body"])
+    status, answer = call(route, body={**good, "surprise": 1}, **ids)
+    assert (status, answer["error"]["code"]) == (400, "UnknownField"), answer
+    assert "surprise" in answer["error"]["message"]
+    status, answer = call(route, body="{" + '"a":{' * 5000 + "}" * 5001, **ids)
+    assert (status, answer["error"]["code"]) == (400, "InvalidJson"), answer
+    status, answer = call(route, body=b"\xff\xfe{}".decode("latin-1"), **ids)
+    assert status == 400, answer
+
+
+def test_a_crafted_cursor_is_refused_not_a_crash(aws: None) -> None:
+    for key in ("[" * 50_000 + "]" * 50_000, '{"ownerId": "alice"}', '"text"', "{" + '"a":{' * 30 + "}" * 31):
+        cursor = base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+        event = load_event("api/list-assets.json")
+        event["queryStringParameters"] = {"cursor": cursor}
+        event["multiValueQueryStringParameters"] = {"cursor": [cursor]}
+        response = load_handler("api")(event, None)
+        assert response["statusCode"] == 400, response
+        assert json.loads(response["body"])["error"]["code"] == "InvalidCursor"
