@@ -14,7 +14,7 @@ from typing import Any
 
 from chalice.app import Chalice, CORSConfig, Response
 
-from reelstack import library, playback, push, throttle
+from reelstack import aws, library, playback, push, throttle
 from reelstack.assets import asset_view, owned_asset
 from reelstack.auth import owner_of
 from reelstack.errors import NotFound, ReelstackError, error_body
@@ -58,7 +58,10 @@ def route(
                     owner = owner_of(request.headers.get("authorization"))
                     throttle.admit(owner)
                     result = view(owner, **path_params)
-            except ReelstackError as error:
+            except Exception as failure:
+                error = failure if isinstance(failure, ReelstackError) else aws.as_named(failure)
+                if error is None:
+                    raise  # a bug: Chalice answers 500 and the log has the traceback
                 logger.info("request refused", extra={"code": error.code, "status": error.http_status})
                 metrics.add_metric(name=f"Refused{error.http_status}", unit=MetricUnit.Count, value=1)
                 retry = getattr(error, "retry_after_seconds", None)

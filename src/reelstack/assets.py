@@ -6,12 +6,12 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from reelstack import aws
 from reelstack.config import deployment
-from reelstack.errors import NotFound, StorageUnavailable
+from reelstack.errors import NotFound
 from reelstack.keys import is_id
 from reelstack.models import AssetModel, ErrorAttribute, utc_now
 from reelstack.states import AssetStatus, Visibility
@@ -139,10 +139,7 @@ def move_asset(
     actions.append(AssetModel.step.set(step) if step else AssetModel.step.remove())
     if error is not None:
         actions.append(AssetModel.error.set(error))
-    try:
-        AssetModel(asset_id).update(actions=actions, condition=AssetModel.status.is_in(*from_states))
-    except UpdateError as failure:
-        if failure.cause_response_code != "ConditionalCheckFailedException":
-            raise StorageUnavailable("the asset could not be updated; try again") from failure
-        return False
-    return True
+    return aws.conditional(
+        lambda: AssetModel(asset_id).update(actions=actions, condition=AssetModel.status.is_in(*from_states)),
+        "the asset",
+    )

@@ -12,7 +12,8 @@ class ReelstackError(Exception):
     code = "InternalError"
     #: The HTTP status the API answers with.
     http_status = 500
-    #: Whether retrying the same work may succeed (Retry) or never will (Catch at once).
+    #: Whether the state machine retries a step that raised it (trying again may work) or never
+    #: does (a verdict on the file or the input). errors.transient_names() is the Retry list.
     transient = False
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
@@ -66,6 +67,17 @@ class UnsupportedMediaType(ReelstackError):
     http_status = 415
 
 
+class TooManyRequests(ReelstackError):
+    """A client past its request rate. It retries after ``Retry-After``; no pipeline step raises it."""
+
+    code = "TooManyRequests"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ToolchainMissing(ReelstackError):
     """FFmpeg is not where the layer should have put it: a deployment error, never retried."""
 
@@ -115,11 +127,46 @@ class InjectedFault(ReelstackError):
 
 
 class StorageUnavailable(ReelstackError):
-    """S3 or DynamoDB answered with a throttling or server error; trying again may work."""
+    """S3 or DynamoDB did not answer as it should (throttling, a 5xx, a reset connection, a read cut
+    short, a timeout); trying again may work."""
 
     code = "StorageUnavailable"
     http_status = 503
     transient = True
+
+
+class ServiceUnavailable(ReelstackError):
+    """SNS, Step Functions or another AWS service did not answer as it should (as StorageUnavailable)."""
+
+    code = "ServiceUnavailable"
+    http_status = 503
+    transient = True
+
+
+# Lambda's own errors for an invocation that never ran the code; Step Functions retries them.
+LAMBDA_TRANSIENT = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+
+def _named(base: type[ReelstackError]) -> list[type[ReelstackError]]:
+    found = []
+    for subclass in base.__subclasses__():
+        found += [subclass, *_named(subclass)]
+    return found
+
+
+def transient_names() -> list[str]:
+    """What the state machine retries: every named error marked transient, and Lambda's own."""
+    return [error.__name__ for error in _named(ReelstackError) if error.transient] + list(LAMBDA_TRANSIENT)
+
+
+def verdict_names() -> list[str]:
+    """What the state machine never retries: named errors that say something about the file or input."""
+    return [error.__name__ for error in _named(ReelstackError) if not error.transient]
 
 
 def code_and_message(error_message: str, default_code: str) -> tuple[str, str]:

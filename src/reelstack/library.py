@@ -10,14 +10,13 @@ import os
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import UpdateError
 
 from reelstack import aws
 from reelstack.api_models import AssetChanges, parse_body, read_json
 from reelstack.assets import PlaybackUrl, asset_view, move_asset, owned_asset
 from reelstack.config import deployment
 from reelstack.diagram import execution_rows
-from reelstack.errors import InvalidInput, NotFound, StorageUnavailable
+from reelstack.errors import InvalidInput, NotFound
 from reelstack.events import EventType, publish
 from reelstack.keys import MediaKeys, SourceKey
 from reelstack.models import AssetModel, UploadModel, utc_now
@@ -73,15 +72,15 @@ def update_asset(
     changes = parse_body(AssetChanges, raw_body).model_dump(exclude_unset=True, by_alias=False)
     asset = owned_asset(owner_id, asset_id)
     actions = [getattr(AssetModel, name).set(value) for name, value in changes.items()]
-    try:
-        asset.update(
+    updated = aws.conditional(
+        lambda: asset.update(
             actions=[*actions, AssetModel.updated_at.set(utc_now())],
             condition=AssetModel.status != AssetStatus.DELETED,
-        )
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound") from error
-        raise StorageUnavailable("the asset could not be updated; try again") from error
+        ),
+        "the asset",
+    )
+    if not updated:  # deleted since it was read
+        raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound")
     publish(EventType.ASSET_UPDATED, asset_id, owner_id, changes=changes)
     return asset_view(asset, playback)  # update() has loaded the new values (ALL_NEW) into ``asset``
 

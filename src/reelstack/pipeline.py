@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from botocore.exceptions import ClientError, IncompleteReadError
+from pynamodb.exceptions import DoesNotExist
 
 from reelstack import aws, render
 from reelstack.assets import asset_view, move_asset
@@ -34,7 +34,6 @@ from reelstack.errors import (
     InjectedFault,
     InvalidInput,
     SourceMismatch,
-    StorageUnavailable,
     code_and_message,
 )
 from reelstack.events import EventType, publish
@@ -151,7 +150,8 @@ def probe(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
 
 
 def download_source(job: dict[str, Any], work: Path) -> Path:
-    """The source in the work folder, its size and declared SHA-256 checked while it streams in."""
+    """The source in the work folder, its size and declared SHA-256 checked while it streams in. A
+    connection that breaks mid-body is StorageUnavailable (retried), never a verdict on the file."""
     source = job["source"]
     args = {"Bucket": source["bucket"], "Key": source["key"]}
     if source.get("versionId"):
@@ -159,14 +159,20 @@ def download_source(job: dict[str, Any], work: Path) -> Path:
     try:
         body = aws.client("s3").get_object(**args)["Body"]
     except ClientError as error:
-        raise StorageUnavailable(f"the source could not be read: {error}") from error
+        if aws.error_code(error) in ("NoSuchKey", "NoSuchVersion"):
+            raise AssetGone("the uploaded file is gone (deleted while it waited)") from error
+        raise aws.as_named(error) or error from error
+    cut_short = fault_due("probe:cut-read", job["assetId"])  # FAULT_INJECTION: the body breaks mid-stream
     target = work / "source"
     digest, size = hashlib.sha256(), 0
     with target.open("wb") as out:
-        for chunk in body.iter_chunks(chunk_size=4 * 1024 * 1024):
+        for chunk in body.iter_chunks(chunk_size=4 * 1024 * 1024 if not cut_short else 64 * 1024):
             digest.update(chunk)
             size += len(chunk)
             out.write(chunk)
+            if cut_short:
+                body.close()
+                raise IncompleteReadError(actual_bytes=size, expected_bytes=source["size"])
     if size != source["size"]:
         raise SourceMismatch(f"the object is {size} bytes; the upload declared {source['size']}", code="SizeMismatch")
     if source.get("sha256") and digest.hexdigest() != source["sha256"]:
@@ -370,18 +376,25 @@ _ERROR_CODES = {
 # -- helpers -------------------------------------------------------------------------------------
 
 
+def fault_due(fault: str, asset_id: str) -> bool:
+    """Whether FAULT_INJECTION names ``fault`` and it has not yet struck this asset (once per asset,
+    recorded on the asset, so the retry that follows succeeds). The local cloud has no fault-injection
+    service; this switch is how the tests prove that Retry works."""
+    if fault not in os.environ.get("FAULT_INJECTION", "").split(","):
+        return False
+    return aws.conditional(
+        lambda: AssetModel(asset_id).update(
+            actions=[AssetModel.injected_faults.add({fault})],
+            condition=AssetModel.injected_faults.does_not_exist() | ~AssetModel.injected_faults.contains(fault),
+        ),
+        "the asset",
+    )
+
+
 def inject_fault(step: str, asset_id: str) -> None:
-    """Fail ``step`` once per asset with a transient error when FAULT_INJECTION names it (to prove Retry)."""
-    if step not in os.environ.get("FAULT_INJECTION", "").split(","):
-        return
-    try:
-        AssetModel(asset_id).update(
-            actions=[AssetModel.injected_faults.add({step})],
-            condition=AssetModel.injected_faults.does_not_exist() | ~AssetModel.injected_faults.contains(step),
-        )
-    except UpdateError:
-        return  # injected once already
-    raise InjectedFault(f"fault injected into {step} (FAULT_INJECTION)")
+    """Fail ``step`` once per asset with a transient error when FAULT_INJECTION names it."""
+    if fault_due(step, asset_id):
+        raise InjectedFault(f"fault injected into {step} (FAULT_INJECTION)")
 
 
 @contextmanager
@@ -440,11 +453,10 @@ def _time_left(remaining_ms: RemainingMs) -> render.SecondsLeft:
 
 
 def _set_step(asset_id: str, step: str) -> None:
-    try:
-        AssetModel(asset_id).update(
+    aws.conditional(
+        lambda: AssetModel(asset_id).update(
             actions=[AssetModel.step.set(step), AssetModel.updated_at.set(utc_now())],
             condition=AssetModel.status == AssetStatus.PROCESSING,
-        )
-    except UpdateError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise StorageUnavailable("the asset could not be updated") from error
+        ),
+        "the asset",
+    )

@@ -15,17 +15,7 @@ import time
 from botocore.exceptions import ClientError
 
 from reelstack import aws
-from reelstack.errors import ReelstackError
-
-
-class TooManyRequests(ReelstackError):
-    code = "TooManyRequests"
-    http_status = 429
-    transient = True
-
-    def __init__(self, message: str, retry_after_seconds: int) -> None:
-        super().__init__(message)
-        self.retry_after_seconds = retry_after_seconds
+from reelstack.errors import TooManyRequests
 
 
 def admit(owner_id: str, now: float | None = None) -> None:

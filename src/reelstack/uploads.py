@@ -331,20 +331,17 @@ class Uploads:
 
     def _end(self, upload: UploadModel, status: UploadStatus, now: str) -> bool:
         """Move an open upload to a final status; False if it was no longer open."""
-        try:
-            upload.update(
+        return aws.conditional(
+            lambda: upload.update(
                 actions=[
                     UploadModel.status.set(status),
                     UploadModel.updated_at.set(now),
                     UploadModel.purge_at.set(self._purge_at()),
                 ],
                 condition=UploadModel.status == UploadStatus.UPLOADING,
-            )
-        except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise StorageUnavailable("the upload could not be updated; try again") from error
-            return False
-        return True
+            ),
+            "the upload",
+        )
 
     def _active(self, owner_id: str, upload_id: str) -> UploadModel:
         return self._require_uploading(self._expire_if_due(self._owned(owner_id, upload_id)))

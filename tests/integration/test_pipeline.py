@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,29 +279,35 @@ def test_the_same_s3_event_twice_starts_one_execution(
     assert len(events_for(events_queue, uploaded["assetId"], "upload.completed")) == 1
 
 
-@pytest.fixture
-def transcode_fails_once(stack: Stack) -> Iterator[None]:
-    with stack.function_environment("TranscodeFunction") as configure:
-        configure({"FAULT_INJECTION": "transcode"})
-        yield
-
-
+@pytest.mark.parametrize(
+    ("function", "fault", "named"),
+    [
+        ("TranscodeFunction", "transcode", "InjectedFault"),
+        # The source's body breaks mid-stream (botocore's IncompleteReadError, as when the object
+        # changed under the download): a transient StorageUnavailable, never a verdict on the file.
+        ("ProbeFunction", "probe:cut-read", "StorageUnavailable"),
+    ],
+)
 def test_a_transient_failure_is_retried_and_announced_once(
-    transcode_fails_once: None, stack: Stack, alice: ApiClient, events_queue: Any, tmp_path: Path
+    function: str, fault: str, named: str, stack: Stack, alice: ApiClient, events_queue: Any, tmp_path: Path
 ) -> None:
-    uploaded = upload(alice, generate_clip(tmp_path / "retry.mp4", seconds=2, width=640, height=360), tmp_path)
-    asset = wait_for_asset(alice, uploaded["assetId"], timeout=120)
-    assert asset["status"] == "ready"
+    with stack.function_environment(function) as configure:
+        configure({"FAULT_INJECTION": fault})
+        uploaded = upload(alice, generate_clip(tmp_path / "retry.mp4", seconds=2, width=640, height=360), tmp_path)
+        asset = wait_for_asset(alice, uploaded["assetId"], timeout=120)
+    assert asset["status"] == "ready", asset.get("error")
     sfn = stack.client("stepfunctions")
     executions = sfn.list_executions(stateMachineArn=stack.outputs["stateMachineArn"])["executions"]
     arn = next(item["executionArn"] for item in executions if item["name"].startswith(uploaded["assetId"]))
     history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     failures = [
-        details["error"]
+        (details["error"], details.get("cause", ""))
         for event in history
         for details in [event.get("lambdaFunctionFailedEventDetails") or event.get("taskFailedEventDetails")]
         if details
     ]
-    assert failures == ["InjectedFault"]
+    assert [error for error, _ in failures] == [named], failures
+    if named == "StorageUnavailable":
+        assert "IncompleteReadError" in failures[0][1]
     time.sleep(1)
     assert len(events_for(events_queue, uploaded["assetId"], "asset.ready")) == 1

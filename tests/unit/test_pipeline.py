@@ -8,8 +8,17 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+from pynamodb.exceptions import UpdateError
+from urllib3.exceptions import ProtocolError
 
-from reelstack import ffmpeg
+from reelstack import aws, errors, ffmpeg
 from reelstack.assets import asset_view
 from reelstack.errors import AssetGone, MediaLimitExceeded, UnsupportedMedia
 from reelstack.ladder import plan_ladder
@@ -351,3 +360,53 @@ def test_failure_messages_are_sentences_about_the_file() -> None:
     assert ffmpeg.explain(decoding, "encode the HLS ladder").code == "UnreadableMedia"
     for error in (ffmpeg.explain(stderr, "read the file"), ffmpeg.explain("Segmentation fault at 0x0", "do it")):
         assert "@" not in error.message and "0x" not in error.message and "\n" not in error.message
+
+
+# -- transient or verdict: one taxonomy ------------------------------------------------------------
+
+
+def _client_error(code: str, status: int, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                       operation)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("failure", "named"),
+    [
+        (_client_error("SlowDown", 503, "GetObject"), "StorageUnavailable"),
+        (_client_error("InternalError", 500, "PutObject"), "StorageUnavailable"),
+        (_client_error("ProvisionedThroughputExceededException", 400, "UpdateItem"), "StorageUnavailable"),
+        (_client_error("ThrottlingException", 400, "StartExecution"), "ServiceUnavailable"),
+        (_client_error("Throttling", 400, "Publish"), "ServiceUnavailable"),
+        (_client_error("InternalFailure", 500, "Publish"), "ServiceUnavailable"),
+        (IncompleteReadError(actual_bytes=2031616, expected_bytes=8117631), "StorageUnavailable"),
+        (ResponseStreamingError(error=ProtocolError("Connection broken")), "StorageUnavailable"),
+        (EndpointConnectionError(endpoint_url="http://s3"), "StorageUnavailable"),
+        (ReadTimeoutError(endpoint_url="http://s3"), "StorageUnavailable"),
+        (UpdateError("x", cause=_client_error("ThrottlingException", 400, "UpdateItem")), "StorageUnavailable"),
+        (_client_error("NoSuchKey", 404, "GetObject"), None),
+        (_client_error("AccessDenied", 403, "GetObject"), None),
+        (_client_error("ValidationException", 400, "UpdateItem"), None),
+        (UpdateError("x", cause=_client_error("ConditionalCheckFailedException", 400, "UpdateItem")), None),
+        (ValueError("a bug"), None),
+    ],
+)
+def test_aws_failures_are_named_transient_or_left_alone(failure: Exception, named: str | None) -> None:
+    result = aws.as_named(failure)
+    assert (type(result).__name__ if result else None) == named
+    if result:
+        assert result.transient and type(result).__name__ in errors.transient_names()
+        assert "trying again" in result.message
+
+
+def test_a_throttled_conditional_write_is_not_taken_for_already_moved() -> None:
+    def throttled() -> None:
+        raise UpdateError("x", cause=_client_error("ProvisionedThroughputExceededException", 400, "UpdateItem"))
+
+    def refused() -> None:
+        raise UpdateError("x", cause=_client_error("ConditionalCheckFailedException", 400, "UpdateItem"))
+
+    assert aws.conditional(lambda: None, "the asset") is True
+    assert aws.conditional(refused, "the asset") is False
+    with pytest.raises(errors.StorageUnavailable):
+        aws.conditional(throttled, "the asset")

@@ -52,6 +52,36 @@ def test_retry_and_catch_name_only_errors_that_exist(name: str) -> None:
                 assert AWS_ERROR_NAMES.match(error) or error in domain_errors, f"{error} is raised nowhere"
 
 
+def _tasks(states: dict) -> list[tuple[str, dict]]:
+    found = []
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            found.append((name, state))
+        for branch in state.get("Branches", []):
+            found += _tasks(branch["States"])
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(STATE_MACHINES))
+def test_every_task_retries_exactly_the_transient_errors_and_never_a_verdict(name: str) -> None:
+    """One taxonomy (errors.py): what is marked transient is retried by every task, with backoff and
+    jitter; what is a verdict on the file or the input is never retried."""
+    definition = json.loads((CHECKOUT / STATE_MACHINES[name]["Properties"]["DefinitionUri"]).read_text())
+    transient, verdicts = set(errors.transient_names()), set(errors.verdict_names())
+    assert {"StorageUnavailable", "ServiceUnavailable", "ToolchainFailed"} <= transient
+    tasks = _tasks(definition["States"])
+    assert tasks
+    for task, state in tasks:
+        retried = [rule for rule in state.get("Retry", []) if rule.get("MaxAttempts", 3) > 0]
+        assert len(retried) == 1, f"{task}: one Retry rule for transient errors"
+        assert set(retried[0]["ErrorEquals"]) == transient, task
+        assert retried[0].get("JitterStrategy") == "FULL" and retried[0].get("BackoffRate", 1) > 1, task
+        for rule in state.get("Retry", []):
+            if rule.get("MaxAttempts", 3) == 0:
+                assert set(rule["ErrorEquals"]) <= verdicts, task
+            assert not set(rule["ErrorEquals"]) & {"States.ALL", "States.Timeout", "States.TaskFailed"}, task
+
+
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_every_function_has_a_handler_and_sample_events(name: str) -> None:
     properties = FUNCTIONS[name]["Properties"]

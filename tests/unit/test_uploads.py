@@ -393,7 +393,8 @@ def test_health_with_its_sample_event(aws: None) -> None:
 
 
 def test_a_client_past_its_rate_gets_429_with_retry_after(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from reelstack.throttle import TooManyRequests, admit
+    from reelstack.errors import TooManyRequests
+    from reelstack.throttle import admit
 
     monkeypatch.setenv("CLIENT_REQUESTS_PER_SECOND", "3")
     for _ in range(3):
