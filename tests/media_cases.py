@@ -21,7 +21,7 @@ from typing import Any
 from PIL import Image
 
 from reelstack.media import parse_packet_scan
-from reelstack_cli.media import Clip, eval_rate, ffmpeg, ffprobe, generate_audio, make_clip
+from reelstack_cli.media import Clip, ffmpeg, ffprobe, generate_audio, make_clip
 
 
 @dataclass(frozen=True)
@@ -112,69 +112,48 @@ def damaged_in_the_middle(folder: Path) -> bytes:
     return bytes(data)
 
 
+def _made(folder: Path, name: str, *arguments: str) -> Path:
+    """A file written by the pinned FFmpeg with ``arguments`` (inputs, maps, codecs)."""
+    target = folder / name
+    subprocess.run([ffmpeg(), "-v", "error", "-y", *arguments, str(target)], check=True)
+    return target
+
+
 def many_streams(folder: Path) -> bytes:
-    inputs = []
-    for _ in range(17):
-        inputs += ["-f", "lavfi", "-i", "sine=duration=0.3"]
+    inputs = [argument for _ in range(17) for argument in ("-f", "lavfi", "-i", "sine=duration=0.3")]
     maps = [argument for index in range(17) for argument in ("-map", f"{index}:a")]
-    target = folder / "seventeen.mka"
-    subprocess.run([ffmpeg(), "-v", "error", "-y", *inputs, *maps, "-c:a", "aac", str(target)], check=True)
-    return target.read_bytes()
+    return _made(folder, "seventeen.mka", *inputs, *maps, "-c:a", "aac").read_bytes()
 
 
 def subtitles_only(folder: Path) -> bytes:
     source = folder / "only.srt"
     source.write_text("1\n00:00:00,000 --> 00:00:02,000\nNo picture, no sound\n")
-    target = folder / "only-subtitles.mkv"
-    subprocess.run([ffmpeg(), "-v", "error", "-y", "-i", str(source), "-c:s", "srt", str(target)], check=True)
-    return target.read_bytes()
+    return _made(folder, "only-subtitles.mkv", "-i", str(source), "-c:s", "srt").read_bytes()
+
+
+TEST_PATTERN = ("-f", "lavfi", "-i", "testsrc2=size=320x240:duration=0.5")
 
 
 def still_as_video(folder: Path) -> bytes:
     """One JPEG frame in an MP4: a photo some app saved as a "video"."""
-    target = folder / "still.mp4"
-    subprocess.run(
-        [
-            ffmpeg(),
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240",
-            "-frames:v",
-            "1",
-            "-c:v",
-            "mjpeg",
-            str(target),
-        ],
-        check=True,
-    )
-    return target.read_bytes()
+    return _made(folder, "still.mp4", *TEST_PATTERN, "-frames:v", "1", "-c:v", "mjpeg").read_bytes()
 
 
-def image(codec: str, suffix: str) -> Callable[[Path], bytes]:
-    def make(folder: Path) -> bytes:
-        target = folder / f"image{suffix}"
-        subprocess.run(
-            [
-                ffmpeg(),
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=320x240:duration=0.5",
-                *(["-frames:v", "1"] if codec != "gif" else []),
-                str(target),
-            ],
-            check=True,
-        )
-        return target.read_bytes()
+def image(suffix: str) -> Callable[[Path], bytes]:
+    """A picture in its own format (a GIF animates, the rest are one frame)."""
+    frames = [] if suffix == ".gif" else ["-frames:v", "1"]
+    return lambda folder: _made(folder, f"image{suffix}", *TEST_PATTERN, *frames).read_bytes()
 
-    return make
+
+def still_before_the_video(folder: Path) -> bytes:
+    """An MKV whose first video stream is a one-frame MJPEG (a thumbnail some editors add) and whose
+    second, marked default, is the video: the pipeline must pick the moving one."""
+    moving = make_clip(folder / "moving.mp4", Clip(2, 320, 240))
+    still = _made(folder, "thumb.mkv", *TEST_PATTERN, "-frames:v", "1", "-c:v", "mjpeg")
+    return _made(
+        folder, "still-first.mkv", "-i", str(still), "-i", str(moving), "-map", "0:v", "-map", "1:v", "-map", "1:a",
+        "-c", "copy", "-disposition:v:0", "0", "-disposition:v:1", "default",
+    ).read_bytes()  # fmt: skip
 
 
 # -- the matrix ----------------------------------------------------------------------------------
@@ -243,6 +222,7 @@ MATRIX: list[Case] = [
     replace(
         written("h264-damaged-middle", ".mp4", damaged_in_the_middle, "ready"), warnings=frozenset({"DamagedFrames"})
     ),
+    written("mkv-still-before-the-video", ".mkv", still_before_the_video, "ready"),
     # Refused, before any decoding where the limits allow, each with its own code.
     clip("resolution-over-the-long-side", Clip(0.2, 4160, 64, audio="none"), outcome="ResolutionTooHigh"),
     clip(
@@ -266,8 +246,8 @@ MATRIX: list[Case] = [
     written("sdp-named-mp4", ".mp4", SDP, "NotMedia"),
     written("avi-embedded-playlist", ".avi", avi_with_embedded_playlist, "NoMediaStreams"),
     written("random-bytes", ".mp4", bytes(range(256)) * 400, "NotMedia"),
-    written("png-named-mp4", ".mp4", image("png", ".png"), "NotMedia"),
-    written("gif-named-mp4", ".mp4", image("gif", ".gif"), "NotMedia"),
+    written("png-named-mp4", ".mp4", image(".png"), "NotMedia"),
+    written("gif-named-mp4", ".mp4", image(".gif"), "NotMedia"),
     written("one-jpeg-in-mp4", ".mp4", still_as_video, "ImageOnly"),
 ]
 BY_NAME = {case.name: case for case in MATRIX}
@@ -286,14 +266,14 @@ def playlist_probe(playlist: Path) -> dict[str, Any]:
 
 
 def video_span(path: Path, *extra: str) -> float:
-    """How long the (first) video stream lasts, from its packets."""
+    """How long the video lasts, from its packets (the longest video stream: a still beside it is not it)."""
     command = [
         ffprobe(),
         "-v",
         "error",
         *extra,
         "-select_streams",
-        "v:0",
+        "v",
         "-show_entries",
         "packet=stream_index,pts_time,dts_time,duration_time,flags",
         "-of",
@@ -448,6 +428,3 @@ def check_poster(seen: Seen, poster: Path, display: tuple[int, int]) -> None:
 def source_facts(path: Path) -> dict[str, Any]:
     return {"video_seconds": video_span(path)}
 
-
-def frame_rate(value: str) -> float:
-    return eval_rate(value)

@@ -136,7 +136,7 @@ def transcode_command(source: Path, media: MediaInfo, plan: Plan, out: Path) -> 
     segment starts with one."""
     renditions = plan.renditions
     arguments = _input(source)
-    audio = f"0:a:{media.audio_stream}"
+    audio = f"0:{media.audio_stream}"
     if plan.audio_only:
         arguments += ["-map", audio, *_audio_options(0)]
         stream_map = "a:0,name:audio"
@@ -147,7 +147,7 @@ def transcode_command(source: Path, media: MediaInfo, plan: Plan, out: Path) -> 
                 top = picture_filter(
                     media, rendition.width, rendition.height, Target.VIDEO, plan.frame_rate, keep_last_frame=False
                 )
-                step = f"[0:v:{media.video_stream}]{top}"
+                step = f"[0:{media.video_stream}]{top}"
             else:
                 step = f"[c{index - 1}]scale={rendition.width}:{rendition.height}:flags=bicubic"
             steps.append(step + (f"[v{index}]" if index == len(renditions) - 1 else f",split=2[v{index}][c{index}]"))
@@ -286,7 +286,7 @@ def poster_command(source: Path, media: MediaInfo, at_seconds: float, out: Path)
     With ``at_seconds`` 0 it is the first frame that decodes (the fallback when the seek finds none)."""
     width, height = _fit(media.width, media.height, POSTER_LONG_SIDE)
     return _ffmpeg(
-        *_input(source, seek=at_seconds), "-map", f"0:v:{media.video_stream}", "-frames:v", "1",
+        *_input(source, seek=at_seconds), "-map", f"0:{media.video_stream}", "-frames:v", "1",
         "-vf", picture_filter(media, width, height, Target.JPEG), "-q:v", "3", str(out),
     )  # fmt: skip
 
@@ -302,7 +302,7 @@ def storyboard_command(source: Path, media: MediaInfo, board: Storyboard, out: P
         *(["-skip_frame", "nokey"] if keyframes_only else []), *_input(source),
         # Exactly one picture per cue: the fps filter's count at the end depends on rounding, so
         # the last picture is repeated to fill, and anything past the last cue is dropped.
-        "-map", f"0:v:{media.video_stream}",
+        "-map", f"0:{media.video_stream}",
         "-vf", f"{chain},tpad=stop_mode=clone:stop={board.count},trim=end_frame={board.count},"
                f"tile={board.columns}x{rows}",
         "-frames:v", "1", "-q:v", "4", str(out),
@@ -329,7 +329,7 @@ def preview_command(source: Path, media: MediaInfo, out: Path) -> list[str]:
     start, length = preview_window(media.duration_seconds, PREVIEW_SECONDS)
     width, height = _fit(media.width, media.height, PREVIEW_LONG_SIDE)
     return _ffmpeg(
-        *_input(source, seek=start), "-t", f"{length:.3f}", "-map", f"0:v:{media.video_stream}",
+        *_input(source, seek=start), "-t", f"{length:.3f}", "-map", f"0:{media.video_stream}",
         "-vf", picture_filter(media, width, height, Target.VIDEO, fps=PREVIEW_FPS), "-an",
         "-c:v", "libx264", "-preset", X264_PRESET, "-profile:v", "main", "-pix_fmt", "yuv420p", *BT709_TAGS,
         "-crf", "30", "-maxrate", "600k", "-bufsize", "600k", "-movflags", "+faststart", str(out),
@@ -341,7 +341,7 @@ def animated_command(source: Path, media: MediaInfo, out: Path) -> list[str]:
     start, length = preview_window(media.duration_seconds, ANIMATED_SECONDS)
     width, height = _fit(media.width, media.height, ANIMATED_LONG_SIDE)
     return _ffmpeg(
-        *_input(source, seek=start), "-t", f"{length:.3f}", "-map", f"0:v:{media.video_stream}",
+        *_input(source, seek=start), "-t", f"{length:.3f}", "-map", f"0:{media.video_stream}",
         "-vf", picture_filter(media, width, height, Target.RGB, fps="10"), "-an",
         "-c:v", "libwebp_anim", "-quality", "50", "-loop", "0", str(out),
     )  # fmt: skip

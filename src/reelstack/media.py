@@ -108,8 +108,8 @@ class MediaInfo:
     audio_channels: int = 0
     container: str = ""
     bitrate: int = 0
-    # Which streams the pipeline uses (ffmpeg's -map 0:v:N / 0:a:N): the default one, else the first.
-    video_stream: int = 0
+    # Which streams the pipeline uses (ffmpeg's -map 0:N): the default one, else the first.
+    video_stream: int = 0  # the file's own stream index (``-map 0:N``), not a position among videos
     audio_stream: int = 0
     audio_streams: int = 0
     # The picture as coded, which decides how it is converted to BT.709 SDR 8-bit 4:2:0.
@@ -372,9 +372,9 @@ def describe(
     if audio is not None:
         info["audio_codec"] = audio.get("codec_name")
         info["audio_channels"] = int(audio.get("channels") or 0)
-        info["audio_stream"] = audios.index(audio)
+        info["audio_stream"] = int(audio.get("index", streams.index(audio)))
     if video is not None:
-        info.update(_describe_video(video, videos.index(video), packets_of(video), limits))
+        info.update(_describe_video(video, int(video.get("index", streams.index(video))), packets_of(video), limits))
     return MediaInfo(**info)
 
 
