@@ -427,4 +427,3 @@ def check_poster(seen: Seen, poster: Path, display: tuple[int, int]) -> None:
 
 def source_facts(path: Path) -> dict[str, Any]:
     return {"video_seconds": video_span(path)}
-

@@ -164,6 +164,11 @@ def transient_names() -> list[str]:
     return [error.__name__ for error in _named(ReelstackError) if error.transient] + list(LAMBDA_TRANSIENT)
 
 
+def domain_error_names() -> set[str]:
+    """Every named error of the domain: their messages are written for users."""
+    return {error.__name__ for error in _named(ReelstackError)}
+
+
 def verdict_names() -> list[str]:
     """What the state machine never retries: named errors that say something about the file or input."""
     return [error.__name__ for error in _named(ReelstackError) if not error.transient]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from reelstack.errors import MediaLimitExceeded, ToolchainFailed, UnsupportedMedia
-from reelstack.ladder import Plan
+from reelstack.ladder import Plan, even_size
 from reelstack.media import ALLOWED_DEMUXERS, MediaInfo, MediaLimits
 from reelstack.toolchain import find_binary
 
@@ -264,18 +264,18 @@ def _vtt_time(seconds: float) -> str:
 
 
 def plan_storyboard(duration_seconds: float, width: int, height: int) -> Storyboard:
-    interval = max(1.0, math.ceil(duration_seconds / STORYBOARD_MAX_TILES))
     # A last stretch shorter than a tenth of a second (audio that outlasts the picture) gets no tile.
-    count = max(1, min(STORYBOARD_MAX_TILES, math.ceil((duration_seconds - 0.1) / interval)))
-    scale = STORYBOARD_TILE_LONG_SIDE / max(width, height)
-    tile_width, tile_height = max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+    span = max(duration_seconds - 0.1, 0.001)
+    interval = float(max(1, math.ceil(span / STORYBOARD_MAX_TILES)))
+    count = max(1, min(STORYBOARD_MAX_TILES, math.ceil(span / interval)))
+    tile_width, tile_height = _fit(width, height, STORYBOARD_TILE_LONG_SIDE)
     return Storyboard(interval, tile_width, tile_height, min(STORYBOARD_COLUMNS, count), count)
 
 
 def _fit(width: int, height: int, long_side: int) -> tuple[int, int]:
     """At most ``long_side`` on the long side, never upscaled, even sizes (4:2:0 needs them)."""
     scale = min(1.0, long_side / max(width, height, 1))
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+    return even_size(width * scale), even_size(height * scale)
 
 
 POSTER_LONG_SIDE = 1280
@@ -363,7 +363,9 @@ _FILE_PROBLEMS: tuple[tuple[re.Pattern[str], type[UnsupportedMedia] | type[Media
      "the file points to other files or network addresses (a playlist or a script), which this pipeline never opens"),
     (re.compile(r"moov atom not found", re.I), UnsupportedMedia, "Truncated",
      "the file is incomplete: its index is missing, which happens when a recording or an upload is cut short"),
-    (re.compile(r"Picture size \d+x\d+ is invalid|exceeds max_pixels|max_pixels", re.I), MediaLimitExceeded,
+    # FFmpeg's words for -max_pixels ("Picture size WxH exceeds specified max pixel count N"); a size
+    # that "is invalid" (0x0) is a damaged header, not a big picture, and falls through to the rest.
+    (re.compile(r"exceeds specified max pixel count", re.I), MediaLimitExceeded,
      "ResolutionTooHigh", "a frame of the video is larger than the pixel limit"),
     (re.compile(r"Decoder \(codec [^)]*\) not found|Unsupported codec|no decoder", re.I), UnsupportedMedia,
      "UnsupportedCodec", "the file uses a codec this pipeline cannot decode"),

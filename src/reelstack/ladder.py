@@ -78,7 +78,8 @@ class Plan:
         return round(self.fps * self.keyframe_seconds)
 
 
-def _even(value: float) -> int:
+def even_size(value: float) -> int:
+    """The nearest even size of at least 2 (4:2:0 needs even sizes)."""
     return max(2, round(value / 2) * 2)
 
 
@@ -103,13 +104,13 @@ def plan_ladder(media: MediaInfo) -> Plan:
     fps = output_frame_rate(media)
     short, long_ = sorted((media.width, media.height))
     rungs = [rung for rung in LADDER if rung.short_side <= short] or [
-        Rung(_even(short), int(LADDER[-1].video_bitrate * short / LADDER[-1].short_side), "3.0")
+        Rung(even_size(short), int(LADDER[-1].video_bitrate * short / LADDER[-1].short_side), "3.0")
     ]
     audio_bitrate = AUDIO_BITRATE if media.has_audio else 0
     renditions = []
     for rung in rungs:
         scale = rung.short_side / short
-        scaled_short, scaled_long = _even(short * scale), _even(long_ * scale)
+        scaled_short, scaled_long = even_size(short * scale), even_size(long_ * scale)
         width, height = (scaled_long, scaled_short) if media.width >= media.height else (scaled_short, scaled_long)
         codecs = f"avc1.6400{_LEVEL_CODES[rung.level]}" + (",mp4a.40.2" if media.has_audio else "")
         renditions.append(Rendition(f"{rung.short_side}p", width, height, _bitrate(rung, fps), audio_bitrate, codecs))

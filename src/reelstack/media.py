@@ -286,7 +286,7 @@ def _cut_short(what: str) -> UnsupportedMedia:
 def _check_whole(stream: dict[str, Any], kind: str, packets: StreamPackets | None) -> None:
     """Truncated: fewer packets, or a shorter span, than the stream's header promises."""
     if packets is None:
-        packets = StreamPackets(count=int(stream.get("nb_read_packets") or 0))
+        raise _cut_short(f"its {kind} stream has no packets")
     promised_frames = int(stream.get("nb_frames") or 0)
     # PCM audio counts samples as its "frames", not packets: only its duration says anything.
     is_pcm = str(stream.get("codec_name", "")).startswith("pcm_")
@@ -298,7 +298,7 @@ def _check_whole(stream: dict[str, Any], kind: str, packets: StreamPackets | Non
 
 
 def describe(
-    probe: dict[str, Any], packets: dict[int, StreamPackets] | None = None, limits: MediaLimits = MediaLimits()
+    probe: dict[str, Any], packets: dict[int, StreamPackets], limits: MediaLimits = MediaLimits()
 ) -> MediaInfo:
     """ffprobe's header JSON and the packet scan -> :class:`MediaInfo`, or a named error whose message
     says, in one sentence, what is wrong with the file."""
@@ -314,10 +314,9 @@ def describe(
         raise MediaLimitExceeded(
             f"the file has {len(streams)} streams; at most {limits.max_streams} are accepted", code="TooManyStreams"
         )
-    scanned = packets or {}
 
     def packets_of(stream: dict[str, Any] | None) -> StreamPackets | None:
-        return scanned.get(int(stream.get("index", -1))) if stream is not None and packets is not None else None
+        return packets.get(int(stream.get("index", -1))) if stream is not None else None
 
     videos = [s for s in streams if s.get("codec_type") == "video" and not _is_picture(s, packets_of(s))]
     pictures = [s for s in streams if s.get("codec_type") == "video" and _is_picture(s, packets_of(s))]

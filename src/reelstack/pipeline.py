@@ -35,6 +35,7 @@ from reelstack.errors import (
     InvalidInput,
     SourceMismatch,
     code_and_message,
+    domain_error_names,
 )
 from reelstack.events import EventType, publish
 from reelstack.keys import MediaKeys, SourceKey, is_id
@@ -346,7 +347,10 @@ def record_failure(job: dict[str, Any], code: str, message: str) -> dict[str, An
         from_states=(AssetStatus.UPLOADING, AssetStatus.UPLOADED, AssetStatus.PROCESSING),
         error=ErrorAttribute(code=code, message=message[:1000]),
     )
-    removed = delete_prefix(MediaKeys(job["assetId"]).prefix)
+    # Never the outputs of an asset that became ready: a failure reported after Publish succeeded
+    # (a lost answer, then a Catch) must not take a playing video away.
+    gone = moved or _status_now(job["assetId"]) in _GONE
+    removed = delete_prefix(MediaKeys(job["assetId"]).prefix) if gone else 0
     if moved:
         publish(EventType.ASSET_FAILED, job["assetId"], job["ownerId"], error={"code": code, "message": message})
     return {"assetId": job["assetId"], "status": "failed", "code": code, "removedObjects": removed, "announced": moved}
@@ -360,10 +364,19 @@ def failure_from_state_error(error: dict[str, Any]) -> tuple[str, str]:
         details = json.loads(cause)
     except ValueError:
         details = None
-    text = details.get("errorMessage", cause) if isinstance(details, dict) else cause
-    return code_and_message(str(text), _ERROR_CODES.get(name, name.rsplit(".", 1)[-1]))
+    text = str(details.get("errorMessage", cause) if isinstance(details, dict) else cause)
+    code, message = code_and_message(text, _ERROR_CODES.get(name, name.rsplit(".", 1)[-1]))
+    if name in domain_error_names():
+        return code, message
+    # Lambda's or Python's own words (timeouts with request ids, tracebacks) are for operators only.
+    log.error("step failed outside the domain: %s %s", name, cause[:2000])
+    return code, _PLAIN_REASONS.get(code, "processing failed unexpectedly; the operators have the details")
 
 
+_PLAIN_REASONS = {
+    "PipelineTimeout": "processing took longer than the pipeline allows",
+    "OutOfMemory": "processing needed more memory than the pipeline has",
+}
 # Codes clients see for failures that Lambda or Step Functions report, not the domain.
 _ERROR_CODES = {
     "States.Timeout": "PipelineTimeout",
@@ -423,17 +436,26 @@ def upload_outputs(asset_id: str, folder: Path, prefix: str) -> int:
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(put, zip(files, keys, strict=True)))
-    try:
-        status = AssetModel.get(asset_id, consistent_read=True).status
-    except DoesNotExist:
-        status = None
-    if status != AssetStatus.PROCESSING:
+    status = _status_now(asset_id)
+    if status in _GONE:
         for batch in range(0, len(keys), 1000):
             s3.delete_objects(
                 Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys[batch : batch + 1000]], "Quiet": True}
             )
         raise AssetGone(f"the asset became {status or 'unknown'} while this step ran; its outputs were removed")
     return len(files)
+
+
+def _status_now(asset_id: str) -> str | None:
+    try:
+        return AssetModel.get(asset_id, consistent_read=True).status
+    except DoesNotExist:
+        return None
+
+
+# The asset states in which nothing may be left under its prefix. A ready asset's outputs are live:
+# a late repeat of a step (one execution per asset, so the same outputs) must never remove them.
+_GONE = (AssetStatus.FAILED, AssetStatus.DELETED, None)
 
 
 def delete_prefix(prefix: str) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reelstack import ffmpeg
-from reelstack.errors import MediaLimitExceeded, UnsupportedMedia
+from reelstack.errors import MediaLimitExceeded, ToolchainFailed, UnsupportedMedia
 from reelstack.ladder import Plan
 from reelstack.media import MediaInfo, describe, parse_packet_scan
 
@@ -71,6 +71,9 @@ def encode_ladder(source: Path, media: MediaInfo, plan: Plan, out: Path, seconds
     return made
 
 
+STORYBOARD_MARGIN_SECONDS = 15
+
+
 def make_thumbnails(source: Path, media: MediaInfo, out: Path, seconds_left: SecondsLeft) -> Made:
     """``poster.jpg`` (a seek to a tenth in, else the first frame that decodes) and the storyboard
     (``storyboard.jpg`` with ``storyboard.vtt``), which is an extra."""
@@ -87,11 +90,14 @@ def make_thumbnails(source: Path, media: MediaInfo, out: Path, seconds_left: Sec
         _run_for(ffmpeg.poster_command(source, media, 0, poster), poster, seconds_left, out, "make the poster")
     board = ffmpeg.plan_storyboard(media.duration_seconds, media.width, media.height)
     sheet = out / "storyboard.jpg"
+    # The storyboard may have to decode every frame (sparse keyframes): it gets what is left but a
+    # margin, so that running out of time costs the storyboard, never the poster made above.
+    budget = lambda: seconds_left() - STORYBOARD_MARGIN_SECONDS  # noqa: E731
     try:
-        _run_for(ffmpeg.storyboard_command(source, media, board, sheet), sheet, seconds_left, out,
+        _run_for(ffmpeg.storyboard_command(source, media, board, sheet), sheet, budget, out,
                  "make the storyboard")  # fmt: skip
         (out / "storyboard.vtt").write_text(board.vtt(sheet.name, media.duration_seconds))
-    except (UnsupportedMedia, MediaLimitExceeded) as error:
+    except (UnsupportedMedia, MediaLimitExceeded, ToolchainFailed) as error:
         sheet.unlink(missing_ok=True)
         made.warnings.append(AssetWarning("NoStoryboard", f"there is no storyboard: {error.message}"))
     made.files, made.ffmpeg_seconds = _sizes(out), time.monotonic() - started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,9 @@ from reelstack import aws, errors, ffmpeg
 from reelstack.assets import asset_view
 from reelstack.errors import AssetGone, MediaLimitExceeded, UnsupportedMedia
 from reelstack.ladder import plan_ladder
-from reelstack.media import MediaInfo, describe
+from reelstack.media import MediaInfo, StreamPackets, describe
 from reelstack.models import AssetModel, UploadModel
-from reelstack.pipeline import record_failure, upload_outputs
+from reelstack.pipeline import failure_from_state_error, record_failure, upload_outputs
 from reelstack.uploads import Uploads
 from reelstack_cli import media as test_media
 from tests.unit.conftest import MEDIA_BUCKET, UPLOAD_BUCKET, load_event, load_handler
@@ -44,6 +45,13 @@ def probe_json(streams: list[dict[str, Any]], container: str = "mov,mp4,m4a,3gp,
     return {"format": {"format_name": container, "duration": str(duration), "bit_rate": "1000"}, "streams": streams}
 
 
+def describe_probe(probe: dict[str, Any]) -> MediaInfo:
+    """describe() with a packet scan that saw ``nb_read_packets`` packets of each stream."""
+    streams = [{**stream, "index": index} for index, stream in enumerate(probe["streams"])]
+    scan = {index: StreamPackets(count=int(stream.get("nb_read_packets") or 0)) for index, stream in enumerate(streams)}
+    return describe({**probe, "streams": streams}, scan)
+
+
 VIDEO = {"codec_type": "video", "codec_name": "h264", "width": 1920, "height": 1080, "avg_frame_rate": "30/1",
          "r_frame_rate": "30/1", "nb_frames": "300", "nb_read_packets": "300"}  # fmt: skip
 AUDIO = {"codec_type": "audio", "codec_name": "aac", "channels": 2, "nb_frames": "470", "nb_read_packets": "470"}
@@ -51,12 +59,12 @@ AUDIO = {"codec_type": "audio", "codec_name": "aac", "channels": 2, "nb_frames":
 
 def test_rotation_swaps_the_displayed_size() -> None:
     rotated = {**VIDEO, "side_data_list": [{"side_data_type": "Display Matrix", "rotation": -90}]}
-    media = describe(probe_json([rotated, AUDIO]))
+    media = describe_probe(probe_json([rotated, AUDIO]))
     assert (media.width, media.height, media.rotation) == (1080, 1920, 90)
 
 
 def test_variable_frame_rate_is_noticed() -> None:
-    media = describe(probe_json([{**VIDEO, "avg_frame_rate": "2700/113", "r_frame_rate": "30/1"}]))
+    media = describe_probe(probe_json([{**VIDEO, "avg_frame_rate": "2700/113", "r_frame_rate": "30/1"}]))
     assert media.variable_frame_rate
     assert not media.has_audio
 
@@ -82,7 +90,7 @@ def test_variable_frame_rate_is_noticed() -> None:
 )  # fmt: skip
 def test_what_the_pipeline_refuses_before_decoding(probe: dict[str, Any], error: type, code: str) -> None:
     with pytest.raises(error) as refused:
-        describe(probe)
+        describe_probe(probe)
     assert refused.value.code == code
 
 
@@ -266,6 +274,17 @@ def test_the_steps_turn_the_clip_into_a_ready_asset(pipeline: dict[str, Any]) ->
     assert types.count("asset.ready") == 1
     assert types.count("asset.processing") == 1
 
+    # Late repeats never take a playing video away: a step that uploads again after Publish keeps
+    # its outputs, and a failure reported after Publish (a lost answer, then the Catch) removes nothing.
+    before = boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)["KeyCount"]
+    load_handler("thumbnails")(job_event("thumbnails/job-with-plan.json", pipeline, media=media_info, plan=plan), None)
+    outcome = record_failure(
+        {"assetId": asset.asset_id, "ownerId": "alice"}, "PipelineError", "a failure reported late"
+    )
+    assert (outcome["removedObjects"], outcome["announced"]) == (0, False)
+    assert AssetModel.get(asset.asset_id).status == "ready"
+    assert boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)["KeyCount"] == before
+
 
 def test_a_source_that_lies_about_its_checksum_fails_probe(pipeline: dict[str, Any]) -> None:
     job = job_event("probe/job.json", pipeline)
@@ -346,6 +365,25 @@ def test_a_step_that_finishes_after_its_asset_failed_leaves_nothing(pipeline: di
     assert boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET).get("KeyCount", 0) == 0
 
 
+@pytest.mark.parametrize(
+    ("error", "code", "sentence"),
+    [
+        ({"Error": "Sandbox.Timedout", "Cause": '{"errorMessage": "Task timed out after 900.00 seconds"}'},
+         "PipelineTimeout", "processing took longer than the pipeline allows"),
+        ({"Error": "KeyError", "Cause": '{"errorMessage": "\'renditions\'", "stackTrace": ["  File /var/task"]}'},
+         "KeyError", "processing failed unexpectedly; the operators have the details"),
+        ({"Error": "States.Runtime", "Cause": "An error occurred while executing the state 'Publish' (entered at"
+          " the event id #42). The JSONPath '$.outputs[1]' could not be found in the input"},
+         "Runtime", "processing failed unexpectedly; the operators have the details"),
+        ({"Error": "UnsupportedMedia", "Cause": '{"errorMessage": "NotMedia: the file is not a video"}'},
+         "NotMedia", "the file is not a video"),
+    ],
+)  # fmt: skip
+def test_failures_outside_the_domain_reach_users_as_plain_sentences(error: dict, code: str, sentence: str) -> None:
+    """Lambda's and Python's own words (request ids, paths, JSONPaths) stay in the log."""
+    assert failure_from_state_error(error) == (code, sentence)
+
+
 def test_failure_messages_are_sentences_about_the_file() -> None:
     """FFmpeg's stderr never reaches a client: each known complaint is one sentence, the rest a
     general one; memory addresses, paths and log prefixes stay in the function's log."""
@@ -360,6 +398,16 @@ def test_failure_messages_are_sentences_about_the_file() -> None:
     assert ffmpeg.explain(decoding, "encode the HLS ladder").code == "UnreadableMedia"
     for error in (ffmpeg.explain(stderr, "read the file"), ffmpeg.explain("Segmentation fault at 0x0", "do it")):
         assert "@" not in error.message and "0x" not in error.message and "\n" not in error.message
+
+
+def test_a_picture_over_the_pixel_limit_is_named_so_by_the_real_ffmpeg(tmp_path: Path) -> None:
+    """What this FFmpeg really prints for -max_pixels, not what we guess it prints."""
+    clip = test_media.make_clip(tmp_path / "clip.mp4", test_media.Clip(0.2, 320, 240, audio="none"))
+    command = [test_media.ffmpeg(), "-hide_banner", "-max_pixels", "1000", "-i", str(clip), "-f", "null", "-"]
+    stderr = subprocess.run(command, capture_output=True, text=True).stderr
+    assert ffmpeg.explain(stderr, "decode the video").code == "ResolutionTooHigh", stderr
+    # A damaged header's "Picture size 0x0 is invalid" is not a big picture.
+    assert ffmpeg.explain("[h264 @ 0x5] Picture size 0x0 is invalid\n", "decode").code != "ResolutionTooHigh"
 
 
 # -- transient or verdict: one taxonomy ------------------------------------------------------------
@@ -410,3 +458,32 @@ def test_a_throttled_conditional_write_is_not_taken_for_already_moved() -> None:
     assert aws.conditional(refused, "the asset") is False
     with pytest.raises(errors.StorageUnavailable):
         aws.conditional(throttled, "the asset")
+
+
+def test_a_storyboard_out_of_time_costs_the_storyboard_not_the_poster(tmp_path: Path) -> None:
+    """A long screen recording with one keyframe: the storyboard must decode every frame and may not
+    finish in time. The poster is kept and the storyboard becomes a warning."""
+    from reelstack import render
+
+    clip = test_media.make_clip(tmp_path / "one-keyframe.mp4", test_media.Clip(3, 320, 240, gop_seconds=None))
+    media = render.inspect(clip, lambda: 60, tmp_path)
+    out = tmp_path / "thumbnails"
+    out.mkdir()
+    made = render.make_thumbnails(clip, media, out, lambda: render.STORYBOARD_MARGIN_SECONDS - 1)
+    assert (out / "poster.jpg").stat().st_size > 0
+    assert not (out / "storyboard.jpg").exists()
+    assert [warning.code for warning in made.warnings] == ["NoStoryboard"]
+    assert "time" in made.warnings[0].message
+
+
+@pytest.mark.parametrize(
+    ("duration", "interval", "count"),
+    [(0.04, 1, 1), (2.0, 1, 2), (2.05, 1, 2), (100.0, 1, 100), (100.05, 1, 100), (100.2, 2, 51), (3600, 36, 100)],
+)
+def test_the_storyboard_has_a_tile_per_interval_and_no_tile_for_a_last_sliver(
+    duration: float, interval: int, count: int
+) -> None:
+    board = ffmpeg.plan_storyboard(duration, 1920, 1080)
+    assert (board.interval_seconds, board.count) == (interval, count)
+    assert (board.tile_width, board.tile_height) == (160, 90)
+    assert ffmpeg.plan_storyboard(duration, 64, 48).tile_width == 64  # never upscaled
