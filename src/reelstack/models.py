@@ -109,6 +109,8 @@ class UploadModel(Model):
     expires_at = UnicodeAttribute(attr_name="expiresAt")
     completed_parts = ListAttribute(of=MapAttribute, null=True, attr_name="completedParts")
     version_id = UnicodeAttribute(null=True, attr_name="versionId")
+    # While ``completing``: when the complete that holds the upload is presumed dead (ISO time).
+    lease_until = UnicodeAttribute(null=True, attr_name="leaseUntil")
     purge_at = NumberAttribute(null=True, attr_name="purgeAt")  # DynamoDB TTL, epoch seconds
 
 

@@ -7,6 +7,9 @@ from enum import StrEnum
 
 class UploadStatus(StrEnum):
     UPLOADING = "uploading"
+    # Internal: one complete holds the upload (with a lease) while S3 assembles it; clients see
+    # "uploading", as the contract lists.
+    COMPLETING = "completing"
     COMPLETED = "completed"
     ABORTED = "aborted"
     EXPIRED = "expired"
@@ -24,3 +27,8 @@ class AssetStatus(StrEnum):
 class Visibility(StrEnum):
     PRIVATE = "private"
     PUBLIC = "public"
+
+
+def reported(status: str) -> str:
+    """An upload's status as clients see it (internal states shown as the public one they are part of)."""
+    return UploadStatus.UPLOADING.value if status == UploadStatus.COMPLETING else status

@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from reelstack import aws
@@ -32,11 +32,15 @@ from reelstack.ids import new_id
 from reelstack.keys import SourceKey
 from reelstack.media_types import normalise_content_type
 from reelstack.models import AssetModel, ErrorAttribute, SourceAttribute, UploadModel, iso
-from reelstack.states import AssetStatus, UploadStatus, Visibility
+from reelstack.states import AssetStatus, UploadStatus, Visibility, reported
 
 log = logging.getLogger(__name__)
 
 _FILENAME_MAX = 255
+# Longer than the API function's timeout (30 s): when it expires, the complete that held it is dead.
+COMPLETE_LEASE_SECONDS = 40
+# How long a repeated complete waits for the one in flight (API Gateway gives up after 29 s).
+REPEAT_WAIT_SECONDS = 5
 _UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn")  # controls, bidi overrides, lone surrogates, unassigned
 _TRANSIENT_S3 = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503", "500"}
 
@@ -213,7 +217,7 @@ class Uploads:
             uploaded = [dict(part) for part in upload.completed_parts or []]
         return {
             **self._summary(upload),
-            "status": upload.status,
+            "status": reported(upload.status),
             "uploadedParts": uploaded,
             "bytesUploaded": sum(int(part["size"]) for part in uploaded),
         }
@@ -221,19 +225,105 @@ class Uploads:
     # -- POST /uploads/{id}/complete -------------------------------------------------------------
 
     def complete(self, owner_id: str, upload_id: str, raw_body: bytes | str | None) -> dict[str, Any]:
+        """Single-flight: the first complete takes the upload (``uploading -> completing``, with a lease)
+        and assembles it; a concurrent or repeated one answers with the asset as it stands, without
+        touching S3, so there is one object version, one execution, one asset."""
         upload = self._owned(owner_id, upload_id)
         request = parse_body(CompleteUpload, raw_body)
         claimed = self._claimed_parts(upload, request.parts)
-        if upload.status == UploadStatus.COMPLETED:
-            # A phone that lost the first answer asks again: same parts, same answer.
-            done = {int(part["partNumber"]): part["etag"] for part in upload.completed_parts or []}
-            if done == claimed:
-                return self._completed_view(upload)
-            raise Conflict("this upload is already complete with other parts", code="UploadCompleted")
-        upload = self._require_uploading(self._expire_if_due(upload))
+        if upload.status in (UploadStatus.COMPLETED, UploadStatus.COMPLETING):
+            answer = self._repeated_complete(upload, claimed)
+            if answer is not None:
+                return answer
+        else:
+            upload = self._require_uploading(self._expire_if_due(upload))
 
-        held = self._held_parts(upload)
+        held = self._parts_to_assemble(upload)
         self._check_parts(upload, claimed, held)
+        parts_record = [
+            {"partNumber": number, "size": held[number]["size"], "etag": held[number]["etag"]}
+            for number in sorted(claimed)
+        ]
+        now = self._now()
+        lease = iso(now + timedelta(seconds=COMPLETE_LEASE_SECONDS))
+        taken = aws.conditional(
+            lambda: upload.update(
+                actions=[
+                    UploadModel.status.set(UploadStatus.COMPLETING),
+                    UploadModel.lease_until.set(lease),
+                    UploadModel.completed_parts.set(parts_record),
+                    UploadModel.updated_at.set(iso(now)),
+                ],
+                condition=(UploadModel.status == UploadStatus.UPLOADING)
+                | ((UploadModel.status == UploadStatus.COMPLETING) & (UploadModel.lease_until < iso(now))),
+            ),
+            "the upload",
+        )
+        if not taken:  # another complete got there first, or the upload ended meanwhile
+            upload.refresh(consistent_read=True)
+            answer = self._repeated_complete(upload, claimed)
+            if answer is None:
+                self._require_uploading(upload)
+                raise Conflict("another complete holds this upload; try again shortly", code="UploadCompleting")
+            return answer
+
+        version_id = self._assemble(upload, claimed, held)
+        head = self._head_source(upload, version_id)
+        if head is None:
+            raise Conflict("the upload is no longer open in S3 (aborted or expired)", code="UploadAborted")
+        finished = iso(self._now())
+        kept = aws.conditional(
+            lambda: upload.update(
+                actions=[
+                    UploadModel.status.set(UploadStatus.COMPLETED),
+                    UploadModel.version_id.set(head.get("VersionId")),
+                    UploadModel.updated_at.set(finished),
+                    UploadModel.purge_at.set(self._purge_at()),
+                    UploadModel.lease_until.remove(),
+                ],
+                condition=(UploadModel.status == UploadStatus.COMPLETING) & (UploadModel.lease_until == lease),
+            ),
+            "the upload",
+        )
+        if not kept:  # this call outlived its lease and another complete finished the job
+            upload.refresh(consistent_read=True)
+            return self._completed_view(upload)
+        move_asset(upload.asset_id, AssetStatus.UPLOADED, (AssetStatus.UPLOADING,), now=finished)
+        return self._completed_view(upload)
+
+    def _parts_to_assemble(self, upload: UploadModel) -> dict[int, dict[str, Any]]:
+        """What S3 holds; when taking over from a complete that died after S3 assembled the object
+        (its parts are gone), the parts that complete recorded."""
+        try:
+            return self._held_parts(upload)
+        except Conflict:
+            if upload.status != UploadStatus.COMPLETING:
+                raise
+            return {
+                int(part["partNumber"]): {"size": int(part["size"]), "etag": part["etag"], "checksum": None}
+                for part in upload.completed_parts or []
+            }
+
+    def _repeated_complete(self, upload: UploadModel, claimed: dict[int, str]) -> dict[str, Any] | None:
+        """The answer to a complete that finds the upload completed or being completed; None when a
+        crashed complete's lease has expired and this one may take over."""
+        done = {int(part["partNumber"]): part["etag"] for part in upload.completed_parts or []}
+        if done != claimed:
+            raise Conflict(f"this upload is already {reported(upload.status)} with other parts", code="UploadCompleted")
+        if upload.status == UploadStatus.COMPLETED:
+            return self._completed_view(upload)  # a phone that lost the first answer asks again
+        if upload.lease_until and upload.lease_until < iso(self._now()):
+            return None
+        # Another request is assembling it right now: give it a moment, then answer as things stand
+        # (the asset is "uploading" until S3 has the object, "uploaded" after).
+        deadline = time.monotonic() + REPEAT_WAIT_SECONDS
+        while upload.status == UploadStatus.COMPLETING and time.monotonic() < deadline:
+            time.sleep(0.25)
+            upload.refresh(consistent_read=True)
+        return self._completed_view(upload)
+
+    def _assemble(self, upload: UploadModel, claimed: dict[int, str], held: dict[int, dict[str, Any]]) -> str | None:
+        """CompleteMultipartUpload with the checked parts; the new object's version id."""
         completion: list[dict[str, Any]] = []
         for number in sorted(claimed):
             part = {"PartNumber": number, "ETag": f'"{held[number]["etag"]}"'}
@@ -247,38 +337,14 @@ class Uploads:
                 UploadId=upload.s3_upload_id,
                 MultipartUpload={"Parts": completion},
             )
-            version_id = result.get("VersionId")
+            return result.get("VersionId")
         except ClientError as error:
             code = aws.error_code(error)
             if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "BadDigest", "InvalidRequest"):
                 raise InvalidInput(f"S3 refused the parts: {error}", code="PartMismatch") from error
             if code != "NoSuchUpload":
                 raise _storage_error(error) from error
-            version_id = None  # a concurrent complete won the race; the object tells us below
-        head = self._head_source(upload, version_id)
-        if head is None:
-            raise Conflict("the upload is no longer open in S3 (aborted or expired)", code="UploadAborted")
-
-        now = iso(self._now())
-        parts_record = [
-            {"partNumber": number, "size": held[number]["size"], "etag": held[number]["etag"]}
-            for number in sorted(claimed)
-        ]
-        try:
-            upload.update(
-                actions=[
-                    UploadModel.status.set(UploadStatus.COMPLETED),
-                    UploadModel.completed_parts.set(parts_record),
-                    UploadModel.version_id.set(head.get("VersionId")),
-                    UploadModel.updated_at.set(now),
-                    UploadModel.purge_at.set(self._purge_at()),
-                ],
-                condition=UploadModel.status.is_in(UploadStatus.UPLOADING, UploadStatus.COMPLETED),
-            )
-        except UpdateError as error:
-            raise Conflict("the upload was aborted while completing", code="UploadAborted") from error
-        move_asset(upload.asset_id, AssetStatus.UPLOADED, (AssetStatus.UPLOADING,), now=now)
-        return self._completed_view(upload)
+            return None  # a complete whose lease expired did finish it; the object tells us below
 
     # -- DELETE /uploads/{id} --------------------------------------------------------------------
 
@@ -350,10 +416,13 @@ class Uploads:
     def _require_uploading(upload: UploadModel) -> UploadModel:
         if upload.status != UploadStatus.UPLOADING:
             code = {
+                UploadStatus.COMPLETING: "UploadCompleting",
                 UploadStatus.COMPLETED: "UploadCompleted",
                 UploadStatus.ABORTED: "UploadAborted",
                 UploadStatus.EXPIRED: "UploadExpired",
             }[UploadStatus(upload.status)]
+            if upload.status == UploadStatus.COMPLETING:
+                raise Conflict("the upload is being completed; ask for the asset shortly", code=code)
             raise Conflict(f"the upload is {upload.status}; start a new one with POST /uploads", code=code)
         return upload
 
@@ -361,7 +430,7 @@ class Uploads:
         return {
             "uploadId": upload.upload_id,
             "assetId": upload.asset_id,
-            "status": upload.status,
+            "status": reported(upload.status),
             "size": int(upload.size),
             "partSize": int(upload.part_size),
             "partCount": int(upload.part_count),

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import pytest
 import urllib3
 
 from reelstack_cli.api_client import ApiClient, ApiError
+from reelstack_cli.media import generate_clip
 from reelstack_cli.settings import CHECKOUT
-from reelstack_cli.uploader import StateStore, Uploader
+from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.localcloud
@@ -281,6 +283,14 @@ def test_malformed_json_and_tokens_are_refused(stack: Stack, alice: ApiClient) -
     headers = {"Authorization": f"Bearer {alice.token}", "Content-Type": "application/json"}
     answer = http.request("POST", url, body=b"{nope", headers=headers)
     assert (answer.status, json.loads(answer.data)["error"]["code"]) == (400, "InvalidJson")
+    for body in (
+        b"[" * 100_000 + b"]" * 100_000,
+        json.dumps({**GOOD, "title": [[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]}).encode(),
+    ):
+        answer = http.request("POST", url, body=body, headers=headers)  # nested deeper than any body needs
+        assert (answer.status, json.loads(answer.data)["error"]["code"]) == (400, "InvalidJson")
+    answer = http.request("POST", url, body=json.dumps({**GOOD, "colour": "red"}).encode(), headers=headers)
+    assert (answer.status, json.loads(answer.data)["error"]["code"]) == (400, "UnknownField")
     for auth in ({}, {"Authorization": "Bearer x.y.z"}, {"Authorization": f"Bearer {alice.token[:-3]}abc"}):
         answer = http.request("POST", url, body=json.dumps(GOOD).encode(), headers=auth)
         assert answer.status == 401
@@ -368,3 +378,33 @@ def test_the_demo_uploads_a_generated_clip_and_ends_with_a_ready_asset(stack: St
     assert demo["execution"]["status"] == "SUCCEEDED"
     assert demo["webPage"].startswith(stack.outputs["apiUrl"] + "/#token=")
     assert demo["execution"]["steps"][0]["state"] == "Probe source"
+
+
+def test_concurrent_completes_make_one_object_one_execution_one_ready_asset(
+    stack: Stack, alice: ApiClient, events_queue: Any, tmp_path: Path
+) -> None:
+    """A phone that times out on complete retries while the first is still running, several times."""
+    clip = generate_clip(tmp_path / "retried.mp4", seconds=2, width=640, height=360)
+    data = clip.read_bytes()
+    created = declare(alice, len(data))
+    etags = []
+    for url in created["parts"]:
+        start = (url["partNumber"] - 1) * created["partSize"]
+        answer = put(url, data[start : start + url["size"]])
+        etags.append({"partNumber": url["partNumber"], "etag": answer.headers["ETag"]})
+    complete = lambda _: alice.post(f"/uploads/{created['uploadId']}/complete", {"parts": etags})  # noqa: E731
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(complete, range(4)))
+    assert {answer["assetId"] for answer in answers} == {created["assetId"]}
+    assert {answer["status"] for answer in answers} <= {"uploading", "uploaded", "processing", "ready"}
+    asset = wait_for_asset(alice, created["assetId"], timeout=120)
+    assert asset["status"] == "ready", asset.get("error")
+    key = f"sources/alice/{created['assetId']}/{created['uploadId']}"
+    versions = stack.client("s3").list_object_versions(Bucket=stack.outputs["uploadBucket"], Prefix=key)
+    assert len(versions.get("Versions", [])) == 1
+    sfn = stack.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=stack.outputs["stateMachineArn"])["executions"]
+    assert sum(item["name"].startswith(created["assetId"]) for item in executions) == 1
+    time.sleep(1)  # SNS -> SQS
+    ready = [e for e in events_queue() if e["assetId"] == created["assetId"] and e["type"] == "asset.ready"]
+    assert len(ready) == 1

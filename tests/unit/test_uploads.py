@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -15,7 +17,7 @@ from reelstack.auth import DEV_ISSUER, issue_dev_token, owner_of
 from reelstack.config import Limits, MiB
 from reelstack.errors import Unauthorized
 from reelstack.keys import SourceKey
-from reelstack.models import AssetModel, UploadModel
+from reelstack.models import AssetModel, UploadModel, iso
 from reelstack.uploads import Uploads, plan_parts, safe_filename
 from tests.unit.conftest import SAMPLE_EVENTS_SECRET, UPLOAD_BUCKET, load_event, load_handler
 
@@ -175,6 +177,77 @@ def test_complete_assembles_the_object_once_and_answers_a_retry_the_same(created
         assert (status, body["error"]["code"]) == (409, "UploadCompleted")
     status, body = call("complete-upload", upload_id=created["uploadId"], body={"parts": parts[:2]})
     assert (status, body["error"]["code"]) == (409, "UploadCompleted")
+
+
+def test_a_complete_racing_another_returns_at_once_and_s3_assembles_once(
+    created: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phone times out and retries while the first complete is still assembling: the retry answers
+    with the asset as it stands, without a second CompleteMultipartUpload (one object version)."""
+    from reelstack import uploads as uploads_module
+
+    monkeypatch.setattr(uploads_module, "REPEAT_WAIT_SECONDS", 0.5)
+    parts = put_parts(created)
+    first_is_assembling, second_answered = threading.Event(), threading.Event()
+    assemble = uploads_module.Uploads._assemble
+    calls: list[str] = []
+
+    def slow_assemble(self: Any, *args: Any) -> Any:
+        calls.append("assemble")
+        first_is_assembling.set()
+        assert second_answered.wait(10)
+        return assemble(self, *args)
+
+    monkeypatch.setattr(uploads_module.Uploads, "_assemble", slow_assemble)
+    answers: list[tuple[int, Any]] = []
+    first = threading.Thread(
+        target=lambda: answers.append(call("complete-upload", upload_id=created["uploadId"], body={"parts": parts}))
+    )
+    first.start()
+    assert first_is_assembling.wait(10)
+    assert call("get-upload", upload_id=created["uploadId"])[1]["status"] == "uploading"  # completing is internal
+    status, second = call("complete-upload", upload_id=created["uploadId"], body={"parts": parts})
+    assert (status, second["assetId"], second["status"]) == (200, created["assetId"], "uploading")
+    status, body = call("abort-upload", upload_id=created["uploadId"])
+    assert (status, body["error"]["code"]) == (409, "UploadCompleting")
+    second_answered.set()
+    first.join(10)
+    assert answers[0][0] == 200 and answers[0][1]["status"] == "uploaded"
+    assert calls == ["assemble"]
+    key = UploadModel.get(created["uploadId"]).key
+    versions = boto3.client("s3").list_object_versions(Bucket=UPLOAD_BUCKET, Prefix=key).get("Versions", [])
+    assert len(versions) == 1
+    assert call("complete-upload", upload_id=created["uploadId"], body={"parts": parts})[1]["status"] == "uploaded"
+
+
+@pytest.mark.parametrize("s3_finished", [False, True])
+def test_a_complete_that_died_holding_the_upload_is_taken_over_after_its_lease(
+    created: dict[str, Any], s3_finished: bool
+) -> None:
+    """The first complete crashed (before, or after, S3 assembled the object): once its lease has
+    expired, the phone's retry finishes the job."""
+    parts = put_parts(created)
+    upload = UploadModel.get(created["uploadId"])
+    if s3_finished:
+        boto3.client("s3").complete_multipart_upload(
+            Bucket=UPLOAD_BUCKET, Key=upload.key, UploadId=upload.s3_upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p["partNumber"], "ETag": p["etag"]} for p in parts]},
+        )  # fmt: skip
+    recorded = [
+        {"partNumber": p["partNumber"], "size": planned["size"], "etag": p["etag"].strip('"')}
+        for p, planned in zip(parts, created["parts"], strict=True)
+    ]
+    live = iso(datetime.now(UTC) + timedelta(seconds=30))
+    upload.update(actions=[UploadModel.status.set("completing"), UploadModel.lease_until.set(live),
+                           UploadModel.completed_parts.set(recorded)])  # fmt: skip
+    status, body = call("complete-upload", upload_id=created["uploadId"], body={"parts": parts})
+    assert (status, body["status"]) == (200, "uploading")  # the lease is live: someone is on it
+    upload.update(actions=[UploadModel.lease_until.set(iso(datetime(2000, 1, 1, tzinfo=UTC)))])
+    status, body = call("complete-upload", upload_id=created["uploadId"], body={"parts": parts})
+    assert (status, body["status"]) == (200, "uploaded"), body
+    assert UploadModel.get(created["uploadId"]).status == "completed"
+    versions = boto3.client("s3").list_object_versions(Bucket=UPLOAD_BUCKET, Prefix=upload.key)["Versions"]
+    assert len(versions) == 1
 
 
 @pytest.mark.parametrize(
