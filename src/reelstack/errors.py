@@ -91,6 +91,13 @@ class ToolchainFailed(ReelstackError):
     transient = True
 
 
+class OutOfTime(ReelstackError):
+    """FFmpeg could not finish within the step's time: the same file would run out of time again, so
+    this is never retried (until chunked encoding, the source's length limit keeps it rare)."""
+
+    code = "PipelineTimeout"
+
+
 class UnsupportedMedia(ReelstackError):
     """The content is not audio or video the pipeline can take (whatever its name or declared type)."""
 

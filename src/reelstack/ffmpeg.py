@@ -23,7 +23,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from reelstack.errors import MediaLimitExceeded, ToolchainFailed, UnsupportedMedia
+from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
 from reelstack.ladder import Plan, even_size
 from reelstack.media import ALLOWED_DEMUXERS, MediaInfo, MediaLimits
 from reelstack.toolchain import find_binary
@@ -403,7 +403,7 @@ def run(command: list[str], timeout_seconds: float, workdir: Path, doing: str = 
     function's keys, the asset id among them) for operators; clients get one sentence."""
     tool = Path(command[0]).name
     if timeout_seconds <= 1:
-        raise ToolchainFailed(f"there was no time left to {doing}")
+        raise OutOfTime(f"there was no time left to {doing}")
     try:
         result = subprocess.run(
             command,
@@ -416,7 +416,7 @@ def run(command: list[str], timeout_seconds: float, workdir: Path, doing: str = 
             errors="replace",
         )
     except subprocess.TimeoutExpired as error:
-        raise ToolchainFailed(f"FFmpeg ran out of time ({timeout_seconds:.0f} s) to {doing}") from error
+        raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}") from error
     if result.returncode != 0:
         detail = (result.stderr or "").replace(str(workdir), "")[-2000:]
         log.warning("%s failed to %s (exit %s): %s", tool, doing, result.returncode, detail)

@@ -16,9 +16,11 @@ import mimetypes
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -40,8 +42,8 @@ from reelstack.errors import (
 from reelstack.events import EventType, publish
 from reelstack.keys import MediaKeys, SourceKey, is_id
 from reelstack.ladder import Plan, plan_ladder
-from reelstack.media import MediaInfo
-from reelstack.models import AssetModel, ErrorAttribute, UploadModel, utc_now
+from reelstack.media import MediaInfo, MediaLimits
+from reelstack.models import AssetModel, ErrorAttribute, UploadModel, iso, utc_now
 from reelstack.states import AssetStatus, UploadStatus
 
 log = logging.getLogger(__name__)
@@ -145,7 +147,7 @@ def probe(job: dict[str, Any], remaining_ms: RemainingMs) -> dict[str, Any]:
     inject_fault("probe", job["assetId"])
     with work_folder() as work:
         source = download_source(job, work)
-        media = render.inspect(source, _time_left(remaining_ms), work)
+        media = render.inspect(source, _time_left(remaining_ms), work, _source_limits())
     AssetModel(job["assetId"]).update(actions=[AssetModel.media.set(media.contract_view())])
     return media.as_dict()
 
@@ -242,6 +244,8 @@ def _make(
         out = work / folder
         out.mkdir()
         made = maker(source, MediaInfo.from_dict(job["media"]), out, _time_left(remaining_ms))
+        if fault_due(f"stall:{folder}", job["assetId"]):  # FAULT_INJECTION: a slow step, for races
+            time.sleep(float(os.environ.get("FAULT_STALL_SECONDS") or 15))
         uploaded = upload_outputs(job["assetId"], out, prefix)
     return made, uploaded
 
@@ -356,6 +360,63 @@ def record_failure(job: dict[str, Any], code: str, message: str) -> dict[str, An
     return {"assetId": job["assetId"], "status": "failed", "code": code, "removedObjects": removed, "announced": moved}
 
 
+# Executions that ended without reaching Record failure, as the asset's error.
+_ENDED_WITHOUT_CATCH = {
+    "TIMED_OUT": ("PipelineTimeout", "processing took longer than the pipeline allows"),
+    "ABORTED": ("PipelineStopped", "processing was stopped before it finished"),
+    "FAILED": ("PipelineError", "processing failed unexpectedly; the operators have the details"),
+}
+
+
+def execution_ended(execution_arn: str, status: str, execution_input: str | None) -> dict[str, Any]:
+    """An execution ended FAILED, TIMED_OUT or ABORTED (EventBridge, or the sweeper that backs it up).
+    If it still owned a live asset, the asset fails with a clear reason and one asset.failed, as the
+    Catch would have done; an asset that was deleted (a delete stops its execution) or that is
+    already failed or ready is left as it is, and whatever a late step wrote under a gone asset's
+    prefix is removed."""
+    if status not in _ENDED_WITHOUT_CATCH:
+        return {"ignored": f"status {status}"}
+    try:
+        job = json.loads(execution_input or "{}")
+    except ValueError:
+        job = {}
+    asset_id = job.get("assetId") if isinstance(job, dict) else None
+    asset_id = asset_id or execution_arn.rsplit(":", 1)[-1].split("-", 1)[0]  # names start with the asset id
+    if not is_id(str(asset_id)):
+        return {"ignored": "no asset"}
+    try:
+        asset = AssetModel.get(asset_id, consistent_read=True)
+    except DoesNotExist:
+        return {"ignored": "no asset", "assetId": asset_id}
+    if asset.execution_arn and asset.execution_arn != execution_arn:
+        return {"ignored": "another execution owns the asset", "assetId": asset_id}
+    code, message = _ENDED_WITHOUT_CATCH[status]
+    return record_failure({"assetId": asset_id, "ownerId": asset.owner_id}, code, message)
+
+
+def sweep_stuck(older_than_seconds: float = 1800) -> list[dict[str, Any]]:
+    """The backstop for EventBridge events that never came: assets still ``uploaded`` or ``processing``
+    well after their last change whose execution has ended are settled as execution_ended would."""
+    cutoff = iso(datetime.now(UTC) - timedelta(seconds=older_than_seconds))
+    settled = []
+    stuck = AssetModel.scan(  # hourly, over the few live assets; deleted/ready/failed are filtered out
+        AssetModel.status.is_in(AssetStatus.UPLOADED, AssetStatus.PROCESSING) & (AssetModel.updated_at < cutoff)
+    )
+    sfn = aws.client("stepfunctions")
+    for asset in stuck:
+        if not asset.execution_arn:
+            continue
+        try:
+            execution = sfn.describe_execution(executionArn=asset.execution_arn)
+        except ClientError as error:
+            if aws.error_code(error) != "ExecutionDoesNotExist":
+                raise
+            execution = {"status": "ABORTED", "input": None}  # gone from the history: it is not running
+        if execution["status"] != "RUNNING":
+            settled.append(execution_ended(asset.execution_arn, execution["status"], execution.get("input")))
+    return settled
+
+
 def failure_from_state_error(error: dict[str, Any]) -> tuple[str, str]:
     """Step Functions' ``{Error, Cause}`` -> the asset's ``(code, message)``."""
     name = error.get("Error") or "States.TaskFailed"
@@ -467,6 +528,12 @@ def delete_prefix(prefix: str) -> int:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
             removed += len(objects)
     return removed
+
+
+def _source_limits() -> MediaLimits:
+    """The template's MaxSourceSeconds (what one transcode Lambda can finish), else the domain's."""
+    seconds = os.environ.get("MAX_SOURCE_SECONDS")
+    return MediaLimits(max_duration_seconds=float(seconds)) if seconds else MediaLimits()
 
 
 def _time_left(remaining_ms: RemainingMs) -> render.SecondsLeft:

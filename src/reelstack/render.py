@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from reelstack import ffmpeg
-from reelstack.errors import MediaLimitExceeded, ToolchainFailed, UnsupportedMedia
+from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
 from reelstack.ladder import Plan
-from reelstack.media import MediaInfo, describe, parse_packet_scan
+from reelstack.media import MediaInfo, MediaLimits, describe, parse_packet_scan
 
 SecondsLeft = Callable[[], float]
 POSTER_MOMENT_SECONDS = 3.0  # at most this far in, or a tenth of the video (past fades from black)
@@ -42,7 +42,7 @@ class Made:
     ffmpeg_seconds: float = 0.0
 
 
-def inspect(source: Path, seconds_left: SecondsLeft, work: Path) -> MediaInfo:
+def inspect(source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLimits | None = None) -> MediaInfo:
     """Header and packet scan (no decoding), then the limits: a :class:`MediaInfo` or a named error."""
     try:
         header = ffmpeg.probe(source, seconds_left(), work)
@@ -53,7 +53,7 @@ def inspect(source: Path, seconds_left: SecondsLeft, work: Path) -> MediaInfo:
         raise
     videos = frozenset(int(s["index"]) for s in header.get("streams") or [] if s.get("codec_type") == "video")
     scan = ffmpeg.run(ffmpeg.packet_scan_command(source), seconds_left(), work, "read the file's packets")
-    return describe(header, parse_packet_scan(scan.stdout, keyframe_streams=videos))
+    return describe(header, parse_packet_scan(scan.stdout, keyframe_streams=videos), limits or MediaLimits())
 
 
 def encode_ladder(source: Path, media: MediaInfo, plan: Plan, out: Path, seconds_left: SecondsLeft) -> Made:
@@ -97,7 +97,7 @@ def make_thumbnails(source: Path, media: MediaInfo, out: Path, seconds_left: Sec
         _run_for(ffmpeg.storyboard_command(source, media, board, sheet), sheet, budget, out,
                  "make the storyboard")  # fmt: skip
         (out / "storyboard.vtt").write_text(board.vtt(sheet.name, media.duration_seconds))
-    except (UnsupportedMedia, MediaLimitExceeded, ToolchainFailed) as error:
+    except (UnsupportedMedia, MediaLimitExceeded, OutOfTime, ToolchainFailed) as error:
         sheet.unlink(missing_ok=True)
         made.warnings.append(AssetWarning("NoStoryboard", f"there is no storyboard: {error.message}"))
     made.files, made.ffmpeg_seconds = _sizes(out), time.monotonic() - started

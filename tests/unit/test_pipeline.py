@@ -28,6 +28,7 @@ from reelstack.models import AssetModel, UploadModel
 from reelstack.pipeline import failure_from_state_error, record_failure, upload_outputs
 from reelstack.uploads import Uploads
 from reelstack_cli import media as test_media
+from reelstack_cli.settings import CHECKOUT
 from tests.unit.conftest import MEDIA_BUCKET, UPLOAD_BUCKET, load_event, load_handler
 
 
@@ -487,3 +488,82 @@ def test_the_storyboard_has_a_tile_per_interval_and_no_tile_for_a_last_sliver(
     assert (board.interval_seconds, board.count) == (interval, count)
     assert (board.tile_width, board.tile_height) == (160, 90)
     assert ffmpeg.plan_storyboard(duration, 64, 48).tile_width == 64  # never upscaled
+
+
+# -- executions that end without their Catch -------------------------------------------------------
+
+
+def ended_event(name: str, asset_id: str, execution: str) -> dict[str, Any]:
+    event = json.loads(
+        (CHECKOUT / "events" / "execution_ended" / name).read_text().replace("01kbbbbbbbbbbbbbbbbbbbbbbb", asset_id)
+    )
+    event["detail"]["executionArn"] = execution
+    return event
+
+
+@pytest.mark.parametrize(("name", "code"), [("aborted.json", "PipelineStopped"), ("timed-out.json", "PipelineTimeout")])
+def test_an_execution_that_ends_without_its_catch_fails_its_asset_once(
+    pipeline: dict[str, Any], name: str, code: str
+) -> None:
+    asset_id = pipeline["upload"].asset_id
+    execution = f"arn:aws:states:us-east-1:123456789012:execution:unit-pipeline:{asset_id}-0123456789abcdef"
+    AssetModel(asset_id).update(actions=[AssetModel.status.set("processing"), AssetModel.execution_arn.set(execution)])
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=MEDIA_BUCKET, Key=f"assets/{asset_id}/hls/360p/segment_00000.m4s", Body=b"x")
+    pipeline["events"]()
+    outcome = load_handler("execution_ended")(ended_event(name, asset_id, execution), None)
+    assert (outcome["code"], outcome["announced"], outcome["removedObjects"]) == (code, True, 1)
+    asset = AssetModel.get(asset_id)
+    assert (asset.status, asset.error.code) == ("failed", code)
+    assert " " in asset.error.message and "arn:" not in asset.error.message
+    assert load_handler("execution_ended")(ended_event(name, asset_id, execution), None)["announced"] is False
+    assert [event["type"] for event in pipeline["events"]()] == ["asset.failed"]
+
+
+def test_an_ended_execution_leaves_deleted_ready_and_other_executions_assets_alone(pipeline: dict[str, Any]) -> None:
+    asset_id = pipeline["upload"].asset_id
+    mine = f"arn:aws:states:us-east-1:123456789012:execution:unit-pipeline:{asset_id}-0123456789abcdef"
+    s3 = boto3.client("s3")
+    pipeline["events"]()
+    # Another execution owns the asset: not this one's business.
+    AssetModel(asset_id).update(actions=[AssetModel.status.set("processing"), AssetModel.execution_arn.set(mine + "0")])
+    assert "ignored" in load_handler("execution_ended")(ended_event("aborted.json", asset_id, mine), None)
+    # Deleted while processing (a delete stops the execution): not a failure to announce, but what a
+    # late step wrote afterwards goes.
+    AssetModel(asset_id).update(actions=[AssetModel.status.set("deleted"), AssetModel.execution_arn.set(mine)])
+    s3.put_object(Bucket=MEDIA_BUCKET, Key=f"assets/{asset_id}/thumbnails/poster.jpg", Body=b"late")
+    outcome = load_handler("execution_ended")(ended_event("aborted.json", asset_id, mine), None)
+    assert (outcome["announced"], outcome["removedObjects"]) == (False, 1)
+    assert AssetModel.get(asset_id).status == "deleted"
+    # Ready: the outputs are live.
+    AssetModel(asset_id).update(actions=[AssetModel.status.set("ready")])
+    s3.put_object(Bucket=MEDIA_BUCKET, Key=f"assets/{asset_id}/hls/master.m3u8", Body=b"#EXTM3U")
+    outcome = load_handler("execution_ended")(ended_event("timed-out.json", asset_id, mine), None)
+    assert (outcome["announced"], outcome["removedObjects"]) == (False, 0)
+    assert AssetModel.get(asset_id).status == "ready"
+    assert pipeline["events"]() == []
+
+
+def test_the_sweeper_settles_an_asset_whose_execution_ended_unnoticed(pipeline: dict[str, Any]) -> None:
+    """The backstop for an EventBridge event that never came: still processing, execution over."""
+    asset_id = pipeline["upload"].asset_id
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    job = json.dumps({"assetId": asset_id, "ownerId": "alice"})
+    execution = sfn.start_execution(stateMachineArn=machine, name=f"{asset_id}-0123456789abcdef", input=job)
+    execution = execution["executionArn"]
+    running_too = sfn.start_execution(stateMachineArn=machine, name="other-running")["executionArn"]
+    sfn.stop_execution(executionArn=execution)
+    old = "2020-01-01T00:00:00.000Z"
+    AssetModel(asset_id).update(actions=[AssetModel.status.set("processing"), AssetModel.execution_arn.set(execution),
+                                         AssetModel.updated_at.set(old)])  # fmt: skip
+    pipeline["events"]()
+    event = load_event("upload_sweeper/hourly.json")
+    assert load_handler("upload_sweeper")(event, None)["settled"][0]["code"] == "PipelineStopped"
+    assert AssetModel.get(asset_id).status == "failed"
+    assert [event["type"] for event in pipeline["events"]()] == ["asset.failed"]
+    # A running execution's asset is left alone, however old.
+    AssetModel(asset_id).update(actions=[AssetModel.status.set("processing"), AssetModel.execution_arn.set(running_too),
+                                         AssetModel.updated_at.set(old)])  # fmt: skip
+    assert load_handler("upload_sweeper")(event, None)["settled"] == []
+    assert AssetModel.get(asset_id).status == "processing"

@@ -377,7 +377,7 @@ def test_expired_uploads_are_swept_by_the_scheduled_function(aws: None) -> None:
     stale = Uploads(clock=lambda: eight_days_ago).create("alice", json.dumps(GOOD))
     fresh = Uploads().create("alice", json.dumps(GOOD))
     answer = load_handler("upload_sweeper")(load_event("upload_sweeper/hourly.json"), None)
-    assert answer == {"expired": [stale["uploadId"]]}
+    assert answer == {"expired": [stale["uploadId"]], "settled": []}
     assert UploadModel.get(stale["uploadId"]).status == "expired"
     asset = AssetModel.get(stale["assetId"])
     assert (asset.status, asset.error.code) == ("failed", "UploadExpired")
