@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
-from reelstack.pipeline import sweep_stuck
+from reelstack.pipeline import STUCK_AFTER_SECONDS, sweep_stuck
 from reelstack.uploads import Uploads
 
 
@@ -16,6 +16,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="UploadsExpired", unit=MetricUnit.Count, value=len(expired))
     logger.info("expired uploads swept", extra={"count": len(expired), "uploadIds": expired[:50]})
     # The event may ask for a shorter grace (an operator, the tests); the schedule uses the default.
-    settled = sweep_stuck(float(event.get("stuckAfterSeconds") or 1800)) if isinstance(event, dict) else []
+    settled = sweep_stuck(float(event.get("stuckAfterSeconds", STUCK_AFTER_SECONDS)))
     metrics.add_metric(name="StuckAssetsSettled", unit=MetricUnit.Count, value=len(settled))
     return {"expired": expired, "settled": settled}

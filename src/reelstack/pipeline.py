@@ -394,7 +394,11 @@ def execution_ended(execution_arn: str, status: str, execution_input: str | None
     return record_failure({"assetId": asset_id, "ownerId": asset.owner_id}, code, message)
 
 
-def sweep_stuck(older_than_seconds: float = 1800) -> list[dict[str, Any]]:
+# Longer than any step takes to move an asset on: an asset unchanged this long may be stuck.
+STUCK_AFTER_SECONDS = 1800
+
+
+def sweep_stuck(older_than_seconds: float = STUCK_AFTER_SECONDS) -> list[dict[str, Any]]:
     """The backstop for EventBridge events that never came: assets still ``uploaded`` or ``processing``
     well after their last change whose execution has ended are settled as execution_ended would."""
     cutoff = iso(datetime.now(UTC) - timedelta(seconds=older_than_seconds))
