@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from reelstack import aws
 from reelstack.api_models import AssetChanges, parse_body, read_json
-from reelstack.assets import PlaybackUrl, asset_view, move_asset, owned_asset
+from reelstack.assets import PlaybackUrl, asset_view, move_asset, owned_asset, owned_record
 from reelstack.config import deployment
 from reelstack.diagram import execution_rows
 from reelstack.errors import InvalidInput, NotFound
@@ -86,11 +86,14 @@ def update_asset(
 
 
 def delete_asset(owner_id: str, asset_id: str) -> None:
-    """The asset becomes a tombstone (``deleted``); every object it owns, in both buckets, goes."""
-    asset = owned_asset(owner_id, asset_id)
+    """The asset becomes a tombstone (``deleted``); every object it owns, in both buckets, goes.
+
+    Idempotent for its owner: a phone that lost the answer (or an API Gateway timeout that cut the
+    first call short) asks again, gets 204 again, and the clean-up runs again, so nothing is left
+    behind by a delete that died half-way. Others still get 404."""
+    asset = owned_record(AssetModel, owner_id, asset_id, "AssetNotFound")
     live = tuple(status for status in AssetStatus if status != AssetStatus.DELETED)
-    if not move_asset(asset_id, AssetStatus.DELETED, from_states=live):
-        raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound")  # deleted meanwhile
+    announce = move_asset(asset_id, AssetStatus.DELETED, from_states=live)
     if asset.execution_arn:
         try:  # a running pipeline must not write renditions after the deletion
             aws.client("stepfunctions").stop_execution(executionArn=asset.execution_arn, cause="asset deleted")
@@ -100,7 +103,8 @@ def delete_asset(owner_id: str, asset_id: str) -> None:
         Uploads().abort(owner_id, asset.upload_id)  # frees the parts of an upload still open
     removed = delete_prefix(MediaKeys(asset_id).prefix) + _delete_source_versions(owner_id, asset_id)
     log.info("asset %s deleted with %d objects", asset_id, removed)
-    publish(EventType.ASSET_DELETED, asset_id, owner_id)
+    if announce:
+        publish(EventType.ASSET_DELETED, asset_id, owner_id)
 
 
 def _delete_source_versions(owner_id: str, asset_id: str) -> int:

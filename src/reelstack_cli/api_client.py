@@ -13,6 +13,12 @@ import urllib3
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 
 
+# Connect quickly or not at all; wait for an answer as long as API Gateway would (it gives up at 29 s).
+# (urllib3.Timeout's first argument is the total: Timeout(10, 60) allowed 10 s per request, which a
+# complete under load can exceed.)
+REQUEST_TIMEOUT = urllib3.Timeout(connect=10, read=35)
+
+
 class ApiError(RuntimeError):
     """The API answered with an error document (or not at all)."""
 
@@ -48,7 +54,7 @@ class ApiClient:
         for attempt in range(1, self.attempts + 1):
             try:
                 response = self.http.request(
-                    method, self.base_url + path, body=data, headers=headers, timeout=urllib3.Timeout(10, 60)
+                    method, self.base_url + path, body=data, headers=headers, timeout=REQUEST_TIMEOUT
                 )
             except urllib3.exceptions.HTTPError as error:
                 if attempt == self.attempts:

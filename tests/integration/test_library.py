@@ -188,7 +188,8 @@ def test_deleting_an_asset_removes_every_object_it_owns(
     assert objects(stack.outputs["uploadBucket"], source_prefix) == []
     assert objects(stack.outputs["mediaBucket"], media_prefix) == []
     assert refused(owner.get, f"/assets/{asset['assetId']}").status == 404
-    assert refused(owner.delete, f"/assets/{asset['assetId']}").status == 404
+    # A phone that lost the answer deletes again: 204 again (the clean-up runs again), one event.
+    assert owner.delete(f"/assets/{asset['assetId']}") is None
     assert asset["assetId"] not in [item["assetId"] for item in owner.get("/assets")["items"]]
     time.sleep(1)
     assert [e["type"] for e in events_queue() if e["assetId"] == asset["assetId"]].count("asset.deleted") == 1

@@ -420,6 +420,8 @@ def test_list_update_delete_with_the_sample_events(aws: None, monkeypatch: pytes
     assert (status, body["error"]["code"]) == (400, "UnknownField")
 
     assert call("delete-asset", asset_id=made[0]) == (204, None)
+    assert call("delete-asset", asset_id=made[0]) == (204, None)  # a retried delete: idempotent for its owner
+    assert call("delete-asset", asset_id=made[0], user="mallory")[0] == 404
     assert call("get-asset", asset_id=made[0])[0] == 404
     assert AssetModel.get(made[0]).status == "deleted"
     assert UploadModel.get(AssetModel.get(made[0]).upload_id).status == "aborted"
