@@ -297,11 +297,27 @@ def _check_whole(stream: dict[str, Any], kind: str, packets: StreamPackets | Non
         raise _cut_short(f"its {kind} stops at {packets.extent:.1f} s of the {promised_seconds:.1f} s")
 
 
-def describe(
-    probe: dict[str, Any], packets: dict[int, StreamPackets], limits: MediaLimits = MediaLimits()
-) -> MediaInfo:
-    """ffprobe's header JSON and the packet scan -> :class:`MediaInfo`, or a named error whose message
-    says, in one sentence, what is wrong with the file."""
+def _check_picture(video: dict[str, Any], limits: MediaLimits) -> None:
+    """Size and frame rate within the limits, from the stream's header alone."""
+    width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    if max(width, height) > limits.max_long_side or width * height > limits.max_pixels:
+        shown = f"{height}x{width}" if _rotation(video) in (90, 270) else f"{width}x{height}"
+        raise MediaLimitExceeded(
+            f"the picture is {shown}; at most {limits.max_long_side} pixels on the long side and "
+            f"{limits.max_pixels / 1e6:.1f} megapixels are accepted",
+            code="ResolutionTooHigh",
+        )
+    fps = _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate"))
+    if fps > limits.max_fps:
+        raise MediaLimitExceeded(
+            f"the video runs at {float(fps):.0f} frames a second; at most {limits.max_fps:.0f} are accepted",
+            code="FrameRateTooHigh",
+        )
+
+
+def check_header(probe: dict[str, Any], limits: MediaLimits) -> None:
+    """What the header alone can refuse, before the packet scan reads the whole file: the container,
+    the number of streams, every moving picture's size and rate, a header that promises too long."""
     file_format = probe.get("format") or {}
     container = file_format.get("format_name", "")
     streams = probe.get("streams") or []
@@ -314,6 +330,27 @@ def describe(
         raise MediaLimitExceeded(
             f"the file has {len(streams)} streams; at most {limits.max_streams} are accepted", code="TooManyStreams"
         )
+    for stream in streams:
+        if stream.get("codec_type") == "video" and not (stream.get("disposition") or {}).get("attached_pic"):
+            _check_picture(stream, limits)
+    promised = float(file_format.get("duration") or 0)
+    if promised > limits.max_duration_seconds:
+        raise MediaLimitExceeded(
+            f"the video is {promised / 60:.0f} minutes long; at most {limits.max_duration_seconds / 60:.0f} minutes "
+            "are accepted",
+            code="TooLong",
+        )
+
+
+def describe(
+    probe: dict[str, Any], packets: dict[int, StreamPackets], limits: MediaLimits = MediaLimits()
+) -> MediaInfo:
+    """ffprobe's header JSON and the packet scan -> :class:`MediaInfo`, or a named error whose message
+    says, in one sentence, what is wrong with the file."""
+    check_header(probe, limits)
+    file_format = probe.get("format") or {}
+    container = file_format.get("format_name", "")
+    streams = probe.get("streams") or []
 
     def packets_of(stream: dict[str, Any] | None) -> StreamPackets | None:
         return packets.get(int(stream.get("index", -1))) if stream is not None else None
@@ -387,21 +424,11 @@ def _describe_video(
         )
     rotation = _rotation(video)
     width, height = (coded_height, coded_width) if rotation in (90, 270) else (coded_width, coded_height)
-    if max(width, height) > limits.max_long_side or width * height > limits.max_pixels:
-        raise MediaLimitExceeded(
-            f"the picture is {width}x{height}; at most {limits.max_long_side} pixels on the long side and "
-            f"{limits.max_pixels / 1e6:.1f} megapixels are accepted",
-            code="ResolutionTooHigh",
-        )
+    _check_picture(video, limits)
     average, nominal = _rate(video.get("avg_frame_rate")), _rate(video.get("r_frame_rate"))
     fps = average or nominal
     if fps <= 0:
         raise UnsupportedMedia("the video's frame rate cannot be read: the file is damaged", code="UnreadableVideo")
-    if fps > limits.max_fps:
-        raise MediaLimitExceeded(
-            f"the video runs at {float(fps):.0f} frames a second; at most {limits.max_fps:.0f} are accepted",
-            code="FrameRateTooHigh",
-        )
     dynamic_range, vision_profile = _dynamic_range(video)
     keyframes, longest_gap = _keyframe_gap(packets)
     pixel_format = video.get("pix_fmt")

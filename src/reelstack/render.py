@@ -18,7 +18,7 @@ from typing import Any
 from reelstack import ffmpeg
 from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
 from reelstack.ladder import Plan
-from reelstack.media import MediaInfo, MediaLimits, describe, parse_packet_scan
+from reelstack.media import MediaInfo, MediaLimits, check_header, describe, parse_packet_scan
 
 SecondsLeft = Callable[[], float]
 POSTER_MOMENT_SECONDS = 3.0  # at most this far in, or a tenth of the video (past fades from black)
@@ -51,9 +51,11 @@ def inspect(source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLi
         if refused.code == "Truncated" and not _starts_like_quicktime(source):
             raise UnsupportedMedia(ffmpeg.NOT_MEDIA, code="NotMedia") from refused
         raise
+    limits = limits or MediaLimits()
+    check_header(header, limits)  # refuse what the header shows before reading every packet
     videos = frozenset(int(s["index"]) for s in header.get("streams") or [] if s.get("codec_type") == "video")
     scan = ffmpeg.run(ffmpeg.packet_scan_command(source), seconds_left(), work, "read the file's packets")
-    return describe(header, parse_packet_scan(scan.stdout, keyframe_streams=videos), limits or MediaLimits())
+    return describe(header, parse_packet_scan(scan.stdout, keyframe_streams=videos), limits)
 
 
 def encode_ladder(source: Path, media: MediaInfo, plan: Plan, out: Path, seconds_left: SecondsLeft) -> Made:

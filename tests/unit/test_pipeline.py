@@ -23,7 +23,7 @@ from reelstack import aws, errors, ffmpeg
 from reelstack.assets import asset_view
 from reelstack.errors import AssetGone, MediaLimitExceeded, UnsupportedMedia
 from reelstack.ladder import plan_ladder
-from reelstack.media import MediaInfo, StreamPackets, describe
+from reelstack.media import MediaInfo, MediaLimits, StreamPackets, describe
 from reelstack.models import AssetModel, UploadModel
 from reelstack.pipeline import failure_from_state_error, record_failure, upload_outputs
 from reelstack.uploads import Uploads
@@ -567,3 +567,27 @@ def test_the_sweeper_settles_an_asset_whose_execution_ended_unnoticed(pipeline: 
                                          AssetModel.updated_at.set(old)])  # fmt: skip
     assert load_handler("upload_sweeper")(event, None)["settled"] == []
     assert AssetModel.get(asset_id).status == "processing"
+
+
+def test_what_the_header_shows_is_refused_before_the_packet_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file over the limits is not read to its end: the header is enough to refuse it."""
+    from reelstack import render
+    from tests.media_cases import BY_NAME
+
+    scans: list[Path] = []
+    scan_command = ffmpeg.packet_scan_command
+    monkeypatch.setattr(ffmpeg, "packet_scan_command", lambda source: scans.append(source) or scan_command(source))
+    for name, code in (("seventeen-audio-streams", "TooManyStreams"), ("pixel-bomb-12-megapixels", "ResolutionTooHigh"),
+                       ("frame-rate-1000fps", "FrameRateTooHigh")):  # fmt: skip
+        folder = tmp_path / name
+        folder.mkdir()
+        with pytest.raises((MediaLimitExceeded, UnsupportedMedia)) as refused:
+            render.inspect(BY_NAME[name].make(folder), lambda: 60, folder)
+        assert refused.value.code == code
+    assert scans == []
+    short = test_media.make_clip(tmp_path / "short.mp4", test_media.Clip(1, 160, 120, audio="none"))
+    with pytest.raises(MediaLimitExceeded, match="at most 0 minutes"):
+        render.inspect(short, lambda: 60, tmp_path, MediaLimits(max_duration_seconds=0.5))
+    assert scans == []
