@@ -114,9 +114,8 @@ def picture_filter(
             {Target.RGB: "format=gbrp,format=bgra", Target.JPEG: "format=yuvj420p"}.get(target, "format=yuv420p")
         )
     else:
-        matrix = {"bt601": "bt601", "bt709": "bt709", "bt2020": "bt2020"}[media.color_matrix]
         steps.append(
-            f"scale={width}:{height}:flags=bicubic:in_range={media.color_range}:in_color_matrix={matrix}"
+            f"scale={width}:{height}:flags=bicubic:in_range={media.color_range}:in_color_matrix={media.color_matrix}"
             + ("" if target is Target.RGB else f":out_range={out_range}:out_color_matrix={out_matrix}")
         )
         # yuvj420p, not yuv420p: some filters (tile) drop the frame's range, and FFmpeg's JPEG encoder

@@ -97,10 +97,6 @@ class Clip:
     def suffix(self) -> str:
         return "." + self.container
 
-    @property
-    def coded_size(self) -> tuple[int, int]:
-        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
-
 
 def _picture_chain(clip: Clip) -> str:
     """Filters from the upright test pattern to the coded picture in the clip's colour."""

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from reelstack import ffmpeg
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.media import Clip, generate_audio, generate_clip, generate_image, make_clip
 from reelstack_cli.settings import CHECKOUT
@@ -176,7 +177,7 @@ def test_playable_sources_become_ready_hls(
         preview = probe(tmp_path / "previews" / "preview.mp4")
         assert [stream["codec_type"] for stream in preview["streams"]] == ["video"]
         assert float(preview["format"]["duration"]) <= 4.1
-        assert (tmp_path / "previews" / "preview.mp4").stat().st_size < 400_000
+        assert (tmp_path / "previews" / "preview.mp4").stat().st_size < ffmpeg.PREVIEW_MAX_BYTES
         with Image.open(tmp_path / "previews" / "preview.webp") as animated:
             assert animated.is_animated and animated.n_frames >= 10  # every ready clip here lasts 2 s or more
         assert set(asset["previews"]) == {"video", "animated"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from reelstack import render
+from reelstack import ffmpeg, render
 from reelstack.errors import ReelstackError
 from reelstack.ladder import plan_ladder
 from reelstack_cli import media as test_media
@@ -120,7 +120,7 @@ def _check_preview(seen: Seen, preview: Path) -> None:
     video = described["streams"][0]
     seen.check((video["pix_fmt"], video.get("color_range")) == ("yuv420p", "tv"), f"preview picture {video['pix_fmt']}")
     seen.check(float(described["format"]["duration"]) <= 4.1, "the preview is longer than 4 s")
-    seen.check(preview.stat().st_size < 400_000, "the preview is too big for a feed")
+    seen.check(preview.stat().st_size < ffmpeg.PREVIEW_MAX_BYTES, "the preview is too big for a feed")
 
 
 def _assert_a_sentence(message: str, source: Path) -> None:

@@ -261,7 +261,7 @@ def test_the_steps_turn_the_clip_into_a_ready_asset(pipeline: dict[str, Any]) ->
     keys = {item["Key"] for item in boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)["Contents"]}
     assert hls["master"] in keys and thumbs["poster"] in keys and thumbs["storyboard"]["vtt"] in keys
     assert made["video"] in keys and made["animated"] in keys
-    assert made["bytes"]["preview.mp4"] < 400_000
+    assert made["bytes"]["preview.mp4"] < ffmpeg.PREVIEW_MAX_BYTES
     assert any(key.endswith(".m4s") for key in keys)
 
     pictures = {"thumbnails": thumbs, "previews": made}
