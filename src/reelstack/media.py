@@ -108,8 +108,9 @@ class MediaInfo:
     audio_channels: int = 0
     container: str = ""
     bitrate: int = 0
-    # Which streams the pipeline uses (ffmpeg's -map 0:N): the default one, else the first.
-    video_stream: int = 0  # the file's own stream index (``-map 0:N``), not a position among videos
+    # Which streams the pipeline uses (the default one, else the first), by the file's own stream
+    # index (ffmpeg's -map 0:N), not by position among streams of their kind.
+    video_stream: int = 0
     audio_stream: int = 0
     audio_streams: int = 0
     # The picture as coded, which decides how it is converted to BT.709 SDR 8-bit 4:2:0.
@@ -315,6 +316,15 @@ def _check_picture(video: dict[str, Any], limits: MediaLimits) -> None:
         )
 
 
+def _check_length(seconds: float, limits: MediaLimits) -> None:
+    if seconds > limits.max_duration_seconds:
+        raise MediaLimitExceeded(
+            f"the video is {seconds / 60:.0f} minutes long; at most {limits.max_duration_seconds / 60:.0f} minutes "
+            "are accepted",
+            code="TooLong",
+        )
+
+
 def check_header(probe: dict[str, Any], limits: MediaLimits) -> None:
     """What the header alone can refuse, before the packet scan reads the whole file: the container,
     the number of streams, every moving picture's size and rate, a header that promises too long."""
@@ -333,13 +343,7 @@ def check_header(probe: dict[str, Any], limits: MediaLimits) -> None:
     for stream in streams:
         if stream.get("codec_type") == "video" and not (stream.get("disposition") or {}).get("attached_pic"):
             _check_picture(stream, limits)
-    promised = float(file_format.get("duration") or 0)
-    if promised > limits.max_duration_seconds:
-        raise MediaLimitExceeded(
-            f"the video is {promised / 60:.0f} minutes long; at most {limits.max_duration_seconds / 60:.0f} minutes "
-            "are accepted",
-            code="TooLong",
-        )
+    _check_length(float(file_format.get("duration") or 0), limits)  # what the header promises
 
 
 def describe(
@@ -390,12 +394,7 @@ def describe(
             "the file's duration cannot be read: it holds no timed video or audio (truncated?)",
             code="UnreadableDuration",
         )
-    if duration > limits.max_duration_seconds:
-        raise MediaLimitExceeded(
-            f"the video is {duration / 60:.0f} minutes long; at most {limits.max_duration_seconds / 60:.0f} minutes "
-            "are accepted",
-            code="TooLong",
-        )
+    _check_length(duration, limits)  # what the packets hold
 
     info: dict[str, Any] = {
         "duration_seconds": duration,

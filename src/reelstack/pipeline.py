@@ -164,7 +164,7 @@ def download_source(job: dict[str, Any], work: Path) -> Path:
     except ClientError as error:
         if aws.error_code(error) in ("NoSuchKey", "NoSuchVersion"):
             raise AssetGone("the uploaded file is gone (deleted while it waited)") from error
-        raise aws.as_named(error) or error from error
+        raise  # a transient failure is named StorageUnavailable at the handler's edge
     cut_short = fault_due("probe:cut-read", job["assetId"])  # FAULT_INJECTION: the body breaks mid-stream
     target = work / "source"
     digest, size = hashlib.sha256(), 0

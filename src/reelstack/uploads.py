@@ -42,7 +42,6 @@ COMPLETE_LEASE_SECONDS = 40
 # How long a repeated complete waits for the one in flight (API Gateway gives up after 29 s).
 REPEAT_WAIT_SECONDS = 5
 _UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn")  # controls, bidi overrides, lone surrogates, unassigned
-_TRANSIENT_S3 = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503", "500"}
 
 
 # -- pure rules (no AWS) -------------------------------------------------------------------------
