@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.common import deployed_cloud, write_results
-from reelstack.auth import issue_dev_token
+from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.deploy import dev_secret
 

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RESULTS_DIR, cached_clip, write_results
-from reelstack import ffmpeg, render
-from reelstack.ladder import plan_ladder
-from reelstack.toolchain import ffmpeg_build
+from reelstack.media import ffmpeg, render
+from reelstack.media.ladder import plan_ladder
+from reelstack.media.toolchain import ffmpeg_build
 from reelstack_cli import media as generated
 
 SECONDS = int(os.environ.get("BENCH_CHUNK_SOURCE_SECONDS", "60"))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import cached_clip, deployed_cloud, median, write_results
-from reelstack.auth import issue_dev_token
+from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.clients import local_session, subscribe_queue
 from reelstack_cli.demo import execution_steps, wait_for_execution
@@ -68,7 +68,7 @@ def run() -> dict[str, Any]:
                     if item["name"].startswith(uploaded["assetId"])
                 )
                 output = json.loads(wait_for_execution(sfn, arn).get("output") or "{}")
-                hls, pictures = output["outputs"]  # the video branch ends with {thumbnails, previews}
+                hls, pictures = output["outputs"]["hls"], output["outputs"]["pictures"]  # Encode names its branches
                 raw[str(seconds)].append(
                     {
                         "completeToReadySeconds": ready_at - completed_at,

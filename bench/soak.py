@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import deployed_cloud, write_results
-from reelstack.auth import issue_dev_token
+from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.clients import local_session, subscribe_queue
 from reelstack_cli.deploy import dev_secret

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import cached_clip, median, write_results
-from reelstack import ffmpeg, render
-from reelstack.ladder import plan_ladder
-from reelstack.toolchain import ffmpeg_build
+from reelstack.media import ffmpeg, render
+from reelstack.media.ladder import plan_ladder
+from reelstack.media.toolchain import ffmpeg_build
 from reelstack_cli import media as generated
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))

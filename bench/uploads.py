@@ -20,7 +20,7 @@ import boto3
 from botocore.config import Config
 
 from bench.common import deployed_cloud, median, timed, write_results
-from reelstack.auth import issue_dev_token
+from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.deploy import dev_secret
 from reelstack_cli.uploader import TERMINAL_ASSET_STATES, StateStore, Uploader

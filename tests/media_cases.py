@@ -20,7 +20,7 @@ from typing import Any
 
 from PIL import Image
 
-from reelstack.media import parse_packet_scan
+from reelstack.media.probe import parse_packet_scan
 from reelstack_cli.media import Clip, ffmpeg, ffprobe, generate_audio, make_clip
 
 

@@ -1,32 +1,37 @@
 """The HTTP API (Chalice behind the API Gateway REST API that template.yaml defines, one event per route).
 
-Routes are thin: authenticate, hand the body to the domain, shape the answer. Errors the domain
-raises on purpose become the contract's ``{"error": {"code", "message"}}`` with their HTTP status.
+Routes are thin: authenticate, parse the body into its typed request (reelstack.bodies), hand it to
+the service, return its answer. Errors the domain raises on purpose become the contract's
+``{"error": {"code", "message"}}`` with their HTTP status.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
 from chalice.app import Chalice, CORSConfig, Response
 
-from reelstack import aws, library, playback, push, throttle
-from reelstack.assets import asset_view, owned_asset
-from reelstack.auth import owner_of
+from reelstack import aws, library
+from reelstack.api import playback, throttle
+from reelstack.api.auth import owner_of
+from reelstack.api.health import health
+from reelstack.bodies import AssetChanges, CompleteUpload, CreateUpload, RegisterDevice, RequestParts, parse_body
+from reelstack.config import deployment
 from reelstack.errors import NotFound, ReelstackError, error_body
-from reelstack.health import health
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
-from reelstack.uploads import Uploads
+from reelstack.pipeline.report import pipeline_report as execution_report
+from reelstack.push import devices
+from reelstack.store.views import PlaybackUrl
+from reelstack.uploads.service import Uploads
 
 HLS_TYPE = "application/vnd.apple.mpegurl"
 WEB_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript", "css": "text/css"}
 app = Chalice(app_name="reelstack-api")
 app.api.cors = CORSConfig(
-    allow_origin=os.environ.get("ALLOWED_ORIGIN", "*"),
+    allow_origin=deployment().allowed_origin,
     allow_headers=["Authorization", "Content-Type"],
     expose_headers=["Retry-After"],
     max_age=600,
@@ -78,11 +83,16 @@ def route(
     return register
 
 
+def body[M](model: type[M]) -> M:
+    """The request's body parsed into ``model``; InvalidInput (400) that names each bad field."""
+    return parse_body(model, app.current_request.raw_body)
+
+
 def api_base() -> str:
     """This API's base URL as callers reach it: ``PUBLIC_API_URL`` (a custom domain) if set, the
     execute-api host with its stage on AWS, else the local cloud's path form."""
-    if os.environ.get("PUBLIC_API_URL"):
-        return os.environ["PUBLIC_API_URL"].rstrip("/")
+    if deployment().public_api_url:
+        return deployment().public_api_url
     request = app.current_request
     host, context = request.headers.get("host", ""), request.context
     if ".execute-api." in host:
@@ -103,7 +113,7 @@ def contract_error_shape(event: Any, get_response: Callable[[Any], Response]) ->
 
 @route("/uploads", "POST", status=201)
 def create_upload(owner: str) -> dict[str, Any]:
-    return uploads().create(owner, app.current_request.raw_body)
+    return uploads().create(owner, body(CreateUpload))
 
 
 @route("/uploads/{upload_id}", "GET")
@@ -113,12 +123,12 @@ def get_upload(owner: str, upload_id: str) -> dict[str, Any]:
 
 @route("/uploads/{upload_id}/parts", "POST")
 def request_parts(owner: str, upload_id: str) -> dict[str, Any]:
-    return uploads().part_urls(owner, upload_id, app.current_request.raw_body)
+    return uploads().part_urls(owner, upload_id, body(RequestParts))
 
 
 @route("/uploads/{upload_id}/complete", "POST")
 def complete_upload(owner: str, upload_id: str) -> dict[str, Any]:
-    return uploads().complete(owner, upload_id, app.current_request.raw_body)
+    return uploads().complete(owner, upload_id, body(CompleteUpload))
 
 
 @route("/uploads/{upload_id}", "DELETE", status=204)
@@ -134,12 +144,12 @@ def list_assets(owner: str) -> dict[str, Any]:
 
 @route("/assets/{asset_id}", "GET")
 def get_asset(owner: str, asset_id: str) -> dict[str, Any]:
-    return asset_view(owned_asset(owner, asset_id), playback_url())
+    return library.get_asset(owner, asset_id, playback_url())
 
 
 @route("/assets/{asset_id}", "PATCH")
 def update_asset(owner: str, asset_id: str) -> dict[str, Any]:
-    return library.update_asset(owner, asset_id, app.current_request.raw_body, playback_url())
+    return library.update_asset(owner, asset_id, body(AssetChanges), playback_url())
 
 
 @route("/assets/{asset_id}", "DELETE", status=204)
@@ -152,9 +162,9 @@ def start_playback(owner: str, asset_id: str) -> dict[str, Any]:
     return playback.start(owner, asset_id, f"{api_base()}/playback")
 
 
-def playback_url() -> Callable[[str], dict[str, str]] | None:
+def playback_url() -> PlaybackUrl | None:
     """Makes assets' playable URLs; None where the deployment has no PlaybackSecret."""
-    if not os.environ.get("PLAYBACK_SECRET"):
+    if not deployment().playback_secret:
         return None
     base = f"{api_base()}/playback"
     return lambda asset_id: playback.url_for(asset_id, base)
@@ -172,23 +182,23 @@ def media_playlist(token: str, rendition: str) -> str:
 
 @route("/assets/{asset_id}/execution", "GET")
 def pipeline_report(owner: str, asset_id: str) -> dict[str, Any]:
-    return library.pipeline_report(owner, asset_id)
+    return execution_report(owner, asset_id)
 
 
 @route("/devices", "POST", status=201)
 def register_device(owner: str) -> Response:
-    device, is_new = push.register(owner, app.current_request.raw_body)
+    device, is_new = devices.register(owner, body(RegisterDevice))
     return Response(device, status_code=201 if is_new else 200)
 
 
 @route("/devices", "GET")
 def list_devices(owner: str) -> dict[str, Any]:
-    return push.list_devices(owner)
+    return devices.list_devices(owner)
 
 
 @route("/devices/{device_id}", "DELETE", status=204)
 def remove_device(owner: str, device_id: str) -> None:
-    push.remove(owner, device_id)
+    devices.remove(owner, device_id)
 
 
 @route("/", "GET", public=True, content_type="text/html; charset=utf-8")

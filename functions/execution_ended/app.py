@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from reelstack.observability import lambda_handler, logger
-from reelstack.pipeline import execution_ended
+from reelstack.pipeline.failures import execution_ended
 
 
 @lambda_handler

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from reelstack.idempotency import once_per
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
-from reelstack.pipeline import ingest
+from reelstack.pipeline.ingest import ingest
 
 idempotency, once_per_version = once_per("[bucket, key, versionId]", payload="object_created")
 

@@ -12,17 +12,17 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reelstack import push
 from reelstack.idempotency import once_per
-from reelstack.models import DeviceModel
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
+from reelstack.push import notices
+from reelstack.store.records import DeviceModel
 
 idempotency, once_per_delivery = once_per("[deviceId, assetId, status]", payload="delivery")
 
 
 @once_per_delivery
 def deliver(delivery: dict[str, Any], device: DeviceModel, message: str) -> dict[str, Any]:
-    return push.send(device, message)
+    return notices.send(device, message)
 
 
 @lambda_handler
@@ -30,11 +30,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any
     idempotency.register_lambda_context(context)
     outcomes = []
     for record in SNSEvent(event).records:
-        notice = push.notice_for(json.loads(record.sns.message))
+        notice = notices.notice_for(json.loads(record.sns.message))
         if notice is None:
             continue
         message = notice.message()
-        for device in push.devices_of(notice.owner_id):
+        for device in notices.devices_of(notice.owner_id):
             delivery = {"deviceId": device.device_id, "assetId": notice.asset_id, "status": notice.status}
             outcome = deliver(delivery=delivery, device=device, message=message)
             kind = "PushEndpointsRemoved" if "removed" in outcome else "PushesSent"

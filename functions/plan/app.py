@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from reelstack.observability import MetricUnit, lambda_handler, metrics
-from reelstack.pipeline import plan
+from reelstack.pipeline.job import Job
+from reelstack.pipeline.steps import plan
 
 
 @lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    ladder = plan(event)
+    ladder = plan(Job.from_state(event))
     metrics.add_metric(name="Renditions", unit=MetricUnit.Count, value=len(ladder["renditions"]))
     return ladder

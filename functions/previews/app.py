@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from reelstack.observability import MetricUnit, lambda_handler, metrics
-from reelstack.pipeline import previews
+from reelstack.pipeline.job import Job
+from reelstack.pipeline.steps import previews
 
 
 @lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    made = previews(event, context.get_remaining_time_in_millis)
-    minutes = max(event["media"]["duration_seconds"] / 60, 1 / 60)
+    job = Job.from_state(event)
+    made = previews(job, context.get_remaining_time_in_millis)
+    minutes = max(job.described().duration_seconds / 60, 1 / 60)
     # The preview's cost in seconds per minute of source.
     metrics.add_metric(name="PreviewSecondsPerMinute", unit=MetricUnit.Seconds, value=made["ffmpegSeconds"] / minutes)
     return made

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from reelstack.observability import MetricUnit, lambda_handler, metrics
-from reelstack.pipeline import probe
+from reelstack.pipeline.job import Job
+from reelstack.pipeline.steps import probe
 
 
 @lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    media = probe(event, context.get_remaining_time_in_millis)
-    metrics.add_metric(name="SourceSeconds", unit=MetricUnit.Seconds, value=media["duration_seconds"])
+    media = probe(Job.from_state(event), context.get_remaining_time_in_millis)
+    metrics.add_metric(name="SourceSeconds", unit=MetricUnit.Seconds, value=media["durationSeconds"])
     return media

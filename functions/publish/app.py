@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from reelstack.observability import MetricUnit, lambda_handler, metrics
-from reelstack.pipeline import publish_ready
+from reelstack.pipeline.job import Job
+from reelstack.pipeline.steps import publish_ready
 
 
 @lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = publish_ready(event)
+    result = publish_ready(Job.from_state(event))
     metrics.add_metric(name="AssetsReady", unit=MetricUnit.Count, value=1 if result["announced"] else 0)
     return result

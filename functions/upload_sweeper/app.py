@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
-from reelstack.pipeline import STUCK_AFTER_SECONDS, sweep_stuck
-from reelstack.uploads import Uploads
+from reelstack.pipeline.failures import STUCK_AFTER_SECONDS, sweep_stuck
+from reelstack.uploads.service import Uploads
 
 
 @lambda_handler

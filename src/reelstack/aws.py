@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -17,7 +16,7 @@ from botocore.exceptions import (
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
-from pynamodb.exceptions import PynamoDBException, UpdateError
+from pynamodb.exceptions import PynamoDBException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from reelstack.config import deployment
@@ -106,15 +105,3 @@ def as_named(error: BaseException) -> ReelstackError | None:
     detail = f"{error_code(root)} from {root.operation_name}" if isinstance(root, ClientError) else type(root).__name__
     kind = StorageUnavailable if _from_storage(error) else ServiceUnavailable
     return kind(f"an AWS service did not answer as it should ({detail}); trying again may work")
-
-
-def conditional(write: Callable[[], Any], what: str) -> bool:
-    """Run a conditional DynamoDB write: True if it applied, False if its condition did not hold.
-    Anything else (throttling, a 5xx) is StorageUnavailable, never taken for "already moved"."""
-    try:
-        write()
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise StorageUnavailable(f"{what} could not be updated; try again") from error
-    return True

@@ -1,9 +1,14 @@
-"""What a function needs to know about its deployment, read once from the environment template.yaml sets."""
+"""Everything a function knows about its deployment, read from the environment template.yaml sets,
+in this one place, once per warm function (``deployment()`` is cached; tests clear the cache).
+
+Nothing else in the package reads ``os.environ``; nothing binds a setting at import time.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 
 MiB = 1024 * 1024
@@ -18,46 +23,103 @@ class Limits:
     min_part_bytes: int = 5 * MiB  # S3's floor for every part but the last
     preferred_part_bytes: int = 8 * MiB  # small enough that a dropped cellular link loses little
     max_parts: int = 10_000  # S3's ceiling
-    first_batch_parts: int = 100
-    max_batch_parts: int = 100
+    first_batch_parts: int = 100  # part URLs in POST /uploads' answer
+    max_batch_parts: int = 100  # part URLs one POST /uploads/{id}/parts may ask for
     upload_window_days: int = 7  # matches the bucket's AbortIncompleteMultipartUpload rule
     ledger_retention_days: int = 30  # finished upload records are purged (DynamoDB TTL) after this
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """Who may call the API (see reelstack.api.auth): a development secret, or an OIDC issuer's JWKS."""
+
+    dev_secret: str = ""
+    jwks_url: str = ""
+    issuer: str = ""
+    audience: str = ""
+
+
+@dataclass(frozen=True)
+class Faults:
+    """FAULT_INJECTION: named faults that strike once per asset (tests prove Retry with them)."""
+
+    names: frozenset[str] = frozenset()
+    stall_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
 class Deployment:
-    assets_table: str
-    uploads_table: str
-    upload_bucket: str
-    media_bucket: str
-    events_topic_arn: str
-    limits: Limits
+    assets_table: str = "reelstack-assets"
+    uploads_table: str = "reelstack-uploads"
+    devices_table: str = "reelstack-devices"
+    idempotency_table: str = "reelstack-idempotency"
+    throttle_table: str = ""
+    upload_bucket: str = ""
+    media_bucket: str = ""
+    events_topic_arn: str = ""
+    state_machine_arn: str = ""
+    region: str = "us-east-1"
+    limits: Limits = field(default_factory=Limits)
     # "local-test-keys": the local cloud refuses presigned URLs signed with temporary credentials,
     # so there the API signs with LocalStack's static test keys; on AWS the function's role signs.
-    presign_credentials: str
-    devices_table: str = "reelstack-devices"
+    presign_credentials: str = "function-role"
     # SNS platform applications (template parameters); an empty one means that platform is off.
-    push_applications: dict[str, str] | None = None
+    push_applications: Mapping[str, str] = field(default_factory=dict)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    playback_secret: str = ""  # signs playback tokens; empty: no playback URLs
+    public_api_url: str = ""  # a custom domain in front of the API, if any
+    allowed_origin: str = "*"  # CORS
+    requests_per_second: int = 0  # per client; 0: no throttling here
+    # What one transcode Lambda can finish (MaxSourceSeconds); None: the media limits' own default.
+    max_source_seconds: float | None = None
+    faults: Faults = field(default_factory=Faults)
+    tool_paths: Mapping[str, str] = field(default_factory=dict)  # FFMPEG_PATH, FFPROBE_PATH overrides
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    return float(env.get(name) or default)
 
 
 @cache
 def deployment() -> Deployment:
     env = os.environ
-    defaults = Limits()
+    defaults, limits = Deployment(), Limits()
     return Deployment(
-        assets_table=env.get("ASSETS_TABLE", "reelstack-assets"),
-        uploads_table=env.get("UPLOADS_TABLE", "reelstack-uploads"),
+        assets_table=env.get("ASSETS_TABLE", defaults.assets_table),
+        uploads_table=env.get("UPLOADS_TABLE", defaults.uploads_table),
+        devices_table=env.get("DEVICES_TABLE", defaults.devices_table),
+        idempotency_table=env.get("IDEMPOTENCY_TABLE", defaults.idempotency_table),
+        throttle_table=env.get("THROTTLE_TABLE", ""),
         upload_bucket=env.get("UPLOAD_BUCKET", ""),
         media_bucket=env.get("MEDIA_BUCKET", ""),
         events_topic_arn=env.get("EVENTS_TOPIC_ARN", ""),
+        state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or defaults.region,
         limits=Limits(
-            max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES") or defaults.max_upload_bytes),
-            part_url_seconds=int(env.get("PART_URL_SECONDS") or defaults.part_url_seconds),
+            max_upload_bytes=int(_number(env, "MAX_UPLOAD_BYTES", limits.max_upload_bytes)),
+            part_url_seconds=int(_number(env, "PART_URL_SECONDS", limits.part_url_seconds)),
         ),
-        presign_credentials=env.get("PRESIGN_CREDENTIALS", "function-role"),
-        devices_table=env.get("DEVICES_TABLE", "reelstack-devices"),
+        presign_credentials=env.get("PRESIGN_CREDENTIALS", defaults.presign_credentials),
         push_applications={
             "apns": env.get("APNS_PLATFORM_APPLICATION_ARN", ""),
             "fcm": env.get("FCM_PLATFORM_APPLICATION_ARN", ""),
+        },
+        auth=AuthSettings(
+            dev_secret=env.get("JWT_DEV_SECRET", ""),
+            jwks_url=env.get("JWKS_URL", ""),
+            issuer=env.get("JWT_ISSUER", ""),
+            audience=env.get("JWT_AUDIENCE", ""),
+        ),
+        playback_secret=env.get("PLAYBACK_SECRET", ""),
+        public_api_url=env.get("PUBLIC_API_URL", "").rstrip("/"),
+        allowed_origin=env.get("ALLOWED_ORIGIN", "*"),
+        requests_per_second=int(_number(env, "CLIENT_REQUESTS_PER_SECOND", 0)),
+        max_source_seconds=float(env["MAX_SOURCE_SECONDS"]) if env.get("MAX_SOURCE_SECONDS") else None,
+        faults=Faults(
+            names=frozenset(name for name in env.get("FAULT_INJECTION", "").split(",") if name),
+            stall_seconds=_number(env, "FAULT_STALL_SECONDS", Faults.stall_seconds),
+        ),
+        tool_paths={
+            name: env[f"{name.upper()}_PATH"] for name in ("ffmpeg", "ffprobe") if env.get(f"{name.upper()}_PATH")
         },
     )

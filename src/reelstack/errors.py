@@ -55,16 +55,18 @@ class Conflict(ReelstackError):
     http_status = 409
 
 
-class PayloadTooLarge(ReelstackError):
+class UploadTooLarge(ReelstackError):
+    """The declared size is over the deployment's upload limit."""
+
     code = "UploadTooLarge"
     http_status = 413
 
 
-class UnsupportedMediaType(ReelstackError):
-    """A declared type the pipeline does not take."""
+class BodyTooLarge(ReelstackError):
+    """A request body over what any route needs (reelstack.bodies.MAX_BODY_BYTES)."""
 
-    code = "UnsupportedMediaType"
-    http_status = 415
+    code = "BodyTooLarge"
+    http_status = 413
 
 
 class TooManyRequests(ReelstackError):
@@ -99,7 +101,8 @@ class OutOfTime(ReelstackError):
 
 
 class UnsupportedMedia(ReelstackError):
-    """The content is not audio or video the pipeline can take (whatever its name or declared type)."""
+    """Not audio or video the pipeline can take: the content, whatever its name or declared type (the
+    probe's verdict), or a declared type that plainly is not media (code UnsupportedMediaType)."""
 
     code = "UnsupportedMedia"
     http_status = 415

@@ -3,7 +3,6 @@ Powertools idempotency on ``IdempotencyTable``, keyed by a JMESPath over the fun
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from reelstack.config import deployment
+
 REMEMBERED_SECONDS = 7 * 86400  # longer than any redelivery: S3 and SNS retry for hours, not days
 
 
@@ -21,5 +22,5 @@ def once_per(key_jmespath: str, payload: str) -> tuple[IdempotencyConfig, Callab
     keyword argument; repeats get the first answer. Handlers pass their context to
     ``config.register_lambda_context`` so that an interrupted run can be taken over."""
     config = IdempotencyConfig(event_key_jmespath=key_jmespath, expires_after_seconds=REMEMBERED_SECONDS)
-    persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "reelstack-idempotency"))
+    persistence = DynamoDBPersistenceLayer(table_name=deployment().idempotency_table)
     return config, idempotent_function(data_keyword_argument=payload, config=config, persistence_store=persistence)

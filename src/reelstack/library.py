@@ -6,23 +6,21 @@ import base64
 import binascii
 import json
 import logging
-import os
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from reelstack import aws
-from reelstack.api_models import AssetChanges, parse_body, read_json
-from reelstack.assets import PlaybackUrl, asset_view, move_asset, owned_asset, owned_record
-from reelstack.config import deployment
-from reelstack.diagram import execution_rows
+from reelstack.bodies import AssetChanges, read_json
 from reelstack.errors import InvalidInput, NotFound
-from reelstack.events import EventType, publish
-from reelstack.keys import MediaKeys, SourceKey
-from reelstack.models import AssetModel, UploadModel, utc_now
-from reelstack.pipeline import delete_prefix
-from reelstack.states import AssetStatus, UploadStatus
-from reelstack.uploads import Uploads
+from reelstack.store import assets
+from reelstack.store.events import EventType, publish
+from reelstack.store.keys import MediaKeys
+from reelstack.store.objects import delete_prefix, delete_source_versions
+from reelstack.store.records import AssetModel, UploadModel, conditional, utc_now
+from reelstack.store.states import AssetStatus, UploadStatus
+from reelstack.store.views import PlaybackUrl, asset_view
+from reelstack.uploads.service import Uploads
 
 log = logging.getLogger(__name__)
 DEFAULT_PAGE = 20
@@ -66,13 +64,17 @@ def list_assets(
     return {"items": items, "nextCursor": _encode_cursor(last) if last else None}
 
 
+def get_asset(owner_id: str, asset_id: str, playback: PlaybackUrl | None = None) -> dict[str, Any]:
+    return asset_view(assets.owned_asset(owner_id, asset_id), playback)
+
+
 def update_asset(
-    owner_id: str, asset_id: str, raw_body: bytes | str | None, playback: PlaybackUrl | None = None
+    owner_id: str, asset_id: str, changes: AssetChanges, playback: PlaybackUrl | None = None
 ) -> dict[str, Any]:
-    changes = parse_body(AssetChanges, raw_body).model_dump(exclude_unset=True, by_alias=False)
-    asset = owned_asset(owner_id, asset_id)
-    actions = [getattr(AssetModel, name).set(value) for name, value in changes.items()]
-    updated = aws.conditional(
+    fields = changes.model_dump(exclude_unset=True, by_alias=False)
+    asset = assets.owned_asset(owner_id, asset_id)
+    actions = [getattr(AssetModel, name).set(value) for name, value in fields.items()]
+    updated = conditional(
         lambda: asset.update(
             actions=[*actions, AssetModel.updated_at.set(utc_now())],
             condition=AssetModel.status != AssetStatus.DELETED,
@@ -81,7 +83,7 @@ def update_asset(
     )
     if not updated:  # deleted since it was read
         raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound")
-    publish(EventType.ASSET_UPDATED, asset_id, owner_id, changes=changes)
+    publish(EventType.ASSET_UPDATED, asset_id, owner_id, changes=fields)
     return asset_view(asset, playback)  # update() has loaded the new values (ALL_NEW) into ``asset``
 
 
@@ -91,9 +93,8 @@ def delete_asset(owner_id: str, asset_id: str) -> None:
     Idempotent for its owner: a phone that lost the answer (or an API Gateway timeout that cut the
     first call short) asks again, gets 204 again, and the clean-up runs again, so nothing is left
     behind by a delete that died half-way. Others still get 404."""
-    asset = owned_record(AssetModel, owner_id, asset_id, "AssetNotFound")
-    live = tuple(status for status in AssetStatus if status != AssetStatus.DELETED)
-    announce = move_asset(asset_id, AssetStatus.DELETED, from_states=live)
+    asset = assets.owned_record(AssetModel, owner_id, asset_id, "AssetNotFound")
+    announce = assets.move(asset_id, AssetStatus.DELETED)
     if asset.execution_arn:
         try:  # a running pipeline must not write renditions after the deletion
             aws.client("stepfunctions").stop_execution(executionArn=asset.execution_arn, cause="asset deleted")
@@ -101,46 +102,7 @@ def delete_asset(owner_id: str, asset_id: str) -> None:
             log.info("execution of %s not stopped: %s", asset_id, error)
     if asset.upload_id and UploadModel.get(asset.upload_id).status == UploadStatus.UPLOADING:
         Uploads().abort(owner_id, asset.upload_id)  # frees the parts of an upload still open
-    removed = delete_prefix(MediaKeys(asset_id).prefix) + _delete_source_versions(owner_id, asset_id)
+    removed = delete_prefix(MediaKeys(asset_id).prefix) + delete_source_versions(owner_id, asset_id)
     log.info("asset %s deleted with %d objects", asset_id, removed)
     if announce:
         publish(EventType.ASSET_DELETED, asset_id, owner_id)
-
-
-def _delete_source_versions(owner_id: str, asset_id: str) -> int:
-    """Every version and delete marker of the asset's source (the upload bucket is versioned)."""
-    s3, bucket = aws.client("s3"), deployment().upload_bucket
-    prefix = str(SourceKey(owner_id, asset_id, "0" * 26)).rsplit("/", 1)[0] + "/"
-    removed = 0
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-        versions = [
-            {"Key": item["Key"], "VersionId": item["VersionId"]}
-            for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
-        ]
-        if versions:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True})
-            removed += len(versions)
-    return removed
-
-
-def pipeline_report(owner_id: str, asset_id: str) -> dict[str, Any]:
-    """The state machine drawn from its ASL, with this asset's execution on it (outcome and ms per state)."""
-    asset = owned_asset(owner_id, asset_id)
-    sfn = aws.client("stepfunctions")
-    arn = asset.execution_arn
-    history: list[dict[str, Any]] = []
-    status = "NOT_STARTED"
-    machine_arn = os.environ.get("STATE_MACHINE_ARN", "")
-    if arn:
-        described = sfn.describe_execution(executionArn=arn)
-        status, machine_arn = described["status"], described["stateMachineArn"]
-        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
-            history += page["events"]
-    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine_arn)["definition"])
-    return {
-        "assetId": asset_id,
-        "executionStatus": status,
-        "states": [
-            {key: value for key, value in row.items() if key != "next"} for row in execution_rows(definition, history)
-        ],
-    }

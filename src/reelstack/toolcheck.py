@@ -1,10 +1,11 @@
-"""The foundation's pipeline step: report the FFmpeg build and record it on the asset."""
+"""Diagnostics (the ToolcheckFunction, not a state of the pipeline): report the FFmpeg build the
+layer brings and record it on an asset."""
 
 from __future__ import annotations
 
 from reelstack.errors import InvalidInput
-from reelstack.models import AssetModel, utc_now
-from reelstack.toolchain import ffmpeg_build
+from reelstack.media.toolchain import ffmpeg_build
+from reelstack.store.records import AssetModel, utc_now
 
 
 def check_toolchain(asset_id: object) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from reelstack.auth import issue_dev_token
+from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.clients import local_session
 from reelstack_cli.deploy import dev_secret, local_outputs

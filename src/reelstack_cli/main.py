@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.progress import Progress as RichProgress
 
-from reelstack.auth import DEV_TOKEN_SECONDS, issue_dev_token
-from reelstack.diagram import render_text
+from reelstack.api.auth import DEV_TOKEN_SECONDS, issue_dev_token
+from reelstack.pipeline.diagram import render_text
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.build_tools import BuildError
 from reelstack_cli.demo import DEMO_USER, run_demo
@@ -299,7 +299,7 @@ def _show_asset(asset: dict[str, Any]) -> None:
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:
-    from reelstack.openapi import document
+    from reelstack.api.openapi import document
 
     print(json.dumps(document(), indent=2, ensure_ascii=False))
 

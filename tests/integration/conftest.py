@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from reelstack.auth import issue_dev_token
+from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.clients import local_session, subscribe_queue
 from reelstack_cli.deploy import dev_secret

@@ -16,7 +16,7 @@ import jwt
 import pytest
 import urllib3
 
-from reelstack.auth import issue_dev_token
+from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.deploy import dev_secret
 from reelstack_cli.media import ffprobe, generate_clip

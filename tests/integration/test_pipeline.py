@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from reelstack import ffmpeg
+from reelstack.media import ffmpeg
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.media import Clip, generate_audio, generate_clip, generate_image, make_clip
 from reelstack_cli.settings import CHECKOUT

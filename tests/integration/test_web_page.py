@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from reelstack.auth import issue_dev_token
+from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.deploy import dev_secret
 from reelstack_cli.media import generate_clip

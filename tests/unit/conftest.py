@@ -11,8 +11,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from reelstack.api.auth import issue_dev_token
+from reelstack.store.records import UploadModel
+from reelstack_cli import media as test_media
 from reelstack_cli.settings import CHECKOUT, TEMPLATE
 from reelstack_cli.template import load_template, resources_of_type
 
@@ -72,16 +76,27 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=UPLOAD_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         from reelstack import aws as reelstack_aws
-        from reelstack import config, models
+        from reelstack import config
 
-        monkeypatch.setattr(models.AssetModel.Meta, "table_name", "unit-AssetsTable")
-        monkeypatch.setattr(models.UploadModel.Meta, "table_name", "unit-UploadsTable")
-        monkeypatch.setattr(models.DeviceModel.Meta, "table_name", "unit-DevicesTable")
         for cached in (config.deployment, reelstack_aws.client, reelstack_aws.presigning_s3):
             cached.cache_clear()
         yield
         for cached in (config.deployment, reelstack_aws.client, reelstack_aws.presigning_s3):
             cached.cache_clear()
+
+
+@pytest.fixture
+def setenv(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set environment variables of the deployment and make ``config.deployment()`` read them again."""
+    from reelstack import config
+
+    def set_all(**values: str) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+        config.deployment.cache_clear()
+
+    yield set_all
+    config.deployment.cache_clear()
 
 
 def load_event(name: str, **path_parameters: str) -> dict[str, Any]:
@@ -107,3 +122,57 @@ def load_handler(function: str) -> Callable[[dict[str, Any], Any], Any]:
     """The function's handler, called with a Lambda-like context."""
     module = load_handler_module(function)
     return lambda event, _context: module.handler(event, _LambdaContext())
+
+
+@pytest.fixture(autouse=True)
+def pinned_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The same FFmpeg and ffprobe builds as the layers (from the project's environment), and a
+    deployment read afresh for every test."""
+    from reelstack import config
+
+    monkeypatch.setenv("FFMPEG_PATH", test_media.ffmpeg())
+    monkeypatch.setenv("FFPROBE_PATH", test_media.ffprobe())
+    config.deployment.cache_clear()
+    yield
+    config.deployment.cache_clear()
+
+
+def client_error(code: str, status: int, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                       operation)  # fmt: skip
+
+
+def call(name: str, *, user: str | None = None, body: Any = ..., auth: str | None = ..., **ids: str) -> tuple[int, Any]:
+    """Invoke the API handler with events/api/<name>.json, optionally as another user or body."""
+    event = load_event(f"api/{name}.json", **ids)
+    if user is not None:
+        auth = f"Bearer {issue_dev_token(SAMPLE_EVENTS_SECRET, user)}"
+    if auth is not ...:
+        event["headers"].pop("Authorization")
+        if auth is not None:
+            event["headers"]["Authorization"] = auth
+    if body is not ...:
+        event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
+    response = load_handler("api")(event, None)
+    return response["statusCode"], json.loads(response["body"]) if response["body"] else None
+
+
+def put_parts(created: dict[str, Any], sizes: list[int] | None = None) -> list[dict[str, Any]]:
+    """What a client does with the URLs, done with boto3 on moto (which does not serve URLs)."""
+    s3 = boto3.client("s3")
+    upload = UploadModel.get(created["uploadId"])
+    parts = []
+    sizes = sizes or [part["size"] for part in created["parts"]]
+    for number, size in enumerate(sizes, start=1):
+        answer = s3.upload_part(
+            Bucket=UPLOAD_BUCKET, Key=upload.key, UploadId=upload.s3_upload_id, PartNumber=number, Body=b"v" * size
+        )
+        parts.append({"partNumber": number, "etag": answer["ETag"]})
+    return parts
+
+
+@pytest.fixture
+def created(aws: None) -> dict[str, Any]:
+    status, body = call("create-upload")
+    assert status == 201, body
+    return body

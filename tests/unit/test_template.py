@@ -163,7 +163,7 @@ def test_every_route_has_a_sample_event() -> None:
 
 
 def test_the_openapi_description_matches_the_code() -> None:
-    from reelstack.openapi import OPERATIONS, document
+    from reelstack.api.openapi import OPERATIONS, document
 
     app = load_handler_module("api").app
     assert {(op.path, op.method) for op in OPERATIONS} == {

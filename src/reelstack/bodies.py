@@ -1,0 +1,187 @@
+"""Request bodies of the HTTP API, validated with pydantic: routes parse them (``parse_body``) and
+services take the typed result. Also the source of the OpenAPI schemas."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+
+from reelstack.config import Limits
+from reelstack.errors import BodyTooLarge, InvalidInput
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+Title = Annotated[str, Field(max_length=200)]
+Description = Annotated[str, Field(max_length=5000)]
+Tag = Annotated[str, Field(min_length=1, max_length=50)]
+PartNumber = Annotated[StrictInt, Field(ge=1, le=Limits.max_parts)]
+PartBatch = Field(min_length=1, max_length=Limits.max_batch_parts)
+
+
+# The largest body any route needs is a complete of 10,000 parts (about 700 kB); nothing it takes
+# nests deeper than 3 levels. Both bounds leave room and stop a body built to exhaust the parser.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 16
+
+
+class _Body(BaseModel):
+    # A misspelt field is refused by name (UnknownField) rather than silently ignored.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CreateUpload(_Body):
+    filename: Annotated[str, Field(min_length=1, max_length=4096)]
+    size: StrictInt
+    content_type: Annotated[
+        str,
+        Field(
+            alias="contentType",
+            min_length=1,
+            max_length=255,
+            description="Any video/* or audio/* type, or application/octet-stream (else 415); "
+            "the pipeline decides what the file is by its content.",
+        ),
+    ]
+    title: Title | None = None
+    description: Description | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | None = None
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+    # Extension: "SHA256" makes every part URL carry a signed checksum that S3 verifies on upload.
+    checksum_algorithm: Literal["SHA256"] | None = Field(default=None, alias="checksumAlgorithm")
+
+    @field_validator("sha256")
+    @classmethod
+    def _lowercase_hex(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
+
+    @field_validator("filename", mode="before")
+    @classmethod
+    def _undecodable_bytes_become_replacement_characters(cls, value: object) -> object:
+        # A name that was not UTF-8 on the phone arrives as JSON lone surrogates (\udcxx).
+        return _LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+class PartChecksum(_Body):
+    part_number: PartNumber = Field(alias="partNumber")
+    checksum_sha256: str = Field(alias="checksumSHA256", description="base64 of the part's SHA-256 digest")
+
+    @field_validator("checksum_sha256")
+    @classmethod
+    def _is_sha256_base64(cls, value: str) -> str:
+        try:
+            if len(base64.b64decode(value, validate=True)) == 32:
+                return value
+        except binascii.Error:
+            pass
+        raise ValueError("must be the base64 of a 32-byte SHA-256 digest")
+
+
+class RequestParts(_Body):
+    part_numbers: Annotated[list[PartNumber], PartBatch] | None = Field(default=None, alias="partNumbers")
+    # Extension for uploads created with checksumAlgorithm: the checksum each part URL must carry.
+    parts: Annotated[list[PartChecksum], PartBatch] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RequestParts:
+        if (self.part_numbers is None) == (self.parts is None):
+            raise ValueError("send either partNumbers or parts (with checksumSHA256), not both or neither")
+        return self
+
+
+class CompletedPart(_Body):
+    part_number: PartNumber = Field(alias="partNumber")
+    etag: Annotated[str, Field(alias="etag", min_length=1, max_length=200)]
+
+
+class CompleteUpload(_Body):
+    parts: Annotated[list[CompletedPart], Field(min_length=1, max_length=Limits.max_parts)]
+
+
+class AssetChanges(BaseModel):
+    """PATCH /assets/{id}: only these fields; anything else is refused rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Description | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | None = None
+    visibility: Literal["private", "public"] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> AssetChanges:
+        if not self.model_fields_set:
+            raise ValueError("send at least one of title, description, tags, visibility")
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+# APNs device tokens are 32 bytes of hex today (Apple allows them to grow); FCM registration tokens
+# are opaque text of letters, digits and ``_:-`` (about 160 characters today).
+_TOKEN_SHAPES = {"apns": re.compile(r"^[0-9a-fA-F]{64,200}$"), "fcm": re.compile(r"^[A-Za-z0-9_:\-]{32,4096}$")}
+
+
+class RegisterDevice(_Body):
+    """POST /devices: a phone's push token from APNs (iOS) or FCM (Android)."""
+
+    platform: Literal["apns", "fcm"]
+    token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+    @model_validator(mode="after")
+    def _token_has_the_platforms_shape(self) -> RegisterDevice:
+        if not _TOKEN_SHAPES[self.platform].match(self.token):
+            shape = "64-200 hex digits" if self.platform == "apns" else "32-4096 of A-Z a-z 0-9 _ : -"
+            raise ValueError(f"token: not a {self.platform} device token ({shape})")
+        if self.platform == "apns":
+            self.token = self.token.lower()
+        return self
+
+
+def _depth(document: Any) -> int:
+    """How deeply arrays and objects nest in a parsed document (iterative: no recursion to exhaust)."""
+    deepest, pending = 0, [(document, 1)]
+    while pending:
+        value, level = pending.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            pending.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def read_json(raw: bytes | str | None, what: str = "the body") -> Any:
+    """JSON from a client, bounded in size and depth; :class:`InvalidInput` for anything else."""
+    if raw is not None and len(raw) > MAX_BODY_BYTES:
+        raise BodyTooLarge(f"{what} is over {MAX_BODY_BYTES // 1024} KiB")
+    try:
+        document: Any = json.loads(raw or b"")
+    except RecursionError as error:
+        raise InvalidInput(f"{what} nests deeper than {MAX_DEPTH} levels", code="InvalidJson") from error
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"{what} is not valid JSON (UTF-8): {error}", code="InvalidJson") from error
+    if _depth(document) > MAX_DEPTH:
+        raise InvalidInput(f"{what} nests deeper than {MAX_DEPTH} levels", code="InvalidJson")
+    return document
+
+
+def parse_body[M: BaseModel](model: type[M], raw: bytes | str | None) -> M:
+    """The request body as ``model``, or :class:`InvalidInput` that names each bad field."""
+    document = read_json(raw)
+    if not isinstance(document, dict):
+        raise InvalidInput("the body must be a JSON object", code="InvalidJson")
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}" for issue in error.errors()
+        )
+        kinds = {issue["type"] for issue in error.errors()}
+        code = (
+            "MissingField" if "missing" in kinds else "UnknownField" if "extra_forbidden" in kinds else "InvalidField"
+        )
+        raise InvalidInput(problems, code=code) from error

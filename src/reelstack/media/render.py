@@ -1,0 +1,143 @@
+"""What the pipeline makes of a source file on local disk: its description, the HLS ladder, the
+thumbnails and the previews. No AWS here: the steps in :mod:`reelstack.pipeline` download the source,
+call these and upload what they wrote, and the tests drive them directly on a matrix of real files.
+
+The ladder is what an asset is for; everything else is an extra. An extra that cannot be made from
+this file becomes a :class:`AssetWarning` on the asset instead of failing it, except the poster, which
+falls back to the first frame that decodes (the contract promises one for every video).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
+from reelstack.media import ffmpeg
+from reelstack.media.ladder import Plan
+from reelstack.media.probe import MediaInfo, MediaLimits, check_header, describe, parse_packet_scan
+
+SecondsLeft = Callable[[], float]
+POSTER_MOMENT_SECONDS = 3.0  # at most this far in, or a tenth of the video (past fades from black)
+
+
+@dataclass(frozen=True)
+class AssetWarning:
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass
+class Made:
+    """Files written into the output folder, what could not be made, and the FFmpeg seconds spent."""
+
+    files: dict[str, int] = field(default_factory=dict)  # name -> bytes
+    warnings: list[AssetWarning] = field(default_factory=list)
+    ffmpeg_seconds: float = 0.0
+
+
+def inspect(source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLimits | None = None) -> MediaInfo:
+    """Header and packet scan (no decoding), then the limits: a :class:`MediaInfo` or a named error."""
+    try:
+        header = ffmpeg.probe(source, seconds_left(), work)
+    except UnsupportedMedia as refused:
+        # "No index" means a cut-short recording only for a file that starts as an MP4 or MOV does.
+        if refused.code == "Truncated" and not _starts_like_quicktime(source):
+            raise UnsupportedMedia(ffmpeg.NOT_MEDIA, code="NotMedia") from refused
+        raise
+    limits = limits or MediaLimits()
+    check_header(header, limits)  # refuse what the header shows before reading every packet
+    videos = frozenset(int(s["index"]) for s in header.get("streams") or [] if s.get("codec_type") == "video")
+    scan = ffmpeg.run(ffmpeg.packet_scan_command(source), seconds_left(), work, "read the file's packets")
+    return describe(header, parse_packet_scan(scan.stdout, keyframe_streams=videos), limits)
+
+
+def encode_ladder(source: Path, media: MediaInfo, plan: Plan, out: Path, seconds_left: SecondsLeft) -> Made:
+    """Every rendition and the master playlist into ``out`` (one folder per rendition). A decoder that
+    met damaged data and concealed it is a warning: the video plays, with a glitch where it was hurt."""
+    started = time.monotonic()
+    done = ffmpeg.run(ffmpeg.transcode_command(source, media, plan, out), seconds_left(), out.parent,
+                      "encode the HLS ladder")  # fmt: skip
+    (out / "master.m3u8").write_text(ffmpeg.master_playlist(plan))
+    made = Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started)
+    if ffmpeg.damaged_frames(done.stderr):
+        made.warnings.append(
+            AssetWarning("DamagedFrames", "part of the video is damaged; it plays, with glitches where the damage is")
+        )
+    return made
+
+
+STORYBOARD_MARGIN_SECONDS = 15
+
+
+def make_thumbnails(source: Path, media: MediaInfo, out: Path, seconds_left: SecondsLeft) -> Made:
+    """``poster.jpg`` (a seek to a tenth in, else the first frame that decodes) and the storyboard
+    (``storyboard.jpg`` with ``storyboard.vtt``), which is an extra."""
+    made = Made()
+    started = time.monotonic()
+    moment = min(media.duration_seconds * 0.1, POSTER_MOMENT_SECONDS)
+    poster = out / "poster.jpg"
+    try:
+        _run_for(ffmpeg.poster_command(source, media, moment, poster), poster, seconds_left, out, "make the poster")
+    except (UnsupportedMedia, MediaLimitExceeded):
+        if not moment:
+            raise
+        # Damage where the seek landed, or a stream that ends early: the first frame that decodes.
+        _run_for(ffmpeg.poster_command(source, media, 0, poster), poster, seconds_left, out, "make the poster")
+    board = ffmpeg.plan_storyboard(media.duration_seconds, media.width, media.height)
+    sheet = out / "storyboard.jpg"
+    # The storyboard may have to decode every frame (sparse keyframes): it gets what is left but a
+    # margin, so that running out of time costs the storyboard, never the poster made above.
+    budget = lambda: seconds_left() - STORYBOARD_MARGIN_SECONDS  # noqa: E731
+    try:
+        _run_for(ffmpeg.storyboard_command(source, media, board, sheet), sheet, budget, out,
+                 "make the storyboard")  # fmt: skip
+        (out / "storyboard.vtt").write_text(board.vtt(sheet.name, media.duration_seconds))
+    except (UnsupportedMedia, MediaLimitExceeded, OutOfTime, ToolchainFailed) as error:
+        sheet.unlink(missing_ok=True)
+        made.warnings.append(AssetWarning("NoStoryboard", f"there is no storyboard: {error.message}"))
+    made.files, made.ffmpeg_seconds = _sizes(out), time.monotonic() - started
+    return made
+
+
+def make_previews(source: Path, media: MediaInfo, out: Path, seconds_left: SecondsLeft) -> Made:
+    """``preview.mp4`` (muted, short, small) and ``preview.webp`` (animated), each an extra."""
+    made = Made()
+    started = time.monotonic()
+    for name, command, what in (
+        ("preview.mp4", ffmpeg.preview_command, "make the preview video"),
+        ("preview.webp", ffmpeg.animated_command, "make the animated preview"),
+    ):
+        target = out / name
+        try:
+            _run_for(command(source, media, target), target, seconds_left, out, what)
+        except (UnsupportedMedia, MediaLimitExceeded) as error:
+            target.unlink(missing_ok=True)
+            code = "NoPreviewVideo" if name.endswith(".mp4") else "NoAnimatedPreview"
+            made.warnings.append(AssetWarning(code, f"there is no {what.removeprefix('make the ')}: {error.message}"))
+    made.files, made.ffmpeg_seconds = _sizes(out), time.monotonic() - started
+    return made
+
+
+def _run_for(command: list[str], target: Path, seconds_left: SecondsLeft, work: Path, doing: str) -> None:
+    """Run ``command``; a run that succeeds but writes nothing (no frame decoded) is a failure too."""
+    ffmpeg.run(command, seconds_left(), work, doing)
+    if not target.exists() or target.stat().st_size == 0:
+        target.unlink(missing_ok=True)
+        raise UnsupportedMedia(f"no frame of the video could be decoded to {doing}", code="UnreadableVideo")
+
+
+def _starts_like_quicktime(source: Path) -> bool:
+    with source.open("rb") as file:
+        head = file.read(8)
+    return head[4:8] in (b"ftyp", b"wide", b"mdat", b"free", b"skip", b"moov")
+
+
+def _sizes(folder: Path) -> dict[str, Any]:
+    return {str(path.relative_to(folder)): path.stat().st_size for path in sorted(folder.rglob("*")) if path.is_file()}

@@ -1,0 +1,41 @@
+"""Fault injection for the local cloud, which has no fault-injection service: FAULT_INJECTION names
+faults that strike once per asset (recorded on the asset, so the retry that follows succeeds). This
+is how the tests prove that Retry, the fences and the backstops work.
+
+Faults: ``probe`` and ``transcode`` (the step fails with a transient error), ``probe:cut-read`` (the
+source's body breaks mid-stream), ``stall:hls|thumbnails|previews`` (the step sleeps
+FAULT_STALL_SECONDS before it uploads, to open a window for races).
+"""
+
+from __future__ import annotations
+
+import time
+
+from reelstack.config import deployment
+from reelstack.errors import InjectedFault
+from reelstack.store.records import AssetModel, conditional
+
+
+def fault_due(fault: str, asset_id: str) -> bool:
+    """Whether FAULT_INJECTION names ``fault`` and it has not yet struck this asset."""
+    if fault not in deployment().faults.names:
+        return False
+    return conditional(
+        lambda: AssetModel(asset_id).update(
+            actions=[AssetModel.injected_faults.add({fault})],
+            condition=AssetModel.injected_faults.does_not_exist() | ~AssetModel.injected_faults.contains(fault),
+        ),
+        "the asset",
+    )
+
+
+def inject_fault(step: str, asset_id: str) -> None:
+    """Fail ``step`` once per asset with a transient error when FAULT_INJECTION names it."""
+    if fault_due(step, asset_id):
+        raise InjectedFault(f"fault injected into {step} (FAULT_INJECTION)")
+
+
+def stall_if_due(fault: str, asset_id: str) -> None:
+    """Sleep FAULT_STALL_SECONDS once per asset when FAULT_INJECTION names ``fault``: a slow step."""
+    if fault_due(fault, asset_id):
+        time.sleep(deployment().faults.stall_seconds)

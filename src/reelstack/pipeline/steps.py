@@ -1,0 +1,281 @@
+"""The pipeline's steps, one function per Task state of ``statemachines/pipeline.asl.json``.
+
+Each takes the job (reelstack.pipeline.job) and returns what the state machine stores under the
+step's key. Every step may run more than once (Retry, duplicate events): they overwrite the same
+keys and move the asset's status only forward, with conditions, so a repeated step never announces
+anything twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError, IncompleteReadError
+
+from reelstack import aws
+from reelstack.config import deployment
+from reelstack.errors import AssetGone, SourceMismatch
+from reelstack.media import render
+from reelstack.media.ladder import plan_ladder
+from reelstack.media.probe import MediaInfo, MediaLimits
+from reelstack.pipeline.failures import failure_from_state_error
+from reelstack.pipeline.faults import fault_due, inject_fault, stall_if_due
+from reelstack.pipeline.job import Job
+from reelstack.store import assets
+from reelstack.store.events import EventType, publish
+from reelstack.store.keys import MediaKeys
+from reelstack.store.objects import delete_keys, upload_folder
+from reelstack.store.records import AssetModel, conditional, utc_now
+from reelstack.store.states import GONE, AssetStatus
+from reelstack.store.views import asset_view
+
+RemainingMs = Callable[[], int]
+UPLOAD_MARGIN_SECONDS = 20  # kept back from FFmpeg's timeout to upload its output
+
+
+# -- probe ---------------------------------------------------------------------------------------
+
+
+def probe(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
+    """Verify the object against its declaration, then describe it; nothing is decoded yet."""
+    if assets.move(job.asset_id, AssetStatus.PROCESSING, step="probing"):
+        publish(EventType.ASSET_PROCESSING, job.asset_id, job.owner_id, step="probing")
+    else:
+        _set_step(job.asset_id, "probing")
+    inject_fault("probe", job.asset_id)
+    with work_folder() as work:
+        source = download_source(job, work)
+        media = render.inspect(source, _time_left(remaining_ms), work, _source_limits())
+    AssetModel(job.asset_id).update(actions=[AssetModel.media.set(media.contract_view())])
+    return media.as_dict()
+
+
+def download_source(job: Job, work: Path) -> Path:
+    """The source in the work folder, its size and declared SHA-256 checked while it streams in. A
+    connection that breaks mid-body is StorageUnavailable (retried), never a verdict on the file."""
+    source = job.source
+    args = {"Bucket": source.bucket, "Key": source.key}
+    if source.version_id:
+        args["VersionId"] = source.version_id
+    try:
+        body = aws.client("s3").get_object(**args)["Body"]
+    except ClientError as error:
+        if aws.error_code(error) in ("NoSuchKey", "NoSuchVersion"):
+            raise AssetGone("the uploaded file is gone (deleted while it waited)") from error
+        raise  # a transient failure is named StorageUnavailable at the handler's edge
+    cut_short = fault_due("probe:cut-read", job.asset_id)  # the body breaks mid-stream (FAULT_INJECTION)
+    target = work / "source"
+    digest, size = hashlib.sha256(), 0
+    with target.open("wb") as out:
+        for chunk in body.iter_chunks(chunk_size=4 * 1024 * 1024 if not cut_short else 64 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+            if cut_short:
+                body.close()
+                raise IncompleteReadError(actual_bytes=size, expected_bytes=source.size)
+    if size != source.size:
+        raise SourceMismatch(f"the object is {size} bytes; the upload declared {source.size}", code="SizeMismatch")
+    if source.sha256 and digest.hexdigest() != source.sha256:
+        raise SourceMismatch("the object's SHA-256 differs from the one the upload declared", code="ChecksumMismatch")
+    return target
+
+
+# -- plan ----------------------------------------------------------------------------------------
+
+
+def plan(job: Job) -> dict[str, Any]:
+    _set_step(job.asset_id, "planning")
+    return plan_ladder(job.described()).as_dict()
+
+
+# -- transcode -----------------------------------------------------------------------------------
+
+
+def transcode(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
+    """All renditions from one FFmpeg process; segments and playlists go to the media bucket."""
+    _set_step(job.asset_id, "transcoding")
+    inject_fault("transcode", job.asset_id)
+    the_plan = job.planned()
+    keys = MediaKeys(job.asset_id)
+    made, uploaded = _make(
+        job,
+        remaining_ms,
+        "hls",
+        keys.hls_prefix,
+        lambda source, media, out, seconds_left: render.encode_ladder(source, media, the_plan, out, seconds_left),
+    )
+    return {
+        "master": keys.master_playlist,
+        "renditions": [
+            {
+                "name": rendition.name,
+                "width": rendition.width,
+                "height": rendition.height,
+                "bitrate": rendition.bandwidth,
+                "codecs": rendition.codecs,
+                "playlist": keys.media_playlist(rendition.name),
+            }
+            for rendition in the_plan.renditions
+        ],
+        "objects": uploaded,
+        "warnings": [warning.as_dict() for warning in made.warnings],
+        "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
+    }
+
+
+# -- thumbnails and previews (extras: what cannot be made from the file is a warning) ----------------
+
+
+Maker = Callable[[Path, MediaInfo, Path, render.SecondsLeft], render.Made]
+
+
+def _make(job: Job, remaining_ms: RemainingMs, folder: str, prefix: str, maker: Maker) -> tuple[render.Made, int]:
+    """Download the source, let ``maker(source, media, out, seconds_left)`` write into a work folder,
+    upload what it wrote under ``prefix``; returns what was made and how many objects went up."""
+    media = job.described()
+    with work_folder() as work:
+        source = download_source(job, work)
+        out = work / folder
+        out.mkdir()
+        made = maker(source, media, out, _time_left(remaining_ms))
+        stall_if_due(f"stall:{folder}", job.asset_id)  # a slow step, for the race tests (FAULT_INJECTION)
+        uploaded = upload_outputs(job.asset_id, out, prefix)
+    return made, uploaded
+
+
+def thumbnails(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
+    """A poster (one seek, else the first frame that decodes) and a storyboard sprite with its WebVTT."""
+    keys = MediaKeys(job.asset_id)
+    made, _ = _make(job, remaining_ms, "thumbnails", keys.thumbnails_prefix, render.make_thumbnails)
+    return {
+        "poster": keys.poster,
+        **({"storyboard": {"image": keys.storyboard_image, "vtt": keys.storyboard_vtt}}
+           if "storyboard.jpg" in made.files else {}),
+        "warnings": [warning.as_dict() for warning in made.warnings],
+        "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
+    }  # fmt: skip
+
+
+def previews(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
+    """A muted preview MP4 that feeds autoplay, and an animated WebP of the same moment."""
+    keys = MediaKeys(job.asset_id)
+    made, _ = _make(job, remaining_ms, "previews", keys.previews_prefix, render.make_previews)
+    return {
+        "video": keys.preview_video if "preview.mp4" in made.files else None,
+        "animated": keys.preview_animated if "preview.webp" in made.files else None,
+        "bytes": made.files,
+        "warnings": [warning.as_dict() for warning in made.warnings],
+        "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
+    }
+
+
+# -- publish -------------------------------------------------------------------------------------
+
+
+def publish_ready(job: Job) -> dict[str, Any]:
+    """The asset becomes ready with its ladder and whatever extras were made; each extra that could
+    not be made is a warning on it (the Parallel state's Catch hands over the extra's error)."""
+    outputs = job.encoded()
+    hls, pictures = outputs.hls, outputs.pictures
+    media = job.described()
+    warnings = list(hls.get("warnings") or [])
+    actions = [
+        AssetModel.renditions.set(hls["renditions"]),
+        AssetModel.hls.set({"master": hls["master"]}),
+    ]
+    thumbs = _extra(pictures.get("thumbnails"), "NoThumbnails", "there are no thumbnails", warnings)
+    made = _extra(pictures.get("previews"), "NoPreviews", "there are no previews", warnings)
+    if thumbs:
+        actions.append(
+            AssetModel.thumbnails.set({key: thumbs[key] for key in ("poster", "storyboard") if key in thumbs})
+        )
+    if made:
+        actions.append(AssetModel.previews.set({"video": made["video"], "animated": made["animated"]}))
+    if warnings:
+        actions.append(AssetModel.warnings.set(warnings))
+    AssetModel(job.asset_id).update(actions=actions)
+    moved = assets.move(job.asset_id, AssetStatus.READY)
+    asset = AssetModel.get(job.asset_id, consistent_read=True)
+    if moved:
+        view = asset_view(asset)
+        publish(
+            EventType.ASSET_READY,
+            job.asset_id,
+            job.owner_id,
+            playback=view.get("playback"),
+            thumbnails=view.get("thumbnails"),
+            previews=view.get("previews"),
+            renditions=view.get("renditions"),
+            media=media.contract_view(),
+            **({"warnings": warnings} if warnings else {}),
+        )
+    return {"assetId": job.asset_id, "status": asset.status, "announced": moved, "warnings": warnings}
+
+
+def _extra(
+    output: dict[str, Any] | None, code: str, what: str, warnings: list[dict[str, str]]
+) -> dict[str, Any] | None:
+    """An extra's step output; its warnings join ``warnings``. A step that failed (the Catch put its
+    ``{Error, Cause}`` here) is one warning instead: the video itself is fine."""
+    if not output:
+        return None
+    if "Error" in output:
+        _, message = failure_from_state_error(output)
+        warnings.append({"code": code, "message": f"{what}: {message}"})
+        return None
+    warnings.extend(output.get("warnings") or [])
+    return output
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def work_folder() -> Iterator[Path]:
+    """A private folder in /tmp, removed afterwards so that a warm function never fills its disk."""
+    folder = Path(tempfile.mkdtemp(prefix="reelstack-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def upload_outputs(asset_id: str, folder: Path, prefix: str) -> int:
+    """Upload every file in ``folder`` under ``prefix``, then make sure they may stay: if the asset was
+    deleted or failed while this step ran (a sibling branch failed, or the owner deleted it), remove
+    them again and raise :class:`AssetGone`. Whoever deletes moves the status first and deletes
+    after, so between the two, nothing this step wrote survives (see failures.record_failure)."""
+    keys = upload_folder(folder, prefix)
+    status = assets.status_now(asset_id)
+    if status is None or status in GONE:
+        delete_keys(keys)
+        raise AssetGone(f"the asset became {status or 'unknown'} while this step ran; its outputs were removed")
+    return len(keys)
+
+
+def _source_limits() -> MediaLimits:
+    """The template's MaxSourceSeconds (what one transcode Lambda can finish), else the domain's."""
+    seconds = deployment().max_source_seconds
+    return MediaLimits(max_duration_seconds=seconds) if seconds else MediaLimits()
+
+
+def _time_left(remaining_ms: RemainingMs) -> render.SecondsLeft:
+    """Seconds FFmpeg may still use: the invocation's remaining time less what the upload needs."""
+    return lambda: remaining_ms() / 1000 - UPLOAD_MARGIN_SECONDS
+
+
+def _set_step(asset_id: str, step: str) -> None:
+    conditional(
+        lambda: AssetModel(asset_id).update(
+            actions=[AssetModel.step.set(step), AssetModel.updated_at.set(utc_now())],
+            condition=AssetModel.status == AssetStatus.PROCESSING,
+        ),
+        "the asset",
+    )

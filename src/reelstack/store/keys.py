@@ -1,0 +1,120 @@
+"""Storage keys: the one place that decides where objects live in the buckets.
+
+Keys are built from the owner and server-made ids only; a client's filename never reaches a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+
+from reelstack.errors import InvalidInput
+
+SOURCE_PREFIX = "sources"
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_ID = re.compile(r"[a-z0-9]{26}")
+
+
+def owner_segment(owner_id: str) -> str:
+    """The owner as one key segment: as is when plain, else URL-safe base32 (reversible, no '/')."""
+    if _SAFE_SEGMENT.fullmatch(owner_id) and not owner_id.startswith(("~", ".")):
+        return owner_id
+    return "~" + base64.b32encode(owner_id.encode()).decode().rstrip("=").lower()
+
+
+def owner_from_segment(segment: str) -> str:
+    if not segment.startswith("~"):
+        return segment
+    encoded = segment[1:].upper()
+    return base64.b32decode(encoded + "=" * (-len(encoded) % 8)).decode()
+
+
+def source_prefix(owner_id: str, asset_id: str) -> str:
+    """``sources/<owner>/<assetId>/``: every upload (and version) of the asset's source."""
+    return f"{SOURCE_PREFIX}/{owner_segment(owner_id)}/{asset_id}/"
+
+
+@dataclass(frozen=True)
+class SourceKey:
+    """``sources/<owner>/<assetId>/<uploadId>``: the original upload in the upload bucket."""
+
+    owner_id: str
+    asset_id: str
+    upload_id: str
+
+    def __str__(self) -> str:
+        return f"{source_prefix(self.owner_id, self.asset_id)}{self.upload_id}"
+
+    @classmethod
+    def parse(cls, key: str) -> SourceKey:
+        parts = key.split("/")
+        if len(parts) != 4 or parts[0] != SOURCE_PREFIX or not all(_ID.fullmatch(part) for part in parts[2:]):
+            raise InvalidInput(f"not an upload key: {key[:200]!r}")
+        try:
+            owner = owner_from_segment(parts[1])
+        except ValueError as error:
+            raise InvalidInput(f"not an upload key: {key[:200]!r}") from error
+        return cls(owner, parts[2], parts[3])
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` has the shape of the ids this package makes (see :func:`reelstack.ids.new_id`)."""
+    return bool(_ID.fullmatch(value))
+
+
+MEDIA_PREFIX = "assets"
+
+
+@dataclass(frozen=True)
+class MediaKeys:
+    """Everything the pipeline writes for an asset lives under ``assets/<assetId>/`` in the media bucket."""
+
+    asset_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{MEDIA_PREFIX}/{self.asset_id}/"
+
+    @property
+    def hls_prefix(self) -> str:
+        return f"{self.prefix}hls/"
+
+    @property
+    def master_playlist(self) -> str:
+        return f"{self.hls_prefix}master.m3u8"
+
+    def rendition_prefix(self, rendition: str) -> str:
+        """A rendition's folder: its media playlist, init segment and segments."""
+        return f"{self.hls_prefix}{rendition}/"
+
+    def media_playlist(self, rendition: str) -> str:
+        return f"{self.rendition_prefix(rendition)}index.m3u8"
+
+    @property
+    def thumbnails_prefix(self) -> str:
+        return f"{self.prefix}thumbnails/"
+
+    @property
+    def poster(self) -> str:
+        return f"{self.thumbnails_prefix}poster.jpg"
+
+    @property
+    def storyboard_image(self) -> str:
+        return f"{self.thumbnails_prefix}storyboard.jpg"
+
+    @property
+    def storyboard_vtt(self) -> str:
+        return f"{self.thumbnails_prefix}storyboard.vtt"
+
+    @property
+    def previews_prefix(self) -> str:
+        return f"{self.prefix}previews/"
+
+    @property
+    def preview_video(self) -> str:
+        return f"{self.previews_prefix}preview.mp4"
+
+    @property
+    def preview_animated(self) -> str:
+        return f"{self.previews_prefix}preview.webp"

@@ -1,0 +1,73 @@
+"""Objects in the buckets: uploading a folder of outputs, and removing what an asset owns."""
+
+from __future__ import annotations
+
+import mimetypes
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from reelstack import aws
+from reelstack.config import deployment
+from reelstack.store.keys import source_prefix
+
+_CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".jpg": "image/jpeg",
+    ".vtt": "text/vtt",
+}
+_DELETE_BATCH = 1000  # S3's DeleteObjects limit
+
+
+def upload_folder(folder: Path, prefix: str) -> list[str]:
+    """Every file in ``folder`` to the media bucket under ``prefix`` (8 at a time); their keys."""
+    files = [path for path in sorted(folder.rglob("*")) if path.is_file()]
+    keys = [prefix + str(path.relative_to(folder)) for path in files]
+    s3, bucket = aws.client("s3"), deployment().media_bucket
+
+    def put(item: tuple[Path, str]) -> None:
+        path, key = item
+        content_type = _CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "binary/octet-stream"
+        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, zip(files, keys, strict=True)))
+    return keys
+
+
+def delete_keys(keys: list[str]) -> None:
+    """Remove these objects from the media bucket."""
+    s3, bucket = aws.client("s3"), deployment().media_bucket
+    for batch in range(0, len(keys), _DELETE_BATCH):
+        objects = [{"Key": key} for key in keys[batch : batch + _DELETE_BATCH]]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+
+
+def delete_prefix(prefix: str) -> int:
+    """Remove every object under ``prefix`` in the media bucket; how many there were."""
+    s3, bucket = aws.client("s3"), deployment().media_bucket
+    removed = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if objects:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+            removed += len(objects)
+    return removed
+
+
+def delete_source_versions(owner_id: str, asset_id: str) -> int:
+    """Every version and delete marker of the asset's source (the upload bucket is versioned)."""
+    s3, bucket = aws.client("s3"), deployment().upload_bucket
+    removed = 0
+    for page in s3.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, Prefix=source_prefix(owner_id, asset_id)
+    ):
+        versions = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        if versions:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True})
+            removed += len(versions)
+    return removed

@@ -1,0 +1,165 @@
+"""DynamoDB records (pynamodb), and the one conditional write. The tables themselves are defined once,
+in template.yaml; a model finds its table's name in the deployment when it is used, not when imported."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.exceptions import UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from reelstack.config import Deployment, deployment
+from reelstack.errors import StorageUnavailable
+
+
+class _FromDeployment:
+    """A ``Meta`` setting read from the deployment whenever pynamodb asks (it reconnects when a
+    table's name changes), so nothing is bound when the module is imported."""
+
+    def __init__(self, read: Callable[[Deployment], str]) -> None:
+        self.read = read
+
+    def __get__(self, instance: object, owner: type) -> str:
+        return self.read(deployment())
+
+
+def utc_now() -> str:
+    return iso(datetime.now(UTC))
+
+
+def iso(moment: datetime) -> str:
+    """Millisecond ISO 8601 in UTC with a ``Z``: sorts as text, which the ByOwner index relies on."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class SourceAttribute(MapAttribute):
+    """What the client declared about the original file (the filename is display metadata only)."""
+
+    filename = UnicodeAttribute()
+    size = NumberAttribute()
+    content_type = UnicodeAttribute(attr_name="contentType")
+    sha256 = UnicodeAttribute(null=True)
+
+
+class ErrorAttribute(MapAttribute):
+    code = UnicodeAttribute()
+    message = UnicodeAttribute()
+
+
+class ByOwnerIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "ByOwner"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True, attr_name="ownerId")
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
+
+
+class AssetModel(Model):
+    class Meta:
+        table_name = _FromDeployment(lambda settings: settings.assets_table)
+        region = _FromDeployment(lambda settings: settings.region)
+
+    asset_id = UnicodeAttribute(hash_key=True, attr_name="assetId")
+    owner_id = UnicodeAttribute(null=True, attr_name="ownerId")
+    status = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, null=True)
+    visibility = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True, attr_name="createdAt")
+    updated_at = UnicodeAttribute(default_for_new=utc_now, attr_name="updatedAt")
+    upload_id = UnicodeAttribute(null=True, attr_name="uploadId")
+    source = SourceAttribute(null=True)
+    error = ErrorAttribute(null=True)
+    toolchain = MapAttribute(null=True)
+    # Written by the pipeline (contract shapes, see reelstack.store.views.asset_view).
+    step = UnicodeAttribute(null=True)  # the pipeline step running now, while status is processing
+    media = MapAttribute(null=True)
+    renditions = ListAttribute(of=MapAttribute, null=True)
+    hls = MapAttribute(null=True)  # {"master": key}
+    thumbnails = MapAttribute(null=True)  # {"poster": key, "storyboard": {"image", "vtt"}}
+    previews = MapAttribute(null=True)  # {"video": key, "animated": key}
+    warnings = ListAttribute(of=MapAttribute, null=True)  # [{code, message}]: extras that could not be made
+    execution_arn = UnicodeAttribute(null=True, attr_name="executionArn")
+    injected_faults = UnicodeSetAttribute(null=True, attr_name="injectedFaults")
+
+    by_owner = ByOwnerIndex()
+
+
+class UploadModel(Model):
+    """The upload ledger: one record per presigned multipart upload."""
+
+    class Meta:
+        table_name = _FromDeployment(lambda settings: settings.uploads_table)
+        region = _FromDeployment(lambda settings: settings.region)
+
+    upload_id = UnicodeAttribute(hash_key=True, attr_name="uploadId")
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    asset_id = UnicodeAttribute(attr_name="assetId")
+    key = UnicodeAttribute()
+    s3_upload_id = UnicodeAttribute(attr_name="s3UploadId")  # S3's own multipart upload id
+    size = NumberAttribute()
+    content_type = UnicodeAttribute(attr_name="contentType")
+    sha256 = UnicodeAttribute(null=True)
+    part_size = NumberAttribute(attr_name="partSize")
+    part_count = NumberAttribute(attr_name="partCount")
+    part_checksums = BooleanAttribute(default=False, attr_name="partChecksums")
+    status = UnicodeAttribute()
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    expires_at = UnicodeAttribute(attr_name="expiresAt")
+    completed_parts = ListAttribute(of=MapAttribute, null=True, attr_name="completedParts")
+    version_id = UnicodeAttribute(null=True, attr_name="versionId")
+    # While ``completing``: when the complete that holds the upload is presumed dead (ISO time).
+    lease_until = UnicodeAttribute(null=True, attr_name="leaseUntil")
+    purge_at = NumberAttribute(null=True, attr_name="purgeAt")  # DynamoDB TTL, epoch seconds
+
+
+class DevicesByOwnerIndex(ByOwnerIndex):
+    """The same ``ByOwner`` index on DevicesTable (a class of its own: pynamodb binds an index to one model)."""
+
+    class Meta:
+        index_name = "ByOwner"
+        projection = AllProjection()
+
+
+class DeviceModel(Model):
+    """A phone that gets pushes: its SNS platform endpoint and whose phone it is now."""
+
+    class Meta:
+        table_name = _FromDeployment(lambda settings: settings.devices_table)
+        region = _FromDeployment(lambda settings: settings.region)
+
+    device_id = UnicodeAttribute(hash_key=True, attr_name="deviceId")  # ids.derived_id(platform, token)
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    platform = UnicodeAttribute()  # "apns" | "fcm"
+    endpoint_arn = UnicodeAttribute(attr_name="endpointArn")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+
+    by_owner = DevicesByOwnerIndex()
+
+
+def conditional(write: Callable[[], Any], what: str) -> bool:
+    """Run a conditional DynamoDB write: True if it applied, False if its condition did not hold
+    (the only failure read as "already moved"). Anything else (throttling, a 5xx) is
+    StorageUnavailable, which the state machine retries."""
+    try:
+        write()
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise StorageUnavailable(f"{what} could not be updated; try again") from error
+    return True

@@ -1,0 +1,55 @@
+"""The life cycles of an upload and of an asset, as the contract names them, and the moves an asset may make."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class UploadStatus(StrEnum):
+    UPLOADING = "uploading"
+    # Internal: one complete holds the upload (with a lease) while S3 assembles it; clients see
+    # "uploading", as the contract lists.
+    COMPLETING = "completing"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+    EXPIRED = "expired"
+
+
+class AssetStatus(StrEnum):
+    UPLOADING = "uploading"
+    UPLOADED = "uploaded"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class Visibility(StrEnum):
+    PRIVATE = "private"
+    PUBLIC = "public"
+
+
+def reported(status: str) -> str:
+    """An upload's status as clients see it (internal states shown as the public one they are part of)."""
+    return UploadStatus.UPLOADING.value if status == UploadStatus.COMPLETING else status
+
+
+# Every move an asset may make, and nothing else: store.assets.move derives its condition from here.
+ASSET_TRANSITIONS: dict[AssetStatus, frozenset[AssetStatus]] = {
+    AssetStatus.UPLOADING: frozenset({AssetStatus.UPLOADED, AssetStatus.FAILED, AssetStatus.DELETED}),
+    AssetStatus.UPLOADED: frozenset({AssetStatus.PROCESSING, AssetStatus.FAILED, AssetStatus.DELETED}),
+    AssetStatus.PROCESSING: frozenset({AssetStatus.READY, AssetStatus.FAILED, AssetStatus.DELETED}),
+    AssetStatus.READY: frozenset({AssetStatus.DELETED}),
+    AssetStatus.FAILED: frozenset({AssetStatus.DELETED}),
+    AssetStatus.DELETED: frozenset(),
+}
+
+
+def may_become(status: AssetStatus) -> tuple[AssetStatus, ...]:
+    """The states an asset may be in to move to ``status``."""
+    return tuple(origin for origin, targets in ASSET_TRANSITIONS.items() if status in targets)
+
+
+# The states in which nothing may be left under an asset's media prefix. A ready asset's outputs are
+# live: a late repeat of a step (one execution per asset, so the same outputs) must never remove them.
+GONE = frozenset({AssetStatus.FAILED, AssetStatus.DELETED})

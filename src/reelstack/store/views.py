@@ -1,0 +1,98 @@
+"""Assets as clients see them: the contract's shape of an asset record, with signed media URLs."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from reelstack import aws
+from reelstack.config import deployment
+from reelstack.store.records import AssetModel
+from reelstack.store.states import AssetStatus, Visibility
+
+SIGNED_URL_SECONDS = 3600
+
+PlaybackUrl = Callable[[str], dict[str, str]]
+
+
+def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[str, Any]:
+    """The contract's asset. ``playback`` makes the playable URL (the API's playback endpoint);
+    without it (in events) ``playback.hls`` is a signed URL of the master playlist alone."""
+    view: dict[str, Any] = {
+        "assetId": asset.asset_id,
+        "ownerId": asset.owner_id,
+        "status": asset.status,
+        "title": asset.title or "",
+        "description": asset.description or "",
+        "tags": list(asset.tags or []),
+        "visibility": asset.visibility or Visibility.PRIVATE,
+        "createdAt": asset.created_at,
+        "updatedAt": asset.updated_at,
+    }
+    if asset.source:
+        view["source"] = {
+            "filename": asset.source.filename,
+            "size": int(asset.source.size),
+            "contentType": asset.source.content_type,
+            **({"sha256": asset.source.sha256} if asset.source.sha256 else {}),
+        }
+    if asset.media:
+        view["media"] = _plain(asset.media)
+    if asset.status == AssetStatus.PROCESSING and asset.step:
+        view["step"] = asset.step
+    # A player can start once the whole ladder is published (progressive publishing may make that earlier).
+    view["playable"] = asset.status == AssetStatus.READY
+    if asset.status == AssetStatus.READY:
+        view.update(_media_locations(asset))
+        if playback is not None and "playback" in view:
+            view["playback"] = {"hls": playback(asset.asset_id)["hls"]}
+        if asset.warnings:
+            view["warnings"] = [_plain(warning) for warning in asset.warnings]
+    if asset.error:
+        view["error"] = {"code": asset.error.code, "message": asset.error.message}
+    return view
+
+
+def _media_locations(asset: AssetModel) -> dict[str, Any]:
+    """Renditions, playback and thumbnails with short-lived signed URLs (the media bucket is private).
+
+    A signed master URL opens the master playlist only: the playlists' relative URIs to variants and
+    segments are not signed. Players use the API's playback URL instead (reelstack.api.playback),
+    which the routes put in ``playback.hls``; events carry this signed master URL.
+    """
+    sign = functools.partial(signed_get_url, deployment().media_bucket)
+    locations: dict[str, Any] = {
+        "renditions": [
+            {**_plain(rendition), "playlist": sign(_plain(rendition)["playlist"])}
+            for rendition in asset.renditions or []
+        ]
+    }
+    if asset.hls:
+        locations["playback"] = {"hls": sign(_plain(asset.hls)["master"])}
+    if asset.thumbnails:
+        thumbnails = _plain(asset.thumbnails)
+        locations["thumbnails"] = {
+            "poster": sign(thumbnails["poster"]),
+            **(
+                {"storyboard": {name: sign(key) for name, key in thumbnails["storyboard"].items()}}
+                if thumbnails.get("storyboard")
+                else {}
+            ),
+        }
+    if asset.previews:
+        locations["previews"] = {name: key and sign(key) for name, key in _plain(asset.previews).items()}
+    elif asset.media and not _plain(asset.media).get("hasVideo"):
+        locations["previews"] = {"video": None, "animated": None, "reason": "audio only: there is no picture"}
+    return locations
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A raw MapAttribute (or the dict pynamodb gives inside lists) as a plain dict."""
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value)
+
+
+def signed_get_url(bucket: str, key: str, seconds: int = SIGNED_URL_SECONDS) -> str:
+    return aws.presigning_s3().generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
+    )

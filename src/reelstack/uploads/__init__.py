@@ -1,0 +1,2 @@
+"""Presigned multipart uploads: pure rules (rules), the S3 protocol (multipart) and the service the
+routes call with parsed requests (service)."""

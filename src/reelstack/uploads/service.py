@@ -1,0 +1,400 @@
+"""Presigned S3 multipart uploads and their ledger: the server decides, S3 carries the bytes.
+
+The server picks the key (owner and ids, never the filename), the part size and the URL lifetime.
+``complete`` checks what S3 holds against the client's list and the declared size (rules.py) before
+it asks S3 to assemble the object (multipart.py); until then the upload stays resumable. Requests
+arrive parsed (reelstack.bodies); answers are the contract's JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from reelstack import aws
+from reelstack.bodies import CompleteUpload, CreateUpload, RequestParts
+from reelstack.config import Deployment, deployment
+from reelstack.errors import Conflict, InvalidInput, StorageUnavailable, UploadTooLarge
+from reelstack.ids import new_id
+from reelstack.store import assets
+from reelstack.store.keys import SourceKey
+from reelstack.store.records import AssetModel, ErrorAttribute, SourceAttribute, UploadModel, conditional, iso
+from reelstack.store.states import AssetStatus, UploadStatus, Visibility, reported
+from reelstack.uploads.multipart import Multipart
+from reelstack.uploads.rules import (
+    HeldParts,
+    check_part_numbers,
+    check_parts,
+    claimed_parts,
+    normalise_content_type,
+    part_length,
+    plan_parts,
+    safe_filename,
+)
+
+log = logging.getLogger(__name__)
+
+# Longer than the API function's timeout (30 s): when it expires, the complete that held it is dead.
+COMPLETE_LEASE_SECONDS = 40
+# How long a repeated complete waits for the one in flight (API Gateway gives up after 29 s).
+REPEAT_WAIT_SECONDS = 5
+
+
+# -- the service ---------------------------------------------------------------------------------
+
+
+class Uploads:
+    def __init__(
+        self,
+        s3: Any = None,
+        presigner: Any = None,
+        settings: Deployment | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings or deployment()
+        self.limits = self.settings.limits
+        self.multipart = Multipart(
+            s3 or aws.client("s3"), presigner or aws.presigning_s3(), self.settings.upload_bucket
+        )
+        self.clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    # -- POST /uploads ---------------------------------------------------------------------------
+
+    def create(self, owner_id: str, request: CreateUpload) -> dict[str, Any]:
+        if request.size <= 0:
+            raise InvalidInput("size must be the file's size in bytes, more than 0", code="EmptyUpload")
+        if request.size > self.limits.max_upload_bytes:
+            raise UploadTooLarge(
+                f"size {request.size} is over this deployment's limit of {self.limits.max_upload_bytes} bytes"
+            )
+        content_type = normalise_content_type(request.content_type)
+        filename = safe_filename(request.filename)
+        part_size, part_count = plan_parts(request.size, self.limits)
+        asset_id, upload_id = new_id(), new_id()
+        key = str(SourceKey(owner_id, asset_id, upload_id))
+        now = self._now()
+        s3_upload_id = self.multipart.start(
+            key,
+            content_type,
+            metadata={"asset-id": asset_id, "upload-id": upload_id},
+            checksums=bool(request.checksum_algorithm),
+        )
+
+        asset = AssetModel(
+            asset_id,
+            owner_id=owner_id,
+            status=AssetStatus.UPLOADING,
+            title=request.title if request.title is not None else filename.rsplit(".", 1)[0],
+            description=request.description or "",
+            tags=request.tags or [],
+            visibility=Visibility.PRIVATE,
+            created_at=iso(now),
+            updated_at=iso(now),
+            upload_id=upload_id,
+            source=SourceAttribute(
+                filename=filename,
+                size=request.size,
+                content_type=content_type,
+                sha256=request.sha256,
+            ),
+        )
+        upload = UploadModel(
+            upload_id,
+            owner_id=owner_id,
+            asset_id=asset_id,
+            key=key,
+            s3_upload_id=s3_upload_id,
+            size=request.size,
+            content_type=content_type,
+            sha256=request.sha256,
+            part_size=part_size,
+            part_count=part_count,
+            part_checksums=bool(request.checksum_algorithm),
+            status=UploadStatus.UPLOADING,
+            created_at=iso(now),
+            updated_at=iso(now),
+            expires_at=iso(now + timedelta(days=self.limits.upload_window_days)),
+        )
+        try:
+            with TransactWrite(connection=Connection(region=self.settings.region)) as transaction:
+                transaction.save(asset, condition=AssetModel.asset_id.does_not_exist())
+                transaction.save(upload, condition=UploadModel.upload_id.does_not_exist())
+        except (TransactWriteError, PutError) as error:
+            self.multipart.abort(upload.key, upload.s3_upload_id)
+            raise StorageUnavailable("the upload could not be recorded; try again") from error
+
+        # With checksums the client first hashes each part, then asks for its URL through /parts.
+        first = [] if upload.part_checksums else range(1, min(part_count, self.limits.first_batch_parts) + 1)
+        return {
+            **self._summary(upload),
+            "parts": [self._part_url(upload, number) for number in first],
+        }
+
+    # -- POST /uploads/{id}/parts ----------------------------------------------------------------
+
+    def part_urls(self, owner_id: str, upload_id: str, request: RequestParts) -> dict[str, Any]:
+        upload = self._active(owner_id, upload_id)
+        if upload.part_checksums and request.parts is None:
+            raise InvalidInput(
+                "this upload signs a SHA-256 into every part URL: send parts [{partNumber, checksumSHA256}]",
+                code="ChecksumRequired",
+            )
+        wanted = (
+            {part.part_number: part.checksum_sha256 for part in request.parts}
+            if request.parts is not None
+            else dict.fromkeys(request.part_numbers or [])
+        )
+        check_part_numbers(int(upload.part_count), wanted)
+        checksums = wanted if upload.part_checksums else {}
+        return {"parts": [self._part_url(upload, number, checksums.get(number)) for number in sorted(wanted)]}
+
+    # -- GET /uploads/{id} -----------------------------------------------------------------------
+
+    def status(self, owner_id: str, upload_id: str) -> dict[str, Any]:
+        upload = self._owned(owner_id, upload_id)
+        upload = self._expire_if_due(upload)
+        if upload.status == UploadStatus.UPLOADING:
+            held = self.multipart.held_parts(upload.key, upload.s3_upload_id)
+            uploaded = [
+                {"partNumber": number, "size": part["size"], "etag": part["etag"]}
+                for number, part in sorted(held.items())
+            ]
+        else:
+            uploaded = [dict(part) for part in upload.completed_parts or []]
+        return {
+            **self._summary(upload),
+            "status": reported(upload.status),
+            "uploadedParts": uploaded,
+            "bytesUploaded": sum(int(part["size"]) for part in uploaded),
+        }
+
+    # -- POST /uploads/{id}/complete -------------------------------------------------------------
+
+    def complete(self, owner_id: str, upload_id: str, request: CompleteUpload) -> dict[str, Any]:
+        """Single-flight: the first complete takes the upload (``uploading -> completing``, with a lease)
+        and assembles it; a concurrent or repeated one answers with the asset as it stands, without
+        touching S3, so there is one object version, one execution, one asset."""
+        upload = self._owned(owner_id, upload_id)
+        claimed = claimed_parts(int(upload.part_count), ((part.part_number, part.etag) for part in request.parts))
+        if upload.status in (UploadStatus.COMPLETED, UploadStatus.COMPLETING):
+            answer = self._repeated_complete(upload, claimed)
+            if answer is not None:
+                return answer
+        else:
+            upload = self._require_uploading(self._expire_if_due(upload))
+
+        held = self._parts_to_assemble(upload)
+        check_parts(
+            claimed,
+            held,
+            size=int(upload.size),
+            part_size=int(upload.part_size),
+            part_count=int(upload.part_count),
+            limits=self.limits,
+        )
+        parts_record = [
+            {"partNumber": number, "size": held[number]["size"], "etag": held[number]["etag"]}
+            for number in sorted(claimed)
+        ]
+        now = self._now()
+        lease = iso(now + timedelta(seconds=COMPLETE_LEASE_SECONDS))
+        taken = conditional(
+            lambda: upload.update(
+                actions=[
+                    UploadModel.status.set(UploadStatus.COMPLETING),
+                    UploadModel.lease_until.set(lease),
+                    UploadModel.completed_parts.set(parts_record),
+                    UploadModel.updated_at.set(iso(now)),
+                ],
+                condition=(UploadModel.status == UploadStatus.UPLOADING)
+                | ((UploadModel.status == UploadStatus.COMPLETING) & (UploadModel.lease_until < iso(now))),
+            ),
+            "the upload",
+        )
+        if not taken:  # another complete got there first, or the upload ended meanwhile
+            upload.refresh(consistent_read=True)
+            answer = self._repeated_complete(upload, claimed)
+            if answer is None:
+                self._require_uploading(upload)
+                raise Conflict("another complete holds this upload; try again shortly", code="UploadCompleting")
+            return answer
+
+        version_id = self.multipart.assemble(
+            upload.key, upload.s3_upload_id, held, list(claimed), upload.part_checksums
+        )
+        head = self.multipart.head(upload.key, version_id)
+        if head is None:
+            raise Conflict("the upload is no longer open in S3 (aborted or expired)", code="UploadAborted")
+        finished = iso(self._now())
+        kept = conditional(
+            lambda: upload.update(
+                actions=[
+                    UploadModel.status.set(UploadStatus.COMPLETED),
+                    UploadModel.version_id.set(head.get("VersionId")),
+                    UploadModel.updated_at.set(finished),
+                    UploadModel.purge_at.set(self._purge_at()),
+                    UploadModel.lease_until.remove(),
+                ],
+                condition=(UploadModel.status == UploadStatus.COMPLETING) & (UploadModel.lease_until == lease),
+            ),
+            "the upload",
+        )
+        if not kept:  # this call outlived its lease and another complete finished the job
+            upload.refresh(consistent_read=True)
+            return self._completed_view(upload)
+        assets.move(upload.asset_id, AssetStatus.UPLOADED, now=finished)
+        return self._completed_view(upload)
+
+    def _parts_to_assemble(self, upload: UploadModel) -> HeldParts:
+        """What S3 holds; when taking over from a complete that died after S3 assembled the object
+        (its parts are gone), the parts that complete recorded."""
+        try:
+            return self.multipart.held_parts(upload.key, upload.s3_upload_id)
+        except Conflict:
+            if upload.status != UploadStatus.COMPLETING:
+                raise
+            return {
+                int(part["partNumber"]): {"size": int(part["size"]), "etag": part["etag"], "checksum": None}
+                for part in upload.completed_parts or []
+            }
+
+    def _repeated_complete(self, upload: UploadModel, claimed: dict[int, str]) -> dict[str, Any] | None:
+        """The answer to a complete that finds the upload completed or being completed; None when a
+        crashed complete's lease has expired and this one may take over."""
+        done = {int(part["partNumber"]): part["etag"] for part in upload.completed_parts or []}
+        if done != claimed:
+            raise Conflict(f"this upload is already {reported(upload.status)} with other parts", code="UploadCompleted")
+        if upload.status == UploadStatus.COMPLETED:
+            return self._completed_view(upload)  # a phone that lost the first answer asks again
+        if upload.lease_until and upload.lease_until < iso(self._now()):
+            return None
+        # Another request is assembling it right now: give it a moment, then answer as things stand
+        # (the asset is "uploading" until S3 has the object, "uploaded" after).
+        deadline = time.monotonic() + REPEAT_WAIT_SECONDS
+        while upload.status == UploadStatus.COMPLETING and time.monotonic() < deadline:
+            time.sleep(0.25)
+            upload.refresh(consistent_read=True)
+        return self._completed_view(upload)
+
+    # -- DELETE /uploads/{id} --------------------------------------------------------------------
+
+    def abort(self, owner_id: str, upload_id: str) -> None:
+        upload = self._owned(owner_id, upload_id)
+        if upload.status == UploadStatus.ABORTED:
+            return  # DELETE is idempotent
+        upload = self._require_uploading(self._expire_if_due(upload))
+        self.multipart.abort(upload.key, upload.s3_upload_id)
+        now = iso(self._now())
+        if not self._end(upload, UploadStatus.ABORTED, now):
+            raise Conflict("the upload completed while aborting", code="UploadCompleted")
+        assets.move(upload.asset_id, AssetStatus.DELETED, now=now)
+
+    # -- expiry ----------------------------------------------------------------------------------
+
+    def expire_due(self) -> list[str]:
+        """Mark every open upload past its window ``expired`` and free its parts (the sweeper's job)."""
+        now = iso(self._now())
+        due = UploadModel.scan(
+            (UploadModel.status == UploadStatus.UPLOADING) & (UploadModel.expires_at < now), consistent_read=True
+        )
+        return [upload.upload_id for upload in due if self._expire_if_due(upload).status == UploadStatus.EXPIRED]
+
+    def _expire_if_due(self, upload: UploadModel) -> UploadModel:
+        now = iso(self._now())
+        if upload.status != UploadStatus.UPLOADING or upload.expires_at > now:
+            return upload
+        self.multipart.abort(upload.key, upload.s3_upload_id)
+        if not self._end(upload, UploadStatus.EXPIRED, now):
+            upload.refresh(consistent_read=True)
+            return upload
+        assets.move(
+            upload.asset_id,
+            AssetStatus.FAILED,
+            now=now,
+            error=ErrorAttribute(
+                code="UploadExpired",
+                message=f"the upload was not completed within {self.limits.upload_window_days} days",
+            ),
+        )
+        log.info("upload %s expired", upload.upload_id)
+        return upload
+
+    # -- the ledger ------------------------------------------------------------------------------
+
+    def _owned(self, owner_id: str, upload_id: str) -> UploadModel:
+        return assets.owned_record(UploadModel, owner_id, upload_id, "UploadNotFound")
+
+    def _end(self, upload: UploadModel, status: UploadStatus, now: str) -> bool:
+        """Move an open upload to a final status; False if it was no longer open."""
+        return conditional(
+            lambda: upload.update(
+                actions=[
+                    UploadModel.status.set(status),
+                    UploadModel.updated_at.set(now),
+                    UploadModel.purge_at.set(self._purge_at()),
+                ],
+                condition=UploadModel.status == UploadStatus.UPLOADING,
+            ),
+            "the upload",
+        )
+
+    def _active(self, owner_id: str, upload_id: str) -> UploadModel:
+        return self._require_uploading(self._expire_if_due(self._owned(owner_id, upload_id)))
+
+    @staticmethod
+    def _require_uploading(upload: UploadModel) -> UploadModel:
+        if upload.status != UploadStatus.UPLOADING:
+            code = {
+                UploadStatus.COMPLETING: "UploadCompleting",
+                UploadStatus.COMPLETED: "UploadCompleted",
+                UploadStatus.ABORTED: "UploadAborted",
+                UploadStatus.EXPIRED: "UploadExpired",
+            }[UploadStatus(upload.status)]
+            if upload.status == UploadStatus.COMPLETING:
+                raise Conflict("the upload is being completed; ask for the asset shortly", code=code)
+            raise Conflict(f"the upload is {upload.status}; start a new one with POST /uploads", code=code)
+        return upload
+
+    def _purge_at(self) -> int:
+        return int(self.clock()) + self.limits.ledger_retention_days * 86400
+
+    # -- answers ---------------------------------------------------------------------------------
+
+    def _summary(self, upload: UploadModel) -> dict[str, Any]:
+        return {
+            "uploadId": upload.upload_id,
+            "assetId": upload.asset_id,
+            "status": reported(upload.status),
+            "size": int(upload.size),
+            "partSize": int(upload.part_size),
+            "partCount": int(upload.part_count),
+            "expiresAt": upload.expires_at,
+            "checksumAlgorithm": "SHA256" if upload.part_checksums else None,
+        }
+
+    def _completed_view(self, upload: UploadModel) -> dict[str, Any]:
+        asset = assets.owned_asset(upload.owner_id, upload.asset_id)
+        return {"assetId": upload.asset_id, "uploadId": upload.upload_id, "status": asset.status}
+
+    def _part_url(self, upload: UploadModel, number: int, checksum: str | None = None) -> dict[str, Any]:
+        length = part_length(number, int(upload.size), int(upload.part_size))
+        seconds = self.limits.part_url_seconds
+        url, headers = self.multipart.part_url(upload.key, upload.s3_upload_id, number, length, seconds, checksum)
+        return {
+            "partNumber": number,
+            "url": url,
+            "size": length,
+            "offset": (number - 1) * int(upload.part_size),
+            "expiresAt": iso(self._now() + timedelta(seconds=seconds)),
+            "headers": headers,
+        }

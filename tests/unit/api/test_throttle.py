@@ -1,0 +1,33 @@
+"""Per-client throttling: 429 with Retry-After past the rate."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.unit.conftest import load_event, load_handler
+
+
+def test_a_client_past_its_rate_gets_429_with_retry_after(aws: None, setenv: Callable[..., None]) -> None:
+    from reelstack.api.throttle import admit
+    from reelstack.errors import TooManyRequests
+
+    setenv(CLIENT_REQUESTS_PER_SECOND="3")
+    for _ in range(3):
+        admit("alice", now=1000.2)
+    with pytest.raises(TooManyRequests) as refused:
+        admit("alice", now=1000.9)
+    assert refused.value.retry_after_seconds == 1
+    admit("bob", now=1000.9)  # per client
+    admit("alice", now=1001.0)  # the next second
+    handler, event = load_handler("api"), load_event("api/get-upload.json")
+    time.sleep(1.02 - time.time() % 1)  # start of a second: the four calls below share its window
+    statuses = [handler(event, None)["statusCode"] for _ in range(3)]
+    answer = handler(event, None)
+    assert statuses == [404, 404, 404]  # admitted (the sample's upload does not exist)
+    assert answer["statusCode"] == 429
+    assert answer["headers"]["Retry-After"] == "1"
+    assert json.loads(answer["body"])["error"]["code"] == "TooManyRequests"

@@ -1,0 +1,78 @@
+"""The FFmpeg commands and what their failures mean to a person."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reelstack.media import ffmpeg
+from reelstack.media.ladder import plan_ladder
+from reelstack_cli import media as test_media
+from tests.unit.media.conftest import media
+
+
+def test_master_playlist_names_every_rendition_with_bandwidth_resolution_codecs() -> None:
+    text = ffmpeg.master_playlist(plan_ladder(media(1280, 720)))
+    lines = [line for line in text.splitlines() if line.startswith("#EXT-X-STREAM-INF")]
+    assert len(lines) == 3
+    assert all("BANDWIDTH=" in line and "RESOLUTION=" in line and 'CODECS="avc1.' in line for line in lines)
+
+
+def test_the_storyboard_cues_cover_the_video() -> None:
+    board = ffmpeg.plan_storyboard(25, 1920, 1080)
+    vtt = board.vtt("storyboard.jpg", 25)
+    assert vtt.startswith("WEBVTT")
+    assert vtt.count("-->") == 25
+    assert "00:00:24.000 --> 00:00:25.000" in vtt
+    assert "storyboard.jpg#xywh=160,0,160,90" in vtt
+
+
+def test_transcode_command_is_hardened_and_decodes_once() -> None:
+    source = media(1920, 1080)
+    command = ffmpeg.transcode_command(Path("source"), source, plan_ladder(source), Path("out"))
+    assert command.count("-i") == 1
+    assert command[command.index("-protocol_whitelist") + 1] == "file"
+    assert "hls" not in command[command.index("-format_whitelist") + 1].split(",")
+    assert "-nostdin" in command
+    assert "split=2" in command[command.index("-filter_complex") + 1]
+
+
+def test_failure_messages_are_sentences_about_the_file() -> None:
+    """FFmpeg's stderr never reaches a client: each known complaint is one sentence, the rest a
+    general one; memory addresses, paths and log prefixes stay in the function's log."""
+    stderr = (
+        "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55d1c0] moov atom not found\n"
+        "[in#0 @ 0x55d1] Error opening input: Invalid data found when processing input\n"
+    )
+    assert ffmpeg.explain(stderr, "read the file").code == "Truncated"
+    decoding = (
+        "[h264 @ 0x7f] error while decoding MB 3 4, bytestream -7\n[vist#0:0/h264 @ 0x5] Decode error rate 0.9 exceeds"
+    )
+    assert ffmpeg.explain(decoding, "encode the HLS ladder").code == "UnreadableMedia"
+    for error in (ffmpeg.explain(stderr, "read the file"), ffmpeg.explain("Segmentation fault at 0x0", "do it")):
+        assert "@" not in error.message and "0x" not in error.message and "\n" not in error.message
+
+
+def test_a_picture_over_the_pixel_limit_is_named_so_by_the_real_ffmpeg(tmp_path: Path) -> None:
+    """What this FFmpeg really prints for -max_pixels, not what we guess it prints."""
+    clip = test_media.make_clip(tmp_path / "clip.mp4", test_media.Clip(0.2, 320, 240, audio="none"))
+    command = [test_media.ffmpeg(), "-hide_banner", "-max_pixels", "1000", "-i", str(clip), "-f", "null", "-"]
+    stderr = subprocess.run(command, capture_output=True, text=True).stderr
+    assert ffmpeg.explain(stderr, "decode the video").code == "ResolutionTooHigh", stderr
+    # A damaged header's "Picture size 0x0 is invalid" is not a big picture.
+    assert ffmpeg.explain("[h264 @ 0x5] Picture size 0x0 is invalid\n", "decode").code != "ResolutionTooHigh"
+
+
+@pytest.mark.parametrize(
+    ("duration", "interval", "count"),
+    [(0.04, 1, 1), (2.0, 1, 2), (2.05, 1, 2), (100.0, 1, 100), (100.05, 1, 100), (100.2, 2, 51), (3600, 36, 100)],
+)
+def test_the_storyboard_has_a_tile_per_interval_and_no_tile_for_a_last_sliver(
+    duration: float, interval: int, count: int
+) -> None:
+    board = ffmpeg.plan_storyboard(duration, 1920, 1080)
+    assert (board.interval_seconds, board.count) == (interval, count)
+    assert (board.tile_width, board.tile_height) == (160, 90)
+    assert ffmpeg.plan_storyboard(duration, 64, 48).tile_width == 64  # never upscaled

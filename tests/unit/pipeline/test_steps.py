@@ -1,0 +1,110 @@
+"""The steps driven through their handlers with their sample events, on a real 2 s clip (moto; the pinned ffmpeg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from reelstack.errors import AssetGone
+from reelstack.media import ffmpeg
+from reelstack.pipeline.failures import record_failure
+from reelstack.pipeline.steps import upload_outputs
+from reelstack.store.records import AssetModel
+from reelstack.store.views import asset_view
+from tests.unit.conftest import MEDIA_BUCKET, load_handler
+from tests.unit.pipeline.conftest import job_event
+
+
+def test_the_steps_turn_the_clip_into_a_ready_asset(pipeline: dict[str, Any]) -> None:
+    media_info = load_handler("probe")(job_event("probe/job.json", pipeline), None)
+    assert (media_info["width"], media_info["height"], media_info["hasAudio"]) == (320, 180, True)
+    assert AssetModel.get(pipeline["upload"].asset_id).status == "processing"
+
+    plan = load_handler("plan")(job_event("plan/job-with-media.json", pipeline, media=media_info), None)
+    assert [rendition["name"] for rendition in plan["renditions"]] == ["180p"]
+
+    hls = load_handler("transcode")(
+        job_event("transcode/job-with-plan.json", pipeline, media=media_info, plan=plan), None
+    )
+    thumbs = load_handler("thumbnails")(
+        job_event("thumbnails/job-with-plan.json", pipeline, media=media_info, plan=plan), None
+    )
+    made = load_handler("previews")(
+        job_event("previews/job-with-plan.json", pipeline, media=media_info, plan=plan), None
+    )
+    keys = {item["Key"] for item in boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)["Contents"]}
+    assert hls["master"] in keys and thumbs["poster"] in keys and thumbs["storyboard"]["vtt"] in keys
+    assert made["video"] in keys and made["animated"] in keys
+    assert made["bytes"]["preview.mp4"] < ffmpeg.PREVIEW_MAX_BYTES
+    assert any(key.endswith(".m4s") for key in keys)
+
+    pictures = {"thumbnails": thumbs, "previews": made}
+    done = job_event(
+        "publish/job-with-outputs.json",
+        pipeline,
+        media=media_info,
+        plan=plan,
+        outputs={"hls": hls, "pictures": pictures},
+    )
+    assert load_handler("publish")(done, None)["announced"] is True
+    assert load_handler("publish")(done, None)["announced"] is False  # a retried Publish says nothing twice
+    asset = AssetModel.get(pipeline["upload"].asset_id)
+    assert asset.status == "ready"
+    assert asset.previews.as_dict() == {"video": made["video"], "animated": made["animated"]}
+    types = [event["type"] for event in pipeline["events"]()]
+    assert types.count("asset.ready") == 1
+    assert types.count("asset.processing") == 1
+
+    # Late repeats never take a playing video away: a step that uploads again after Publish keeps
+    # its outputs, and a failure reported after Publish (a lost answer, then the Catch) removes nothing.
+    before = boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)["KeyCount"]
+    load_handler("thumbnails")(job_event("thumbnails/job-with-plan.json", pipeline, media=media_info, plan=plan), None)
+    outcome = record_failure(asset.asset_id, "alice", "PipelineError", "a failure reported late")
+    assert (outcome["removedObjects"], outcome["announced"]) == (0, False)
+    assert AssetModel.get(asset.asset_id).status == "ready"
+    assert boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)["KeyCount"] == before
+
+
+def test_a_source_that_lies_about_its_checksum_fails_probe(pipeline: dict[str, Any]) -> None:
+    job = job_event("probe/job.json", pipeline)
+    job["source"]["sha256"] = "0" * 64
+    with pytest.raises(Exception, match="ChecksumMismatch") as failed:
+        load_handler("probe")(job, None)
+    assert type(failed.value).__name__ == "SourceMismatch"
+
+
+def test_extras_that_could_not_be_made_become_warnings_not_failures(pipeline: dict[str, Any]) -> None:
+    """Thumbnails failed for good (their Catch handed Publish the error) and the animated preview could
+    not be made: the asset is ready with both said in a sentence, on the asset and in asset.ready."""
+    asset_id = pipeline["upload"].asset_id
+    load_handler("probe")(job_event("probe/job.json", pipeline), None)
+    outcome = load_handler("publish")(job_event("publish/job-with-failed-extras.json", pipeline), None)
+    assert outcome["announced"] is True
+    codes = [warning["code"] for warning in outcome["warnings"]]
+    assert codes == ["NoThumbnails", "NoAnimatedPreview"]
+    asset = AssetModel.get(asset_id)
+    assert asset.status == "ready" and asset.thumbnails is None
+    view = asset_view(asset)
+    assert view["playable"] is True
+    assert (
+        view["warnings"][0]["message"]
+        == "there are no thumbnails: FFmpeg ran out of time (280 s) to make the storyboard"
+    )
+    assert view["previews"]["animated"] is None and view["previews"]["video"].startswith("http")
+    ready = [event for event in pipeline["events"]() if event["type"] == "asset.ready"]
+    assert [warning["code"] for warning in ready[0]["warnings"]] == codes
+
+
+def test_a_step_that_finishes_after_its_asset_failed_leaves_nothing(pipeline: dict[str, Any], tmp_path: Path) -> None:
+    """A sibling branch failed and Record failure ran while this step was still writing: the step sees
+    the asset failed after its upload, removes what it wrote and says so by name."""
+    asset_id = pipeline["upload"].asset_id
+    load_handler("probe")(job_event("probe/job.json", pipeline), None)
+    record_failure(asset_id, "alice", "UnreadableMedia", "the file is damaged")
+    (tmp_path / "poster.jpg").write_bytes(b"late")
+    with pytest.raises(AssetGone, match="failed"):
+        upload_outputs(asset_id, tmp_path, f"assets/{asset_id}/thumbnails/")
+    assert boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET).get("KeyCount", 0) == 0
