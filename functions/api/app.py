@@ -1,8 +1,9 @@
 """The HTTP API (Chalice behind the API Gateway REST API that template.yaml defines, one event per route).
 
 Routes are thin: authenticate, parse the body into its typed request (reelstack.bodies), hand it to
-the service, return its answer. Errors the domain raises on purpose become the contract's
-``{"error": {"code", "message"}}`` with their HTTP status.
+the service (for an existing upload, a reader the service calls once it knows the upload is the
+caller's, so that a wrong id is 404 whatever the body), return its answer. Errors the domain raises
+on purpose become the contract's ``{"error": {"code", "message"}}`` with their HTTP status.
 """
 
 from __future__ import annotations
@@ -123,12 +124,12 @@ def get_upload(owner: str, upload_id: str) -> dict[str, Any]:
 
 @route("/uploads/{upload_id}/parts", "POST")
 def request_parts(owner: str, upload_id: str) -> dict[str, Any]:
-    return uploads().part_urls(owner, upload_id, body(RequestParts))
+    return uploads().part_urls(owner, upload_id, lambda: body(RequestParts))
 
 
 @route("/uploads/{upload_id}/complete", "POST")
 def complete_upload(owner: str, upload_id: str) -> dict[str, Any]:
-    return uploads().complete(owner, upload_id, body(CompleteUpload))
+    return uploads().complete(owner, upload_id, lambda: body(CompleteUpload))
 
 
 @route("/uploads/{upload_id}", "DELETE", status=204)

@@ -1,7 +1,8 @@
 """Everything a function knows about its deployment, read from the environment template.yaml sets,
 in this one place, once per warm function (``deployment()`` is cached; tests clear the cache).
 
-Nothing else in the package reads ``os.environ``; nothing binds a setting at import time.
+Nothing else in the package reads ``os.environ``, and nothing in it binds a setting at import time
+(handler modules do, once per cold start: Chalice's CORS origin, Powertools' idempotency table).
 """
 
 from __future__ import annotations

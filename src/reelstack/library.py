@@ -17,7 +17,7 @@ from reelstack.store import assets
 from reelstack.store.events import EventType, publish
 from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import delete_prefix, delete_source_versions
-from reelstack.store.records import AssetModel, UploadModel, conditional, utc_now
+from reelstack.store.records import AssetModel, UploadModel, conditional, owned_record, utc_now
 from reelstack.store.states import AssetStatus, UploadStatus
 from reelstack.store.views import PlaybackUrl, asset_view
 from reelstack.uploads.service import Uploads
@@ -93,7 +93,7 @@ def delete_asset(owner_id: str, asset_id: str) -> None:
     Idempotent for its owner: a phone that lost the answer (or an API Gateway timeout that cut the
     first call short) asks again, gets 204 again, and the clean-up runs again, so nothing is left
     behind by a delete that died half-way. Others still get 404."""
-    asset = assets.owned_record(AssetModel, owner_id, asset_id, "AssetNotFound")
+    asset = owned_record(AssetModel, owner_id, asset_id, "AssetNotFound")
     announce = assets.move(asset_id, AssetStatus.DELETED)
     if asset.execution_arn:
         try:  # a running pipeline must not write renditions after the deletion

@@ -31,6 +31,10 @@ def as_wire(value: Any) -> Any:
 
 
 def known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    """The camelCase ``data`` as keyword arguments of dataclass ``cls`` (keys it does not know are left out)."""
+    """The camelCase ``data`` as keyword arguments of dataclass ``cls``. Keys it does not know are left
+    out; a snake_case key is refused, so that a producer in the wrong casing fails here, by name."""
     names = {item.name for item in fields(cls)}
+    wrong = sorted(key for key in data if "_" in key)
+    if wrong:
+        raise ValueError(f"{cls.__name__}: keys must be camelCase, not {', '.join(wrong)}")
     return {snake(key): value for key, value in data.items() if snake(key) in names}

@@ -24,12 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
+from reelstack.media.chunks import TIMELINE_OFFSET_SECONDS, Chunk
 from reelstack.media.ladder import Plan, even_size
 from reelstack.media.probe import ALLOWED_DEMUXERS, MediaInfo, MediaLimits
 from reelstack.media.toolchain import find_binary
 
 log = logging.getLogger(__name__)
+AUDIO_RENDITION = "audio"  # the audio rendition's folder and group id when video is chunked
 SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", ",".join(ALLOWED_DEMUXERS)]
+# A chunk reads only its part of the source, by HTTP range requests on a presigned GET (the last
+# whitelist given wins). None of the allowed demuxers opens a URL named inside a file.
+REMOTE_PROTOCOLS = "https,tls,tcp,http"
+Source = Path | str  # a local file, or a presigned URL
 DECODE_LIMITS = ["-max_pixels", str(MediaLimits().max_pixels)]
 X264_PRESET = "veryfast"
 STORYBOARD_TILE_LONG_SIDE = 160
@@ -55,7 +61,7 @@ def probe_command(source: Path) -> list[str]:
 
 def packet_scan_command(source: Path) -> list[str]:
     """Every packet's stream, timestamps and flags (demuxing only): the file's real length, whether it
-    is whole, and where its keyframes are (see reelstack.media)."""
+    is whole, and where its keyframes are (see reelstack.media.probe)."""
     return [
         find_binary("ffprobe"), "-v", "error", "-hide_banner", *SAFE_INPUT,
         "-show_entries", "packet=stream_index,pts_time,dts_time,duration_time,flags",
@@ -67,9 +73,12 @@ def _ffmpeg(*arguments: str) -> list[str]:
     return [find_binary("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *arguments]
 
 
-def _input(source: Path, seek: float | None = None) -> list[str]:
+def _input(source: Source, seek: float | None = None, length: float | None = None) -> list[str]:
+    """Open ``source`` hardened; a URL (a chunk's presigned GET, read in ranges) may use HTTP(S) only."""
     seeking = ["-ss", f"{seek:.3f}"] if seek else []
-    return [*seeking, *SAFE_INPUT, *DECODE_LIMITS, "-i", str(source)]
+    window = ["-t", f"{length:.3f}"] if length is not None else []
+    protocols = [] if isinstance(source, Path) else ["-protocol_whitelist", REMOTE_PROTOCOLS]
+    return [*seeking, *window, *SAFE_INPUT, *protocols, *DECODE_LIMITS, "-i", str(source)]
 
 
 class Target(Enum):
@@ -127,14 +136,21 @@ def picture_filter(
     return ",".join(steps)
 
 
-def transcode_command(source: Path, media: MediaInfo, plan: Plan, out: Path) -> list[str]:
+def transcode_command(source: Source, media: MediaInfo, plan: Plan, out: Path, chunk: Chunk | None = None) -> list[str]:
     """Every rendition from one decode: the picture is converted once at the top rung's size, then
     scaled down rung by rung (each rung from the one above, which is cheaper than scaling each from
     the source) and ``-var_stream_map`` writes one fMP4 HLS playlist per rendition. Keyframes are
     forced every ``keyframe_seconds`` of output time, so they line up across renditions and every 6 s
-    segment starts with one."""
+    segment starts with one.
+
+    With ``chunk``, the same for the chunk's time window only, video only (the audio is encoded once,
+    by :func:`audio_command`): the input seeks to the chunk's start (to the keyframe before it, then
+    decodes forward), the segments are numbered from the chunk's first, and their timestamps are the
+    chunk's place on the whole video's timeline (plus TIMELINE_OFFSET_SECONDS, as in every chunk and
+    the audio), written into each fragment (``frag_discont``), so the joined segments run on."""
     renditions = plan.renditions
-    arguments = _input(source)
+    with_audio = plan.has_audio and chunk is None
+    arguments = _input(source) if chunk is None else _input(source, chunk.start_seconds, chunk.seconds)
     audio = f"0:{media.audio_stream}"
     if plan.audio_only:
         arguments += ["-map", audio, *_audio_options(0)]
@@ -154,9 +170,9 @@ def transcode_command(source: Path, media: MediaInfo, plan: Plan, out: Path) -> 
         maps = []
         for index, rendition in enumerate(renditions):
             arguments += ["-map", f"[v{index}]"]
-            if plan.has_audio:
+            if with_audio:
                 arguments += ["-map", audio]
-            maps.append(f"v:{index}" + (f",a:{index}" if plan.has_audio else "") + f",name:{rendition.name}")
+            maps.append(f"v:{index}" + (f",a:{index}" if with_audio else "") + f",name:{rendition.name}")
             arguments += [
                 f"-b:v:{index}",
                 str(rendition.video_bitrate),
@@ -185,9 +201,11 @@ def transcode_command(source: Path, media: MediaInfo, plan: Plan, out: Path) -> 
             "-force_key_frames",
             f"expr:gte(t,n_forced*{plan.keyframe_seconds})",
         ]
-        if plan.has_audio:
+        if with_audio:
             arguments += _audio_options(None)
         stream_map = " ".join(maps)
+    if chunk is not None:
+        arguments += ["-an", *_chunk_timeline(chunk.start_seconds), "-start_number", str(chunk.first_segment)]
     arguments += [
         "-f",
         "hls",
@@ -210,14 +228,41 @@ def transcode_command(source: Path, media: MediaInfo, plan: Plan, out: Path) -> 
     return _ffmpeg(*arguments)
 
 
+def _chunk_timeline(start_seconds: float) -> list[str]:
+    """Timestamps from ``start_seconds`` on the chunked timeline, kept in every fMP4 fragment (tfdt)."""
+    return [
+        "-output_ts_offset", f"{start_seconds + TIMELINE_OFFSET_SECONDS:.3f}",
+        "-hls_segment_options", "movflags=+frag_discont",
+    ]  # fmt: skip
+
+
+def audio_command(source: Source, media: MediaInfo, plan: Plan, out: Path) -> list[str]:
+    """The audio alone, once for the whole video, as the HLS audio rendition that chunked video plays
+    with (``EXT-X-MEDIA``), on the chunks' timeline: ``out/audio/index.m3u8``."""
+    return _ffmpeg(
+        *_input(source), "-map", f"0:{media.audio_stream}", "-vn", *_audio_options(None), *_chunk_timeline(0),
+        "-f", "hls", "-hls_time", str(plan.segment_seconds), "-hls_playlist_type", "vod",
+        "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments", "-hls_fmp4_init_filename", "init.mp4",
+        "-hls_segment_filename", str(out / AUDIO_RENDITION / "segment_%05d.m4s"),
+        str(out / AUDIO_RENDITION / "index.m3u8"),
+    )  # fmt: skip
+
+
 def _audio_options(index: int | None) -> list[str]:
     suffix = f":{index}" if index is not None else ""
     return [f"-c:a{suffix}", "aac", f"-b:a{suffix}", "128k", "-ac", "2", "-ar", "48000"]
 
 
 def master_playlist(plan: Plan) -> str:
-    """The master playlist, written from the plan (BANDWIDTH, RESOLUTION, CODECS, FRAME-RATE)."""
+    """The master playlist, written from the plan (BANDWIDTH, RESOLUTION, CODECS, FRAME-RATE). Chunked
+    video with sound plays its audio from one audio rendition (``EXT-X-MEDIA``, group ``audio``)."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    audio_group = plan.chunked and plan.has_audio and not plan.audio_only
+    if audio_group:
+        lines.append(
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_RENDITION}",NAME="{AUDIO_RENDITION}",DEFAULT=YES,'
+            f'AUTOSELECT=YES,CHANNELS="2",URI="{AUDIO_RENDITION}/index.m3u8"'
+        )
     for rendition in plan.renditions:
         attributes = [
             f"BANDWIDTH={int(rendition.video_bitrate * 1.1) + rendition.audio_bitrate}",
@@ -226,8 +271,29 @@ def master_playlist(plan: Plan) -> str:
         ]
         if not plan.audio_only:
             attributes += [f"RESOLUTION={rendition.width}x{rendition.height}", f"FRAME-RATE={float(plan.fps):.3f}"]
+        if audio_group:
+            attributes.append(f'AUDIO="{AUDIO_RENDITION}"')
         lines += [f"#EXT-X-STREAM-INF:{','.join(attributes)}", f"{rendition.name}/index.m3u8"]
     return "\n".join(lines) + "\n"
+
+
+Segment = tuple[str, float]  # (file name, seconds)
+_EXTINF = re.compile(r"^#EXTINF:([0-9.]+),?[^\n]*\n(\S+)$", re.MULTILINE)
+
+
+def playlist_segments(text: str) -> list[Segment]:
+    """The segments a media playlist lists, with their durations."""
+    return [(name, float(seconds)) for seconds, name in _EXTINF.findall(text)]
+
+
+def media_playlist(segments: list[Segment]) -> str:
+    """A VOD fMP4 media playlist of ``segments`` in order (the chunks' lists, joined) with one init."""
+    target = max((math.ceil(seconds - 0.001) for _, seconds in segments), default=1)
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+             "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", '#EXT-X-MAP:URI="init.mp4"']  # fmt: skip
+    for name, seconds in segments:
+        lines += [f"#EXTINF:{seconds:.6f},", name]
+    return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"
 
 
 @dataclass(frozen=True)

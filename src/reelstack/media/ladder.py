@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from reelstack.media.chunks import Chunk, plan_chunks
 from reelstack.media.probe import MediaInfo
 from reelstack.wire import as_wire, known_fields
 
@@ -58,6 +59,8 @@ class Plan:
     segment_seconds: int = SEGMENT_SECONDS
     audio_only: bool = False
     has_audio: bool = True
+    # The video's chunks (reelstack.media.chunks); more than one: encoded apart, audio on its own.
+    chunks: list[Chunk] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The job's ``plan`` (camelCase)."""
@@ -69,8 +72,13 @@ class Plan:
             **{
                 **known_fields(cls, data),
                 "renditions": [Rendition(**known_fields(Rendition, item)) for item in data["renditions"]],
+                "chunks": [Chunk(**known_fields(Chunk, item)) for item in data.get("chunks") or []],
             }
         )
+
+    @property
+    def chunked(self) -> bool:
+        return len(self.chunks) > 1
 
     @property
     def fps(self) -> Fraction:
@@ -100,10 +108,14 @@ def _bitrate(rung: Rung, fps: Fraction) -> int:
     return int(rung.video_bitrate * (1.5 if fps > 31 else 1))
 
 
-def plan_ladder(media: MediaInfo) -> Plan:
+def plan_ladder(media: MediaInfo, chunk_seconds: float = 0) -> Plan:
+    """The renditions for ``media``, and its chunks of about ``chunk_seconds`` (0: one chunk). Audio
+    alone is always one chunk: AAC encodes at hundreds of times realtime."""
     if not media.has_video:
         audio = Rendition("audio", 0, 0, 0, AUDIO_BITRATE, "mp4a.40.2")
-        return Plan(renditions=[audio], audio_only=True, has_audio=True)
+        return Plan(
+            renditions=[audio], audio_only=True, has_audio=True, chunks=plan_chunks(media.duration_seconds, 0, 1)
+        )
     fps = output_frame_rate(media)
     short, long_ = sorted((media.width, media.height))
     rungs = [rung for rung in LADDER if rung.short_side <= short] or [
@@ -121,4 +133,5 @@ def plan_ladder(media: MediaInfo) -> Plan:
         renditions=renditions,
         frame_rate=f"{fps.numerator}/{fps.denominator}",
         has_audio=media.has_audio,
+        chunks=plan_chunks(media.duration_seconds, chunk_seconds, SEGMENT_SECONDS),
     )

@@ -1,7 +1,7 @@
 """What a source file is, from ffprobe, checked against limits before anything is decoded.
 
 Two reads of the file, neither of which decodes a frame: the header (``-show_format -show_streams``)
-and a scan of every packet's timestamps and flags (:func:`reelstack.ffmpeg.packet_scan_command`).
+and a scan of every packet's timestamps and flags (:func:`reelstack.media.ffmpeg.packet_scan_command`).
 The scan tells what the header cannot be trusted with: how long the file really is (a browser's
 MediaRecorder writes no duration at all), whether it was cut short, and how far apart its keyframes
 are (editing apps, messengers and screen recorders write long GOPs; x264's default gives a clip under

@@ -1,5 +1,5 @@
 """What the pipeline makes of a source file on local disk: its description, the HLS ladder, the
-thumbnails and the previews. No AWS here: the steps in :mod:`reelstack.pipeline` download the source,
+thumbnails and the previews. No AWS here: the steps in :mod:`reelstack.pipeline.steps` download the source,
 call these and upload what they wrote, and the tests drive them directly on a matrix of real files.
 
 The ladder is what an asset is for; everything else is an extra. An extra that cannot be made from

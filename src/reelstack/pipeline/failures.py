@@ -19,7 +19,7 @@ from reelstack.store.events import EventType, publish
 from reelstack.store.keys import MediaKeys, is_id
 from reelstack.store.objects import delete_prefix
 from reelstack.store.records import AssetModel, ErrorAttribute, iso
-from reelstack.store.states import GONE, AssetStatus
+from reelstack.store.states import AssetStatus, is_gone
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def record_failure(asset_id: Any, owner_id: Any, code: str, message: str) -> dic
     moved = assets.move(asset_id, AssetStatus.FAILED, error=ErrorAttribute(code=code, message=message[:1000]))
     # Never the outputs of an asset that became ready: a failure reported after Publish succeeded
     # (a lost answer, then a Catch) must not take a playing video away.
-    gone = moved or assets.status_now(asset_id) in (*GONE, None)
+    gone = moved or is_gone(assets.status_now(asset_id))
     removed = delete_prefix(MediaKeys(asset_id).prefix) if gone else 0
     if moved:
         publish(EventType.ASSET_FAILED, asset_id, owner_id, error={"code": code, "message": message})

@@ -61,15 +61,18 @@ class Job:
         ):
             raise InvalidInput("the job needs assetId, ownerId and source {bucket, key, size}")
         outputs = state.get("outputs")
-        return cls(
-            asset_id=state["assetId"],
-            owner_id=state["ownerId"],
-            upload_id=state.get("uploadId"),
-            source=Source(**known_fields(Source, source)),
-            media=MediaInfo.from_dict(state["media"]) if state.get("media") else None,
-            plan=Plan.from_dict(state["plan"]) if state.get("plan") else None,
-            outputs=Outputs(**known_fields(Outputs, outputs)) if isinstance(outputs, dict) else None,
-        )
+        try:
+            return cls(
+                asset_id=state["assetId"],
+                owner_id=state["ownerId"],
+                upload_id=state.get("uploadId"),
+                source=Source(**known_fields(Source, source)),
+                media=MediaInfo.from_dict(state["media"]) if state.get("media") else None,
+                plan=Plan.from_dict(state["plan"]) if state.get("plan") else None,
+                outputs=Outputs(**known_fields(Outputs, outputs)) if isinstance(outputs, dict) else None,
+            )
+        except (TypeError, ValueError, KeyError) as error:
+            raise InvalidInput(f"the job is malformed: {error}") from error
 
     def as_state(self) -> dict[str, Any]:
         """The job as Step Functions carries it (what is not known yet is left out)."""

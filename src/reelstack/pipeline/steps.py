@@ -32,7 +32,7 @@ from reelstack.store.events import EventType, publish
 from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import delete_keys, upload_folder
 from reelstack.store.records import AssetModel, conditional, utc_now
-from reelstack.store.states import GONE, AssetStatus
+from reelstack.store.states import AssetStatus, is_gone
 from reelstack.store.views import asset_view
 
 RemainingMs = Callable[[], int]
@@ -254,7 +254,7 @@ def upload_outputs(asset_id: str, folder: Path, prefix: str) -> int:
     after, so between the two, nothing this step wrote survives (see failures.record_failure)."""
     keys = upload_folder(folder, prefix)
     status = assets.status_now(asset_id)
-    if status is None or status in GONE:
+    if is_gone(status):
         delete_keys(keys)
         raise AssetGone(f"the asset became {status or 'unknown'} while this step ran; its outputs were removed")
     return len(keys)

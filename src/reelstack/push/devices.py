@@ -9,14 +9,14 @@ import re
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DeleteError, DoesNotExist
+from pynamodb.exceptions import DoesNotExist
 
 from reelstack import aws
 from reelstack.bodies import RegisterDevice
 from reelstack.config import deployment
 from reelstack.errors import Conflict, InvalidInput, NotFound
 from reelstack.ids import derived_id
-from reelstack.store.records import DeviceModel, utc_now
+from reelstack.store.records import DeviceModel, conditional, utc_now
 
 MAX_DEVICES_PER_OWNER = 20
 ENDPOINT_GONE = {"EndpointDisabled", "NotFound"}  # SNS's verdicts on an endpoint that will never take a push again
@@ -25,7 +25,7 @@ ENDPOINT_GONE = {"EndpointDisabled", "NotFound"}  # SNS's verdicts on an endpoin
 def register(owner_id: str, request: RegisterDevice) -> tuple[dict[str, Any], bool]:
     """Register (or re-register, as apps do at every launch) the caller's phone. Returns the device
     and whether it is new to this owner."""
-    application = (deployment().push_applications or {}).get(request.platform)
+    application = deployment().push_applications.get(request.platform)
     if not application:
         raise InvalidInput(f"this deployment sends no {request.platform} pushes", code="PlatformNotConfigured")
     device_id = derived_id(request.platform, request.token)
@@ -102,11 +102,8 @@ def _enabled_endpoint(application_arn: str, token: str, known_arn: str | None) -
 
 def forget(device: DeviceModel) -> None:
     """Delete the device and its endpoint (unless it was registered again meanwhile)."""
-    try:
-        device.delete(condition=DeviceModel.endpoint_arn == device.endpoint_arn)
-    except DeleteError:
-        return
-    _delete_endpoint(device.endpoint_arn)
+    if conditional(lambda: device.delete(condition=DeviceModel.endpoint_arn == device.endpoint_arn), "the device"):
+        _delete_endpoint(device.endpoint_arn)
 
 
 def _delete_endpoint(endpoint_arn: str) -> None:

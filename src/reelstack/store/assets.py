@@ -1,27 +1,12 @@
-"""Asset records: finding the caller's, and moving an asset's status, only along states.ASSET_TRANSITIONS."""
+"""Asset records: the caller's, their status now, and moving it only along states.ASSET_TRANSITIONS."""
 
 from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.models import Model
 
 from reelstack.errors import NotFound
-from reelstack.store.keys import is_id
-from reelstack.store.records import AssetModel, ErrorAttribute, conditional, utc_now
+from reelstack.store.records import AssetModel, ErrorAttribute, conditional, owned_record, utc_now
 from reelstack.store.states import AssetStatus, may_become
-
-
-def owned_record[M: Model](model: type[M], owner_id: str, record_id: str, not_found_code: str) -> M:
-    """The caller's record; someone else's or a malformed id is :class:`NotFound` alike (never 403)."""
-    record = None
-    if is_id(record_id):
-        try:
-            record = model.get(record_id, consistent_read=True)
-        except DoesNotExist:
-            record = None
-    if record is None or getattr(record, "owner_id", None) != owner_id:
-        raise NotFound(f"nothing called {record_id[:64]!r} here", code=not_found_code)
-    return record
 
 
 def owned_asset(owner_id: str, asset_id: str) -> AssetModel:
@@ -47,10 +32,17 @@ def move(
     step: str | None = None,
     error: ErrorAttribute | None = None,
     now: str | None = None,
+    only_from: tuple[AssetStatus, ...] | None = None,
 ) -> bool:
-    """Move the asset to ``status`` if it is in a state that may (states.ASSET_TRANSITIONS); False if it
-    is not (it moved on already, or this is a repeat). Whoever gets True announces the change."""
+    """Move the asset to ``status`` if it is in a state that may (states.ASSET_TRANSITIONS), narrowed
+    to ``only_from`` where the caller knows more (an upload's end only ever moves an asset still
+    uploading); False if it is not (it moved on already, or this is a repeat). Whoever gets True
+    announces the change."""
     origins = may_become(status)
+    if only_from is not None:
+        if not set(only_from) <= set(origins):
+            raise ValueError(f"no asset moves from {sorted(set(only_from) - set(origins))} to {status}")
+        origins = only_from
     if not origins:  # nothing moves into "uploading": an asset is created in it
         return False
     actions = [AssetModel.status.set(status), AssetModel.updated_at.set(now or utc_now())]

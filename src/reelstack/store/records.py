@@ -15,17 +15,19 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from reelstack.config import Deployment, deployment
-from reelstack.errors import StorageUnavailable
+from reelstack.errors import NotFound, StorageUnavailable
+from reelstack.store.keys import is_id
 
 
 class _FromDeployment:
     """A ``Meta`` setting read from the deployment whenever pynamodb asks (it reconnects when a
-    table's name changes), so nothing is bound when the module is imported."""
+    table's name changes), so nothing is bound when the module is imported. (No ``region``: pynamodb
+    would read it while making the class; botocore finds the region as every other client does.)"""
 
     def __init__(self, read: Callable[[Deployment], str]) -> None:
         self.read = read
@@ -69,7 +71,6 @@ class ByOwnerIndex(GlobalSecondaryIndex):
 class AssetModel(Model):
     class Meta:
         table_name = _FromDeployment(lambda settings: settings.assets_table)
-        region = _FromDeployment(lambda settings: settings.region)
 
     asset_id = UnicodeAttribute(hash_key=True, attr_name="assetId")
     owner_id = UnicodeAttribute(null=True, attr_name="ownerId")
@@ -103,7 +104,6 @@ class UploadModel(Model):
 
     class Meta:
         table_name = _FromDeployment(lambda settings: settings.uploads_table)
-        region = _FromDeployment(lambda settings: settings.region)
 
     upload_id = UnicodeAttribute(hash_key=True, attr_name="uploadId")
     owner_id = UnicodeAttribute(attr_name="ownerId")
@@ -140,7 +140,6 @@ class DeviceModel(Model):
 
     class Meta:
         table_name = _FromDeployment(lambda settings: settings.devices_table)
-        region = _FromDeployment(lambda settings: settings.region)
 
     device_id = UnicodeAttribute(hash_key=True, attr_name="deviceId")  # ids.derived_id(platform, token)
     owner_id = UnicodeAttribute(attr_name="ownerId")
@@ -158,8 +157,21 @@ def conditional(write: Callable[[], Any], what: str) -> bool:
     StorageUnavailable, which the state machine retries."""
     try:
         write()
-    except UpdateError as error:
+    except (UpdateError, DeleteError, PutError) as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
             return False
         raise StorageUnavailable(f"{what} could not be updated; try again") from error
     return True
+
+
+def owned_record[M: Model](model: type[M], owner_id: str, record_id: str, not_found_code: str) -> M:
+    """The caller's record; someone else's or a malformed id is :class:`NotFound` alike (never 403)."""
+    record = None
+    if is_id(record_id):
+        try:
+            record = model.get(record_id, consistent_read=True)
+        except DoesNotExist:
+            record = None
+    if record is None or getattr(record, "owner_id", None) != owner_id:
+        raise NotFound(f"nothing called {record_id[:64]!r} here", code=not_found_code)
+    return record

@@ -50,6 +50,8 @@ def may_become(status: AssetStatus) -> tuple[AssetStatus, ...]:
     return tuple(origin for origin, targets in ASSET_TRANSITIONS.items() if status in targets)
 
 
-# The states in which nothing may be left under an asset's media prefix. A ready asset's outputs are
-# live: a late repeat of a step (one execution per asset, so the same outputs) must never remove them.
-GONE = frozenset({AssetStatus.FAILED, AssetStatus.DELETED})
+def is_gone(status: str | None) -> bool:
+    """Whether nothing may be left under the asset's media prefix: it failed, was deleted or never
+    was. A ready asset's outputs are live: a late repeat of a step (one execution per asset, so the
+    same outputs) must never remove them."""
+    return status is None or status in (AssetStatus.FAILED, AssetStatus.DELETED)

@@ -25,7 +25,15 @@ from reelstack.errors import Conflict, InvalidInput, StorageUnavailable, UploadT
 from reelstack.ids import new_id
 from reelstack.store import assets
 from reelstack.store.keys import SourceKey
-from reelstack.store.records import AssetModel, ErrorAttribute, SourceAttribute, UploadModel, conditional, iso
+from reelstack.store.records import (
+    AssetModel,
+    ErrorAttribute,
+    SourceAttribute,
+    UploadModel,
+    conditional,
+    iso,
+    owned_record,
+)
 from reelstack.store.states import AssetStatus, UploadStatus, Visibility, reported
 from reelstack.uploads.multipart import Multipart
 from reelstack.uploads.rules import (
@@ -142,8 +150,11 @@ class Uploads:
 
     # -- POST /uploads/{id}/parts ----------------------------------------------------------------
 
-    def part_urls(self, owner_id: str, upload_id: str, request: RequestParts) -> dict[str, Any]:
+    def part_urls(self, owner_id: str, upload_id: str, read: Callable[[], RequestParts]) -> dict[str, Any]:
+        """``read`` parses the body, once the upload is known to be the caller's and open (so someone
+        else's id is 404 and a finished upload 409 whatever the body)."""
         upload = self._active(owner_id, upload_id)
+        request = read()
         if upload.part_checksums and request.parts is None:
             raise InvalidInput(
                 "this upload signs a SHA-256 into every part URL: send parts [{partNumber, checksumSHA256}]",
@@ -180,11 +191,13 @@ class Uploads:
 
     # -- POST /uploads/{id}/complete -------------------------------------------------------------
 
-    def complete(self, owner_id: str, upload_id: str, request: CompleteUpload) -> dict[str, Any]:
+    def complete(self, owner_id: str, upload_id: str, read: Callable[[], CompleteUpload]) -> dict[str, Any]:
         """Single-flight: the first complete takes the upload (``uploading -> completing``, with a lease)
         and assembles it; a concurrent or repeated one answers with the asset as it stands, without
-        touching S3, so there is one object version, one execution, one asset."""
+        touching S3, so there is one object version, one execution, one asset. ``read`` parses the
+        body once the upload is known to be the caller's."""
         upload = self._owned(owner_id, upload_id)
+        request = read()
         claimed = claimed_parts(int(upload.part_count), ((part.part_number, part.etag) for part in request.parts))
         if upload.status in (UploadStatus.COMPLETED, UploadStatus.COMPLETING):
             answer = self._repeated_complete(upload, claimed)
@@ -252,7 +265,7 @@ class Uploads:
         if not kept:  # this call outlived its lease and another complete finished the job
             upload.refresh(consistent_read=True)
             return self._completed_view(upload)
-        assets.move(upload.asset_id, AssetStatus.UPLOADED, now=finished)
+        assets.move(upload.asset_id, AssetStatus.UPLOADED, now=finished, only_from=(AssetStatus.UPLOADING,))
         return self._completed_view(upload)
 
     def _parts_to_assemble(self, upload: UploadModel) -> HeldParts:
@@ -297,7 +310,7 @@ class Uploads:
         now = iso(self._now())
         if not self._end(upload, UploadStatus.ABORTED, now):
             raise Conflict("the upload completed while aborting", code="UploadCompleted")
-        assets.move(upload.asset_id, AssetStatus.DELETED, now=now)
+        assets.move(upload.asset_id, AssetStatus.DELETED, now=now, only_from=(AssetStatus.UPLOADING,))
 
     # -- expiry ----------------------------------------------------------------------------------
 
@@ -321,6 +334,7 @@ class Uploads:
             upload.asset_id,
             AssetStatus.FAILED,
             now=now,
+            only_from=(AssetStatus.UPLOADING,),
             error=ErrorAttribute(
                 code="UploadExpired",
                 message=f"the upload was not completed within {self.limits.upload_window_days} days",
@@ -332,7 +346,7 @@ class Uploads:
     # -- the ledger ------------------------------------------------------------------------------
 
     def _owned(self, owner_id: str, upload_id: str) -> UploadModel:
-        return assets.owned_record(UploadModel, owner_id, upload_id, "UploadNotFound")
+        return owned_record(UploadModel, owner_id, upload_id, "UploadNotFound")
 
     def _end(self, upload: UploadModel, status: UploadStatus, now: str) -> bool:
         """Move an open upload to a final status; False if it was no longer open."""

@@ -41,7 +41,9 @@ def pipeline(aws: None, setenv: Callable[..., None], tmp_path: Path) -> dict[str
     part = boto3.client("s3").upload_part(
         Bucket=UPLOAD_BUCKET, Key=upload.key, UploadId=upload.s3_upload_id, PartNumber=1, Body=data
     )
-    uploads.complete("alice", created["uploadId"], CompleteUpload(parts=[{"partNumber": 1, "etag": part["ETag"]}]))
+    uploads.complete(
+        "alice", created["uploadId"], lambda: CompleteUpload(parts=[{"partNumber": 1, "etag": part["ETag"]}])
+    )
     upload.refresh()
 
     def events() -> list[dict[str, Any]]:

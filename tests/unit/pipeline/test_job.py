@@ -67,3 +67,10 @@ def test_a_step_before_its_input_exists_says_which_step_is_missing() -> None:
         job.described()
     with pytest.raises(InvalidInput, match="Encode"):
         job.encoded()
+
+
+def test_a_job_in_the_old_snake_case_is_refused_by_name() -> None:
+    state = json.loads((CHECKOUT / "events" / "plan" / "job-with-media.json").read_text())
+    state["media"]["duration_seconds"] = state["media"].pop("durationSeconds")
+    with pytest.raises(InvalidInput, match="duration_seconds"):
+        Job.from_state(state)

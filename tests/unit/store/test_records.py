@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import DeleteError, UpdateError
 
 from reelstack import errors
 from reelstack.store.records import conditional
@@ -21,3 +21,15 @@ def test_a_throttled_conditional_write_is_not_taken_for_already_moved() -> None:
     assert conditional(refused, "the asset") is False
     with pytest.raises(errors.StorageUnavailable):
         conditional(throttled, "the asset")
+
+
+def test_a_throttled_conditional_delete_is_not_taken_for_already_gone() -> None:
+    def throttled() -> None:
+        raise DeleteError("x", cause=client_error("ThrottlingException", 400, "DeleteItem"))
+
+    def refused() -> None:
+        raise DeleteError("x", cause=client_error("ConditionalCheckFailedException", 400, "DeleteItem"))
+
+    assert conditional(refused, "the device") is False
+    with pytest.raises(errors.StorageUnavailable):
+        conditional(throttled, "the device")

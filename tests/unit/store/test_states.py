@@ -40,4 +40,14 @@ def test_no_code_sets_an_assets_status_but_the_move() -> None:
         if path.name != "assets.py":
             assert "AssetModel.status.set(" not in text, path
         if path.name != "records.py":
-            assert not re.search(r"except[^\n]*\bUpdateError\b", text), path
+            assert not re.search(r"except[^\n]*\b(UpdateError|DeleteError)\b", text), path
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_caller_may_narrow_a_move_but_never_widen_it() -> None:
+    AssetModel("01kbbbbbbbbbbbbbbbbbbbbbbb", owner_id="alice", status=AssetStatus.READY).save()
+    # An upload's end (abort, expiry) only ever moves an asset that is still uploading.
+    assert assets.move("01kbbbbbbbbbbbbbbbbbbbbbbb", AssetStatus.DELETED, only_from=(AssetStatus.UPLOADING,)) is False
+    assert AssetModel.get("01kbbbbbbbbbbbbbbbbbbbbbbb").status == AssetStatus.READY
+    with pytest.raises(ValueError, match="no asset moves"):
+        assets.move("01kbbbbbbbbbbbbbbbbbbbbbbb", AssetStatus.PROCESSING, only_from=(AssetStatus.READY,))

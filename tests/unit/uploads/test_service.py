@@ -265,3 +265,14 @@ def test_expired_uploads_are_swept_by_the_scheduled_function(aws: None) -> None:
     assert UploadModel.get(fresh["uploadId"]).status == "uploading"
     status, body = call("request-parts", upload_id=stale["uploadId"])
     assert (status, body["error"]["code"]) == (409, "UploadExpired")
+
+
+def test_a_bad_body_for_someone_elses_or_a_finished_upload_is_still_404_or_409(created: dict[str, Any]) -> None:
+    """The upload is looked up before the body is read: a wrong id never learns what the body lacks,
+    and asking a finished upload for parts is 409 whatever the body."""
+    for name in ("request-parts", "complete-upload"):
+        status, body = call(name, user="mallory", body="{not json", upload_id=created["uploadId"])
+        assert (status, body["error"]["code"]) == (404, "UploadNotFound"), name
+    assert call("abort-upload", upload_id=created["uploadId"]) == (204, None)
+    status, body = call("request-parts", body={"surprise": 1}, upload_id=created["uploadId"])
+    assert (status, body["error"]["code"]) == (409, "UploadAborted")
