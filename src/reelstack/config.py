@@ -73,6 +73,9 @@ class Deployment:
     requests_per_second: int = 0  # per client; 0: no throttling here
     # What one transcode Lambda can finish (MaxSourceSeconds); None: the media limits' own default.
     max_source_seconds: float | None = None
+    chunk_seconds: float = 0  # ChunkSeconds: chunked encoding past this length (0: never)
+    chunk_concurrency: int = 1  # ChunkConcurrency: chunks encoded at once
+    chunk_timeout_seconds: float = 900  # ChunkTimeoutSeconds: what one chunk's encode may take
     faults: Faults = field(default_factory=Faults)
     tool_paths: Mapping[str, str] = field(default_factory=dict)  # FFMPEG_PATH, FFPROBE_PATH overrides
 
@@ -116,6 +119,9 @@ def deployment() -> Deployment:
         allowed_origin=env.get("ALLOWED_ORIGIN", "*"),
         requests_per_second=int(_number(env, "CLIENT_REQUESTS_PER_SECOND", 0)),
         max_source_seconds=float(env["MAX_SOURCE_SECONDS"]) if env.get("MAX_SOURCE_SECONDS") else None,
+        chunk_seconds=_number(env, "CHUNK_SECONDS", 0),
+        chunk_concurrency=int(_number(env, "CHUNK_CONCURRENCY", 1)),
+        chunk_timeout_seconds=_number(env, "CHUNK_TIMEOUT_SECONDS", 900),
         faults=Faults(
             names=frozenset(name for name in env.get("FAULT_INJECTION", "").split(",") if name),
             stall_seconds=_number(env, "FAULT_STALL_SECONDS", Faults.stall_seconds),

@@ -231,7 +231,7 @@ def transcode_command(source: Source, media: MediaInfo, plan: Plan, out: Path, c
 def _chunk_timeline(start_seconds: float) -> list[str]:
     """Timestamps from ``start_seconds`` on the chunked timeline, kept in every fMP4 fragment (tfdt)."""
     return [
-        "-output_ts_offset", f"{start_seconds + TIMELINE_OFFSET_SECONDS:.3f}",
+        "-output_ts_offset", f"{start_seconds + TIMELINE_OFFSET_SECONDS:.6f}",
         "-hls_segment_options", "movflags=+frag_discont",
     ]  # fmt: skip
 
@@ -240,7 +240,8 @@ def audio_command(source: Source, media: MediaInfo, plan: Plan, out: Path) -> li
     """The audio alone, once for the whole video, as the HLS audio rendition that chunked video plays
     with (``EXT-X-MEDIA``), on the chunks' timeline: ``out/audio/index.m3u8``."""
     return _ffmpeg(
-        *_input(source), "-map", f"0:{media.audio_stream}", "-vn", *_audio_options(None), *_chunk_timeline(0),
+        *_input(source), "-map", f"0:{media.audio_stream}", "-vn", *_audio_options(None),
+        *_chunk_timeline(AAC_PRIMING_SECONDS),  # the encoder's priming starts with the first picture, as when muxed
         "-f", "hls", "-hls_time", str(plan.segment_seconds), "-hls_playlist_type", "vod",
         "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments", "-hls_fmp4_init_filename", "init.mp4",
         "-hls_segment_filename", str(out / AUDIO_RENDITION / "segment_%05d.m4s"),
@@ -248,9 +249,13 @@ def audio_command(source: Source, media: MediaInfo, plan: Plan, out: Path) -> li
     )  # fmt: skip
 
 
+AUDIO_SAMPLE_RATE = 48000
+AAC_PRIMING_SECONDS = 1024 / AUDIO_SAMPLE_RATE  # FFmpeg's AAC encoder starts with one frame of priming
+
+
 def _audio_options(index: int | None) -> list[str]:
     suffix = f":{index}" if index is not None else ""
-    return [f"-c:a{suffix}", "aac", f"-b:a{suffix}", "128k", "-ac", "2", "-ar", "48000"]
+    return [f"-c:a{suffix}", "aac", f"-b:a{suffix}", "128k", "-ac", "2", "-ar", str(AUDIO_SAMPLE_RATE)]
 
 
 def master_playlist(plan: Plan) -> str:
@@ -281,16 +286,25 @@ Segment = tuple[str, float]  # (file name, seconds)
 _EXTINF = re.compile(r"^#EXTINF:([0-9.]+),?[^\n]*\n(\S+)$", re.MULTILINE)
 
 
+_MAP = re.compile(r'^#EXT-X-MAP:URI="([^"]+)"', re.MULTILINE)
+
+
 def playlist_segments(text: str) -> list[Segment]:
     """The segments a media playlist lists, with their durations."""
     return [(name, float(seconds)) for seconds, name in _EXTINF.findall(text)]
 
 
-def media_playlist(segments: list[Segment]) -> str:
+def playlist_init(text: str) -> str:
+    """The init segment a media playlist names (FFmpeg numbers them per variant: ``init_0.mp4``...)."""
+    found = _MAP.search(text)
+    return found.group(1) if found else "init.mp4"
+
+
+def media_playlist(segments: list[Segment], init: str) -> str:
     """A VOD fMP4 media playlist of ``segments`` in order (the chunks' lists, joined) with one init."""
     target = max((math.ceil(seconds - 0.001) for _, seconds in segments), default=1)
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
-             "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", '#EXT-X-MAP:URI="init.mp4"']  # fmt: skip
+             "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="{init}"']  # fmt: skip
     for name, seconds in segments:
         lines += [f"#EXTINF:{seconds:.6f},", name]
     return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"

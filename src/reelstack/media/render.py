@@ -17,6 +17,7 @@ from typing import Any
 
 from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
 from reelstack.media import ffmpeg
+from reelstack.media.chunks import Chunk
 from reelstack.media.ladder import Plan
 from reelstack.media.probe import MediaInfo, MediaLimits, check_header, describe, parse_packet_scan
 
@@ -66,11 +67,58 @@ def encode_ladder(source: Path, media: MediaInfo, plan: Plan, out: Path, seconds
                       "encode the HLS ladder")  # fmt: skip
     (out / "master.m3u8").write_text(ffmpeg.master_playlist(plan))
     made = Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started)
-    if ffmpeg.damaged_frames(done.stderr):
+    _warn_if_damaged(made, done.stderr)
+    return made
+
+
+# What a chunk made of one rendition: its init segment's name and its segments with their durations.
+ChunkPart = dict[str, Any]
+
+
+def encode_chunk(
+    source: ffmpeg.Source, media: MediaInfo, plan: Plan, chunk: Chunk, out: Path, seconds_left: SecondsLeft
+) -> tuple[Made, dict[str, ChunkPart]]:
+    """One chunk of every rendition (video only) into ``out/<rendition>/``: globally numbered segments
+    and the rendition's init segment (the same bytes from every chunk); returns what was made and, per
+    rendition, ``{init, segments}`` for the join. The chunk's own playlists are not kept."""
+    started = time.monotonic()
+    done = ffmpeg.run(ffmpeg.transcode_command(source, media, plan, out, chunk), seconds_left(), out.parent,
+                      f"encode the video from {chunk.start_seconds:.0f} s to {chunk.end_seconds:.0f} s")  # fmt: skip
+    segments: dict[str, ChunkPart] = {}
+    for rendition in plan.renditions:
+        playlist = out / rendition.name / "index.m3u8"
+        text = playlist.read_text()
+        segments[rendition.name] = {"init": ffmpeg.playlist_init(text), "segments": ffmpeg.playlist_segments(text)}
+        playlist.unlink()
+    made = Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started)
+    _warn_if_damaged(made, done.stderr)
+    return made, segments
+
+
+def encode_audio(source: ffmpeg.Source, media: MediaInfo, plan: Plan, out: Path, seconds_left: SecondsLeft) -> Made:
+    """The audio rendition of chunked video with sound (``out/audio/``); nothing for a silent video."""
+    started = time.monotonic()
+    if plan.has_audio and not plan.audio_only:
+        (out / ffmpeg.AUDIO_RENDITION).mkdir(parents=True, exist_ok=True)
+        ffmpeg.run(ffmpeg.audio_command(source, media, plan, out), seconds_left(), out.parent, "encode the audio")
+    return Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started)
+
+
+def join_chunks(plan: Plan, chunks: list[dict[str, ChunkPart]], out: Path) -> None:
+    """Each rendition's media playlist from its chunks' segments, in order, and the master playlist."""
+    for rendition in plan.renditions:
+        segments = [tuple(segment) for chunk in chunks for segment in chunk[rendition.name]["segments"]]
+        (out / rendition.name).mkdir(parents=True, exist_ok=True)
+        playlist = ffmpeg.media_playlist(segments, chunks[0][rendition.name]["init"])
+        (out / rendition.name / "index.m3u8").write_text(playlist)
+    (out / "master.m3u8").write_text(ffmpeg.master_playlist(plan))
+
+
+def _warn_if_damaged(made: Made, stderr: str) -> None:
+    if ffmpeg.damaged_frames(stderr):
         made.warnings.append(
             AssetWarning("DamagedFrames", "part of the video is damaged; it plays, with glitches where the damage is")
         )
-    return made
 
 
 STORYBOARD_MARGIN_SECONDS = 15

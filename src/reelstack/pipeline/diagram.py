@@ -1,6 +1,7 @@
 """A picture of the pipeline drawn from the ASL itself, and of one execution on top of it.
 
-``outline`` walks the state machine from ``StartAt`` (branches of a Parallel indented, Catch
+``outline`` walks the state machine from ``StartAt`` (a Parallel's branches and a Map's iteration
+indented, Catch
 targets after the happy path) into rows; ``execution_rows`` adds each state's outcome and duration
 from an execution's history. The web page draws the rows as boxes; ``render_text`` draws them in a
 terminal (``reelstack assets get ID --graph``).
@@ -31,7 +32,8 @@ def outline(definition: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
         following += [state["Default"]] if "Default" in state else []
         catches = [catch["Next"] for catch in state.get("Catch", [])]
         rows.append({"name": name, "type": state["Type"], "depth": depth, "next": following, "catch": catches})
-        for branch in state.get("Branches", []):
+        inner = state.get("Branches", []) + ([state["ItemProcessor"]] if "ItemProcessor" in state else [])
+        for branch in inner:  # a Parallel's branches, a Map's iteration
             rows += outline(branch, depth + 1)
         queue = following + queue
         later += [target for target in catches if target not in later]

@@ -53,6 +53,8 @@ def ingest(bucket: str, raw_key: str, version_id: str | None, size: int) -> dict
         asset_id=upload.asset_id,
         owner_id=upload.owner_id,
         upload_id=upload.upload_id,
+        chunk_seconds=deployment().chunk_seconds,
+        chunk_concurrency=deployment().chunk_concurrency,
         source=Source(
             bucket=bucket,
             key=key,

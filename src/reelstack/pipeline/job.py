@@ -1,6 +1,7 @@
 """The job: the state every step of ``statemachines/pipeline.asl.json`` receives, defined once.
 
-``ingest`` makes it, ``{assetId, ownerId, uploadId, source}``; the state machine adds each step's
+``ingest`` makes it, ``{assetId, ownerId, uploadId, chunkSeconds, chunkConcurrency, source}``; a
+Map iteration gets the job with its ``chunk``; the state machine adds each step's
 result under its own key (``media`` from Probe, ``plan`` from Plan, ``outputs: {hls, pictures}``
 from Encode, ``error`` from a Catch). One casing on the wire: camelCase (reelstack.wire). Steps
 pass S3 keys, never media (Step Functions allows 256 KiB of state).
@@ -45,6 +46,10 @@ class Job:
     owner_id: str
     source: Source
     upload_id: str | None = None
+    # Chunked encoding (ingest sets them from the deployment; bench starts executions with others):
+    # the chunk length asked for (0: one piece), and how many chunks encode at once (the Map's).
+    chunk_seconds: float = 0
+    chunk_concurrency: int = 1
     media: MediaInfo | None = None
     plan: Plan | None = None
     outputs: Outputs | None = None
@@ -66,6 +71,8 @@ class Job:
                 asset_id=state["assetId"],
                 owner_id=state["ownerId"],
                 upload_id=state.get("uploadId"),
+                chunk_seconds=float(state.get("chunkSeconds") or 0),
+                chunk_concurrency=int(state.get("chunkConcurrency") or 1),
                 source=Source(**known_fields(Source, source)),
                 media=MediaInfo.from_dict(state["media"]) if state.get("media") else None,
                 plan=Plan.from_dict(state["plan"]) if state.get("plan") else None,

@@ -9,6 +9,7 @@ anything twice.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,7 +23,8 @@ from reelstack import aws
 from reelstack.config import deployment
 from reelstack.errors import AssetGone, SourceMismatch
 from reelstack.media import render
-from reelstack.media.ladder import plan_ladder
+from reelstack.media.budget import check_fits
+from reelstack.media.ladder import Plan, plan_ladder
 from reelstack.media.probe import MediaInfo, MediaLimits
 from reelstack.pipeline.failures import failure_from_state_error
 from reelstack.pipeline.faults import fault_due, inject_fault, stall_if_due
@@ -30,13 +32,14 @@ from reelstack.pipeline.job import Job
 from reelstack.store import assets
 from reelstack.store.events import EventType, publish
 from reelstack.store.keys import MediaKeys
-from reelstack.store.objects import delete_keys, upload_folder
+from reelstack.store.objects import delete_keys, delete_prefix, get_document, upload_folder
 from reelstack.store.records import AssetModel, conditional, utc_now
 from reelstack.store.states import AssetStatus, is_gone
 from reelstack.store.views import asset_view
 
 RemainingMs = Callable[[], int]
 UPLOAD_MARGIN_SECONDS = 20  # kept back from FFmpeg's timeout to upload its output
+UPLOAD_MARGIN_SHARE = 0.25  # ... or this share of the time a short function has
 
 
 # -- probe ---------------------------------------------------------------------------------------
@@ -52,6 +55,7 @@ def probe(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
     with work_folder() as work:
         source = download_source(job, work)
         media = render.inspect(source, _time_left(remaining_ms), work, _source_limits())
+    check_fits(media, job.chunk_seconds, deployment().chunk_timeout_seconds)
     AssetModel(job.asset_id).update(actions=[AssetModel.media.set(media.contract_view())])
     return media.as_dict()
 
@@ -91,8 +95,9 @@ def download_source(job: Job, work: Path) -> Path:
 
 
 def plan(job: Job) -> dict[str, Any]:
+    """The ladder, and the chunks when the video is longer than the job's chunk length."""
     _set_step(job.asset_id, "planning")
-    return plan_ladder(job.described()).as_dict()
+    return plan_ladder(job.described(), job.chunk_seconds).as_dict()
 
 
 # -- transcode -----------------------------------------------------------------------------------
@@ -111,6 +116,11 @@ def transcode(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
         keys.hls_prefix,
         lambda source, media, out, seconds_left: render.encode_ladder(source, media, the_plan, out, seconds_left),
     )
+    return _ladder(keys, the_plan, uploaded, [warning.as_dict() for warning in made.warnings], made.ffmpeg_seconds)
+
+
+def _ladder(keys: MediaKeys, the_plan: Plan, objects: int, warnings: list[dict[str, str]], seconds: float) -> dict:
+    """What Publish gets from the video branch, in one piece or in chunks: ``{master, renditions}``."""
     return {
         "master": keys.master_playlist,
         "renditions": [
@@ -124,10 +134,83 @@ def transcode(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
             }
             for rendition in the_plan.renditions
         ],
-        "objects": uploaded,
-        "warnings": [warning.as_dict() for warning in made.warnings],
-        "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
+        "objects": objects,
+        "warnings": warnings,
+        "ffmpegSeconds": round(seconds, 3),
     }
+
+
+# -- chunked encoding: a Map over the plan's chunks, the audio beside it, then the join ------------
+
+
+SOURCE_URL_SECONDS = 3600  # longer than any chunk may run
+
+
+def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, Any]:
+    """One chunk of every rendition. FFmpeg reads only the chunk's part of the source (HTTP range
+    requests on a presigned GET); the segments go to the media bucket under their global numbers and
+    the chunk's report (each rendition's segments and durations) under ``work/`` for the join, in one
+    fenced upload. A retry encodes the same chunk again and overwrites the same keys."""
+    _set_step(job.asset_id, "transcoding")
+    inject_fault("transcode", job.asset_id)  # once per asset: the chunk it strikes is retried alone
+    the_plan = job.planned()
+    chunk = the_plan.chunks[index]
+    keys = MediaKeys(job.asset_id)
+    with work_folder() as work:
+        out = work / "asset"
+        hls = out / keys.hls_prefix.removeprefix(keys.prefix)
+        hls.mkdir(parents=True)
+        made, segments = render.encode_chunk(
+            _source_url(job), job.described(), the_plan, chunk, hls, _time_left(remaining_ms)
+        )
+        report = {
+            "index": index,
+            "segments": segments,
+            "objects": len(made.files),
+            "warnings": [warning.as_dict() for warning in made.warnings],
+            "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
+        }
+        report_path = out / keys.chunk_report(index).removeprefix(keys.prefix)
+        report_path.parent.mkdir(parents=True)
+        report_path.write_text(json.dumps(report))
+        upload_outputs(job.asset_id, out, keys.prefix)
+    return {"chunk": index, "objects": report["objects"], "ffmpegSeconds": report["ffmpegSeconds"]}
+
+
+def encode_audio(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
+    """The audio of chunked video, once, as its own rendition; nothing for a silent video."""
+    keys = MediaKeys(job.asset_id)
+    with work_folder() as work:
+        hls = work / "hls"
+        hls.mkdir()
+        made = render.encode_audio(_source_url(job), job.described(), job.planned(), hls, _time_left(remaining_ms))
+        uploaded = upload_outputs(job.asset_id, hls, keys.hls_prefix) if made.files else 0
+    return {"objects": uploaded, "ffmpegSeconds": round(made.ffmpeg_seconds, 3)}
+
+
+def join_chunks(job: Job, audio: dict[str, Any] | None) -> dict[str, Any]:
+    """Each rendition's media playlist from its chunks' segments and the master playlist; the chunk
+    reports go. Publish gets the same ``{master, renditions}`` as from the one-piece transcode."""
+    the_plan = job.planned()
+    keys = MediaKeys(job.asset_id)
+    reports = [get_document(keys.chunk_report(chunk.index)) for chunk in the_plan.chunks]
+    warnings = list({warning["code"]: warning for report in reports for warning in report["warnings"]}.values())
+    with work_folder() as work:
+        hls = work / "hls"
+        render.join_chunks(the_plan, [report["segments"] for report in reports], hls)
+        uploaded = upload_outputs(job.asset_id, hls, keys.hls_prefix)
+    delete_prefix(keys.work_prefix)
+    objects = uploaded + sum(report["objects"] for report in reports) + int((audio or {}).get("objects") or 0)
+    seconds = sum(report["ffmpegSeconds"] for report in reports) + float((audio or {}).get("ffmpegSeconds") or 0)
+    return _ladder(keys, the_plan, objects, warnings, seconds)
+
+
+def _source_url(job: Job) -> str:
+    """A presigned GET of the source's version, for FFmpeg to read in ranges."""
+    params = {"Bucket": job.source.bucket, "Key": job.source.key}
+    if job.source.version_id:
+        params["VersionId"] = job.source.version_id
+    return aws.presigning_s3().generate_presigned_url("get_object", Params=params, ExpiresIn=SOURCE_URL_SECONDS)
 
 
 # -- thumbnails and previews (extras: what cannot be made from the file is a warning) ----------------
@@ -267,8 +350,10 @@ def _source_limits() -> MediaLimits:
 
 
 def _time_left(remaining_ms: RemainingMs) -> render.SecondsLeft:
-    """Seconds FFmpeg may still use: the invocation's remaining time less what the upload needs."""
-    return lambda: remaining_ms() / 1000 - UPLOAD_MARGIN_SECONDS
+    """Seconds FFmpeg may still use: the invocation's remaining time less what the upload needs
+    (UPLOAD_MARGIN_SECONDS, or a quarter of the time for a short function, such as a chunk's)."""
+    margin = min(UPLOAD_MARGIN_SECONDS, remaining_ms() / 1000 * UPLOAD_MARGIN_SHARE)
+    return lambda: remaining_ms() / 1000 - margin
 
 
 def _set_step(asset_id: str, step: str) -> None:

@@ -92,6 +92,14 @@ class MediaKeys:
         return f"{self.rendition_prefix(rendition)}index.m3u8"
 
     @property
+    def work_prefix(self) -> str:
+        """What steps hand each other through S3 rather than the state (chunk reports); removed by the join."""
+        return f"{self.prefix}work/"
+
+    def chunk_report(self, index: int) -> str:
+        return f"{self.work_prefix}chunk-{index:05d}.json"
+
+    @property
     def thumbnails_prefix(self) -> str:
         return f"{self.prefix}thumbnails/"
 

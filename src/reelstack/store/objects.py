@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from reelstack import aws
 from reelstack.config import deployment
@@ -34,6 +36,12 @@ def upload_folder(folder: Path, prefix: str) -> list[str]:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(put, zip(files, keys, strict=True)))
     return keys
+
+
+def get_document(key: str) -> Any:
+    """A JSON object a step left in the media bucket (under an asset's ``work/``)."""
+    body = aws.client("s3").get_object(Bucket=deployment().media_bucket, Key=key)["Body"]
+    return json.loads(body.read())
 
 
 def delete_keys(keys: list[str]) -> None:

@@ -20,6 +20,16 @@ from tests.unit.conftest import UPLOAD_BUCKET, load_event
 @pytest.fixture
 def pipeline(aws: None, setenv: Callable[..., None], tmp_path: Path) -> dict[str, Any]:
     """A declared and completed upload of a real 2 s clip in moto's S3, a topic and a state machine."""
+    return uploaded_clip(setenv, tmp_path, seconds=2)
+
+
+@pytest.fixture
+def long_pipeline(aws: None, setenv: Callable[..., None], tmp_path: Path) -> dict[str, Any]:
+    """The same with a 14 s clip: two chunks of 6 s, the second with the 2 s after 12 s."""
+    return uploaded_clip(setenv, tmp_path, seconds=14)
+
+
+def uploaded_clip(setenv: Callable[..., None], tmp_path: Path, seconds: float) -> dict[str, Any]:
     sns = boto3.client("sns")
     topic = sns.create_topic(Name="unit-events")["TopicArn"]
     queue = boto3.client("sqs").create_queue(QueueName="unit-events")["QueueUrl"]
@@ -33,7 +43,7 @@ def pipeline(aws: None, setenv: Callable[..., None], tmp_path: Path) -> dict[str
         roleArn="arn:aws:iam::123456789012:role/unit",
     )["stateMachineArn"]
     setenv(EVENTS_TOPIC_ARN=topic, STATE_MACHINE_ARN=machine)
-    clip = test_media.generate_clip(tmp_path / "clip.mp4", seconds=2, width=320, height=180)
+    clip = test_media.generate_clip(tmp_path / "clip.mp4", seconds=seconds, width=320, height=180)
     data = clip.read_bytes()
     uploads = Uploads()
     created = uploads.create("alice", CreateUpload(filename="clip.mp4", size=len(data), contentType="video/mp4"))
@@ -50,7 +60,7 @@ def pipeline(aws: None, setenv: Callable[..., None], tmp_path: Path) -> dict[str
         messages = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(message["Body"]) for message in messages]
 
-    return {"upload": upload, "size": len(data), "events": events}
+    return {"upload": upload, "size": len(data), "events": events, "clip": clip}
 
 
 def ingest_event(pipeline: dict[str, Any], name: str = "object-created.json") -> dict[str, Any]:

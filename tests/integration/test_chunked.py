@@ -1,0 +1,116 @@
+"""Chunked encoding on the local cloud: a clip that one encode could not finish within the chunk
+function's timeout becomes ready through a Map of chunk Lambdas, and plays through its playback URL."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from reelstack import config
+from reelstack.media import render
+from reelstack.media.ladder import plan_ladder
+from reelstack_cli.api_client import ApiClient
+from reelstack_cli.media import ffmpeg, ffprobe, generate_clip
+from reelstack_cli.uploader import wait_for_asset
+from tests.integration.conftest import Stack
+from tests.integration.test_pipeline import upload
+
+pytestmark = pytest.mark.localcloud
+CHUNK_SECONDS = 6
+SECONDS = 48  # 8 chunks
+
+
+@pytest.fixture
+def pinned_tools(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The layers' FFmpeg here, to time the one-piece encode as the transcode function would run it."""
+    monkeypatch.setenv("FFMPEG_PATH", ffmpeg())
+    monkeypatch.setenv("FFPROBE_PATH", ffprobe())
+    config.deployment.cache_clear()
+    yield
+    config.deployment.cache_clear()
+
+
+@contextmanager
+def function_timeout(stack: Stack, logical_id: str, seconds: int) -> Iterator[None]:
+    """A deployed function's timeout (as the ChunkTimeoutSeconds parameter sets it), restored after."""
+    lambda_client, name = stack.client("lambda"), stack.function_name(logical_id)
+    original = lambda_client.get_function_configuration(FunctionName=name)["Timeout"]
+
+    def set_timeout(value: int) -> None:
+        lambda_client.update_function_configuration(FunctionName=name, Timeout=value)
+        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.5})
+
+    set_timeout(seconds)
+    try:
+        yield
+    finally:
+        set_timeout(original)
+
+
+@pytest.mark.usefixtures("pinned_tools")
+def test_a_clip_too_long_for_one_encode_is_made_in_chunks_and_plays(
+    stack: Stack, alice: ApiClient, tmp_path: Path
+) -> None:
+    clip = generate_clip(tmp_path / "long.mp4", seconds=SECONDS, width=960, height=540)
+    # What one encode of the whole clip takes here, in this run; the chunk function gets less.
+    media = render.inspect(clip, lambda: 300, tmp_path)
+    started = time.monotonic()
+    render.encode_ladder(clip, media, plan_ladder(media), tmp_path / "whole", lambda: 300)
+    whole_seconds = time.monotonic() - started
+    shutil.rmtree(tmp_path / "whole")
+    timeout = int(whole_seconds * 0.8)
+    assert timeout < whole_seconds
+
+    with (
+        stack.function_environment("IngestFunction") as ingest,
+        stack.function_environment("ProbeFunction") as probe_env,
+        function_timeout(stack, "EncodeChunkFunction", timeout),
+    ):
+        ingest({"CHUNK_SECONDS": str(CHUNK_SECONDS), "CHUNK_CONCURRENCY": "2"})
+        probe_env({"CHUNK_TIMEOUT_SECONDS": str(timeout)})
+        uploaded = upload(alice, clip, tmp_path)
+        asset = wait_for_asset(alice, uploaded["assetId"], timeout=300)
+    assert asset["status"] == "ready", asset.get("error")
+
+    # The execution went through the Map, one iteration per chunk.
+    sfn = stack.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=stack.outputs["stateMachineArn"])["executions"]
+    arn = next(item["executionArn"] for item in executions if item["name"].startswith(uploaded["assetId"]))
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    entered = [event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event]
+    assert entered.count("Encode chunk") == SECONDS // CHUNK_SECONDS and "Transcode HLS ladder" not in entered
+
+    # Every segment every playlist names is in the media bucket, numbered without a gap.
+    s3, bucket = stack.client("s3"), stack.outputs["mediaBucket"]
+    prefix = f"assets/{uploaded['assetId']}/hls/"
+    keys = {item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])}  # fmt: skip
+    for rendition in [*asset["renditions"], {"name": "audio"}]:
+        playlist = s3.get_object(Bucket=bucket, Key=f"{prefix}{rendition['name']}/index.m3u8")["Body"].read().decode()
+        named = re.findall(r"^(segment_\d+\.m4s)$", playlist, re.MULTILINE)
+        named += re.findall(r'^#EXT-X-MAP:URI="([^"]+)"', playlist, re.MULTILINE)  # the init segment too
+        assert named and {f"{prefix}{rendition['name']}/{name}" for name in named} <= keys
+        if rendition["name"] != "audio":
+            assert named[:-1] == [f"segment_{n:05d}.m4s" for n in range(SECONDS // 6)]
+    assert not [key for key in keys if "/work/" in key]
+
+    # A stock HLS client plays it through the playback URL: every frame, with its sound.
+    url = alice.get(f"/assets/{uploaded['assetId']}/playback")["hls"]
+    command = [ffprobe(), "-v", "error", "-of", "json", "-count_frames", "-select_streams", "v:0",
+               "-show_entries", "stream=nb_read_frames:format=duration", url]  # fmt: skip
+    played = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    assert played.returncode == 0, played.stderr[-2000:]
+    probed = json.loads(played.stdout)
+    assert int(probed["streams"][0]["nb_read_frames"]) == SECONDS * 30
+    assert abs(float(probed["format"]["duration"]) - SECONDS) < 0.5
+    streams = subprocess.run([ffprobe(), "-v", "error", "-of", "json", "-show_streams", url],
+                             capture_output=True, text=True, check=True, timeout=60).stdout  # fmt: skip
+    assert {stream["codec_type"] for stream in json.loads(streams)["streams"]} == {"video", "audio"}

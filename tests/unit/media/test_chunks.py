@@ -1,0 +1,98 @@
+"""Chunked encoding on real files: the plan on the segment grid, and chunks that join into the same
+video as the one-piece encode (frames, timeline, audio), whatever the source's keyframes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from reelstack.media import ffmpeg, render
+from reelstack.media.chunks import TIMELINE_OFFSET_SECONDS, plan_chunks
+from reelstack.media.ladder import plan_ladder
+from reelstack_cli.media import Clip, make_clip
+from tests.media_cases import playlist_probe, probe
+from tests.unit.media.test_matrix import seconds_left
+
+
+def test_short_videos_are_one_chunk_and_long_ones_cut_on_the_segment_grid() -> None:
+    assert [(c.start_seconds, c.end_seconds) for c in plan_chunks(10, 60, 6)] == [(0, 10)]
+    assert len(plan_chunks(600, 0, 6)) == 1  # chunking off
+    chunks = plan_chunks(130, 40, 6)  # 40 s is not whole segments: 36 s chunks
+    assert [(c.start_seconds, c.first_segment) for c in chunks] == [(0, 0), (36, 6), (72, 12), (108, 18)]
+    assert chunks[-1].end_seconds == 130
+    # A last piece shorter than one segment joins the chunk before it instead of costing an encode.
+    assert [(c.start_seconds, c.end_seconds) for c in plan_chunks(25, 12, 6)] == [(0, 12), (12, 25)]
+
+
+def _frame_psnr(first: Path, second: Path) -> list[float]:
+    """Per-frame PSNR (luma and chroma) of two renditions' decoded pictures, frame by frame."""
+    stats = first.parent.parent / "psnr.log"
+    subprocess.run(
+        [ffmpeg.find_binary("ffmpeg"), "-v", "error", "-allowed_extensions", "ALL", "-i", str(first),
+         "-allowed_extensions", "ALL", "-i", str(second), "-lavfi", f"[0:v][1:v]psnr=stats_file={stats}",
+         "-f", "null", "-"], check=True, capture_output=True,
+    )  # fmt: skip
+    return [float(value) for value in re.findall(r"psnr_avg:([0-9.inf]+)", stats.read_text().replace("inf", "99"))]
+
+
+def _frames(playlist: Path) -> int:
+    counted = playlist_probe_counting(playlist)
+    return int(next(s for s in counted["streams"] if s["codec_type"] == "video")["nb_read_frames"])
+
+
+def playlist_probe_counting(playlist: Path) -> dict:
+    return probe(playlist, "-protocol_whitelist", "file", "-allowed_extensions", "ALL", "-count_frames")
+
+
+def _start(probed: dict, kind: str) -> float:
+    return float(next(s for s in probed["streams"] if s["codec_type"] == kind)["start_time"])
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        Clip(20, 854, 480, "30", gop_seconds=1.0),  # a phone's 1 s GOP; two rungs
+        Clip(20, 854, 480, "25", gop_seconds=None),  # one keyframe: every chunk decodes from the start
+    ],
+    ids=["gop-1s-30fps", "one-keyframe-25fps"],
+)
+def test_chunks_join_into_the_same_video_as_one_piece(recipe: Clip, tmp_path: Path) -> None:
+    source = make_clip(tmp_path / f"source{recipe.suffix}", recipe)
+    media = render.inspect(source, seconds_left, tmp_path)
+    plan = plan_ladder(media, chunk_seconds=6)
+    assert len(plan.chunks) == 3  # 0-6, 6-12, 12-20 (the 2 s after 18 s join the last chunk)
+
+    whole = tmp_path / "whole"
+    render.encode_ladder(source, media, replace(plan, chunks=plan.chunks[:1]), whole, seconds_left)
+    chunked = tmp_path / "chunked"
+    reports = []
+    for chunk in reversed(plan.chunks):  # in any order, as a Map finishes them
+        _, segments = render.encode_chunk(source, media, plan, chunk, chunked, seconds_left)
+        reports.insert(0, segments)
+    render.encode_audio(source, media, plan, chunked, seconds_left)
+    render.join_chunks(plan, reports, chunked)
+
+    master = (chunked / "master.m3u8").read_text()
+    assert '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio"' in master and 'AUDIO="audio"' in master
+    for rendition in plan.renditions:
+        playlist = (chunked / rendition.name / "index.m3u8").read_text()
+        durations = [float(value) for value in re.findall(r"#EXTINF:([0-9.]+)", playlist)]
+        target = int(re.search(r"#EXT-X-TARGETDURATION:(\d+)", playlist).group(1))
+        assert re.findall(r"segment_(\d+)\.m4s", playlist) == [f"{n:05d}" for n in range(len(durations))]
+        assert max(durations) <= target and abs(sum(durations) - media.duration_seconds) < 0.1
+        # Every frame where the one-piece encode has it: nothing frozen, repeated or dropped at a cut.
+        psnr = _frame_psnr(chunked / rendition.name / "index.m3u8", whole / rendition.name / "index.m3u8")
+        frames = [_frames(folder / rendition.name / "index.m3u8") for folder in (chunked, whole)]
+        assert frames[0] == frames[1] == len(psnr) == round(20 * float(plan.fps)), rendition.name
+        assert min(psnr) > 35, (rendition.name, psnr.index(min(psnr)))
+    # The timeline runs on from chunk to chunk, and the audio starts with the picture as when muxed.
+    joined = playlist_probe(chunked / "master.m3u8")
+    one_piece = playlist_probe(whole / "master.m3u8")
+    assert _start(joined, "video") == pytest.approx(TIMELINE_OFFSET_SECONDS, abs=0.001)
+    offset_joined = _start(joined, "audio") - _start(joined, "video")
+    offset_whole = _start(one_piece, "audio") - _start(one_piece, "video")
+    assert offset_joined == pytest.approx(offset_whole, abs=0.001)
