@@ -141,3 +141,34 @@ def cached_clip(seconds: int) -> Path:
     command = [ffmpeg(), "-v", "error", "-y", *repeats, "-i", str(minute), "-t", str(seconds), "-c", "copy"]
     subprocess.run([*command, "-movflags", "+faststart", str(path)], check=True)
     return path
+
+
+def ready_event(sqs: Any, queue: str, asset_id: str, timeout: float = 900) -> dict[str, Any]:
+    """The asset's asset.ready (or asset.failed) from the bench's queue on the events topic."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            document = json.loads(message["Body"])
+            if document["assetId"] == asset_id and document["type"] in ("asset.ready", "asset.failed"):
+                return document
+    raise TimeoutError(f"no asset.ready for {asset_id}")
+
+
+def pipeline_clients(cloud: BenchCloud, queue_name: str, scratch: str) -> tuple[Any, Any, str, Any]:
+    """``(sqs, stepfunctions, queue on the events topic, the API as user "bench")``, after a warm-up
+    upload of a 2 s clip, so that no measured run pays for the functions' first starts."""
+    from reelstack.api.auth import issue_dev_token
+    from reelstack_cli.api_client import ApiClient
+    from reelstack_cli.clients import local_session, subscribe_queue
+    from reelstack_cli.deploy import dev_secret
+    from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
+
+    session = local_session(cloud.settings)
+    queue = subscribe_queue(session, cloud.outputs["eventsTopicArn"], queue_name)
+    api = ApiClient(cloud.outputs["apiUrl"], issue_dev_token(dev_secret(cloud.settings), "bench"))
+    warm = Uploader(api, "bench", state=StateStore(Path(scratch) / "state")).upload(cached_clip(2))
+    wait_for_asset(api, warm["assetId"], timeout=900)
+    return session.client("sqs"), session.client("stepfunctions"), queue, api

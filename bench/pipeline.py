@@ -18,49 +18,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import cached_clip, deployed_cloud, median, write_results
-from reelstack.api.auth import issue_dev_token
-from reelstack_cli.api_client import ApiClient
-from reelstack_cli.clients import local_session, subscribe_queue
+from bench.common import cached_clip, deployed_cloud, median, pipeline_clients, ready_event, write_results
 from reelstack_cli.demo import execution_steps, wait_for_execution
-from reelstack_cli.deploy import dev_secret
-from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
+from reelstack_cli.uploader import StateStore, Uploader
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 DURATIONS = [int(seconds) for seconds in os.environ.get("BENCH_PIPELINE_SECONDS", "10,60,180").split(",")]
 
 
-def _ready_event(sqs: Any, queue: str, asset_id: str, timeout: float = 900) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-            "Messages", []
-        ):
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-            document = json.loads(message["Body"])
-            if document["assetId"] == asset_id and document["type"] in ("asset.ready", "asset.failed"):
-                return document
-    raise TimeoutError(f"no asset.ready for {asset_id}")
-
-
 def run() -> dict[str, Any]:
     raw: dict[str, list[dict[str, Any]]] = {str(seconds): [] for seconds in DURATIONS}
     with tempfile.TemporaryDirectory() as scratch, deployed_cloud() as cloud:
-        session = local_session(cloud.settings)
-        sqs, sfn = session.client("sqs"), session.client("stepfunctions")
-        queue = subscribe_queue(session, cloud.outputs["eventsTopicArn"], "bench-events")
-        api = ApiClient(cloud.outputs["apiUrl"], issue_dev_token(dev_secret(cloud.settings), "bench"))
+        sqs, sfn, queue, api = pipeline_clients(cloud, "bench-events", scratch)
         clips = {seconds: cached_clip(seconds) for seconds in DURATIONS}
-        # Warm-up: a 2 s clip, so that no measured round pays for first starts of the functions.
-        warm = Uploader(api, "bench", state=StateStore(Path(scratch) / "state")).upload(cached_clip(2))
-        wait_for_asset(api, warm["assetId"], timeout=900)
         for round_number in range(1, ROUNDS + 1):
             for seconds in DURATIONS:
                 print(f"pipeline round {round_number}/{ROUNDS}: {seconds} s", file=sys.stderr, flush=True)
                 uploader = Uploader(api, "bench", state=StateStore(Path(scratch) / "state"))
                 uploaded = uploader.upload(clips[seconds], resume="never")
                 completed_at = time.time()
-                event = _ready_event(sqs, queue, uploaded["assetId"])
+                event = ready_event(sqs, queue, uploaded["assetId"])
                 ready_at = datetime.fromisoformat(event["occurredAt"].replace("Z", "+00:00")).timestamp()
                 arn = next(
                     item["executionArn"]

@@ -71,6 +71,13 @@ class Stack:
             StackName=self.settings.stack_name, LogicalResourceId=logical_id
         )["StackResourceDetail"]["PhysicalResourceId"]
 
+    def execution_history(self, asset_id: str) -> list[dict[str, Any]]:
+        """The events of the asset's pipeline execution (its name starts with the asset id)."""
+        sfn = self.client("stepfunctions")
+        executions = sfn.list_executions(stateMachineArn=self.outputs["stateMachineArn"])["executions"]
+        arn = next(item["executionArn"] for item in executions if item["name"].startswith(asset_id))
+        return sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+
     @contextmanager
     def function_environment(self, logical_id: str) -> Iterator[Callable[[dict[str, str]], None]]:
         """Change a deployed function's environment variables (as a parameter would); restored after."""

@@ -81,10 +81,7 @@ def test_a_clip_too_long_for_one_encode_is_made_in_chunks_and_plays(
     assert asset["status"] == "ready", asset.get("error")
 
     # The execution went through the Map, one iteration per chunk.
-    sfn = stack.client("stepfunctions")
-    executions = sfn.list_executions(stateMachineArn=stack.outputs["stateMachineArn"])["executions"]
-    arn = next(item["executionArn"] for item in executions if item["name"].startswith(uploaded["assetId"]))
-    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    history = stack.execution_history(uploaded["assetId"])
     entered = [event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event]
     assert entered.count("Encode chunk") == SECONDS // CHUNK_SECONDS and "Transcode HLS ladder" not in entered
 

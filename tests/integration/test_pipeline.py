@@ -297,10 +297,7 @@ def test_a_transient_failure_is_retried_and_announced_once(
         uploaded = upload(alice, generate_clip(tmp_path / "retry.mp4", seconds=2, width=640, height=360), tmp_path)
         asset = wait_for_asset(alice, uploaded["assetId"], timeout=120)
     assert asset["status"] == "ready", asset.get("error")
-    sfn = stack.client("stepfunctions")
-    executions = sfn.list_executions(stateMachineArn=stack.outputs["stateMachineArn"])["executions"]
-    arn = next(item["executionArn"] for item in executions if item["name"].startswith(uploaded["assetId"]))
-    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    history = stack.execution_history(uploaded["assetId"])
     failures = [
         (details["error"], details.get("cause", ""))
         for event in history

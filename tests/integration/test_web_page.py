@@ -125,3 +125,32 @@ def test_library_cards_say_why_a_video_failed_and_what_is_missing(
     } == expected
     assert ready_card.locator("button[data-action=play]").count() == 1
     assert failed_card.locator("button[data-action=play]").count() == 0
+
+
+def test_a_video_encoded_in_chunks_plays_across_its_chunk_boundaries(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    """hls.js plays a video made of 6 s chunks (its audio a rendition of its own) on past the cuts."""
+    user = f"web-{uuid.uuid4().hex[:6]}"
+    token = issue_dev_token(dev_secret(stack.settings), user)
+    api = ApiClient(stack.outputs["apiUrl"], token)
+    with stack.function_environment("IngestFunction") as ingest:
+        ingest({"CHUNK_SECONDS": "6"})
+        clip = generate_clip(tmp_path / "chunked.mp4", seconds=14, width=640, height=360)
+        uploaded = Uploader(api, user, state=StateStore(tmp_path / "state")).upload(clip, resume="never")
+        asset = wait_for_asset(api, uploaded["assetId"], timeout=180)
+    assert asset["status"] == "ready", asset.get("error")
+
+    page: Page = browser.new_page(viewport={"width": 1200, "height": 900})
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(f"{stack.outputs['apiUrl']}/#token={token}")
+    card = page.locator(f"li.asset[data-asset-id='{asset['assetId']}']")
+    card.locator("button[data-action=play]").click()
+    page.wait_for_function("document.getElementById('player').currentTime > 13", timeout=60_000)
+    quality = page.evaluate(
+        "(() => { const q = document.getElementById('player').getVideoPlaybackQuality();"
+        " return {total: q.totalVideoFrames, dropped: q.droppedVideoFrames}; })()"
+    )
+    assert quality["total"] >= 13 * 30 * 0.9, quality  # frames kept coming across the cuts at 6 s and 12 s
+    assert not [line for line in console if "error" in line.lower()], console
