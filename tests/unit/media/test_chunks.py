@@ -76,6 +76,11 @@ def test_chunks_join_into_the_same_video_as_one_piece(recipe: Clip, tmp_path: Pa
     render.encode_audio(source, media, plan, chunked, seconds_left)
     render.join_chunks(plan, reports, chunked)
 
+    # Segment for segment the rungs cut at the same moments: their IDR frames line up for switching.
+    lists = {
+        r.name: re.findall(r"#EXTINF:([0-9.]+)", (chunked / r.name / "index.m3u8").read_text()) for r in plan.renditions
+    }
+    assert len(lists) >= 2 and len({tuple(durations) for durations in lists.values()}) == 1
     master = (chunked / "master.m3u8").read_text()
     assert '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio"' in master and 'AUDIO="audio"' in master
     for rendition in plan.renditions:
