@@ -381,7 +381,11 @@ def check_rendition(
         video.get("color_range"),
     )
     seen.check(video["codec_name"] == "h264", f"{rendition['name']}: codec {video['codec_name']}")
-    seen.check(tags == ("yuv420p", "bt709", "bt709", "bt709", "tv"), f"{rendition['name']}: picture {tags}")
+    if (rendition.get("passthrough") or {}).get("video"):  # the source's own video: BT.709 or untagged
+        untagged = all(tag in ("bt709", "unknown", None) for tag in tags[1:4])
+        seen.check(tags[0] == "yuv420p" and tags[4] in ("tv", None) and untagged, f"{rendition['name']}: copied {tags}")
+    else:
+        seen.check(tags == ("yuv420p", "bt709", "bt709", "bt709", "tv"), f"{rendition['name']}: picture {tags}")
     seen.check(
         (video["width"], video["height"]) == (rendition["width"], rendition["height"]),
         f"{rendition['name']}: {video['width']}x{video['height']}",

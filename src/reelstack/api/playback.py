@@ -25,7 +25,7 @@ from reelstack.errors import NotFound, ReelstackError, StorageUnavailable
 from reelstack.store.assets import owned_asset
 from reelstack.store.keys import MediaKeys, is_id
 from reelstack.store.records import AssetModel, iso
-from reelstack.store.states import AssetStatus
+from reelstack.store.views import is_playable
 
 PLAYBACK_SECONDS = 6 * 3600
 _RENDITION = re.compile(r"[a-z0-9]{1,16}")
@@ -55,9 +55,9 @@ def url_for(asset_id: str, playback_base: str, now: float | None = None) -> dict
 
 
 def start(owner_id: str, asset_id: str, playback_base: str) -> dict[str, str]:
-    """A playback URL for the caller's ready asset."""
+    """A playback URL for the caller's asset, once it is playable (before it is ready: the playlists grow)."""
     asset = owned_asset(owner_id, asset_id)
-    if asset.status != AssetStatus.READY:
+    if not is_playable(asset):
         raise NotFound(f"asset {asset_id} is {asset.status}, not ready to play", code="NotReady")
     return url_for(asset_id, playback_base)
 
@@ -73,7 +73,7 @@ def _verified(token: str) -> tuple[str, int]:
     if not is_id(asset_id):
         raise PlaybackDenied("this playback URL is not valid")
     asset = AssetModel.get(asset_id, consistent_read=True)
-    if asset.status != AssetStatus.READY:
+    if not is_playable(asset):
         raise PlaybackDenied("this asset is no longer playable")
     return asset_id, int(claims["exp"])
 

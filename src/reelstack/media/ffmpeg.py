@@ -13,11 +13,15 @@ RGB for WebP.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import re
 import subprocess
+import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -25,12 +29,12 @@ from typing import Any
 
 from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
 from reelstack.media.chunks import TIMELINE_OFFSET_SECONDS, Chunk
+from reelstack.media.hls import AUDIO_RENDITION
 from reelstack.media.ladder import Plan, even_size
 from reelstack.media.probe import ALLOWED_DEMUXERS, MediaInfo, MediaLimits
 from reelstack.media.toolchain import find_binary
 
 log = logging.getLogger(__name__)
-AUDIO_RENDITION = "audio"  # the audio rendition's folder and group id when video is chunked
 SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", ",".join(ALLOWED_DEMUXERS)]
 # A chunk reads only its part of the source, by HTTP range requests on a presigned GET (the last
 # whitelist given wins). None of the allowed demuxers opens a URL named inside a file.
@@ -147,85 +151,103 @@ def transcode_command(source: Source, media: MediaInfo, plan: Plan, out: Path, c
     by :func:`audio_command`): the input seeks to the chunk's start (to the keyframe before it, then
     decodes forward), the segments are numbered from the chunk's first, and their timestamps are the
     chunk's place on the whole video's timeline (plus TIMELINE_OFFSET_SECONDS, as in every chunk and
-    the audio), written into each fragment (``frag_discont``), so the joined segments run on."""
+    the audio), written into each fragment (``frag_discont``), so the joined segments run on.
+
+    With ``plan.copy_video`` (standard input, one piece), the top rung is the source's video as it is
+    (stream copy, segmented at the source's keyframes) and the rungs below force their keyframes onto
+    the source's; with ``plan.copy_audio`` every rung carries the source's AAC as it is."""
     renditions = plan.renditions
     with_audio = plan.has_audio and chunk is None
     arguments = _input(source) if chunk is None else _input(source, chunk.start_seconds, chunk.seconds)
     audio = f"0:{media.audio_stream}"
+    audio_codec = ["-c:a", "copy"] if plan.copy_audio else _audio_options(None)
+    copy_top = plan.copy_video and chunk is None
     if plan.audio_only:
         arguments += ["-map", audio, *_audio_options(0)]
         stream_map = "a:0,name:audio"
     else:
-        steps = []
-        for index, rendition in enumerate(renditions):
-            if index == 0:
-                top = picture_filter(
-                    media, rendition.width, rendition.height, Target.VIDEO, plan.frame_rate, keep_last_frame=False
-                )
-                step = f"[0:{media.video_stream}]{top}"
-            else:
-                step = f"[c{index - 1}]scale={rendition.width}:{rendition.height}:flags=bicubic"
-            steps.append(step + (f"[v{index}]" if index == len(renditions) - 1 else f",split=2[v{index}][c{index}]"))
-        arguments += ["-filter_complex", ";".join(steps)]
+        graph = _ladder_graph(media, plan, copy_top)
+        arguments += ["-filter_complex", graph] if graph else []  # nothing to encode: one copied rung
         maps = []
         for index, rendition in enumerate(renditions):
-            arguments += ["-map", f"[v{index}]"]
+            copied = copy_top and index == 0
+            arguments += ["-map", f"0:{media.video_stream}" if copied else f"[v{index}]"]
             if with_audio:
                 arguments += ["-map", audio]
             maps.append(f"v:{index}" + (f",a:{index}" if with_audio else "") + f",name:{rendition.name}")
+            if copied:
+                arguments += [f"-c:v:{index}", "copy"]
+                continue
             arguments += [
-                f"-b:v:{index}",
-                str(rendition.video_bitrate),
-                f"-maxrate:v:{index}",
-                str(int(rendition.video_bitrate * 1.1)),
-                f"-bufsize:v:{index}",
-                str(rendition.video_bitrate * 2),
-            ]
+                f"-c:v:{index}", "libx264",
+                f"-b:v:{index}", str(rendition.video_bitrate),
+                f"-maxrate:v:{index}", str(int(rendition.video_bitrate * 1.1)),
+                f"-bufsize:v:{index}", str(rendition.video_bitrate * 2),
+                *_per_stream(index, _x264_options(plan, copy_top)),
+            ]  # fmt: skip
+        if with_audio:
+            arguments += audio_codec
+        stream_map = " ".join(maps)
+    if chunk is not None:
+        arguments += ["-an", *_chunk_timeline(chunk.start_seconds), "-start_number", str(chunk.first_segment)]
+    arguments += [*_hls_output(plan), "-hls_segment_filename", str(out / "%v" / "segment_%05d.m4s"),
+                  "-var_stream_map", stream_map, str(out / "%v" / "index.m3u8")]  # fmt: skip
+    return _ffmpeg(*arguments)
+
+
+def _x264_options(plan: Plan, copy_top: bool) -> list[str]:
+    """x264's settings for an encoded rung (options without a stream specifier, see :func:`_per_stream`)."""
+    if copy_top:
+        # The rungs below take their keyframes from the source's (which the copied top rung keeps), and
+        # no others, so that every rung is cut into segments at the same moments.
+        keyframes = ["-g", str(plan.gop_frames * 100), "-keyint_min", "1", "-force_key_frames", "source"]
+    else:
         gop = str(plan.gop_frames)
-        arguments += [
-            "-c:v",
-            "libx264",
-            "-preset",
-            X264_PRESET,
-            "-profile:v",
-            "high",
-            "-pix_fmt",
-            "yuv420p",
-            *BT709_TAGS,
+        keyframes = [
             "-g",
             gop,
             "-keyint_min",
             gop,
-            "-sc_threshold",
-            "0",
             "-force_key_frames",
             f"expr:gte(t,n_forced*{plan.keyframe_seconds})",
         ]
-        if with_audio:
-            arguments += _audio_options(None)
-        stream_map = " ".join(maps)
-    if chunk is not None:
-        arguments += ["-an", *_chunk_timeline(chunk.start_seconds), "-start_number", str(chunk.first_segment)]
-    arguments += [
-        "-f",
-        "hls",
-        "-hls_time",
-        str(plan.segment_seconds),
-        "-hls_playlist_type",
-        "vod",
-        "-hls_segment_type",
-        "fmp4",
-        "-hls_flags",
-        "independent_segments",
-        "-hls_fmp4_init_filename",
-        "init.mp4",
-        "-hls_segment_filename",
-        str(out / "%v" / "segment_%05d.m4s"),
-        "-var_stream_map",
-        stream_map,
-        str(out / "%v" / "index.m3u8"),
-    ]
-    return _ffmpeg(*arguments)
+    return [
+        "-preset", X264_PRESET, "-profile", "high", "-pix_fmt", "yuv420p",
+        *BT709_TAGS, *keyframes, "-sc_threshold", "0",
+    ]  # fmt: skip
+
+
+def _per_stream(index: int, options: list[str]) -> list[str]:
+    """``options`` for output video stream ``index`` only (a copied stream refuses encoder options)."""
+    return [f"{item}:v:{index}" if position % 2 == 0 else item for position, item in enumerate(options)]
+
+
+def _ladder_graph(media: MediaInfo, plan: Plan, copy_top: bool) -> str:
+    """The filter graph: the picture converted once at the first encoded rung's size, then scaled down
+    rung by rung (``[v<index>]`` per encoded rendition). Copied video is already at a constant rate."""
+    steps = []
+    renditions = plan.renditions
+    first = 1 if copy_top else 0
+    for index in range(first, len(renditions)):
+        rendition = renditions[index]
+        if index == first:
+            fps = None if copy_top else plan.frame_rate
+            top = picture_filter(media, rendition.width, rendition.height, Target.VIDEO, fps, keep_last_frame=False)
+            step = f"[0:{media.video_stream}]{top}"
+        else:
+            step = f"[c{index - 1}]scale={rendition.width}:{rendition.height}:flags=bicubic"
+        steps.append(step + (f"[v{index}]" if index == len(renditions) - 1 else f",split=2[v{index}][c{index}]"))
+    return ";".join(steps)
+
+
+def _hls_output(plan: Plan) -> list[str]:
+    """fMP4 HLS into the work folder. Segments and playlists are written whole, then renamed
+    (``temp_file``), so that the pipeline can publish them while FFmpeg goes on (reelstack.pipeline.progressive);
+    FFmpeg's own playlists are only read, never published."""
+    return [
+        "-f", "hls", "-hls_time", str(plan.segment_seconds), "-hls_playlist_type", "event", "-hls_segment_type",
+        "fmp4", "-hls_flags", "independent_segments+temp_file", "-hls_fmp4_init_filename", "init.mp4",
+    ]  # fmt: skip
 
 
 def _chunk_timeline(start_seconds: float) -> list[str]:
@@ -242,9 +264,7 @@ def audio_command(source: Source, media: MediaInfo, plan: Plan, out: Path) -> li
     return _ffmpeg(
         *_input(source), "-map", f"0:{media.audio_stream}", "-vn", *_audio_options(None),
         *_chunk_timeline(AAC_PRIMING_SECONDS),  # the encoder's priming starts with the first picture, as when muxed
-        "-f", "hls", "-hls_time", str(plan.segment_seconds), "-hls_playlist_type", "vod",
-        "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments", "-hls_fmp4_init_filename", "init.mp4",
-        "-hls_segment_filename", str(out / AUDIO_RENDITION / "segment_%05d.m4s"),
+        *_hls_output(plan), "-hls_segment_filename", str(out / AUDIO_RENDITION / "segment_%05d.m4s"),
         str(out / AUDIO_RENDITION / "index.m3u8"),
     )  # fmt: skip
 
@@ -256,58 +276,6 @@ AAC_PRIMING_SECONDS = 1024 / AUDIO_SAMPLE_RATE  # FFmpeg's AAC encoder starts wi
 def _audio_options(index: int | None) -> list[str]:
     suffix = f":{index}" if index is not None else ""
     return [f"-c:a{suffix}", "aac", f"-b:a{suffix}", "128k", "-ac", "2", "-ar", str(AUDIO_SAMPLE_RATE)]
-
-
-def master_playlist(plan: Plan) -> str:
-    """The master playlist, written from the plan (BANDWIDTH, RESOLUTION, CODECS, FRAME-RATE). Chunked
-    video with sound plays its audio from one audio rendition (``EXT-X-MEDIA``, group ``audio``)."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    audio_group = plan.chunked and plan.has_audio and not plan.audio_only
-    if audio_group:
-        lines.append(
-            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_RENDITION}",NAME="{AUDIO_RENDITION}",DEFAULT=YES,'
-            f'AUTOSELECT=YES,CHANNELS="2",URI="{AUDIO_RENDITION}/index.m3u8"'
-        )
-    for rendition in plan.renditions:
-        attributes = [
-            f"BANDWIDTH={int(rendition.video_bitrate * 1.1) + rendition.audio_bitrate}",
-            f"AVERAGE-BANDWIDTH={rendition.bandwidth}",
-            f'CODECS="{rendition.codecs}"',
-        ]
-        if not plan.audio_only:
-            attributes += [f"RESOLUTION={rendition.width}x{rendition.height}", f"FRAME-RATE={float(plan.fps):.3f}"]
-        if audio_group:
-            attributes.append(f'AUDIO="{AUDIO_RENDITION}"')
-        lines += [f"#EXT-X-STREAM-INF:{','.join(attributes)}", f"{rendition.name}/index.m3u8"]
-    return "\n".join(lines) + "\n"
-
-
-Segment = tuple[str, float]  # (file name, seconds)
-_EXTINF = re.compile(r"^#EXTINF:([0-9.]+),?[^\n]*\n(\S+)$", re.MULTILINE)
-
-
-_MAP = re.compile(r'^#EXT-X-MAP:URI="([^"]+)"', re.MULTILINE)
-
-
-def playlist_segments(text: str) -> list[Segment]:
-    """The segments a media playlist lists, with their durations."""
-    return [(name, float(seconds)) for seconds, name in _EXTINF.findall(text)]
-
-
-def playlist_init(text: str) -> str:
-    """The init segment a media playlist names (FFmpeg numbers them per variant: ``init_0.mp4``...)."""
-    found = _MAP.search(text)
-    return found.group(1) if found else "init.mp4"
-
-
-def media_playlist(segments: list[Segment], init: str) -> str:
-    """A VOD fMP4 media playlist of ``segments`` in order (the chunks' lists, joined) with one init."""
-    target = max((math.ceil(seconds - 0.001) for _, seconds in segments), default=1)
-    lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
-             "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="{init}"']  # fmt: skip
-    for name, seconds in segments:
-        lines += [f"#EXTINF:{seconds:.6f},", name]
-    return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"
 
 
 @dataclass(frozen=True)
@@ -480,25 +448,33 @@ def explain(stderr: str, doing: str) -> UnsupportedMedia | MediaLimitExceeded:
     )
 
 
-def run(command: list[str], timeout_seconds: float, workdir: Path, doing: str = "process the file") -> Completed:
+WATCH_SECONDS = 0.25  # how often ``watch`` is called while a tool runs
+
+
+def run(
+    command: list[str],
+    timeout_seconds: float,
+    workdir: Path,
+    doing: str = "process the file",
+    watch: Callable[[], None] | None = None,
+) -> Completed:
     """Run a tool; its output, or a named error. The end of its stderr goes to the log (with the
-    function's keys, the asset id among them) for operators; clients get one sentence."""
+    function's keys, the asset id among them) for operators; clients get one sentence. ``watch`` is
+    called every WATCH_SECONDS while the tool runs (to publish what it wrote so far); if it raises,
+    the tool is stopped and the error goes on."""
     tool = Path(command[0]).name
     if timeout_seconds <= 1:
         raise OutOfTime(f"there was no time left to {doing}")
-    try:
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=timeout_seconds,
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            check=False,
-            errors="replace",
-        )
-    except subprocess.TimeoutExpired as error:
-        raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}") from error
+    if watch is None:
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout_seconds, cwd=workdir,
+                stdin=subprocess.DEVNULL, check=False, errors="replace",
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as error:
+            raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}") from error
+    else:
+        result = _run_watched(command, timeout_seconds, workdir, doing, watch)
     if result.returncode != 0:
         detail = (result.stderr or "").replace(str(workdir), "")[-2000:]
         log.warning("%s failed to %s (exit %s): %s", tool, doing, result.returncode, detail)
@@ -506,6 +482,31 @@ def run(command: list[str], timeout_seconds: float, workdir: Path, doing: str = 
             raise ToolchainFailed(f"FFmpeg was stopped (signal {-result.returncode}) while trying to {doing}")
         raise explain(result.stderr or "", doing)
     return Completed(result.stdout, result.stderr or "")
+
+
+def _run_watched(
+    command: list[str], timeout_seconds: float, workdir: Path, doing: str, watch: Callable[[], None]
+) -> subprocess.CompletedProcess[str]:
+    """:func:`run`'s tool with ``watch`` called while it runs; its output goes through files (a pipe
+    that nobody reads while the tool writes would block it)."""
+    deadline = time.monotonic() + timeout_seconds
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+", errors="replace") as stderr:
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, text=True,
+                                   cwd=workdir)  # fmt: skip
+        try:
+            while process.poll() is None:
+                if time.monotonic() > deadline:
+                    raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}")
+                watch()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=WATCH_SECONDS)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        stdout.seek(0)
+        stderr.seek(0)
+        return subprocess.CompletedProcess(command, process.returncode, stdout.read(), stderr.read())
 
 
 def probe(source: Path, timeout_seconds: float, workdir: Path) -> dict[str, Any]:

@@ -7,7 +7,8 @@ wide) gets the same quality steps as landscape. A source is never upscaled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -45,6 +46,8 @@ class Rendition:
     video_bitrate: int
     audio_bitrate: int
     codecs: str  # the CODECS attribute of the master playlist
+    # Whether the rendition keeps the source's own video and audio (stream copy), and why (or why not).
+    passthrough: dict[str, Any] | None = None
 
     @property
     def bandwidth(self) -> int:
@@ -61,6 +64,9 @@ class Plan:
     has_audio: bool = True
     # The video's chunks (reelstack.media.chunks); more than one: encoded apart, audio on its own.
     chunks: list[Chunk] = field(default_factory=list)
+    copy_video: bool = False  # the top rung is the source's video, segmented at its own keyframes
+    copy_audio: bool = False  # every rung carries the source's AAC as it is
+    target_duration: int = SEGMENT_SECONDS  # EXT-X-TARGETDURATION of every media playlist, fixed up front
 
     def as_dict(self) -> dict[str, Any]:
         """The job's ``plan`` (camelCase)."""
@@ -108,9 +114,103 @@ def _bitrate(rung: Rung, fps: Fraction) -> int:
     return int(rung.video_bitrate * (1.5 if fps > 31 else 1))
 
 
+# -- pass-through: a source that phones already stream keeps its video as the top rung ---------------
+
+# A copied top rung may run up to this share over the rung's own bitrate: 8 Mbit/s for 1080p30, the
+# bitrate Mux accepts as standard input at 1080p. Phones record more (about 16 Mbit/s), which is
+# re-encoded: that much would stall the top rung on most mobile links.
+PASSTHROUGH_BITRATE_SHARE = 1.6
+# Copying the top rung keeps the video in one piece (one decode for the rungs below): the rungs below
+# 1080p30 take about 0.55 CPU-s per second on 2 vCPUs, so 10 minutes fit a 900 s function twice over.
+PASSTHROUGH_MAX_SECONDS = 600
+PASSTHROUGH_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2",)
+_H264_PROFILES = {"Constrained Baseline": (66, 0xC0), "Baseline": (66, 0x00), "Main": (77, 0x00), "High": (100, 0x00)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    used: bool
+    reason: str
+
+
+def video_passthrough(media: MediaInfo, top: Rendition, level: str) -> Verdict:
+    """Whether the source's video can be the top rung as it is: what every phone plays (H.264 8-bit
+    4:2:0, TV range, BT.709 or untagged, SDR, progressive, constant frame rate, upright), at the top
+    rung's size, level and bitrate, with keyframes at most one segment apart (segments are cut there)."""
+    problems = []
+    if media.container not in PASSTHROUGH_CONTAINERS:
+        problems.append(f"the container is {media.container.split(',')[0]}, not MP4 or MOV")
+    if media.video_codec != "h264":
+        problems.append(f"the video is {media.video_codec}, not H.264")
+    elif media.video_profile not in _H264_PROFILES:
+        problems.append(f"the H.264 profile is {media.video_profile}")
+    if media.pixel_format != "yuv420p" or media.bit_depth != 8 or media.color_range != "tv":
+        problems.append(f"the picture is {media.pixel_format} in {media.color_range} range, not 8-bit 4:2:0 TV range")
+    if media.is_hdr or media.dolby_vision_profile is not None:
+        problems.append("the video is HDR")
+    elif media.color_matrix != "bt709" or any(tag not in ("", "bt709") for tag in media.color_tags.split("/")):
+        problems.append(f"the colours are tagged {media.color_tags or 'for SD'}, not BT.709")
+    if media.interlaced:
+        problems.append("the video is interlaced")
+    if media.variable_frame_rate:
+        problems.append("the frame rate is variable")
+    elif media.fps > MAX_OUTPUT_FPS:
+        problems.append(f"the frame rate is over {MAX_OUTPUT_FPS}")
+    if media.rotation:
+        problems.append(f"the picture is stored turned by {media.rotation} degrees")
+    if (media.width, media.height) != (top.width, top.height):
+        problems.append(
+            f"the picture is {media.width}x{media.height}, not the {top.name} rung's {top.width}x{top.height}"
+        )
+    if media.video_level > round(float(level) * 10):
+        problems.append(f"the H.264 level {media.video_level / 10:.1f} is over the rung's {level}")
+    bitrate, cap = source_video_bitrate(media), int(top.video_bitrate * PASSTHROUGH_BITRATE_SHARE)
+    if not bitrate:
+        problems.append("the video's bitrate cannot be read")
+    elif bitrate > cap:
+        problems.append(f"the video's bitrate ({bitrate / 1e6:.1f} Mbit/s) is over {cap / 1e6:.1f} Mbit/s")
+    if not media.keyframe_count or media.max_keyframe_gap_seconds > SEGMENT_SECONDS:
+        problems.append(
+            f"keyframes are up to {media.max_keyframe_gap_seconds:.1f} s apart, over a segment's {SEGMENT_SECONDS} s"
+        )
+    if media.duration_seconds > PASSTHROUGH_MAX_SECONDS:
+        problems.append(f"the video is over {PASSTHROUGH_MAX_SECONDS // 60} minutes long (it is encoded in chunks)")
+    if problems:
+        return Verdict(False, "; ".join(problems))
+    return Verdict(True, f"the source's H.264 ({media.video_profile}, {bitrate / 1e6:.1f} Mbit/s) is kept as it is")
+
+
+def audio_passthrough(media: MediaInfo, video: Verdict) -> Verdict:
+    """AAC-LC stereo at 44.1 or 48 kHz is kept as it is, alongside a copied video (standard input)."""
+    if not media.has_audio:
+        return Verdict(False, "there is no audio")
+    if not video.used:
+        return Verdict(False, "the audio is encoded with the video")
+    if media.audio_codec != "aac" or media.audio_profile != "LC":
+        return Verdict(
+            False, f"the audio is {media.audio_codec} {media.audio_profile or ''}, not AAC-LC".replace("  ", " ")
+        )
+    if media.audio_channels != 2 or media.audio_sample_rate not in (44100, 48000):
+        return Verdict(False, f"the audio has {media.audio_channels} channels at {media.audio_sample_rate} Hz")
+    return Verdict(True, "the source's AAC-LC stereo is kept as it is")
+
+
+def source_video_bitrate(media: MediaInfo) -> int:
+    """The video stream's bitrate, else the file's less its audio (Matroska keeps no per-stream rate)."""
+    return media.video_bitrate or max(0, media.bitrate - media.audio_bitrate)
+
+
+def avc_codecs(profile: str | None, level: int) -> str:
+    """The CODECS name of an H.264 stream from ffprobe's profile and level (the init segment's avcC
+    says it exactly: reelstack.media.hls.measured_codecs)."""
+    idc, constraints = _H264_PROFILES.get(profile or "", (100, 0))
+    return f"avc1.{idc:02x}{constraints:02x}{level:02x}"
+
+
 def plan_ladder(media: MediaInfo, chunk_seconds: float = 0) -> Plan:
     """The renditions for ``media``, and its chunks of about ``chunk_seconds`` (0: one chunk). Audio
-    alone is always one chunk: AAC encodes at hundreds of times realtime."""
+    alone is always one chunk: AAC encodes at hundreds of times realtime. A standard source keeps its
+    video as the top rung (:func:`video_passthrough`) and is never chunked."""
     if not media.has_video:
         audio = Rendition("audio", 0, 0, 0, AUDIO_BITRATE, "mp4a.40.2")
         return Plan(
@@ -129,9 +229,40 @@ def plan_ladder(media: MediaInfo, chunk_seconds: float = 0) -> Plan:
         width, height = (scaled_long, scaled_short) if media.width >= media.height else (scaled_short, scaled_long)
         codecs = f"avc1.6400{_LEVEL_CODES[rung.level]}" + (",mp4a.40.2" if media.has_audio else "")
         renditions.append(Rendition(f"{rung.short_side}p", width, height, _bitrate(rung, fps), audio_bitrate, codecs))
+    video = video_passthrough(media, renditions[0], rungs[0].level)
+    audio = audio_passthrough(media, video)
+    if video.used:
+        renditions[0] = replace(
+            renditions[0],
+            video_bitrate=source_video_bitrate(media),
+            codecs=avc_codecs(media.video_profile, media.video_level) + (",mp4a.40.2" if media.has_audio else ""),
+        )
+    if audio.used:
+        renditions = [
+            replace(rendition, audio_bitrate=media.audio_bitrate or AUDIO_BITRATE) for rendition in renditions
+        ]
+    renditions = [
+        replace(rendition, passthrough=_decision(index == 0 and video.used, audio.used, video, audio, index))
+        for index, rendition in enumerate(renditions)
+    ]
     return Plan(
         renditions=renditions,
         frame_rate=f"{fps.numerator}/{fps.denominator}",
         has_audio=media.has_audio,
-        chunks=plan_chunks(media.duration_seconds, chunk_seconds, SEGMENT_SECONDS),
+        chunks=plan_chunks(media.duration_seconds, 0 if video.used else chunk_seconds, SEGMENT_SECONDS),
+        copy_video=video.used,
+        copy_audio=audio.used,
+        # Copied video is cut at its own keyframes: a segment may run one keyframe gap past 6 s.
+        target_duration=math.ceil(SEGMENT_SECONDS + media.max_keyframe_gap_seconds) if video.used else SEGMENT_SECONDS,
     )
+
+
+def _decision(copied: bool, audio_copied: bool, video: Verdict, audio: Verdict, index: int) -> dict[str, Any]:
+    """A rendition's ``passthrough``: what it keeps of the source, and why."""
+    if copied:
+        reason = video.reason
+    elif index == 0 or not video.used:
+        reason = f"the video is encoded: {video.reason}"
+    else:
+        reason = "the video is encoded at this smaller size, keyframes on the source's"
+    return {"video": copied, "audio": audio_copied, "reason": f"{reason}; {audio.reason}"}

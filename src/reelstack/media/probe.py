@@ -124,6 +124,14 @@ class MediaInfo:
     interlaced: bool = False
     keyframe_count: int = 0
     max_keyframe_gap_seconds: float = 0.0  # the longest stretch without a keyframe, end included
+    # What decides whether a stream can be kept as it is (reelstack.media.ladder, pass-through).
+    video_profile: str | None = None  # ffprobe's words: "High", "Main", "Constrained Baseline"...
+    video_level: int = 0  # H.264 level times ten (40 is 4.0)
+    video_bitrate: int = 0  # the stream's average, bits per second (0: not known)
+    color_tags: str = ""  # "matrix/primaries/transfer" as tagged, "" parts untagged
+    audio_profile: str | None = None  # "LC", "HE-AAC"...
+    audio_sample_rate: int = 0
+    audio_bitrate: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The job's ``media`` (camelCase); the asset keeps :meth:`contract_view` instead."""
@@ -410,6 +418,9 @@ def describe(
         info["audio_codec"] = audio.get("codec_name")
         info["audio_channels"] = int(audio.get("channels") or 0)
         info["audio_stream"] = int(audio.get("index", streams.index(audio)))
+        info["audio_profile"] = audio.get("profile")
+        info["audio_sample_rate"] = int(audio.get("sample_rate") or 0)
+        info["audio_bitrate"] = int(float(audio.get("bit_rate") or 0))
     if video is not None:
         info.update(_describe_video(video, int(video.get("index", streams.index(video))), packets_of(video), limits))
     return MediaInfo(**info)
@@ -450,4 +461,11 @@ def _describe_video(
         "interlaced": video.get("field_order") in INTERLACED_FIELD_ORDERS,
         "keyframe_count": keyframes,
         "max_keyframe_gap_seconds": round(longest_gap, 3),
+        "video_profile": video.get("profile"),
+        "video_level": int(video.get("level") or 0),
+        "video_bitrate": int(float(video.get("bit_rate") or 0)),
+        "color_tags": "/".join(
+            "" if str(video.get(tag) or "unknown") in ("unknown", "reserved") else str(video[tag])
+            for tag in ("color_space", "color_primaries", "color_transfer")
+        ),
     }

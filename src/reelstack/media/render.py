@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
-from reelstack.media import ffmpeg
+from reelstack.media import ffmpeg, hls
 from reelstack.media.chunks import Chunk
 from reelstack.media.ladder import Plan
 from reelstack.media.probe import MediaInfo, MediaLimits, check_header, describe, parse_packet_scan
@@ -59,16 +59,62 @@ def inspect(source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLi
     return describe(header, parse_packet_scan(scan.stdout, keyframe_streams=videos), limits)
 
 
-def encode_ladder(source: Path, media: MediaInfo, plan: Plan, out: Path, seconds_left: SecondsLeft) -> Made:
-    """Every rendition and the master playlist into ``out`` (one folder per rendition). A decoder that
-    met damaged data and concealed it is a warning: the video plays, with a glitch where it was hurt."""
+def encode_ladder(
+    source: Path,
+    media: MediaInfo,
+    plan: Plan,
+    out: Path,
+    seconds_left: SecondsLeft,
+    watch: Callable[[], None] | None = None,
+) -> Made:
+    """Every rendition and the master playlist into ``out`` (one folder per rendition); ``watch`` is
+    called while FFmpeg writes (see :func:`ladder_progress`). A decoder that met damaged data and
+    concealed it is a warning: the video plays, with a glitch where it was hurt."""
     started = time.monotonic()
     done = ffmpeg.run(ffmpeg.transcode_command(source, media, plan, out), seconds_left(), out.parent,
-                      "encode the HLS ladder")  # fmt: skip
-    (out / "master.m3u8").write_text(ffmpeg.master_playlist(plan))
+                      "encode the HLS ladder", watch)  # fmt: skip
+    for name, text in ladder_playlists(plan, out, ladder_progress(plan, out), ended=True).items():
+        (out / name).write_text(text)
     made = Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started)
     _warn_if_damaged(made, done.stderr)
     return made
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What FFmpeg has finished of one rendition so far: its init segment and whole segments, in order."""
+
+    init: str | None
+    segments: list[hls.Segment]
+
+
+def ladder_progress(plan: Plan, out: Path) -> dict[str, Progress]:
+    """Each rendition's finished segments, from the playlists FFmpeg rewrites (whole, by rename) as it
+    closes each segment; a rendition that has none yet has an empty list."""
+    progress = {}
+    for rendition in plan.renditions:
+        playlist = out / rendition.name / "index.m3u8"
+        text = playlist.read_text() if playlist.exists() else ""
+        segments = hls.playlist_segments(text)
+        progress[rendition.name] = Progress(hls.playlist_init(text) if segments else None, segments)
+    return progress
+
+
+def ladder_playlists(plan: Plan, out: Path, progress: dict[str, Progress], ended: bool) -> dict[str, str]:
+    """The playlists to publish for ``progress`` (relative path -> text): each rendition's EVENT
+    playlist, and the master, with a copied rendition's bandwidth and codecs measured from its files."""
+    texts, measured = {}, {}
+    for index, rendition in enumerate(plan.renditions):
+        done = progress[rendition.name]
+        texts[f"{rendition.name}/index.m3u8"] = hls.event_playlist(
+            done.segments, done.init or "init.mp4", plan.target_duration, ended
+        )
+        if index == 0 and plan.copy_video and done.init:
+            folder = out / rendition.name
+            sizes = [((folder / name).stat().st_size, seconds) for name, seconds in done.segments]
+            measured[rendition.name] = hls.measure(sizes, (folder / done.init).read_bytes(), plan.has_audio)
+    texts["master.m3u8"] = hls.master_playlist(plan, measured)
+    return texts
 
 
 # What a chunk made of one rendition: its init segment's name and its segments with their durations.
@@ -88,7 +134,7 @@ def encode_chunk(
     for rendition in plan.renditions:
         playlist = out / rendition.name / "index.m3u8"
         text = playlist.read_text()
-        segments[rendition.name] = {"init": ffmpeg.playlist_init(text), "segments": ffmpeg.playlist_segments(text)}
+        segments[rendition.name] = {"init": hls.playlist_init(text), "segments": hls.playlist_segments(text)}
         playlist.unlink()
     made = Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started)
     _warn_if_damaged(made, done.stderr)
@@ -99,19 +145,34 @@ def encode_audio(source: ffmpeg.Source, media: MediaInfo, plan: Plan, out: Path,
     """The audio rendition of chunked video with sound (``out/audio/``); nothing for a silent video."""
     started = time.monotonic()
     if plan.has_audio and not plan.audio_only:
-        (out / ffmpeg.AUDIO_RENDITION).mkdir(parents=True, exist_ok=True)
+        (out / hls.AUDIO_RENDITION).mkdir(parents=True, exist_ok=True)
         ffmpeg.run(ffmpeg.audio_command(source, media, plan, out), seconds_left(), out.parent, "encode the audio")
+        playlist = out / hls.AUDIO_RENDITION / "index.m3u8"
+        text = playlist.read_text()
+        playlist.write_text(
+            hls.event_playlist(hls.playlist_segments(text), hls.playlist_init(text), plan.target_duration, ended=True)
+        )
     return Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started)
 
 
 def join_chunks(plan: Plan, chunks: list[dict[str, ChunkPart]], out: Path) -> None:
     """Each rendition's media playlist from its chunks' segments, in order, and the master playlist."""
+    for name, text in joined_playlists(plan, chunks, ended=True).items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
+
+
+def joined_playlists(plan: Plan, chunks: list[dict[str, ChunkPart]], ended: bool) -> dict[str, str]:
+    """The EVENT playlists of the first ``len(chunks)`` chunks (relative path -> text), and the master."""
+    texts = {}
     for rendition in plan.renditions:
-        segments = [tuple(segment) for chunk in chunks for segment in chunk[rendition.name]["segments"]]
-        (out / rendition.name).mkdir(parents=True, exist_ok=True)
-        playlist = ffmpeg.media_playlist(segments, chunks[0][rendition.name]["init"])
-        (out / rendition.name / "index.m3u8").write_text(playlist)
-    (out / "master.m3u8").write_text(ffmpeg.master_playlist(plan))
+        segments = [
+            (str(name), float(seconds)) for chunk in chunks for name, seconds in chunk[rendition.name]["segments"]
+        ]
+        init = chunks[0][rendition.name]["init"]
+        texts[f"{rendition.name}/index.m3u8"] = hls.event_playlist(segments, init, plan.target_duration, ended)
+    texts["master.m3u8"] = hls.master_playlist(plan)
+    return texts
 
 
 def _warn_if_damaged(made: Made, stderr: str) -> None:

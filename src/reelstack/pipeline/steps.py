@@ -26,15 +26,16 @@ from reelstack.media import render
 from reelstack.media.budget import check_fits
 from reelstack.media.ladder import Plan, plan_ladder
 from reelstack.media.probe import MediaInfo, MediaLimits
+from reelstack.pipeline import progressive
 from reelstack.pipeline.failures import failure_from_state_error
 from reelstack.pipeline.faults import fault_due, inject_fault, stall_if_due
 from reelstack.pipeline.job import Job
 from reelstack.store import assets
 from reelstack.store.events import EventType, publish
 from reelstack.store.keys import MediaKeys
-from reelstack.store.objects import delete_keys, delete_prefix, get_document, upload_folder
+from reelstack.store.objects import delete_prefix, get_document, upload_folder
 from reelstack.store.records import AssetModel, conditional, utc_now
-from reelstack.store.states import AssetStatus, is_gone
+from reelstack.store.states import AssetStatus
 from reelstack.store.views import asset_view
 
 RemainingMs = Callable[[], int]
@@ -104,18 +105,20 @@ def plan(job: Job) -> dict[str, Any]:
 
 
 def transcode(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
-    """All renditions from one FFmpeg process; segments and playlists go to the media bucket."""
+    """All renditions from one FFmpeg process. Segments go to the media bucket as FFmpeg writes them,
+    and the asset becomes playable once every rung has its first (reelstack.pipeline.progressive)."""
     _set_step(job.asset_id, "transcoding")
     inject_fault("transcode", job.asset_id)
     the_plan = job.planned()
     keys = MediaKeys(job.asset_id)
-    made, uploaded = _make(
-        job,
-        remaining_ms,
-        "hls",
-        keys.hls_prefix,
-        lambda source, media, out, seconds_left: render.encode_ladder(source, media, the_plan, out, seconds_left),
-    )
+    with work_folder() as work:
+        source = download_source(job, work)
+        out = work / "hls"
+        out.mkdir()
+        publisher = progressive.LadderPublisher(job, the_plan, out)
+        made = render.encode_ladder(source, job.described(), the_plan, out, _time_left(remaining_ms), publisher)
+        stall_if_due("stall:hls", job.asset_id)  # a slow step, for the race tests (FAULT_INJECTION)
+        uploaded = publisher.finish()
     return _ladder(keys, the_plan, uploaded, [warning.as_dict() for warning in made.warnings], made.ffmpeg_seconds)
 
 
@@ -131,6 +134,7 @@ def _ladder(keys: MediaKeys, the_plan: Plan, objects: int, warnings: list[dict[s
                 "bitrate": rendition.bandwidth,
                 "codecs": rendition.codecs,
                 "playlist": keys.media_playlist(rendition.name),
+                **({"passthrough": rendition.passthrough} if rendition.passthrough else {}),
             }
             for rendition in the_plan.renditions
         ],
@@ -174,6 +178,7 @@ def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, A
         report_path.parent.mkdir(parents=True)
         report_path.write_text(json.dumps(report))
         upload_outputs(job.asset_id, out, keys.prefix)
+    progressive.chunk_done(job, index)
     return {"chunk": index, "objects": report["objects"], "ffmpegSeconds": report["ffmpegSeconds"]}
 
 
@@ -185,6 +190,7 @@ def encode_audio(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
         hls.mkdir()
         made = render.encode_audio(_source_url(job), job.described(), job.planned(), hls, _time_left(remaining_ms))
         uploaded = upload_outputs(job.asset_id, hls, keys.hls_prefix) if made.files else 0
+    progressive.audio_done(job)
     return {"objects": uploaded, "ffmpegSeconds": round(made.ffmpeg_seconds, 3)}
 
 
@@ -284,6 +290,7 @@ def publish_ready(job: Job) -> dict[str, Any]:
     if warnings:
         actions.append(AssetModel.warnings.set(warnings))
     AssetModel(job.asset_id).update(actions=actions)
+    progressive.announce_playable(job)  # asset.playable always comes first (a no-op if it has)
     moved = assets.move(job.asset_id, AssetStatus.READY)
     asset = AssetModel.get(job.asset_id, consistent_read=True)
     if moved:
@@ -336,10 +343,7 @@ def upload_outputs(asset_id: str, folder: Path, prefix: str) -> int:
     them again and raise :class:`AssetGone`. Whoever deletes moves the status first and deletes
     after, so between the two, nothing this step wrote survives (see failures.record_failure)."""
     keys = upload_folder(folder, prefix)
-    status = assets.status_now(asset_id)
-    if is_gone(status):
-        delete_keys(keys)
-        raise AssetGone(f"the asset became {status or 'unknown'} while this step ran; its outputs were removed")
+    progressive.fence(asset_id, prefix)
     return len(keys)
 
 

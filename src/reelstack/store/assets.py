@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
 
-from reelstack.errors import NotFound
+from reelstack.errors import AssetGone, NotFound
 from reelstack.store.records import AssetModel, ErrorAttribute, conditional, owned_record, utc_now
 from reelstack.store.states import AssetStatus, may_become
 
@@ -53,3 +53,47 @@ def move(
         lambda: AssetModel(asset_id).update(actions=actions, condition=AssetModel.status.is_in(*origins)),
         "the asset",
     )
+
+
+def mark_playable(asset_id: str, master: str) -> bool:
+    """The processing asset becomes playable with its master playlist, once: True for the one caller
+    who made it so (and announces it)."""
+    return conditional(
+        lambda: AssetModel(asset_id).update(
+            actions=[AssetModel.playable.set(True), AssetModel.hls.set({"master": master})],
+            condition=(AssetModel.status == AssetStatus.PROCESSING) & AssetModel.playable.does_not_exist(),
+        ),
+        "the asset",
+    )
+
+
+def record_chunk(asset_id: str, index: int) -> AssetModel:
+    """Add ``index`` to the chunks done (a retried chunk adds it again: a set); the record as it is now,
+    so that of two chunks finishing together, the later write sees both."""
+    return _ledger(asset_id, AssetModel.chunks_done.add({index}))
+
+
+def record_audio(asset_id: str) -> AssetModel:
+    """The chunked video's audio rendition is done; the record as it is now."""
+    return _ledger(asset_id, AssetModel.audio_done.set(True))
+
+
+def raise_published(asset_id: str, chunks: int) -> bool:
+    """The published playlists now hold ``chunks`` chunks, if they held fewer: True for the one caller
+    who raised it (and must then write them)."""
+    return conditional(
+        lambda: AssetModel(asset_id).update(
+            actions=[AssetModel.published_chunks.set(chunks)],
+            condition=AssetModel.published_chunks.does_not_exist() | (AssetModel.published_chunks < chunks),
+        ),
+        "the asset",
+    )
+
+
+def _ledger(asset_id: str, action: object) -> AssetModel:
+    asset = AssetModel(asset_id)
+    if not conditional(
+        lambda: asset.update(actions=[action], condition=AssetModel.status == AssetStatus.PROCESSING), "the asset"
+    ):
+        raise AssetGone(f"asset {asset_id} is no longer processing")
+    return asset

@@ -16,6 +16,7 @@ class EventType(StrEnum):
     UPLOAD_COMPLETED = "upload.completed"
     UPLOAD_REJECTED = "upload.rejected"  # an object in the upload bucket that no upload declared
     ASSET_PROCESSING = "asset.processing"
+    ASSET_PLAYABLE = "asset.playable"  # once, before asset.ready: a player can start, the playlists still grow
     ASSET_READY = "asset.ready"
     ASSET_FAILED = "asset.failed"
     ASSET_UPDATED = "asset.updated"

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from reelstack import aws
 from reelstack.config import deployment
 from reelstack.store.keys import source_prefix
@@ -26,16 +28,46 @@ def upload_folder(folder: Path, prefix: str) -> list[str]:
     """Every file in ``folder`` to the media bucket under ``prefix`` (8 at a time); their keys."""
     files = [path for path in sorted(folder.rglob("*")) if path.is_file()]
     keys = [prefix + str(path.relative_to(folder)) for path in files]
+    upload_files(list(zip(files, keys, strict=True)))
+    return keys
+
+
+def upload_files(files: list[tuple[Path, str]]) -> None:
+    """``(path, key)`` pairs to the media bucket, 8 at a time."""
     s3, bucket = aws.client("s3"), deployment().media_bucket
 
     def put(item: tuple[Path, str]) -> None:
         path, key = item
-        content_type = _CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "binary/octet-stream"
-        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": _content_type(path.name)})
 
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(put, zip(files, keys, strict=True)))
-    return keys
+        list(pool.map(put, files))
+
+
+def put_texts(texts: dict[str, str]) -> None:
+    """Small text objects (playlists) by key, 8 at a time."""
+    s3, bucket = aws.client("s3"), deployment().media_bucket
+
+    def put(item: tuple[str, str]) -> None:
+        key, text = item
+        s3.put_object(Bucket=bucket, Key=key, Body=text.encode(), ContentType=_content_type(key))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, texts.items()))
+
+
+def get_text(key: str) -> str | None:
+    """A small text object of the media bucket; None if there is none."""
+    try:
+        return aws.client("s3").get_object(Bucket=deployment().media_bucket, Key=key)["Body"].read().decode()
+    except ClientError as error:
+        if aws.error_code(error) in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
+def _content_type(name: str) -> str:
+    return _CONTENT_TYPES.get(Path(name).suffix) or mimetypes.guess_type(name)[0] or "binary/octet-stream"
 
 
 def get_document(key: str) -> Any:

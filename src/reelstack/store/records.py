@@ -12,6 +12,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
@@ -93,6 +94,12 @@ class AssetModel(Model):
     thumbnails = MapAttribute(null=True)  # {"poster": key, "storyboard": {"image", "vtt"}}
     previews = MapAttribute(null=True)  # {"video": key, "animated": key}
     warnings = ListAttribute(of=MapAttribute, null=True)  # [{code, message}]: extras that could not be made
+    playable = BooleanAttribute(null=True)  # a player can start: every rung has its first segments
+    # The chunked encode's ledger (reelstack.pipeline.progressive): chunks done, the audio done, and how
+    # many chunks the published playlists hold (it only grows).
+    chunks_done = NumberSetAttribute(null=True, attr_name="chunksDone")
+    audio_done = BooleanAttribute(null=True, attr_name="audioDone")
+    published_chunks = NumberAttribute(null=True, attr_name="publishedChunks")
     execution_arn = UnicodeAttribute(null=True, attr_name="executionArn")
     injected_faults = UnicodeSetAttribute(null=True, attr_name="injectedFaults")
 

@@ -41,17 +41,24 @@ def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[s
         view["media"] = _plain(asset.media)
     if asset.status == AssetStatus.PROCESSING and asset.step:
         view["step"] = asset.step
-    # A player can start once the whole ladder is published (progressive publishing may make that earlier).
-    view["playable"] = asset.status == AssetStatus.READY
+    view["playable"] = is_playable(asset)
     if asset.status == AssetStatus.READY:
         view.update(_media_locations(asset))
-        if playback is not None and "playback" in view:
-            view["playback"] = {"hls": playback(asset.asset_id)["hls"]}
         if asset.warnings:
             view["warnings"] = [_plain(warning) for warning in asset.warnings]
+    elif view["playable"] and asset.hls:
+        # Playable while the rest is still being made: the playlists grow until the asset is ready.
+        view["playback"] = {"hls": signed_get_url(deployment().media_bucket, _plain(asset.hls)["master"])}
+    if playback is not None and "playback" in view:
+        view["playback"] = {"hls": playback(asset.asset_id)["hls"]}
     if asset.error:
         view["error"] = {"code": asset.error.code, "message": asset.error.message}
     return view
+
+
+def is_playable(asset: AssetModel) -> bool:
+    """A player can start: every rung has its first segments (the playlists may still grow), or it is ready."""
+    return asset.status == AssetStatus.READY or (asset.status == AssetStatus.PROCESSING and bool(asset.playable))
 
 
 def _media_locations(asset: AssetModel) -> dict[str, Any]:

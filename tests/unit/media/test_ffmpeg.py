@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from reelstack.media import ffmpeg
+from reelstack.media import ffmpeg, hls
 from reelstack.media.ladder import plan_ladder
 from reelstack_cli import media as test_media
 from tests.unit.media.conftest import media
 
 
 def test_master_playlist_names_every_rendition_with_bandwidth_resolution_codecs() -> None:
-    text = ffmpeg.master_playlist(plan_ladder(media(1280, 720)))
+    text = hls.master_playlist(plan_ladder(media(1280, 720)))
     lines = [line for line in text.splitlines() if line.startswith("#EXT-X-STREAM-INF")]
     assert len(lines) == 3
     assert all("BANDWIDTH=" in line and "RESOLUTION=" in line and 'CODECS="avc1.' in line for line in lines)

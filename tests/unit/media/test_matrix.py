@@ -127,10 +127,15 @@ def _assert_a_sentence(message: str, source: Path) -> None:
 # -- HDR: tone-mapped close to the SDR picture it was made from ---------------------------------------
 
 
+# Both inputs from their first frame: FFmpeg does not move an EVENT playlist's timeline to zero, as it
+# does a file's (it reads it as live), and the psnr filter pairs frames by their timestamps.
+_FROM_ZERO = "[0:v]setpts=PTS-STARTPTS,split[a][c];[1:v]setpts=PTS-STARTPTS,split[b][d]"
+
+
 def _psnr_ssim(distorted: Path, reference: Path, *extra: str) -> tuple[float, float]:
     """FFmpeg's PSNR (luma, dB) and SSIM (all planes) of ``distorted`` against ``reference``."""
     command = [test_media.ffmpeg(), "-hide_banner", "-nostats", *extra, "-i", str(distorted), "-i", str(reference),
-               "-lavfi", "[0:v][1:v]psnr;[0:v][1:v]ssim", "-f", "null", "-"]  # fmt: skip
+               "-lavfi", f"{_FROM_ZERO};[a][b]psnr;[c][d]ssim", "-f", "null", "-"]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stderr
     return float(re.search(r"PSNR y:([\d.]+)", output).group(1)), float(
         re.search(r"SSIM .*All:([\d.]+)", output).group(1)

@@ -1,0 +1,100 @@
+"""HLS playlists: the one place that writes them, and reads FFmpeg's.
+
+Media playlists are EVENT playlists (RFC 8216): published while the video is still being encoded,
+they only ever grow (segments are appended, then ``#EXT-X-ENDLIST``), their target duration is fixed
+by the plan and the same in every rendition, and ``#EXT-X-START:TIME-OFFSET=0`` makes a player that
+opens one early start at the beginning rather than at the live edge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from reelstack.media.ladder import Plan
+
+AUDIO_RENDITION = "audio"  # the audio rendition's folder and group id when video is chunked
+Segment = tuple[str, float]  # (file name, seconds)
+_EXTINF = re.compile(r"^#EXTINF:([0-9.]+),?[^\n]*\n(\S+)$", re.MULTILINE)
+_MAP = re.compile(r'^#EXT-X-MAP:URI="([^"]+)"', re.MULTILINE)
+
+
+def playlist_segments(text: str) -> list[Segment]:
+    """The segments a media playlist lists, with their durations."""
+    return [(name, float(seconds)) for seconds, name in _EXTINF.findall(text)]
+
+
+def playlist_init(text: str) -> str:
+    """The init segment a media playlist names (FFmpeg numbers them per variant: ``init_0.mp4``...)."""
+    found = _MAP.search(text)
+    return found.group(1) if found else "init.mp4"
+
+
+def event_playlist(segments: list[Segment], init: str, target_duration: int, ended: bool) -> str:
+    """A rendition's fMP4 media playlist of ``segments`` so far; ``ended`` closes it for good."""
+    lines = [
+        "#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target_duration}", "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-START:TIME-OFFSET=0", "#EXT-X-INDEPENDENT-SEGMENTS",
+        f'#EXT-X-MAP:URI="{init}"',
+    ]  # fmt: skip
+    for name, seconds in segments:
+        lines += [f"#EXTINF:{seconds:.6f},", name]
+    if ended:
+        lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a copied rendition's segments say about it (the plan can only guess a source's bitrate)."""
+
+    peak: int  # bits per second of the densest segment: the master's BANDWIDTH
+    average: int  # bits per second over all its segments: AVERAGE-BANDWIDTH
+    codecs: str  # from the init segment's decoder configuration
+
+
+def measure(segments: list[tuple[int, float]], init: bytes, has_audio: bool) -> Measured:
+    """``segments`` as ``(bytes, seconds)`` and the init segment's bytes -> :class:`Measured`."""
+    timed = [(size, seconds) for size, seconds in segments if seconds > 0]
+    peak = max((int(size * 8 / seconds) for size, seconds in timed), default=0)
+    total_seconds = sum(seconds for _, seconds in timed)
+    average = int(sum(size for size, _ in timed) * 8 / total_seconds) if total_seconds else 0
+    return Measured(peak, average, avc_codecs_of(init) + (",mp4a.40.2" if has_audio else ""))
+
+
+def avc_codecs_of(init: bytes) -> str:
+    """``avc1.PPCCLL`` from the avcC box of an fMP4 init segment (profile, constraint flags, level)."""
+    at = init.find(b"avcC")
+    if at < 0 or len(init) < at + 8:
+        raise ValueError("the init segment has no H.264 decoder configuration (avcC)")
+    profile, constraints, level = init[at + 5], init[at + 6], init[at + 7]
+    return f"avc1.{profile:02x}{constraints:02x}{level:02x}"
+
+
+def master_playlist(plan: Plan, measured: Mapping[str, Measured] | None = None) -> str:
+    """The master playlist from the plan (BANDWIDTH, RESOLUTION, CODECS, FRAME-RATE), with what was
+    ``measured`` for copied renditions. Chunked video with sound plays its audio from one audio
+    rendition (``EXT-X-MEDIA``, group ``audio``)."""
+    measured = measured or {}
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    audio_group = plan.chunked and plan.has_audio and not plan.audio_only
+    if audio_group:
+        lines.append(
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_RENDITION}",NAME="{AUDIO_RENDITION}",DEFAULT=YES,'
+            f'AUTOSELECT=YES,CHANNELS="2",URI="{AUDIO_RENDITION}/index.m3u8"'
+        )
+    for rendition in plan.renditions:
+        found = measured.get(rendition.name)
+        if found:
+            bandwidth, average, codecs = found.peak, found.average, found.codecs
+        else:
+            bandwidth = int(rendition.video_bitrate * 1.1) + rendition.audio_bitrate
+            average, codecs = rendition.bandwidth, rendition.codecs
+        attributes = [f"BANDWIDTH={bandwidth}", f"AVERAGE-BANDWIDTH={average}", f'CODECS="{codecs}"']
+        if not plan.audio_only:
+            attributes += [f"RESOLUTION={rendition.width}x{rendition.height}", f"FRAME-RATE={float(plan.fps):.3f}"]
+        if audio_group:
+            attributes.append(f'AUDIO="{AUDIO_RENDITION}"')
+        lines += [f"#EXT-X-STREAM-INF:{','.join(attributes)}", f"{rendition.name}/index.m3u8"]
+    return "\n".join(lines) + "\n"

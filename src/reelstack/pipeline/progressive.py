@@ -1,0 +1,161 @@
+"""Playable in seconds: the ladder is published while it is being encoded.
+
+In one piece, :class:`LadderPublisher` watches FFmpeg's work folder: every segment goes to the media
+bucket as soon as FFmpeg closes it, and each rendition's EVENT playlist (reelstack.media.hls) is
+rewritten when it has grown, which is at least once a segment (1 target duration). Once every rung
+has its first segment the master goes up and the asset becomes playable (``asset.playable``, once).
+
+In chunks, chunks finish in any order. Each records its completion on the asset (a set in DynamoDB,
+written atomically; the write returns the record as it is after it), and whoever extends the
+contiguous prefix of finished chunks raises ``publishedChunks`` with a conditional write and rewrites
+the playlists. Two chunks that finish together both see the later state, and whoever wrote a shorter
+prefix than the one now recorded writes again, so the last write to the playlists is the longest.
+Published playlists never shrink: a retried step starts from what is already published.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from reelstack.errors import AssetGone
+from reelstack.media import hls, render
+from reelstack.media.ladder import Plan
+from reelstack.pipeline.job import Job
+from reelstack.store import assets
+from reelstack.store.events import EventType, publish
+from reelstack.store.keys import MediaKeys
+from reelstack.store.objects import delete_prefix, get_document, get_text, put_texts, upload_files
+from reelstack.store.records import AssetModel
+from reelstack.store.states import is_gone
+from reelstack.store.views import asset_view
+
+STATUS_CHECK_SECONDS = 2.0  # how often a running encode looks whether its asset was deleted or failed
+
+
+def announce_playable(job: Job) -> bool:
+    """The asset becomes playable and ``asset.playable`` goes out, once (whoever gets there first)."""
+    if not assets.mark_playable(job.asset_id, MediaKeys(job.asset_id).master_playlist):
+        return False
+    view = asset_view(AssetModel.get(job.asset_id, consistent_read=True))
+    publish(EventType.ASSET_PLAYABLE, job.asset_id, job.owner_id, playback=view.get("playback"))
+    return True
+
+
+def fence(asset_id: str, prefix: str) -> None:
+    """If the asset was deleted or failed while this step wrote under ``prefix``, remove it all and raise
+    :class:`AssetGone`. Whoever deletes moves the status first and deletes after: anything this step
+    wrote before this check is either deleted by them or by this."""
+    status = assets.status_now(asset_id)
+    if is_gone(status):
+        delete_prefix(prefix)
+        raise AssetGone(f"the asset became {status or 'unknown'} while this step ran; its outputs were removed")
+
+
+def published_segments(key: str) -> int:
+    """How many segments the published playlist at ``key`` lists (0 if none is published)."""
+    text = get_text(key)
+    return len(hls.playlist_segments(text)) if text else 0
+
+
+class LadderPublisher:
+    """Called while FFmpeg encodes the ladder in one piece (reelstack.media.render.encode_ladder's
+    ``watch``); :meth:`finish` once it is done."""
+
+    def __init__(self, job: Job, plan: Plan, out: Path) -> None:
+        self.job, self.plan, self.out = job, plan, out
+        self.keys = MediaKeys(job.asset_id)
+        self.sent: set[str] = set()
+        # A retried step must not publish fewer segments than a player may already have seen.
+        self.listed = {r.name: published_segments(self.keys.media_playlist(r.name)) for r in plan.renditions}
+        self.playable = False
+        self.checked = time.monotonic()
+
+    def __call__(self) -> None:
+        progress = render.ladder_progress(self.plan, self.out)
+        self._send(progress)
+        if all(done.segments for done in progress.values()):
+            self._publish(progress, ended=False)
+        if time.monotonic() - self.checked > STATUS_CHECK_SECONDS:
+            self.checked = time.monotonic()
+            fence(self.job.asset_id, self.keys.hls_prefix)
+
+    def finish(self) -> int:
+        """The rest of the segments and the closed playlists (``#EXT-X-ENDLIST``); how many objects."""
+        progress = render.ladder_progress(self.plan, self.out)
+        self._send(progress)
+        self._publish(progress, ended=True)
+        fence(self.job.asset_id, self.keys.hls_prefix)
+        return len(self.sent) + len(self.plan.renditions) + 1
+
+    def _send(self, progress: dict[str, render.Progress]) -> None:
+        files = []
+        for name, done in progress.items():
+            for file in ([done.init] if done.init else []) + [segment for segment, _ in done.segments]:
+                relative = f"{name}/{file}"
+                if relative not in self.sent:
+                    files.append((self.out / relative, self.keys.hls_prefix + relative))
+                    self.sent.add(relative)
+        if files:
+            upload_files(files)
+
+    def _publish(self, progress: dict[str, render.Progress], ended: bool) -> None:
+        grown = [name for name, done in progress.items() if len(done.segments) > self.listed[name] or ended]
+        if not grown and self.playable:
+            return
+        texts = render.ladder_playlists(self.plan, self.out, progress, ended)
+        chosen = {f"{name}/index.m3u8" for name in grown}
+        if ended or not self.playable:
+            chosen.add("master.m3u8")
+        put_texts({self.keys.hls_prefix + name: text for name, text in texts.items() if name in chosen})
+        for name in grown:
+            self.listed[name] = len(progress[name].segments)
+        if not self.playable:
+            self.playable = True
+            announce_playable(self.job)
+
+
+# -- chunked encoding --------------------------------------------------------------------------------
+
+
+def chunk_done(job: Job, index: int) -> None:
+    """Chunk ``index`` is in the media bucket (its segments and its report): record it, and publish
+    the playlists if it extends the prefix of finished chunks."""
+    _extend(job, assets.record_chunk(job.asset_id, index))
+
+
+def audio_done(job: Job) -> None:
+    """The chunked video's audio rendition is in the media bucket, its playlist closed."""
+    _extend(job, assets.record_audio(job.asset_id))
+
+
+def _prefix(done: set[int] | None) -> int:
+    count = 0
+    while count in (done or set()):
+        count += 1
+    return count
+
+
+def _extend(job: Job, asset: AssetModel) -> None:
+    plan = job.planned()
+    keys = MediaKeys(job.asset_id)
+    prefix = _prefix(asset.chunks_done)
+    if prefix and assets.raise_published(job.asset_id, prefix):
+        while True:
+            _write_playlists(keys, plan, prefix)
+            now = int(AssetModel.get(job.asset_id, consistent_read=True).published_chunks or 0)
+            if now <= prefix:
+                break
+            prefix = now  # someone published more while this wrote: write theirs, never leave ours last
+    audio_ready = bool(asset.audio_done) or not plan.has_audio
+    if prefix and audio_ready and not asset.playable:
+        put_texts({keys.master_playlist: hls.master_playlist(plan)})
+        announce_playable(job)
+
+
+def _write_playlists(keys: MediaKeys, plan: Plan, chunks: int) -> None:
+    """The video renditions' playlists with the first ``chunks`` chunks (closed when that is all)."""
+    reports = [get_document(keys.chunk_report(index))["segments"] for index in range(chunks)]
+    texts = render.joined_playlists(plan, reports, ended=chunks == len(plan.chunks))
+    texts.pop("master.m3u8")
+    put_texts({keys.hls_prefix + name: text for name, text in texts.items()})
