@@ -105,7 +105,8 @@ function assetCard(asset) {
   title.textContent = asset.title || asset.source?.filename || asset.assetId;
   const state = document.createElement("span");
   state.className = `status ${asset.status}`;
-  state.textContent = asset.status + (asset.step ? ` (${asset.step})` : "");
+  state.textContent = asset.status + (asset.step ? ` (${asset.step})` : "")
+    + (asset.playable && asset.status !== "ready" ? " · playable" : "");
   info.append(title, state);
   // Why it failed, or what could not be made, in the pipeline's own sentence.
   const notes = asset.error ? [asset.error] : asset.warnings || [];
@@ -125,7 +126,7 @@ function assetCard(asset) {
     element.onclick = () => action(asset).catch((error) => alert(error.message));
     info.append(element);
   };
-  if (asset.status === "ready") button("Play", play);
+  if (asset.playable) button("Play", play); // before it is ready too: the playlists grow as it encodes
   button("Rename", rename);
   button("Delete", remove);
   button("Pipeline", (chosen) => showPipeline(chosen.assetId));

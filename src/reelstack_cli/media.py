@@ -88,6 +88,8 @@ class Clip:
     dolby_vision: tuple[int, int] | None = None  # (profile, base-layer compatibility id), e.g. (8, 4)
     faststart: bool = True  # MP4/MOV index first, as apps export; a recorder writes it last
     crf: int | None = None  # x264/x265 quality (lower is closer to the pattern); None = the encoder's default
+    x264_preset: str = "ultrafast"  # ultrafast: no B-frames, Constrained Baseline; a phone's encoder uses them
+    audio_rate: int = 48000  # the stereo track's sample rate (44100 for many Android phones)
 
     @property
     def pc_range(self) -> bool:
@@ -123,7 +125,7 @@ def _picture_chain(clip: Clip) -> str:
 
 def _audio_inputs(clip: Clip, seconds: float) -> tuple[list[str], list[str]]:
     """``(inputs, output options)`` for the clip's audio; the video is input 0."""
-    tone = f"sine=frequency=440:sample_rate=48000:duration={seconds}"
+    tone = f"sine=frequency=440:sample_rate={clip.audio_rate}:duration={seconds}"
     silence = f"anullsrc=r=48000:cl=stereo,atrim=duration={seconds}"
     codec = (
         "pcm_s16le" if clip.codec == "prores" else "libopencore_amrnb" if clip.container == "3gp"
@@ -166,7 +168,10 @@ def make_clip(path: Path, clip: Clip) -> Path:
             "-c:s",
             "mov_text" if clip.container == "mp4" else "srt",
         ]
-    arguments += [*_VIDEO_CODECS[clip.codec], "-pix_fmt", _pixel_format(clip)]
+    codec = _VIDEO_CODECS[clip.codec]
+    if clip.codec == "h264":
+        codec = [*codec[:-1], clip.x264_preset]
+    arguments += [*codec, "-pix_fmt", _pixel_format(clip)]
     if clip.crf is not None:
         arguments += ["-crf", str(clip.crf)]
     if clip.frames is not None:

@@ -51,6 +51,10 @@ CASES = {
                                        "ready"),
     "portrait-with-rotation": Case(_clip("portrait", Clip(3, 720, 1280, rotation=90)), "ready"),
     "audio-only": Case(lambda p: generate_audio(p / "memo.m4a", seconds=4), "ready"),
+    # Standard input, as a phone's camera writes it (High profile with B-frames, 44.1 kHz AAC-LC):
+    # its video and sound are the top rung as they are.
+    "standard-input-720p": Case(_clip("phone", Clip(8, 1280, 720, x264_preset="veryfast", audio_rate=44100)),
+                                "ready"),
     # The six short clips made by FFmpeg's defaults that used to fail (one keyframe each).
     "6s-720x1280-silent": Case(_clip("silent", Clip(6, 720, 1280, gop_seconds=None, audio="none")), "ready"),
     "8s-rotated": Case(_clip("rotated", Clip(8, 360, 640, rotation=90, gop_seconds=None)), "ready"),
@@ -154,7 +158,8 @@ def test_playable_sources_become_ready_hls(
         if media["hasVideo"]:
             assert f"RESOLUTION={rendition['width']}x{rendition['height']}" in line
             video = next(stream for stream in streams if stream["codec_type"] == "video")
-            assert (video["codec_name"], video["profile"]) == ("h264", "High")
+            copied = rendition["passthrough"]["video"]
+            assert video["codec_name"] == "h264" and (copied or video["profile"] == "High"), (video, rendition)
             assert (video["width"], video["height"]) == (rendition["width"], rendition["height"])
         assert kinds == (["audio"] if media["hasAudio"] else []) + (["video"] if media["hasVideo"] else [])
     case = processed[name]
@@ -188,11 +193,24 @@ def test_playable_sources_become_ready_hls(
     assert asset["playback"]["hls"].startswith("http")
     ready = events_for(events_queue, asset["assetId"], "asset.ready")
     assert len(ready) == 1
+    playable = events_for(events_queue, asset["assetId"], "asset.playable")  # once, and first
+    assert len(playable) == 1 and playable[0]["occurredAt"] <= ready[0]["occurredAt"], (playable, ready)
+    assert playable[0]["playback"]["hls"].startswith("http") and asset["playable"] is True
     assert ready[0]["_attributeType"] == "asset.ready"
     assert ready[0]["ownerId"] == "alice"
     assert ready[0]["playback"]["hls"]
     assert set(ready[0]["previews"]) == set(asset["previews"])  # asset.ready carries the previews too
     assert ready[0].get("warnings", []) == asset.get("warnings", [])  # and the warnings
+
+
+def test_standard_input_keeps_its_own_video_and_sound_as_the_top_rung(processed: dict[str, Case]) -> None:
+    asset = processed["standard-input-720p"].asset
+    top, *below = asset["renditions"]
+    assert top["passthrough"]["video"] and top["passthrough"]["audio"], top["passthrough"]
+    assert top["codecs"].startswith("avc1.64") and (top["width"], top["height"]) == (1280, 720)
+    assert below and not any(rung["passthrough"]["video"] for rung in below)
+    full = processed["hlg-iphone-portrait"].asset["renditions"][0]["passthrough"]
+    assert not full["video"] and "HDR" in full["reason"]  # the asset says why it was encoded
 
 
 def test_of_two_audio_tracks_the_default_one_plays(processed: dict[str, Case], stack: Stack, tmp_path: Path) -> None:

@@ -1,6 +1,11 @@
-"""The rendition ladder: rungs, never upscaled, frame rates, audio-only."""
+"""The rendition ladder: rungs, never upscaled, frame rates, audio-only, and which sources pass through."""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
 
 from reelstack.media.ladder import plan_ladder
 from reelstack.media.probe import MediaInfo
@@ -35,3 +40,77 @@ def test_audio_only_and_silent_video() -> None:
     assert [(r.name, r.codecs) for r in audio.renditions] == [("audio", "mp4a.40.2")]
     silent = plan_ladder(media(1280, 720, audio=False))
     assert all("mp4a" not in r.codecs and r.audio_bitrate == 0 for r in silent.renditions)
+
+
+# -- pass-through: which sources keep their video as the top rung --------------------------------------
+
+STANDARD = MediaInfo(
+    60, True, True, 1920, 1080, frame_rate="30/1", container="mov,mp4,m4a,3gp,3g2,mj2", video_codec="h264",
+    video_profile="High", video_level=40, video_bitrate=6_000_000, pixel_format="yuv420p",
+    color_tags="bt709/bt709/bt709", keyframe_count=60, max_keyframe_gap_seconds=1.0, audio_codec="aac",
+    audio_profile="LC", audio_channels=2, audio_sample_rate=48000, audio_bitrate=128_000,
+)  # fmt: skip
+
+
+def test_a_phone_standard_source_keeps_its_video_and_audio_as_the_top_rung() -> None:
+    plan = plan_ladder(STANDARD, chunk_seconds=30)
+    top, below = plan.renditions[0], plan.renditions[1:]
+    assert plan.copy_video and plan.copy_audio and len(plan.chunks) == 1  # never chunked: one decode for the rest
+    assert top.passthrough["video"] and top.passthrough["audio"] and "kept as it is" in top.passthrough["reason"]
+    assert top.video_bitrate == 6_000_000 and top.codecs == "avc1.640028,mp4a.40.2"
+    assert all(not rung.passthrough["video"] and rung.passthrough["audio"] for rung in below)
+    assert plan.target_duration == 7  # cut at the source's keyframes: up to one gap past 6 s
+    untagged = replace(STANDARD, color_tags="//", width=1280, height=720, video_bitrate=4_000_000, video_level=31)
+    assert plan_ladder(untagged).copy_video  # untagged HD is BT.709 to every player
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"video_codec": "hevc"}, "not H.264"),
+        ({"pixel_format": "yuv420p10le", "bit_depth": 10}, "8-bit 4:2:0"),
+        ({"pixel_format": "yuv422p"}, "8-bit 4:2:0"),
+        ({"color_range": "pc"}, "TV range"),
+        ({"dynamic_range": "hlg", "color_tags": "bt2020nc/bt2020/arib-std-b67", "color_matrix": "bt2020"}, "HDR"),
+        ({"color_tags": "smpte170m/smpte170m/smpte170m"}, "not BT.709"),
+        ({"interlaced": True}, "interlaced"),
+        ({"variable_frame_rate": True}, "variable"),
+        ({"frame_rate": "120/1"}, "over 60"),
+        ({"rotation": 90, "width": 1080, "height": 1920}, "turned by 90"),
+        ({"width": 2560, "height": 1440}, "rung's 1920x1080"),
+        ({"width": 1919}, "1919x1080"),  # an odd width is scaled to an even one
+        ({"video_level": 51}, "level 5.1"),
+        ({"video_bitrate": 16_000_000}, "16.0 Mbit/s"),
+        ({"video_bitrate": 0, "bitrate": 0}, "cannot be read"),
+        ({"max_keyframe_gap_seconds": 8.3}, "8.3 s apart"),
+        ({"container": "matroska,webm"}, "not MP4 or MOV"),
+        ({"container": "mpegts"}, "not MP4 or MOV"),
+        ({"video_profile": "High 4:4:4 Predictive"}, "profile"),
+        ({"duration_seconds": 1200}, "encoded in chunks"),
+    ],
+)
+def test_anything_but_standard_input_is_encoded_and_the_asset_says_why(change: dict[str, Any], reason: str) -> None:
+    plan = plan_ladder(replace(STANDARD, **change), chunk_seconds=60)
+    assert not plan.copy_video and not plan.copy_audio and plan.target_duration == 6
+    assert not plan.renditions[0].passthrough["video"]
+    assert reason in plan.renditions[0].passthrough["reason"], plan.renditions[0].passthrough
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"audio_profile": "HE-AAC"}, "not AAC-LC"),
+        ({"audio_codec": "opus", "audio_profile": None}, "not AAC-LC"),
+        ({"audio_channels": 6}, "6 channels"),
+        ({"audio_sample_rate": 8000}, "8000 Hz"),
+    ],
+)
+def test_audio_that_is_not_aac_lc_stereo_is_encoded_beside_copied_video(change: dict[str, Any], reason: str) -> None:
+    plan = plan_ladder(replace(STANDARD, **change))
+    assert plan.copy_video and not plan.copy_audio
+    assert reason in plan.renditions[0].passthrough["reason"] and plan.renditions[0].audio_bitrate == 128_000
+
+
+def test_a_standard_source_without_sound_copies_its_video_alone() -> None:
+    plan = plan_ladder(replace(STANDARD, has_audio=False, audio_codec=None, audio_profile=None))
+    assert plan.copy_video and not plan.copy_audio and plan.renditions[0].codecs == "avc1.640028"

@@ -1,0 +1,205 @@
+"""Progressive publishing on moto with real segments: what a player polling the media bucket sees while
+FFmpeg writes (one piece), and while chunks finish in any order, at once, or again."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from reelstack.errors import AssetGone
+from reelstack.media import hls, render
+from reelstack.media.ladder import plan_ladder
+from reelstack.pipeline import progressive
+from reelstack.pipeline.job import Job
+from reelstack.store import assets
+from reelstack.store.keys import MediaKeys
+from reelstack.store.records import AssetModel
+from reelstack.store.states import AssetStatus
+from reelstack.store.views import asset_view
+from tests.unit.conftest import MEDIA_BUCKET, load_handler
+from tests.unit.media.conftest import media
+from tests.unit.pipeline.conftest import job_event
+
+
+def published(key: str) -> str | None:
+    try:
+        return boto3.client("s3").get_object(Bucket=MEDIA_BUCKET, Key=key)["Body"].read().decode()
+    except boto3.client("s3").exceptions.NoSuchKey:
+        return None
+
+
+def stored_keys() -> set[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)
+    return {item["Key"] for item in listed.get("Contents", [])}
+
+
+def playable_events(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
+    return [event for event in pipeline["events"]() if event["type"] == "asset.playable"]
+
+
+def probed_job(pipeline: dict[str, Any], chunk_seconds: int = 0) -> tuple[Job, dict[str, Any]]:
+    info = load_handler("probe")(job_event("probe/job.json", pipeline), None)
+    state = job_event("plan/job-with-media.json", pipeline, media=info, chunkSeconds=chunk_seconds)
+    plan = load_handler("plan")(state, None)
+    return Job.from_state({**state, "plan": plan}), plan
+
+
+def test_a_player_polling_the_bucket_sees_playlists_that_only_grow(
+    long_pipeline: dict[str, Any], tmp_path: Path
+) -> None:
+    """FFmpeg's work folder, replayed one segment at a time: after each watch, every segment a
+    published playlist lists is in the bucket, no playlist ever loses a line, and the asset becomes
+    playable (once) when every rung has its first segment."""
+    job, _ = probed_job(long_pipeline)
+    plan = job.planned()
+    finished = tmp_path / "finished"
+    finished.mkdir()
+    render.encode_ladder(long_pipeline["clip"], job.described(), plan, finished, lambda: 60)
+    names = [r.name for r in plan.renditions]
+    segments = {name: hls.playlist_segments((finished / name / "index.m3u8").read_text()) for name in names}
+    inits = {name: hls.playlist_init((finished / name / "index.m3u8").read_text()) for name in names}
+    assert len(segments[names[0]]) == 3  # 14 s: 6 + 6 + 2
+
+    keys = MediaKeys(job.asset_id)
+    out = tmp_path / "out"
+    publisher = progressive.LadderPublisher(job, plan, out)
+    seen: dict[str, list[hls.Segment]] = {name: [] for name in names}
+    for written in range(len(segments[names[0]]) + 1):
+        for name in names:  # what FFmpeg has closed so far: its playlist is renamed into place last
+            (out / name).mkdir(parents=True, exist_ok=True)
+            for file, _ in segments[name][:written] + ([(inits[name], 0)] if written else []):
+                shutil.copy(finished / name / file, out / name / file)
+            if written:
+                text = hls.event_playlist(segments[name][:written], inits[name], 6, ended=False)
+                (out / name / "index.m3u8").write_text(text)
+        publisher()
+        for name in names:
+            text = published(keys.media_playlist(name))
+            if not written:
+                assert text is None and published(keys.master_playlist) is None
+                continue
+            listed = hls.playlist_segments(text)
+            assert listed[: len(seen[name])] == seen[name] and len(listed) == written  # it grew, nothing lost
+            assert {keys.rendition_prefix(name) + file for file, _ in listed} <= stored_keys()
+            assert f"#EXT-X-TARGETDURATION:{plan.target_duration}" in text and "#EXT-X-PLAYLIST-TYPE:EVENT" in text
+            assert "#EXT-X-START:TIME-OFFSET=0" in text and "#EXT-X-ENDLIST" not in text
+            seen[name] = listed
+        view = asset_view(AssetModel.get(job.asset_id))
+        assert view["playable"] is bool(written) and ("playback" in view) is bool(written)
+    assert len(playable_events(long_pipeline)) == 1
+
+    # A retried step starts over: its first watch must not take segments back from players.
+    shutil.rmtree(out)
+    (out / names[0]).mkdir(parents=True)
+    again = progressive.LadderPublisher(job, plan, out)
+    shutil.copytree(finished, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.m3u8"))
+    for name in names:
+        (out / name / "index.m3u8").write_text(hls.event_playlist(segments[name][:1], inits[name], 6, ended=False))
+    again()
+    assert all(len(hls.playlist_segments(published(keys.media_playlist(name)))) == 3 for name in names)
+    shutil.copytree(finished, out, dirs_exist_ok=True)
+    again.finish()
+    assert all(published(keys.media_playlist(name)).endswith("#EXT-X-ENDLIST\n") for name in names)
+    assert len(playable_events(long_pipeline)) == 0  # announced once, by the first run
+
+
+def test_a_delete_while_segments_are_going_up_stops_the_encode_and_leaves_nothing(
+    long_pipeline: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job, _ = probed_job(long_pipeline)
+    out = tmp_path / "out"
+    render.encode_ladder(long_pipeline["clip"], job.described(), job.planned(), out, lambda: 60)
+    monkeypatch.setattr(progressive, "STATUS_CHECK_SECONDS", 0)
+    publisher = progressive.LadderPublisher(job, job.planned(), out)
+    publisher()
+    assert any("/hls/" in key for key in stored_keys())
+    assets.move(job.asset_id, AssetStatus.DELETED)
+    with pytest.raises(AssetGone):
+        publisher()
+    assert not [key for key in stored_keys() if key.startswith(MediaKeys(job.asset_id).prefix)]
+
+
+# -- chunks, in any order -----------------------------------------------------------------------------
+
+
+def chunked_job(pipeline: dict[str, Any], chunks: int) -> Job:
+    """A job whose plan has ``chunks`` chunks of 6 s, each with a report of two fake segments per rung."""
+    info = replace(media(320, 180), duration_seconds=6 * chunks)
+    plan = plan_ladder(info, chunk_seconds=6)
+    assert len(plan.chunks) == chunks
+    state = job_event("plan/job-with-media.json", pipeline, media=info.as_dict(), plan=plan.as_dict())
+    job = Job.from_state(state)
+    assert assets.move(job.asset_id, AssetStatus.PROCESSING)
+    keys = MediaKeys(job.asset_id)
+    s3 = boto3.client("s3")
+    for chunk in plan.chunks:
+        report = {
+            rendition.name: {"init": "init.mp4", "segments": [[f"segment_{chunk.first_segment:05d}.m4s", 6.0]]}
+            for rendition in plan.renditions
+        }
+        s3.put_object(Bucket=MEDIA_BUCKET, Key=keys.chunk_report(chunk.index), Body=_json({"segments": report}))
+    return job
+
+
+def _json(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value).encode()
+
+
+def listed_segments(job: Job) -> list[str]:
+    text = published(MediaKeys(job.asset_id).media_playlist(job.planned().renditions[0].name))
+    return [name for name, _ in hls.playlist_segments(text)] if text else []
+
+
+def test_chunks_finishing_out_of_order_publish_the_prefix_and_playable_waits_for_the_audio(
+    pipeline: dict[str, Any],
+) -> None:
+    job = chunked_job(pipeline, 4)
+    progressive.chunk_done(job, 2)
+    assert listed_segments(job) == []  # chunk 0 is not done: nothing a player could start with
+    progressive.chunk_done(job, 0)
+    assert listed_segments(job) == ["segment_00000.m4s"]
+    assert not AssetModel.get(job.asset_id).playable and not published(MediaKeys(job.asset_id).master_playlist)
+    progressive.audio_done(job)  # the audio rendition: now a player has picture and sound
+    assert AssetModel.get(job.asset_id).playable and len(playable_events(pipeline)) == 1
+    progressive.chunk_done(job, 1)  # extends the prefix past the chunk that finished early
+    assert listed_segments(job) == [f"segment_{n:05d}.m4s" for n in range(3)]
+    progressive.chunk_done(job, 1)  # a retried chunk: nothing changes
+    progressive.chunk_done(job, 3)
+    text = published(MediaKeys(job.asset_id).media_playlist(job.planned().renditions[0].name))
+    assert listed_segments(job) == [f"segment_{n:05d}.m4s" for n in range(4)] and text.endswith("#EXT-X-ENDLIST\n")
+    assert len(playable_events(pipeline)) == 0
+
+
+def test_chunks_finishing_at_the_same_moment_leave_the_longest_playlist_last(pipeline: dict[str, Any]) -> None:
+    job = chunked_job(pipeline, 12)
+    progressive.audio_done(job)
+    order = list(range(12))
+    random.Random(16).shuffle(order)
+    start = threading.Barrier(len(order))
+    failures: list[BaseException] = []
+
+    def finish(index: int) -> None:
+        start.wait()
+        try:
+            progressive.chunk_done(job, index)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=finish, args=(index,)) for index in order]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    assert listed_segments(job) == [f"segment_{n:05d}.m4s" for n in range(12)]
+    assert AssetModel.get(job.asset_id).published_chunks == 12
+    assert len(playable_events(pipeline)) == 1
