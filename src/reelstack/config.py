@@ -76,6 +76,7 @@ class Deployment:
     chunk_seconds: float = 0  # ChunkSeconds: chunked encoding past this length (0: never)
     chunk_concurrency: int = 1  # ChunkConcurrency: chunks encoded at once
     chunk_timeout_seconds: float = 900  # ChunkTimeoutSeconds: what one chunk's encode may take
+    passthrough: bool = True  # Passthrough: standard input keeps its video as the top rung
     faults: Faults = field(default_factory=Faults)
     tool_paths: Mapping[str, str] = field(default_factory=dict)  # FFMPEG_PATH, FFPROBE_PATH overrides
 
@@ -122,6 +123,7 @@ def deployment() -> Deployment:
         chunk_seconds=_number(env, "CHUNK_SECONDS", 0),
         chunk_concurrency=int(_number(env, "CHUNK_CONCURRENCY", 1)),
         chunk_timeout_seconds=_number(env, "CHUNK_TIMEOUT_SECONDS", 900),
+        passthrough=env.get("PASSTHROUGH", "on") != "off",
         faults=Faults(
             names=frozenset(name for name in env.get("FAULT_INJECTION", "").split(",") if name),
             stall_seconds=_number(env, "FAULT_STALL_SECONDS", Faults.stall_seconds),

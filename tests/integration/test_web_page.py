@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -15,7 +17,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.deploy import dev_secret
-from reelstack_cli.media import generate_clip
+from reelstack_cli.media import Clip, generate_clip, make_clip
 from reelstack_cli.settings import LOCAL_DIR
 from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
 from tests.integration.conftest import Stack
@@ -136,7 +138,8 @@ def test_a_video_encoded_in_chunks_plays_across_its_chunk_boundaries(
     api = ApiClient(stack.outputs["apiUrl"], token)
     with stack.function_environment("IngestFunction") as ingest:
         ingest({"CHUNK_SECONDS": "6"})
-        clip = generate_clip(tmp_path / "chunked.mp4", seconds=14, width=640, height=360)
+        # Stored turned, as phones hold it: not standard input, so it is encoded in chunks.
+        clip = generate_clip(tmp_path / "chunked.mp4", seconds=14, width=360, height=640, rotation=90)
         uploaded = Uploader(api, user, state=StateStore(tmp_path / "state")).upload(clip, resume="never")
         asset = wait_for_asset(api, uploaded["assetId"], timeout=180)
     assert asset["status"] == "ready", asset.get("error")
@@ -153,4 +156,52 @@ def test_a_video_encoded_in_chunks_plays_across_its_chunk_boundaries(
         " return {total: q.totalVideoFrames, dropped: q.droppedVideoFrames}; })()"
     )
     assert quality["total"] >= 13 * 30 * 0.9, quality  # frames kept coming across the cuts at 6 s and 12 s
+    assert not [line for line in console if "error" in line.lower()], console
+
+
+def test_playback_starts_before_the_asset_is_ready_and_plays_to_the_end(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    """A phone's 20 s 1080p clip (standard input: its own video is the top rung, the three rungs below
+    take longer to encode than the first segments): hls.js starts it as soon as the asset is playable,
+    on playlists that are still growing, and plays it to the end. Stalls are counted and reported."""
+    user = f"web-{uuid.uuid4().hex[:6]}"
+    token = issue_dev_token(dev_secret(stack.settings), user)
+    api = ApiClient(stack.outputs["apiUrl"], token)
+    clip = make_clip(tmp_path / "phone.mp4", Clip(20, 1920, 1080, "30", x264_preset="veryfast", crf=23))
+    uploaded = Uploader(api, user, state=StateStore(tmp_path / "state")).upload(clip, resume="never")
+    deadline = time.monotonic() + 120
+    asset = api.get(f"/assets/{uploaded['assetId']}")
+    while not asset["playable"] and asset["status"] == "processing" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        asset = api.get(f"/assets/{uploaded['assetId']}")
+    assert asset["playable"] and asset["status"] == "processing", asset  # playable before ready
+    assert asset["playback"]["hls"]
+
+    page: Page = browser.new_page(viewport={"width": 1200, "height": 900})
+    console: list[str] = []
+    playlists: list[Any] = []  # every media playlist hls.js loaded
+    page.on("console", lambda message: console.append(message.text))
+    page.on("response", lambda response: playlists.append(response) if "/index.m3u8" in response.url else None)
+    # Stalls as a viewer sees them: 'waiting' (no frame to show) until 'playing' again.
+    page.add_init_script(
+        "window.stalls = {count: 0, seconds: 0, since: null};"
+        "document.addEventListener('waiting', () => { if (stalls.since === null && stalls.started) {"
+        " stalls.count += 1; stalls.since = performance.now(); } }, true);"
+        "document.addEventListener('playing', () => { stalls.started = true; if (stalls.since !== null) {"
+        " stalls.seconds += (performance.now() - stalls.since) / 1000; stalls.since = null; } }, true);"
+    )
+    page.goto(f"{stack.outputs['apiUrl']}/#token={token}")
+    card = page.locator(f"li.asset[data-asset-id='{asset['assetId']}']")
+    card.locator("button[data-action=play]").click()
+    page.wait_for_function("document.getElementById('player').ended", timeout=120_000)
+    played = page.evaluate(
+        "(() => { const v = document.getElementById('player'); const q = v.getVideoPlaybackQuality();"
+        " return {time: v.currentTime, frames: q.totalVideoFrames, stalls: window.stalls}; })()"
+    )
+    print(f"\nplayed from a growing playlist: {played}")  # the stall count and time, for the record
+    closed = ["#EXT-X-ENDLIST" in response.text() for response in playlists if response.ok]
+    assert closed and not closed[0], closed  # it started on a playlist that was still growing
+    assert played["time"] >= 19.9 and played["frames"] >= 20 * 30 * 0.9, played  # from the start to the end
+    assert api.get(f"/assets/{asset['assetId']}")["status"] == "ready"
     assert not [line for line in console if "error" in line.lower()], console

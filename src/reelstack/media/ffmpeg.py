@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import re
 import subprocess
 import tempfile
@@ -457,11 +458,12 @@ def run(
     workdir: Path,
     doing: str = "process the file",
     watch: Callable[[], None] | None = None,
+    niceness: int = 0,
 ) -> Completed:
     """Run a tool; its output, or a named error. The end of its stderr goes to the log (with the
     function's keys, the asset id among them) for operators; clients get one sentence. ``watch`` is
     called every WATCH_SECONDS while the tool runs (to publish what it wrote so far); if it raises,
-    the tool is stopped and the error goes on."""
+    the tool is stopped and the error goes on. ``niceness`` lowers the tool's CPU priority."""
     tool = Path(command[0]).name
     if timeout_seconds <= 1:
         raise OutOfTime(f"there was no time left to {doing}")
@@ -470,6 +472,7 @@ def run(
             result = subprocess.run(
                 command, capture_output=True, text=True, timeout=timeout_seconds, cwd=workdir,
                 stdin=subprocess.DEVNULL, check=False, errors="replace",
+                preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
             )  # fmt: skip
         except subprocess.TimeoutExpired as error:
             raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}") from error

@@ -191,7 +191,8 @@ def audio_passthrough(media: MediaInfo, video: Verdict) -> Verdict:
             False, f"the audio is {media.audio_codec} {media.audio_profile or ''}, not AAC-LC".replace("  ", " ")
         )
     if media.audio_channels != 2 or media.audio_sample_rate not in (44100, 48000):
-        return Verdict(False, f"the audio has {media.audio_channels} channels at {media.audio_sample_rate} Hz")
+        channels = f"{media.audio_channels} channel" + ("" if media.audio_channels == 1 else "s")
+        return Verdict(False, f"the audio has {channels} at {media.audio_sample_rate} Hz, not stereo at 44.1 or 48 kHz")
     return Verdict(True, "the source's AAC-LC stereo is kept as it is")
 
 
@@ -207,7 +208,7 @@ def avc_codecs(profile: str | None, level: int) -> str:
     return f"avc1.{idc:02x}{constraints:02x}{level:02x}"
 
 
-def plan_ladder(media: MediaInfo, chunk_seconds: float = 0) -> Plan:
+def plan_ladder(media: MediaInfo, chunk_seconds: float = 0, passthrough: bool = True) -> Plan:
     """The renditions for ``media``, and its chunks of about ``chunk_seconds`` (0: one chunk). Audio
     alone is always one chunk: AAC encodes at hundreds of times realtime. A standard source keeps its
     video as the top rung (:func:`video_passthrough`) and is never chunked."""
@@ -230,6 +231,8 @@ def plan_ladder(media: MediaInfo, chunk_seconds: float = 0) -> Plan:
         codecs = f"avc1.6400{_LEVEL_CODES[rung.level]}" + (",mp4a.40.2" if media.has_audio else "")
         renditions.append(Rendition(f"{rung.short_side}p", width, height, _bitrate(rung, fps), audio_bitrate, codecs))
     video = video_passthrough(media, renditions[0], rungs[0].level)
+    if not passthrough and video.used:
+        video = Verdict(False, "pass-through is switched off here (Passthrough=off)")
     audio = audio_passthrough(media, video)
     if video.used:
         renditions[0] = replace(

@@ -234,9 +234,15 @@ def make_previews(source: Path, media: MediaInfo, out: Path, seconds_left: Secon
     return made
 
 
+# Pictures are extras: where they share CPUs with the ladder (the local cloud's processes on one
+# machine) the ladder goes first, so that the first segments, and playback, come sooner. On Lambda
+# each function has CPUs of its own and this changes nothing.
+EXTRAS_NICENESS = 10
+
+
 def _run_for(command: list[str], target: Path, seconds_left: SecondsLeft, work: Path, doing: str) -> None:
     """Run ``command``; a run that succeeds but writes nothing (no frame decoded) is a failure too."""
-    ffmpeg.run(command, seconds_left(), work, doing)
+    ffmpeg.run(command, seconds_left(), work, doing, niceness=EXTRAS_NICENESS)
     if not target.exists() or target.stat().st_size == 0:
         target.unlink(missing_ok=True)
         raise UnsupportedMedia(f"no frame of the video could be decoded to {doing}", code="UnreadableVideo")

@@ -98,7 +98,7 @@ def download_source(job: Job, work: Path) -> Path:
 def plan(job: Job) -> dict[str, Any]:
     """The ladder, and the chunks when the video is longer than the job's chunk length."""
     _set_step(job.asset_id, "planning")
-    return plan_ladder(job.described(), job.chunk_seconds).as_dict()
+    return plan_ladder(job.described(), job.chunk_seconds, deployment().passthrough).as_dict()
 
 
 # -- transcode -----------------------------------------------------------------------------------

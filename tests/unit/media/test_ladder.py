@@ -102,6 +102,7 @@ def test_anything_but_standard_input_is_encoded_and_the_asset_says_why(change: d
         ({"audio_profile": "HE-AAC"}, "not AAC-LC"),
         ({"audio_codec": "opus", "audio_profile": None}, "not AAC-LC"),
         ({"audio_channels": 6}, "6 channels"),
+        ({"audio_channels": 1}, "1 channel at"),
         ({"audio_sample_rate": 8000}, "8000 Hz"),
     ],
 )
