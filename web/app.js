@@ -148,7 +148,7 @@ async function play(asset) {
   const video = $("player");
   if (hls) hls.destroy();
   if (window.Hls && Hls.isSupported()) {
-    hls = new Hls();
+    hls = new Hls({ capLevelToPlayerSize: true }); // no 1080p decode for a 640 px player
     hls.loadSource(url);
     hls.attachMedia(video);
   } else {

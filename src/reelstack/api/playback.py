@@ -25,6 +25,7 @@ from reelstack.errors import NotFound, ReelstackError, StorageUnavailable
 from reelstack.store.assets import owned_asset
 from reelstack.store.keys import MediaKeys, is_id
 from reelstack.store.records import AssetModel, iso
+from reelstack.store.states import AssetStatus
 from reelstack.store.views import is_playable
 
 PLAYBACK_SECONDS = 6 * 3600
@@ -62,7 +63,7 @@ def start(owner_id: str, asset_id: str, playback_base: str) -> dict[str, str]:
     return url_for(asset_id, playback_base)
 
 
-def _verified(token: str) -> tuple[str, int]:
+def _verified(token: str) -> tuple[AssetModel, int]:
     try:
         claims = jwt.decode(token, _secret(), algorithms=["HS256"], options={"require": ["exp", "asset"]})
     except jwt.ExpiredSignatureError as error:
@@ -75,7 +76,7 @@ def _verified(token: str) -> tuple[str, int]:
     asset = AssetModel.get(asset_id, consistent_read=True)
     if not is_playable(asset):
         raise PlaybackDenied("this asset is no longer playable")
-    return asset_id, int(claims["exp"])
+    return asset, int(claims["exp"])
 
 
 def _read(key: str) -> str:
@@ -87,18 +88,30 @@ def _read(key: str) -> str:
         raise StorageUnavailable("the playlist could not be read") from error
 
 
+def current_playlist(asset: AssetModel, keys: MediaKeys, rendition: str) -> str:
+    """The rendition's playlist as players get it now: while chunks are still being encoded, the one of
+    as many chunks as the asset has published (reelstack.pipeline.progressive), else the joined one."""
+    if asset.status != AssetStatus.READY and asset.published_chunks:
+        try:
+            return _read(keys.partial_playlist(rendition, int(asset.published_chunks)))
+        except NotFound:
+            pass  # joined meanwhile (the join removes the partial playlists after writing its own)
+    return _read(keys.media_playlist(rendition))
+
+
 def master_playlist(token: str) -> str:
-    asset_id, _ = _verified(token)
-    return _read(MediaKeys(asset_id).master_playlist)
+    asset, _ = _verified(token)
+    return _read(MediaKeys(asset.asset_id).master_playlist)
 
 
 def media_playlist(token: str, rendition: str) -> str:
     """The rendition's playlist with its init segment and media segments presigned until the token dies."""
     if not _RENDITION.fullmatch(rendition):
         raise NotFound("no such rendition", code="PlaylistNotFound")
-    asset_id, expires = _verified(token)
-    prefix = MediaKeys(asset_id).rendition_prefix(rendition)
-    text = _read(prefix + "index.m3u8")
+    asset, expires = _verified(token)
+    keys = MediaKeys(asset.asset_id)
+    prefix = keys.rendition_prefix(rendition)
+    text = current_playlist(asset, keys, rendition)
     seconds = max(60, expires - int(time.time()))
     presigner = aws.presigning_s3()
 

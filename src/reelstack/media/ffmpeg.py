@@ -472,12 +472,12 @@ def run(
             result = subprocess.run(
                 command, capture_output=True, text=True, timeout=timeout_seconds, cwd=workdir,
                 stdin=subprocess.DEVNULL, check=False, errors="replace",
-                preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
+                preexec_fn=_lower_priority(niceness),
             )  # fmt: skip
         except subprocess.TimeoutExpired as error:
             raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}") from error
     else:
-        result = _run_watched(command, timeout_seconds, workdir, doing, watch)
+        result = _run_watched(command, timeout_seconds, workdir, doing, watch, niceness)
     if result.returncode != 0:
         detail = (result.stderr or "").replace(str(workdir), "")[-2000:]
         log.warning("%s failed to %s (exit %s): %s", tool, doing, result.returncode, detail)
@@ -487,15 +487,22 @@ def run(
     return Completed(result.stdout, result.stderr or "")
 
 
+def _lower_priority(niceness: int) -> Callable[[], None] | None:
+    """What the child runs before the tool: a lower CPU priority (no threads are started in between)."""
+    return (lambda: os.nice(niceness)) if niceness else None
+
+
 def _run_watched(
-    command: list[str], timeout_seconds: float, workdir: Path, doing: str, watch: Callable[[], None]
+    command: list[str], timeout_seconds: float, workdir: Path, doing: str, watch: Callable[[], None], niceness: int
 ) -> subprocess.CompletedProcess[str]:
     """:func:`run`'s tool with ``watch`` called while it runs; its output goes through files (a pipe
     that nobody reads while the tool writes would block it)."""
     deadline = time.monotonic() + timeout_seconds
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+", errors="replace") as stderr:
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, text=True,
-                                   cwd=workdir)  # fmt: skip
+        process = subprocess.Popen(
+            command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, text=True, cwd=workdir,
+            preexec_fn=_lower_priority(niceness),
+        )  # fmt: skip
         try:
             while process.poll() is None:
                 if time.monotonic() > deadline:

@@ -54,13 +54,16 @@ class Measured:
     codecs: str  # from the init segment's decoder configuration
 
 
-def measure(segments: list[tuple[int, float]], init: bytes, has_audio: bool) -> Measured:
-    """``segments`` as ``(bytes, seconds)`` and the init segment's bytes -> :class:`Measured`."""
+def measure(segments: list[tuple[int, float]], init: bytes, has_audio: bool, shortest: float = 0) -> Measured:
+    """``segments`` as ``(bytes, seconds)`` and the init segment's bytes -> :class:`Measured`. The
+    peak leaves out segments under ``shortest`` seconds (a last one of a frame or two is mostly its
+    keyframe, and would claim a bitrate the stream never keeps up), unless there are no others."""
     timed = [(size, seconds) for size, seconds in segments if seconds > 0]
-    peak = max((int(size * 8 / seconds) for size, seconds in timed), default=0)
+    full = [(size, seconds) for size, seconds in timed if seconds >= shortest] or timed
+    peak = max((int(size * 8 / seconds) for size, seconds in full), default=0)
     total_seconds = sum(seconds for _, seconds in timed)
     average = int(sum(size for size, _ in timed) * 8 / total_seconds) if total_seconds else 0
-    return Measured(peak, average, avc_codecs_of(init) + (",mp4a.40.2" if has_audio else ""))
+    return Measured(max(peak, average), average, avc_codecs_of(init) + (",mp4a.40.2" if has_audio else ""))
 
 
 def avc_codecs_of(init: bytes) -> str:

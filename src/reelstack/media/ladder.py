@@ -203,7 +203,7 @@ def source_video_bitrate(media: MediaInfo) -> int:
 
 def avc_codecs(profile: str | None, level: int) -> str:
     """The CODECS name of an H.264 stream from ffprobe's profile and level (the init segment's avcC
-    says it exactly: reelstack.media.hls.measured_codecs)."""
+    says it exactly: reelstack.media.hls.avc_codecs_of)."""
     idc, constraints = _H264_PROFILES.get(profile or "", (100, 0))
     return f"avc1.{idc:02x}{constraints:02x}{level:02x}"
 

@@ -112,7 +112,8 @@ def ladder_playlists(plan: Plan, out: Path, progress: dict[str, Progress], ended
         if index == 0 and plan.copy_video and done.init:
             folder = out / rendition.name
             sizes = [((folder / name).stat().st_size, seconds) for name, seconds in done.segments]
-            measured[rendition.name] = hls.measure(sizes, (folder / done.init).read_bytes(), plan.has_audio)
+            init = (folder / done.init).read_bytes()
+            measured[rendition.name] = hls.measure(sizes, init, plan.has_audio, plan.target_duration / 2)
     texts["master.m3u8"] = hls.master_playlist(plan, measured)
     return texts
 

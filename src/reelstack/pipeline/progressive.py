@@ -6,11 +6,12 @@ rewritten when it has grown, which is at least once a segment (1 target duration
 has its first segment the master goes up and the asset becomes playable (``asset.playable``, once).
 
 In chunks, chunks finish in any order. Each records its completion on the asset (a set in DynamoDB,
-written atomically; the write returns the record as it is after it), and whoever extends the
-contiguous prefix of finished chunks raises ``publishedChunks`` with a conditional write and rewrites
-the playlists. Two chunks that finish together both see the later state, and whoever wrote a shorter
-prefix than the one now recorded writes again, so the last write to the playlists is the longest.
-Published playlists never shrink: a retried step starts from what is already published.
+written atomically; the write returns the record as it is after it, so of two chunks finishing at
+once the later write sees both). Whoever sees a contiguous prefix of finished chunks longer than the
+published one writes that prefix's playlists under keys of their own (never overwritten), then
+raises ``publishedChunks`` with a conditional write; the playback route serves the playlists the
+counter names, so what players get only grows, whichever writer is slow. In one piece a retried step
+starts from what is already published.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from reelstack.errors import AssetGone
+from reelstack.errors import AssetGone, ToolchainFailed
 from reelstack.media import hls, render
 from reelstack.media.ladder import Plan
 from reelstack.pipeline.job import Job
@@ -83,6 +84,9 @@ class LadderPublisher:
     def finish(self) -> int:
         """The rest of the segments and the closed playlists (``#EXT-X-ENDLIST``); how many objects."""
         progress = render.ladder_progress(self.plan, self.out)
+        short = [name for name, done in progress.items() if len(done.segments) < self.listed[name]]
+        if short:  # a retry that cut the video differently: never take segments back from players
+            raise ToolchainFailed(f"the encode made fewer segments than were published ({', '.join(short)})")
         self._send(progress)
         self._publish(progress, ended=True)
         fence(self.job.asset_id, self.keys.hls_prefix)
@@ -137,25 +141,25 @@ def _prefix(done: set[int] | None) -> int:
 
 
 def _extend(job: Job, asset: AssetModel) -> None:
-    plan = job.planned()
-    keys = MediaKeys(job.asset_id)
+    """Publish the prefix of finished chunks that ``asset`` (the record after this step's write) shows,
+    if it is longer than what players get, then the master and ``asset.playable`` once there is a
+    first chunk and the audio. Whatever this wrote goes again if the asset went meanwhile."""
+    plan, keys = job.planned(), MediaKeys(job.asset_id)
     prefix = _prefix(asset.chunks_done)
-    if prefix and assets.raise_published(job.asset_id, prefix):
-        while True:
-            _write_playlists(keys, plan, prefix)
-            now = int(AssetModel.get(job.asset_id, consistent_read=True).published_chunks or 0)
-            if now <= prefix:
-                break
-            prefix = now  # someone published more while this wrote: write theirs, never leave ours last
-    audio_ready = bool(asset.audio_done) or not plan.has_audio
-    if prefix and audio_ready and not asset.playable:
+    if prefix > int(asset.published_chunks or 0):
+        _write_partial_playlists(keys, plan, prefix)
+        # Written first, raised after: the counter never names a playlist that is not whole, and it
+        # only grows, so what players get only grows whatever order the chunks finish in.
+        asset = assets.raise_published(job.asset_id, prefix) or AssetModel.get(job.asset_id, consistent_read=True)
+    if asset.published_chunks and (asset.audio_done or not plan.has_audio) and not asset.playable:
         put_texts({keys.master_playlist: hls.master_playlist(plan)})
         announce_playable(job)
+    fence(job.asset_id, keys.prefix)
 
 
-def _write_playlists(keys: MediaKeys, plan: Plan, chunks: int) -> None:
-    """The video renditions' playlists with the first ``chunks`` chunks (closed when that is all)."""
+def _write_partial_playlists(keys: MediaKeys, plan: Plan, chunks: int) -> None:
+    """The video renditions' playlists of the first ``chunks`` chunks (closed when that is all), each
+    under its own key (MediaKeys.partial_playlist): nothing a player may be reading is overwritten."""
     reports = [get_document(keys.chunk_report(index))["segments"] for index in range(chunks)]
     texts = render.joined_playlists(plan, reports, ended=chunks == len(plan.chunks))
-    texts.pop("master.m3u8")
-    put_texts({keys.hls_prefix + name: text for name, text in texts.items()})
+    put_texts({keys.partial_playlist(r.name, chunks): texts[f"{r.name}/index.m3u8"] for r in plan.renditions})

@@ -116,9 +116,16 @@ def transcode(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
         out = work / "hls"
         out.mkdir()
         publisher = progressive.LadderPublisher(job, the_plan, out)
-        made = render.encode_ladder(source, job.described(), the_plan, out, _time_left(remaining_ms), publisher)
-        stall_if_due("stall:hls", job.asset_id)  # a slow step, for the race tests (FAULT_INJECTION)
-        uploaded = publisher.finish()
+        try:
+            made = render.encode_ladder(source, job.described(), the_plan, out, _time_left(remaining_ms), publisher)
+            stall_if_due("stall:hls", job.asset_id)  # a slow step, for the race tests (FAULT_INJECTION)
+            uploaded = publisher.finish()
+        except AssetGone:
+            raise
+        except Exception:
+            # Segments went up while FFmpeg ran: if the asset went meanwhile, they go too (AssetGone).
+            progressive.fence(job.asset_id, keys.hls_prefix)
+            raise
     return _ladder(keys, the_plan, uploaded, [warning.as_dict() for warning in made.warnings], made.ffmpeg_seconds)
 
 

@@ -78,16 +78,19 @@ def record_audio(asset_id: str) -> AssetModel:
     return _ledger(asset_id, AssetModel.audio_done.set(True))
 
 
-def raise_published(asset_id: str, chunks: int) -> bool:
-    """The published playlists now hold ``chunks`` chunks, if they held fewer: True for the one caller
-    who raised it (and must then write them)."""
-    return conditional(
-        lambda: AssetModel(asset_id).update(
+def raise_published(asset_id: str, chunks: int) -> AssetModel | None:
+    """Players now get the playlists of ``chunks`` chunks (written before), if they got fewer and the
+    asset is still processing: the record as it is now, else None."""
+    asset = AssetModel(asset_id)
+    raised = conditional(
+        lambda: asset.update(
             actions=[AssetModel.published_chunks.set(chunks)],
-            condition=AssetModel.published_chunks.does_not_exist() | (AssetModel.published_chunks < chunks),
+            condition=(AssetModel.status == AssetStatus.PROCESSING)
+            & (AssetModel.published_chunks.does_not_exist() | (AssetModel.published_chunks < chunks)),
         ),
         "the asset",
     )
+    return asset if raised else None
 
 
 def _ledger(asset_id: str, action: object) -> AssetModel:

@@ -99,6 +99,11 @@ class MediaKeys:
     def chunk_report(self, index: int) -> str:
         return f"{self.work_prefix}chunk-{index:05d}.json"
 
+    def partial_playlist(self, rendition: str, chunks: int) -> str:
+        """A rendition's playlist of the first ``chunks`` chunks, written once and never again; the
+        playback route serves the one the asset's ``publishedChunks`` names until the join's."""
+        return f"{self.work_prefix}playlists/{rendition}-{chunks:05d}.m3u8"
+
     @property
     def thumbnails_prefix(self) -> str:
         return f"{self.prefix}thumbnails/"

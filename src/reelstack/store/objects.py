@@ -38,7 +38,10 @@ def upload_files(files: list[tuple[Path, str]]) -> None:
 
     def put(item: tuple[Path, str]) -> None:
         path, key = item
-        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": _content_type(path.name)})
+        # One PutObject (outputs are segments and pictures, far under 5 GB): a failure is a ClientError
+        # that aws.is_transient can judge, not the transfer manager's own exception.
+        with path.open("rb") as body:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=_content_type(path.name))
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(put, files))

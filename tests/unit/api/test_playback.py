@@ -7,6 +7,8 @@ from typing import Any
 
 import boto3
 
+from reelstack.media import hls
+from reelstack.store.keys import MediaKeys
 from reelstack.store.records import AssetModel
 from tests.unit.conftest import call, load_event, load_handler
 
@@ -40,3 +42,47 @@ def test_playback_needs_a_ready_asset_and_a_valid_token(aws: None, setenv: Calla
     assert playlist("media-playlist", token=token, rendition="..")["statusCode"] == 404
     assert playlist("master-playlist", token=token[:-2] + "xx")["statusCode"] == 403
     assert playlist("master-playlist", token="placeholder")["statusCode"] == 403
+
+
+def test_a_playable_asset_plays_before_it_is_ready_on_the_playlists_its_chunks_published(
+    aws: None, setenv: Callable[..., None]
+) -> None:
+    """Processing and playable: a playback URL, and the media playlist of as many chunks as are
+    published (the joined one once it is ready); a processing asset that is not playable has none."""
+    setenv(PLAYBACK_SECRET="p" * 32)
+    asset_id = call("create-upload")[1]["assetId"]
+    AssetModel(asset_id).update(actions=[AssetModel.status.set("processing")])
+    assert call("start-playback", asset_id=asset_id)[1]["error"]["code"] == "NotReady"
+    s3, keys = boto3.client("s3"), MediaKeys(asset_id)
+
+    def playlist_of(segments: int, ended: bool) -> bytes:
+        return hls.event_playlist(
+            [(f"segment_{n:05d}.m4s", 6.0) for n in range(segments)], "init.mp4", 6, ended
+        ).encode()
+
+    s3.put_object(Bucket="unit-media-bucket", Key=keys.master_playlist, Body=b"#EXTM3U\n720p/index.m3u8\n")
+    s3.put_object(Bucket="unit-media-bucket", Key=keys.partial_playlist("720p", 1), Body=playlist_of(1, False))
+    s3.put_object(Bucket="unit-media-bucket", Key=keys.partial_playlist("720p", 2), Body=playlist_of(2, False))
+    AssetModel(asset_id).update(
+        actions=[AssetModel.playable.set(True), AssetModel.hls.set({"master": keys.master_playlist}),
+                 AssetModel.published_chunks.set(1)]
+    )  # fmt: skip
+    status, body = call("start-playback", asset_id=asset_id)
+    assert status == 200
+    token = body["hls"].split("/playback/")[1].split("/")[0]
+    asset = call("get-asset", asset_id=asset_id)[1]
+    assert asset["playable"] is True and asset["status"] == "processing" and asset["playback"]["hls"]
+
+    def served() -> str:
+        event = load_event("api/media-playlist.json", token=token, rendition="720p")
+        return load_handler("api")(event, None)["body"]
+
+    assert served().count(".m4s?") == 1 and "#EXT-X-ENDLIST" not in served()
+    AssetModel(asset_id).update(actions=[AssetModel.published_chunks.set(2)])
+    assert served().count(".m4s?") == 2  # it grew
+    s3.put_object(Bucket="unit-media-bucket", Key=keys.media_playlist("720p"), Body=playlist_of(3, True))
+    s3.delete_object(Bucket="unit-media-bucket", Key=keys.partial_playlist("720p", 2))  # the join's clean-up
+    assert served().count(".m4s?") == 3 and "#EXT-X-ENDLIST" in served()
+    AssetModel(asset_id).update(actions=[AssetModel.status.set("failed")])
+    event = load_event("api/media-playlist.json", token=token, rendition="720p")
+    assert load_handler("api")(event, None)["statusCode"] == 403  # no longer playable

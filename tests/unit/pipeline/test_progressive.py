@@ -12,14 +12,17 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.client import BaseClient
 
-from reelstack.errors import AssetGone
+from reelstack.api import playback
+from reelstack.errors import AssetGone, NotFound
 from reelstack.media import hls, render
 from reelstack.media.ladder import plan_ladder
 from reelstack.pipeline import progressive
 from reelstack.pipeline.job import Job
 from reelstack.store import assets
 from reelstack.store.keys import MediaKeys
+from reelstack.store.objects import delete_prefix
 from reelstack.store.records import AssetModel
 from reelstack.store.states import AssetStatus
 from reelstack.store.views import asset_view
@@ -155,8 +158,17 @@ def _json(value: Any) -> bytes:
 
 
 def listed_segments(job: Job) -> list[str]:
-    text = published(MediaKeys(job.asset_id).media_playlist(job.planned().renditions[0].name))
-    return [name for name, _ in hls.playlist_segments(text)] if text else []
+    """The segments of the top rung's playlist as the playback route serves it now (none: nothing yet)."""
+    keys = MediaKeys(job.asset_id)
+    try:
+        text = playback.current_playlist(AssetModel.get(job.asset_id, consistent_read=True), keys, "180p")
+    except NotFound:
+        return []
+    return [name for name, _ in hls.playlist_segments(text)]
+
+
+def segments(count: int) -> list[str]:
+    return [f"segment_{n:05d}.m4s" for n in range(count)]
 
 
 def test_chunks_finishing_out_of_order_publish_the_prefix_and_playable_waits_for_the_audio(
@@ -166,20 +178,93 @@ def test_chunks_finishing_out_of_order_publish_the_prefix_and_playable_waits_for
     progressive.chunk_done(job, 2)
     assert listed_segments(job) == []  # chunk 0 is not done: nothing a player could start with
     progressive.chunk_done(job, 0)
-    assert listed_segments(job) == ["segment_00000.m4s"]
+    assert listed_segments(job) == segments(1)
     assert not AssetModel.get(job.asset_id).playable and not published(MediaKeys(job.asset_id).master_playlist)
     progressive.audio_done(job)  # the audio rendition: now a player has picture and sound
     assert AssetModel.get(job.asset_id).playable and len(playable_events(pipeline)) == 1
+    assert published(MediaKeys(job.asset_id).master_playlist)
     progressive.chunk_done(job, 1)  # extends the prefix past the chunk that finished early
-    assert listed_segments(job) == [f"segment_{n:05d}.m4s" for n in range(3)]
+    assert listed_segments(job) == segments(3)
     progressive.chunk_done(job, 1)  # a retried chunk: nothing changes
+    assert listed_segments(job) == segments(3)
     progressive.chunk_done(job, 3)
-    text = published(MediaKeys(job.asset_id).media_playlist(job.planned().renditions[0].name))
-    assert listed_segments(job) == [f"segment_{n:05d}.m4s" for n in range(4)] and text.endswith("#EXT-X-ENDLIST\n")
+    assert listed_segments(job) == segments(4)
+    keys = MediaKeys(job.asset_id)
+    assert playback.current_playlist(AssetModel.get(job.asset_id), keys, "180p").endswith("#EXT-X-ENDLIST\n")
     assert len(playable_events(pipeline)) == 0
 
 
-def test_chunks_finishing_at_the_same_moment_leave_the_longest_playlist_last(pipeline: dict[str, Any]) -> None:
+def test_a_slow_writer_of_a_shorter_prefix_never_takes_segments_back(
+    pipeline: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunk 0 finishes alone and writes the playlists of one chunk, slowly: meanwhile chunk 1 finishes
+    and publishes two. When chunk 0's write lands, players must still get two."""
+    job = chunked_job(pipeline, 3)
+    progressive.audio_done(job)
+    write = progressive.put_texts
+    served: list[int] = []
+
+    def slow_write(texts: dict[str, str]) -> None:
+        if any(key.endswith("-00001.m3u8") for key in texts):  # chunk 0's, of one chunk
+            progressive.chunk_done(job, 1)  # overtakes it
+            served.append(len(listed_segments(job)))
+        write(texts)
+        served.append(len(listed_segments(job)))
+
+    monkeypatch.setattr(progressive, "put_texts", slow_write)
+    progressive.chunk_done(job, 0)
+    assert served[-1] == 2 and served == sorted(served), served  # it only grew
+    assert AssetModel.get(job.asset_id).published_chunks == 2 and len(playable_events(pipeline)) == 1
+
+
+def test_a_chunk_that_died_between_its_write_and_its_count_publishes_on_its_retry(
+    pipeline: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = chunked_job(pipeline, 2)
+    raise_published = assets.raise_published
+
+    def dies(asset_id: str, chunks: int) -> None:
+        raise TimeoutError("the Lambda ran out of time")
+
+    monkeypatch.setattr(assets, "raise_published", dies)
+    with pytest.raises(TimeoutError):
+        progressive.chunk_done(job, 0)
+    assert listed_segments(job) == []  # written, never named: players get nothing half-made
+    monkeypatch.setattr(assets, "raise_published", raise_published)
+    progressive.chunk_done(job, 0)  # the Map's Retry
+    assert listed_segments(job) == segments(1)
+
+
+def test_a_delete_while_a_chunk_publishes_leaves_nothing(
+    pipeline: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = chunked_job(pipeline, 2)
+    write = progressive.put_texts
+
+    def deleted_meanwhile(texts: dict[str, str]) -> None:
+        write(texts)
+        assets.move(job.asset_id, AssetStatus.DELETED)
+        delete_prefix(MediaKeys(job.asset_id).prefix)  # the DELETE route's clean-up, done before this write lands
+
+    monkeypatch.setattr(progressive, "put_texts", deleted_meanwhile)
+    with pytest.raises(AssetGone):
+        progressive.chunk_done(job, 0)
+    assert not [key for key in stored_keys() if key.startswith(MediaKeys(job.asset_id).prefix)]
+
+
+def test_chunks_finishing_at_the_same_moment_publish_them_all(
+    pipeline: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each AWS call is atomic, as DynamoDB's and S3's are (moto's are not thread-safe); the calls of
+    # the twelve chunks interleave freely.
+    one_call = threading.Lock()
+    make_api_call = BaseClient._make_api_call
+
+    def atomic(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        with one_call:
+            return make_api_call(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", atomic)
     job = chunked_job(pipeline, 12)
     progressive.audio_done(job)
     order = list(range(12))
@@ -200,6 +285,6 @@ def test_chunks_finishing_at_the_same_moment_leave_the_longest_playlist_last(pip
     for thread in threads:
         thread.join()
     assert not failures
-    assert listed_segments(job) == [f"segment_{n:05d}.m4s" for n in range(12)]
+    assert listed_segments(job) == segments(12)
     assert AssetModel.get(job.asset_id).published_chunks == 12
     assert len(playable_events(pipeline)) == 1
