@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -310,14 +311,23 @@ def cmd_openapi(args: argparse.Namespace) -> None:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="reelstack", description=__doc__.splitlines()[0])
     root.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    root.add_argument("--version", action="version", version=f"%(prog)s {metadata.version('reelstack')}")
+    # --json after the command's name too (`reelstack outputs --json`): each command takes it as well,
+    # and leaves the root's value alone when it is not given there.
+    json_after = argparse.ArgumentParser(add_help=False)
+    json_after.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    def command(group: Any, name: str, **options: Any) -> argparse.ArgumentParser:
+        return group.add_parser(name, parents=[json_after], **options)
+
     commands = root.add_subparsers(dest="command", required=True)
 
-    local = commands.add_parser("local", help="the local cloud (LocalStack in host mode, no Docker)")
+    local = command(commands, "local", help="the local cloud (LocalStack in host mode, no Docker)")
     local.add_argument("action", choices=["start", "stop", "status"])
     local.add_argument("--clean", action="store_true", help="with stop: also delete the local cloud's state")
     local.set_defaults(run=cmd_local)
 
-    deploy = commands.add_parser("deploy", help="build and deploy template.yaml")
+    deploy = command(commands, "deploy", help="build and deploy template.yaml")
     deploy.add_argument("--target", choices=["local", "aws"], default="local")
     deploy.add_argument("--stack", help="stack name (default: $REELSTACK_STACK or reelstack-dev)")
     deploy.add_argument(
@@ -325,9 +335,9 @@ def parser() -> argparse.ArgumentParser:
     )
     deploy.set_defaults(run=cmd_deploy)
 
-    outputs = commands.add_parser("outputs", help="the deployed stack's outputs")
+    outputs = command(commands, "outputs", help="the deployed stack's outputs")
     outputs.set_defaults(run=cmd_outputs)
-    demo = commands.add_parser("demo", help="run the deployed pipeline once and show the outcome")
+    demo = command(commands, "demo", help="run the deployed pipeline once and show the outcome")
     demo.set_defaults(run=cmd_demo)
 
     def api_options(command: argparse.ArgumentParser) -> None:
@@ -335,12 +345,12 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--token", help="bearer token to use instead (default $REELSTACK_TOKEN)")
         command.add_argument("--api-url", help="API base URL (default $REELSTACK_API_URL or the local stack's)")
 
-    token = commands.add_parser("token", help="print a development JWT for the local cloud's API")
+    token = command(commands, "token", help="print a development JWT for the local cloud's API")
     token.add_argument("--user", help="the token's sub (owner id); default $REELSTACK_USER or dev")
     token.add_argument("--seconds", type=int, default=DEV_TOKEN_SECONDS, help="lifetime")
     token.set_defaults(run=cmd_token)
 
-    upload = commands.add_parser("upload", help="upload a video the way the apps do (presigned multipart)")
+    upload = command(commands, "upload", help="upload a video the way the apps do (presigned multipart)")
     upload.add_argument("file")
     upload.add_argument("--title")
     upload.add_argument("--content-type", help="declared media type (default: from the file name)")
@@ -355,30 +365,30 @@ def parser() -> argparse.ArgumentParser:
     api_options(upload)
     upload.set_defaults(run=cmd_upload)
 
-    wait = commands.add_parser("wait", help="wait until an asset is ready or failed")
+    wait = command(commands, "wait", help="wait until an asset is ready or failed")
     wait.add_argument("asset_id")
     wait.add_argument("--timeout", type=float, default=900)
     api_options(wait)
     wait.set_defaults(run=cmd_wait)
 
-    openapi = commands.add_parser("openapi", help="print the API's OpenAPI description (docs/openapi.json)")
+    openapi = command(commands, "openapi", help="print the API's OpenAPI description (docs/openapi.json)")
     openapi.set_defaults(run=cmd_openapi)
 
-    assets = commands.add_parser("assets", help="your assets")
+    assets = command(commands, "assets", help="your assets")
     assets_actions = assets.add_subparsers(dest="action", required=True)
-    listing = assets_actions.add_parser("list", help="your assets, newest first")
+    listing = command(assets_actions, "list", help="your assets, newest first")
     listing.add_argument("--limit", type=int, default=20)
     listing.add_argument("--cursor")
-    get = assets_actions.add_parser("get", help="one asset")
+    get = command(assets_actions, "get", help="one asset")
     get.add_argument("asset_id")
     get.add_argument("--graph", action="store_true", help="also draw its pipeline execution, state by state")
-    update = assets_actions.add_parser("update", help="change title, description, tags or visibility")
+    update = command(assets_actions, "update", help="change title, description, tags or visibility")
     update.add_argument("asset_id")
     update.add_argument("--title")
     update.add_argument("--description")
     update.add_argument("--visibility", choices=["private", "public"])
     update.add_argument("--tag", action="append", help="repeat for several; replaces the tags")
-    delete = assets_actions.add_parser("delete", help="delete the asset and every object it owns")
+    delete = command(assets_actions, "delete", help="delete the asset and every object it owns")
     delete.add_argument("asset_id")
     for command in (listing, get, update, delete):
         api_options(command)
