@@ -24,6 +24,7 @@ from reelstack.config import deployment
 from reelstack.errors import NotFound, ReelstackError, StorageUnavailable
 from reelstack.store.assets import owned_asset
 from reelstack.store.keys import MediaKeys, is_id
+from reelstack.store.objects import get_text
 from reelstack.store.records import AssetModel, iso
 from reelstack.store.states import AssetStatus
 from reelstack.store.views import is_playable
@@ -81,11 +82,12 @@ def _verified(token: str) -> tuple[AssetModel, int]:
 
 def _read(key: str) -> str:
     try:
-        return aws.client("s3").get_object(Bucket=deployment().media_bucket, Key=key)["Body"].read().decode()
+        text = get_text(key)
     except ClientError as error:
-        if aws.error_code(error) in ("NoSuchKey", "404"):
-            raise NotFound("no such playlist", code="PlaylistNotFound") from error
         raise StorageUnavailable("the playlist could not be read") from error
+    if text is None:
+        raise NotFound("no such playlist", code="PlaylistNotFound")
+    return text
 
 
 def current_playlist(asset: AssetModel, keys: MediaKeys, rendition: str) -> str:
