@@ -77,6 +77,7 @@ class Deployment:
     chunk_concurrency: int = 1  # ChunkConcurrency: chunks encoded at once
     chunk_timeout_seconds: float = 900  # ChunkTimeoutSeconds: what one chunk's encode may take
     passthrough: bool = True  # Passthrough: standard input keeps its video as the top rung
+    extras_yield_seconds: float = 0  # ExtrasYieldSeconds: extras wait this long, at most, for playable
     faults: Faults = field(default_factory=Faults)
     tool_paths: Mapping[str, str] = field(default_factory=dict)  # FFMPEG_PATH, FFPROBE_PATH overrides
 
@@ -124,6 +125,7 @@ def deployment() -> Deployment:
         chunk_concurrency=int(_number(env, "CHUNK_CONCURRENCY", 1)),
         chunk_timeout_seconds=_number(env, "CHUNK_TIMEOUT_SECONDS", 900),
         passthrough=env.get("PASSTHROUGH", "on") != "off",
+        extras_yield_seconds=_number(env, "EXTRAS_YIELD_SECONDS", 0),
         faults=Faults(
             names=frozenset(name for name in env.get("FAULT_INJECTION", "").split(",") if name),
             stall_seconds=_number(env, "FAULT_STALL_SECONDS", Faults.stall_seconds),

@@ -191,8 +191,9 @@ def transcode_command(source: Source, media: MediaInfo, plan: Plan, out: Path, c
         stream_map = " ".join(maps)
     if chunk is not None:
         arguments += ["-an", *_chunk_timeline(chunk.start_seconds), "-start_number", str(chunk.first_segment)]
-    arguments += [*_hls_output(plan), "-hls_segment_filename", str(out / "%v" / "segment_%05d.m4s"),
-                  "-var_stream_map", stream_map, str(out / "%v" / "index.m3u8")]  # fmt: skip
+    arguments += [*_hls_output(plan, short_start=chunk is None), "-hls_segment_filename",
+                  str(out / "%v" / "segment_%05d.m4s"), "-var_stream_map", stream_map,
+                  str(out / "%v" / "index.m3u8")]  # fmt: skip
     return _ffmpeg(*arguments)
 
 
@@ -241,12 +242,26 @@ def _ladder_graph(media: MediaInfo, plan: Plan, copy_top: bool) -> str:
     return ";".join(steps)
 
 
-def _hls_output(plan: Plan) -> list[str]:
+# A video in one piece starts with short segments: the first is out (and the video playable) after
+# 2 s of video are encoded rather than 6, and a player that starts early has a few small steps to load.
+SHORT_SEGMENT_SECONDS = 2
+# How many segments FFmpeg's playlist keeps (a window) once the short ones are done; FFmpeg makes this
+# many plus one short segments, then segments of the plan's length (the first of them shorter by
+# SHORT_SEGMENT_SECONDS). The pipeline keeps every segment FFmpeg has listed (render.SegmentLog).
+SHORT_SEGMENTS_WINDOW = 3
+
+
+def _hls_output(plan: Plan, short_start: bool = False) -> list[str]:
     """fMP4 HLS into the work folder. Segments and playlists are written whole, then renamed
     (``temp_file``), so that the pipeline can publish them while FFmpeg goes on (reelstack.pipeline.progressive);
-    FFmpeg's own playlists are only read, never published."""
+    FFmpeg's own playlists are only read, never published. With ``short_start`` the first segments are
+    SHORT_SEGMENT_SECONDS long (FFmpeg does that only for a playlist that drops old entries)."""
+    if short_start:
+        length = ["-hls_init_time", str(SHORT_SEGMENT_SECONDS), "-hls_list_size", str(SHORT_SEGMENTS_WINDOW)]
+    else:
+        length = ["-hls_playlist_type", "event"]  # every segment listed, and all of them of one length
     return [
-        "-f", "hls", "-hls_time", str(plan.segment_seconds), "-hls_playlist_type", "event", "-hls_segment_type",
+        "-f", "hls", "-hls_time", str(plan.segment_seconds), *length, "-hls_segment_type",
         "fmp4", "-hls_flags", "independent_segments+temp_file", "-hls_fmp4_init_filename", "init.mp4",
     ]  # fmt: skip
 
@@ -264,14 +279,15 @@ def audio_command(source: Source, media: MediaInfo, plan: Plan, out: Path) -> li
     with (``EXT-X-MEDIA``), on the chunks' timeline: ``out/audio/index.m3u8``."""
     return _ffmpeg(
         *_input(source), "-map", f"0:{media.audio_stream}", "-vn", *_audio_options(None),
-        *_chunk_timeline(AAC_PRIMING_SECONDS),  # the encoder's priming starts with the first picture, as when muxed
+        # The encoder's priming (one AAC frame) comes before the first picture, as when muxed: the first
+        # sample heard is the one that goes with the first picture.
+        *_chunk_timeline(0),
         *_hls_output(plan), "-hls_segment_filename", str(out / AUDIO_RENDITION / "segment_%05d.m4s"),
         str(out / AUDIO_RENDITION / "index.m3u8"),
     )  # fmt: skip
 
 
 AUDIO_SAMPLE_RATE = 48000
-AAC_PRIMING_SECONDS = 1024 / AUDIO_SAMPLE_RATE  # FFmpeg's AAC encoder starts with one frame of priming
 
 
 def _audio_options(index: int | None) -> list[str]:
@@ -517,6 +533,20 @@ def _run_watched(
         stdout.seek(0)
         stderr.seek(0)
         return subprocess.CompletedProcess(command, process.returncode, stdout.read(), stderr.read())
+
+
+def media_seconds_command(source: Path) -> list[str]:
+    """Every packet's time and duration of the file's first stream (a segment's length)."""
+    return [
+        find_binary("ffprobe"), "-v", "error", "-hide_banner", *SAFE_INPUT, "-select_streams", "0",
+        "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", str(source),
+    ]  # fmt: skip
+
+
+def media_seconds(packets: str) -> float:
+    """:func:`media_seconds_command`'s output -> seconds from the first picture to the end of the last."""
+    times = [[float(value) for value in line.split(",")[:2]] for line in packets.split() if "N/A" not in line]
+    return max(pts + duration for pts, duration in times) - min(pts for pts, _ in times) if times else 0.0
 
 
 def probe(source: Path, timeout_seconds: float, workdir: Path) -> dict[str, Any]:

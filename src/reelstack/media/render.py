@@ -9,6 +9,7 @@ falls back to the first frame that decodes (the contract promises one for every 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class Made:
     files: dict[str, int] = field(default_factory=dict)  # name -> bytes
     warnings: list[AssetWarning] = field(default_factory=list)
     ffmpeg_seconds: float = 0.0
+    progress: dict[str, Progress] = field(default_factory=dict)  # the ladder's segments (encode_ladder)
 
 
 def inspect(source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLimits | None = None) -> MediaInfo:
@@ -65,17 +67,25 @@ def encode_ladder(
     plan: Plan,
     out: Path,
     seconds_left: SecondsLeft,
-    watch: Callable[[], None] | None = None,
+    watch: Callable[[dict[str, Progress]], None] | None = None,
 ) -> Made:
     """Every rendition and the master playlist into ``out`` (one folder per rendition); ``watch`` is
-    called while FFmpeg writes (see :func:`ladder_progress`). A decoder that met damaged data and
-    concealed it is a warning: the video plays, with a glitch where it was hurt."""
+    called with what FFmpeg has finished so far (:class:`SegmentLog`) while it writes. A decoder that
+    met damaged data and concealed it is a warning: the video plays, with a glitch where it was hurt."""
     started = time.monotonic()
+    segments = SegmentLog(plan, out)
+
+    def tick() -> None:
+        progress = segments.update()
+        if watch:
+            watch(progress)
+
     done = ffmpeg.run(ffmpeg.transcode_command(source, media, plan, out), seconds_left(), out.parent,
-                      "encode the HLS ladder", watch)  # fmt: skip
-    for name, text in ladder_playlists(plan, out, ladder_progress(plan, out), ended=True).items():
+                      "encode the HLS ladder", tick)  # fmt: skip
+    progress = segments.update()
+    for name, text in ladder_playlists(plan, out, progress, ended=True).items():
         (out / name).write_text(text)
-    made = Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started)
+    made = Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started, progress=progress)
     _warn_if_damaged(made, done.stderr)
     return made
 
@@ -88,16 +98,49 @@ class Progress:
     segments: list[hls.Segment]
 
 
-def ladder_progress(plan: Plan, out: Path) -> dict[str, Progress]:
-    """Each rendition's finished segments, from the playlists FFmpeg rewrites (whole, by rename) as it
-    closes each segment; a rendition that has none yet has an empty list."""
-    progress = {}
-    for rendition in plan.renditions:
-        playlist = out / rendition.name / "index.m3u8"
-        text = playlist.read_text() if playlist.exists() else ""
-        segments = hls.playlist_segments(text)
-        progress[rendition.name] = Progress(hls.playlist_init(text) if segments else None, segments)
-    return progress
+_SEGMENT_NUMBER = re.compile(r"segment_(\d+)\.m4s$")
+
+
+class SegmentLog:
+    """Every segment FFmpeg has finished, per rendition. FFmpeg rewrites each rendition's playlist
+    (whole, by rename) as it closes a segment, but lists only its last few (ffmpeg.SHORT_SEGMENTS_WINDOW):
+    this keeps what it listed before. A segment that left the window before it was read (whoever
+    calls :meth:`update` was slow) is measured from its file."""
+
+    def __init__(self, plan: Plan, out: Path) -> None:
+        self.plan, self.out = plan, out
+        self.init: dict[str, str] = {}
+        self.seen: dict[str, dict[int, hls.Segment]] = {r.name: {} for r in plan.renditions}
+
+    def update(self) -> dict[str, Progress]:
+        progress = {}
+        for rendition in self.plan.renditions:
+            name, seen = rendition.name, self.seen[rendition.name]
+            playlist = self.out / name / "index.m3u8"
+            text = playlist.read_text() if playlist.exists() else ""
+            for segment in hls.playlist_segments(text):
+                seen[_number(segment[0])] = segment
+            if seen and name not in self.init:
+                self.init[name] = hls.playlist_init(text)
+            for missing in sorted(set(range(max(seen, default=-1))) - set(seen)):
+                seen[missing] = self._measure(name, f"segment_{missing:05d}.m4s")
+            progress[name] = Progress(self.init.get(name), [seen[number] for number in sorted(seen)])
+        return progress
+
+    def _measure(self, rendition: str, segment: str) -> hls.Segment:
+        folder = self.out / rendition
+        whole = self.out.parent / f"measure-{rendition}.mp4"
+        whole.write_bytes((folder / self.init[rendition]).read_bytes() + (folder / segment).read_bytes())
+        packets = ffmpeg.run(ffmpeg.media_seconds_command(whole), 60, self.out.parent, "measure a segment")
+        whole.unlink()
+        return segment, ffmpeg.media_seconds(packets.stdout)
+
+
+def _number(segment: str) -> int:
+    found = _SEGMENT_NUMBER.search(segment)
+    if not found:
+        raise ToolchainFailed(f"FFmpeg named a segment {segment!r}, not segment_NNNNN.m4s")
+    return int(found.group(1))
 
 
 def ladder_playlists(plan: Plan, out: Path, progress: dict[str, Progress], ended: bool) -> dict[str, str]:

@@ -43,6 +43,20 @@ def announce_playable(job: Job) -> bool:
     return True
 
 
+PLAYABLE_POLL_SECONDS = 0.25
+
+
+def yield_until_playable(asset_id: str, seconds: float) -> None:
+    """Wait until the asset is playable (or no longer processing), at most ``seconds``: the extras let
+    the first segments have the CPU where functions share it (ExtrasYieldSeconds)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        asset = assets.now(asset_id)
+        if asset is None or asset.playable or is_gone(asset.status):
+            return
+        time.sleep(PLAYABLE_POLL_SECONDS)
+
+
 def fence(asset_id: str, prefix: str) -> None:
     """If the asset was deleted or failed while this step wrote under ``prefix``, remove it all and raise
     :class:`AssetGone`. Whoever deletes moves the status first and deletes after: anything this step
@@ -72,8 +86,7 @@ class LadderPublisher:
         self.playable = False
         self.checked = time.monotonic()
 
-    def __call__(self) -> None:
-        progress = render.ladder_progress(self.plan, self.out)
+    def __call__(self, progress: dict[str, render.Progress]) -> None:
         self._send(progress)
         if all(done.segments for done in progress.values()):
             self._publish(progress, ended=False)
@@ -81,9 +94,9 @@ class LadderPublisher:
             self.checked = time.monotonic()
             fence(self.job.asset_id, self.keys.hls_prefix)
 
-    def finish(self) -> int:
-        """The rest of the segments and the closed playlists (``#EXT-X-ENDLIST``); how many objects."""
-        progress = render.ladder_progress(self.plan, self.out)
+    def finish(self, progress: dict[str, render.Progress]) -> int:
+        """The rest of the segments and the closed playlists (``#EXT-X-ENDLIST``) once FFmpeg is done
+        (``progress`` is all it made); how many objects."""
         short = [name for name, done in progress.items() if len(done.segments) < self.listed[name]]
         if short:  # a retry that cut the video differently: never take segments back from players
             raise ToolchainFailed(f"the encode made fewer segments than were published ({', '.join(short)})")

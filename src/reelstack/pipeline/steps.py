@@ -119,7 +119,7 @@ def transcode(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
         try:
             made = render.encode_ladder(source, job.described(), the_plan, out, _time_left(remaining_ms), publisher)
             stall_if_due("stall:hls", job.asset_id)  # a slow step, for the race tests (FAULT_INJECTION)
-            uploaded = publisher.finish()
+            uploaded = publisher.finish(made.progress)
         except AssetGone:
             raise
         except Exception:
@@ -236,6 +236,7 @@ def _make(job: Job, remaining_ms: RemainingMs, folder: str, prefix: str, maker: 
     """Download the source, let ``maker(source, media, out, seconds_left)`` write into a work folder,
     upload what it wrote under ``prefix``; returns what was made and how many objects went up."""
     media = job.described()
+    progressive.yield_until_playable(job.asset_id, deployment().extras_yield_seconds)
     with work_folder() as work:
         source = download_source(job, work)
         out = work / folder

@@ -17,12 +17,17 @@ def owned_asset(owner_id: str, asset_id: str) -> AssetModel:
     return asset
 
 
-def status_now(asset_id: str) -> str | None:
-    """The asset's status as DynamoDB has it now (a consistent read); None if there is no such asset."""
+def now(asset_id: str) -> AssetModel | None:
+    """The asset as DynamoDB has it now (a consistent read); None if there is no such asset."""
     try:
-        return AssetModel.get(asset_id, consistent_read=True).status
+        return AssetModel.get(asset_id, consistent_read=True)
     except DoesNotExist:
         return None
+
+
+def status_now(asset_id: str) -> str | None:
+    asset = now(asset_id)
+    return asset.status if asset else None
 
 
 def move(

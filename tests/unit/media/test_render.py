@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,36 @@ def test_what_the_header_shows_is_refused_before_the_packet_scan(
     with pytest.raises(MediaLimitExceeded, match="at most 0 minutes"):
         render.inspect(short, lambda: 60, tmp_path, MediaLimits(max_duration_seconds=0.5))
     assert scans == []
+
+
+def test_segments_that_left_ffmpegs_window_before_anyone_looked_are_measured_from_their_files(
+    tmp_path: Path,
+) -> None:
+    """FFmpeg lists only its last few segments. A watcher that was slow (an upload took long) finds a
+    gap; the log measures those segments from their files and the playlist keeps every one of them."""
+    from reelstack.media import hls, render
+    from reelstack.media.ladder import plan_ladder
+
+    clip = test_media.make_clip(tmp_path / "phone.mp4", test_media.Clip(15, 426, 240, "25", gop_seconds=2))
+    media = render.inspect(clip, lambda: 60, tmp_path)
+    plan = plan_ladder(media)
+    finished = tmp_path / "finished"
+    made = render.encode_ladder(clip, media, plan, finished, lambda: 60)
+    name = plan.renditions[0].name
+    everything = made.progress[name].segments
+    assert [round(seconds) for _, seconds in everything] == [2, 2, 2, 2, 4, 3]  # short first, then 6 s at most
+    # This encode outran its watcher (a small clip): what the final playlist lists is what was made.
+    listed = hls.playlist_segments((finished / name / "index.m3u8").read_text())
+    assert [file for file, _ in listed] == [f"segment_{n:05d}.m4s" for n in range(6)]
+    assert [seconds for _, seconds in listed] == pytest.approx([s for _, s in everything], abs=0.001)
+
+    out = tmp_path / "out"
+    shutil.copytree(finished, out, ignore=shutil.ignore_patterns("*.m3u8"))
+    init = made.progress[name].init or "init.mp4"
+    log = render.SegmentLog(plan, out)
+    for seen in (1, 5, 6):  # the watcher looks after the first segment, then only after the fifth
+        window = everything[:seen][-ffmpeg.SHORT_SEGMENTS_WINDOW :]
+        (out / name / "index.m3u8").write_text(hls.event_playlist(window, init, 6, ended=False))
+        progress = log.update()[name]
+        assert [file for file, _ in progress.segments] == [file for file, _ in everything[:seen]]
+    assert [seconds for _, seconds in progress.segments] == pytest.approx([s for _, s in everything], abs=0.05)

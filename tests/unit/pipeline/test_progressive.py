@@ -68,11 +68,13 @@ def test_a_player_polling_the_bucket_sees_playlists_that_only_grow(
     names = [r.name for r in plan.renditions]
     segments = {name: hls.playlist_segments((finished / name / "index.m3u8").read_text()) for name in names}
     inits = {name: hls.playlist_init((finished / name / "index.m3u8").read_text()) for name in names}
-    assert len(segments[names[0]]) == 3  # 14 s: 6 + 6 + 2
+    # 14 s: four short segments for a quick start, then up to the plan's length (ffmpeg.SHORT_SEGMENTS_WINDOW)
+    assert [round(seconds) for _, seconds in segments[names[0]]] == [2, 2, 2, 2, 4, 2]
 
     keys = MediaKeys(job.asset_id)
     out = tmp_path / "out"
     publisher = progressive.LadderPublisher(job, plan, out)
+    log = render.SegmentLog(plan, out)
     seen: dict[str, list[hls.Segment]] = {name: [] for name in names}
     for written in range(len(segments[names[0]]) + 1):
         for name in names:  # what FFmpeg has closed so far: its playlist is renamed into place last
@@ -80,9 +82,10 @@ def test_a_player_polling_the_bucket_sees_playlists_that_only_grow(
             for file, _ in segments[name][:written] + ([(inits[name], 0)] if written else []):
                 shutil.copy(finished / name / file, out / name / file)
             if written:
-                text = hls.event_playlist(segments[name][:written], inits[name], 6, ended=False)
-                (out / name / "index.m3u8").write_text(text)
-        publisher()
+                # FFmpeg lists only its last few segments (the log keeps the rest)
+                window = segments[name][:written][-3:]
+                (out / name / "index.m3u8").write_text(hls.event_playlist(window, inits[name], 6, ended=False))
+        publisher(log.update())
         for name in names:
             text = published(keys.media_playlist(name))
             if not written:
@@ -105,10 +108,10 @@ def test_a_player_polling_the_bucket_sees_playlists_that_only_grow(
     shutil.copytree(finished, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.m3u8"))
     for name in names:
         (out / name / "index.m3u8").write_text(hls.event_playlist(segments[name][:1], inits[name], 6, ended=False))
-    again()
-    assert all(len(hls.playlist_segments(published(keys.media_playlist(name)))) == 3 for name in names)
+    again(render.SegmentLog(plan, out).update())
+    assert all(len(hls.playlist_segments(published(keys.media_playlist(name)))) == 6 for name in names)
     shutil.copytree(finished, out, dirs_exist_ok=True)
-    again.finish()
+    again.finish(render.SegmentLog(plan, out).update())
     assert all(published(keys.media_playlist(name)).endswith("#EXT-X-ENDLIST\n") for name in names)
     assert len(playable_events(long_pipeline)) == 0  # announced once, by the first run
 
@@ -118,14 +121,14 @@ def test_a_delete_while_segments_are_going_up_stops_the_encode_and_leaves_nothin
 ) -> None:
     job, _ = probed_job(long_pipeline)
     out = tmp_path / "out"
-    render.encode_ladder(long_pipeline["clip"], job.described(), job.planned(), out, lambda: 60)
+    made = render.encode_ladder(long_pipeline["clip"], job.described(), job.planned(), out, lambda: 60)
     monkeypatch.setattr(progressive, "STATUS_CHECK_SECONDS", 0)
     publisher = progressive.LadderPublisher(job, job.planned(), out)
-    publisher()
+    publisher(made.progress)
     assert any("/hls/" in key for key in stored_keys())
     assets.move(job.asset_id, AssetStatus.DELETED)
     with pytest.raises(AssetGone):
-        publisher()
+        publisher(made.progress)
     assert not [key for key in stored_keys() if key.startswith(MediaKeys(job.asset_id).prefix)]
 
 
@@ -288,3 +291,33 @@ def test_chunks_finishing_at_the_same_moment_publish_them_all(
     assert listed_segments(job) == segments(12)
     assert AssetModel.get(job.asset_id).published_chunks == 12
     assert len(playable_events(pipeline)) == 1
+
+
+def test_extras_wait_for_the_first_segments_but_never_longer_than_their_yield(
+    long_pipeline: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thumbnails and previews start when the asset is playable, when it is gone, or when their
+    yield has passed, whichever comes first."""
+    job, _ = probed_job(long_pipeline)
+    clock, polls = [0.0], []  # a clock of its own: the waits are counted, not timed
+
+    def sleep(seconds: float) -> None:
+        polls.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(progressive.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(progressive.time, "sleep", sleep)
+
+    progressive.yield_until_playable(job.asset_id, 1.0)  # not playable: it looks until its yield is over
+    assert polls == [progressive.PLAYABLE_POLL_SECONDS] * 4
+
+    polls.clear()
+    assets.mark_playable(job.asset_id, MediaKeys(job.asset_id).master_playlist)
+    progressive.yield_until_playable(job.asset_id, 60)
+    assert polls == []  # playable: no wait at all
+
+    other, _ = probed_job(long_pipeline)
+    assets.move(other.asset_id, AssetStatus.DELETED)
+    progressive.yield_until_playable(other.asset_id, 60)
+    progressive.yield_until_playable("no-such-asset", 60)
+    assert polls == []  # deleted or unknown: nothing to wait for
