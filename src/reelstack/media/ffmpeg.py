@@ -43,6 +43,9 @@ REMOTE_PROTOCOLS = "https,tls,tcp,http"
 Source = Path | str  # a local file, or a presigned URL
 DECODE_LIMITS = ["-max_pixels", str(MediaLimits().max_pixels)]
 X264_PRESET = "veryfast"
+# Under a copied top rung (standard input) the rungs below are a weak link's fallback, and the whole
+# encode is theirs: superfast takes about a quarter less CPU than veryfast for them (bench playable).
+X264_PRESET_BELOW_COPY = "superfast"
 STORYBOARD_TILE_LONG_SIDE = 160
 STORYBOARD_COLUMNS = 10
 STORYBOARD_MAX_TILES = 100
@@ -214,7 +217,7 @@ def _x264_options(plan: Plan, copy_top: bool) -> list[str]:
             f"expr:gte(t,n_forced*{plan.keyframe_seconds})",
         ]
     return [
-        "-preset", X264_PRESET, "-profile", "high", "-pix_fmt", "yuv420p",
+        "-preset", X264_PRESET_BELOW_COPY if copy_top else X264_PRESET, "-profile", "high", "-pix_fmt", "yuv420p",
         *BT709_TAGS, *keyframes, "-sc_threshold", "0",
     ]  # fmt: skip
 
