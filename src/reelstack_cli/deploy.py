@@ -242,7 +242,9 @@ def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
     try:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     except ClientError as error:
-        raise DeployError(f"stack {stack_name} is not deployed: {error}") from error
+        raise DeployError(
+            f"stack {stack_name} is not deployed here: run `reelstack deploy` (or `make demo`)"
+        ) from error
     return camel_outputs(stack.get("Outputs", []))
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.progress import Progress as RichProgress
@@ -26,6 +27,7 @@ from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.build_tools import BuildError
 from reelstack_cli.demo import DEMO_USER, run_demo
 from reelstack_cli.deploy import DeployError, deploy_aws, deploy_local, dev_secret, local_outputs
+from reelstack_cli.invoke import InvokeError, env_pairs, invoke, read_event, resolve, signed_as
 from reelstack_cli.localcloud import LocalCloud, LocalCloudError
 from reelstack_cli.settings import settings
 from reelstack_cli.uploader import Uploader, UploadError, describe_progress, wait_for_asset
@@ -115,8 +117,7 @@ def cmd_deploy(args: argparse.Namespace) -> None:
         deploy_aws(args.stack or "reelstack", report, parameters)
         return
     config = settings()
-    if not LocalCloud(config).status().running:
-        raise CommandError(f"the local cloud is not running at {config.endpoint}: run `reelstack local start`")
+    _require_cloud(config)
     if args.stack:
         config = type(config)(config.cloud_dir, config.port, args.stack)
     outputs = deploy_local(config, report, parameters)
@@ -299,6 +300,38 @@ def _show_asset(asset: dict[str, Any]) -> None:
         print(render_text(report["states"]))
 
 
+def cmd_invoke(args: argparse.Namespace) -> None:
+    config = settings()
+    logical_id = resolve(args.function)
+    event = read_event(args.event, sys.stdin.read)
+    if args.user:
+        event = signed_as(event, issue_dev_token(dev_secret(config, create=False), args.user))
+    _require_cloud(config)
+    if not args.no_build:
+        deploy_local(config, _progress(time.monotonic()))
+    invocation = invoke(config, logical_id, event, env_pairs(args.env))
+    sys.stderr.write(
+        invocation.logs if invocation.logs.endswith("\n") or not invocation.logs else invocation.logs + "\n"
+    )
+    _emit(args, invocation.as_dict(), lambda: print(json.dumps(invocation.result, indent=2)))
+    if invocation.failed:
+        error = invocation.result if isinstance(invocation.result, dict) else {}
+        named, message = error.get("errorType", "an error"), error.get("errorMessage", "")
+        progress_console.print(f"[red]error:[/red] {logical_id} raised {named}: {message}")
+        sys.exit(1)
+
+
+def _require_cloud(config: Any) -> None:
+    if not LocalCloud(config).status().running:
+        raise CommandError(f"the local cloud is not running at {config.endpoint}: run `reelstack local start`")
+
+
+def cmd_completion(args: argparse.Namespace) -> None:
+    import shtab
+
+    print(shtab.complete(parser(), shell=args.shell))
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     from reelstack.api.openapi import document
 
@@ -371,6 +404,31 @@ def parser() -> argparse.ArgumentParser:
     api_options(wait)
     wait.set_defaults(run=cmd_wait)
 
+    invoke_ = command(
+        commands,
+        "invoke",
+        help="run one deployed function with an event, as `sam local invoke` does (no Docker)",
+        description="Builds what changed, deploys it to the local cloud, runs FUNCTION there once with the "
+        "event, prints its logs on stderr and its result (or its named error) on stdout; the exit status is "
+        "1 if it raised. Example: reelstack invoke plan -e events/plan/job-with-media.json",
+    )
+    invoke_.add_argument("function", help="the template's logical id (PlanFunction) or the folder (plan)")
+    invoke_.add_argument("-e", "--event", metavar="FILE", help="the event: a JSON file, or - for stdin (default {})")
+    invoke_.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="override a variable")
+    invoke_.add_argument("--user", help="sign the API event (events/api/*.json) with this user's development token")
+    invoke_.add_argument("--no-build", action="store_true", help="run what is deployed; do not build and deploy first")
+    invoke_.set_defaults(run=cmd_invoke)
+
+    completion = command(
+        commands,
+        "completion",
+        help="print a shell completion script",
+        description='bash: eval "$(reelstack completion bash)" in ~/.bashrc; zsh: reelstack completion zsh > '
+        "~/.zfunc/_reelstack (a folder on $fpath)",
+    )
+    completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
+    completion.set_defaults(run=cmd_completion)
+
     openapi = command(commands, "openapi", help="print the API's OpenAPI description (docs/openapi.json)")
     openapi.set_defaults(run=cmd_openapi)
 
@@ -400,11 +458,26 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         args.run(args)
-    except (CommandError, LocalCloudError, DeployError, BuildError, UploadError, ApiError) as error:
-        if args.json:
-            print(json.dumps({"error": {"code": type(error).__name__, "message": str(error)}}))
-        progress_console.print(f"[red]error:[/red] {error}")
-        sys.exit(1)
+    except (CommandError, LocalCloudError, DeployError, BuildError, UploadError, ApiError, InvokeError) as error:
+        _fail(args, type(error).__name__, str(error))
+    except (EndpointConnectionError, ConnectionClosedError) as error:
+        endpoint = settings().endpoint
+        _fail(args, "Unreachable", f"the local cloud does not answer at {endpoint} ({type(error).__name__}): "
+              "start it with `reelstack local start`, or `make demo`")  # fmt: skip
+    except KeyboardInterrupt:
+        _fail(args, "Interrupted", "stopped by Ctrl-C; an upload resumes where it was with the same command")
+    except Exception as error:
+        if os.environ.get("REELSTACK_DEBUG"):
+            raise
+        _fail(args, type(error).__name__, f"{error}. This is unexpected: run again with REELSTACK_DEBUG=1 to see "
+              "where it happened, and report it with that output")  # fmt: skip
+
+
+def _fail(args: argparse.Namespace, code: str, message: str) -> None:
+    if args.json:
+        print(json.dumps({"error": {"code": code, "message": message}}))
+    progress_console.print(f"[red]error:[/red] {message}")
+    sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,21 @@
-"""The CLI's habits: --json on either side of the command's name, --version."""
+"""The CLI's habits: --json on either side of the command's name, --version, errors that say what to
+do next, shell completion, and the parts of ``reelstack invoke`` that need no cloud (the rest is in
+tests/integration/test_invoke.py)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from reelstack_cli import invoke
 from reelstack_cli import main as cli
+from reelstack_cli.settings import CHECKOUT
+
+EVENTS = CHECKOUT / "events"
 
 
 @pytest.mark.parametrize(
@@ -35,3 +44,89 @@ def test_the_same_document_whichever_side_json_is_on(capsys: pytest.CaptureFixtu
         cli.main(argv)
         printed.append(json.loads(capsys.readouterr().out))
     assert printed[0] == printed[1] and printed[0]["openapi"].startswith("3.")
+
+
+# -- errors are sentences with the next step -------------------------------------------------------
+
+
+def test_no_local_cloud_is_a_sentence_with_the_next_step_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REELSTACK_LOCAL_PORT", "9")  # nothing listens on the discard port
+    monkeypatch.setenv("REELSTACK_CLOUD_DIR", str(tmp_path))
+    for argv in (["outputs"], ["outputs", "--json"]):
+        with pytest.raises(SystemExit) as done:
+            cli.main(argv)
+        printed = capsys.readouterr()
+        assert done.value.code == 1 and "Traceback" not in printed.err
+        assert "reelstack local start" in " ".join(printed.err.split())
+    assert json.loads(printed.out)["error"]["code"] == "Unreachable"
+
+
+def test_an_unexpected_error_says_how_to_see_where_it_happened(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(args: object) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(cli, "cmd_openapi", broken)
+    with pytest.raises(SystemExit) as done:
+        cli.main(["openapi"])
+    assert done.value.code == 1 and "REELSTACK_DEBUG=1" in " ".join(capsys.readouterr().err.split())
+    monkeypatch.setenv("REELSTACK_DEBUG", "1")
+    with pytest.raises(KeyError):
+        cli.main(["openapi"])
+
+
+def test_bash_completion_completes_commands_and_their_options(tmp_path: Path) -> None:
+    script = tmp_path / "reelstack.bash"
+    script.write_text(subprocess.run([sys.executable, "-m", "reelstack_cli.main", "completion", "bash"],
+                                     capture_output=True, text=True, check=True).stdout)  # fmt: skip
+
+    def complete(line: str) -> list[str]:
+        words = line.split() + ([""] if line.endswith(" ") else [])
+        program = (
+            f"source {script}; COMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}; "
+            f'COMP_LINE="{line}"; COMP_POINT={len(line)}; _shtab_reelstack; echo "${{COMPREPLY[@]}}"'
+        )
+        return subprocess.run(["bash", "-c", program], capture_output=True, text=True, check=True).stdout.split()
+
+    assert complete("reelstack inv") == ["invoke"]
+    assert "--no-build" in complete("reelstack invoke --no")
+
+
+# -- reelstack invoke: the parts that need no cloud ---------------------------------------------------
+
+
+def test_a_function_is_named_by_its_logical_id_or_its_folder() -> None:
+    assert invoke.resolve("PlanFunction") == invoke.resolve("plan") == invoke.resolve("Plan") == "PlanFunction"
+    assert invoke.resolve("upload_sweeper") == "UploadSweeperFunction"
+    with pytest.raises(invoke.InvokeError, match=r"its functions are: .*PlanFunction"):
+        invoke.resolve("transcoder")
+
+
+def test_events_come_from_a_file_or_stdin_and_must_be_json_objects(tmp_path: Path) -> None:
+    assert invoke.read_event(str(EVENTS / "plan" / "job-with-media.json"), lambda: "")["assetId"]
+    assert invoke.read_event("-", lambda: '{"from": "stdin"}') == {"from": "stdin"}
+    assert invoke.read_event(None, lambda: "") == {}
+    (tmp_path / "list.json").write_text("[1]")
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(invoke.InvokeError, match="not an object"):
+        invoke.read_event(str(tmp_path / "list.json"), lambda: "")
+    with pytest.raises(invoke.InvokeError, match="not JSON"):
+        invoke.read_event(str(tmp_path / "broken.json"), lambda: "")
+    with pytest.raises(invoke.InvokeError, match="cannot read"):
+        invoke.read_event(str(tmp_path / "missing.json"), lambda: "")
+
+
+def test_user_signs_an_api_event_in_both_header_maps_and_nothing_else() -> None:
+    event = json.loads((EVENTS / "api" / "list-assets.json").read_text())
+    signed = invoke.signed_as(event, "TOKEN")
+    assert signed["headers"]["Authorization"] == "Bearer TOKEN"
+    assert signed["multiValueHeaders"]["Authorization"] == ["Bearer TOKEN"]
+    assert [k for k in signed["headers"] if k.lower() == "authorization"] == ["Authorization"]
+    with pytest.raises(invoke.InvokeError, match="API Gateway events only"):
+        invoke.signed_as(json.loads((EVENTS / "plan" / "job-with-media.json").read_text()), "TOKEN")
+    assert invoke.env_pairs(["A=1", "B=x=y"]) == {"A": "1", "B": "x=y"}
+    with pytest.raises(invoke.InvokeError, match="NAME=VALUE"):
+        invoke.env_pairs(["A"])
