@@ -4,11 +4,11 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13))
-UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 export UV_PYTHON := $(PYTHON313)
 export UV_PYTHON_DOWNLOADS := never
-export UV_CACHE_DIR := $(CURDIR)/.local/uv-cache
+# uv's cache is its default, per user (~/.cache/uv): every clone and every CI run on a machine shares the
+# wheels it has downloaded once. Every install is hash-checked (uv.lock, requirements files with hashes).
 export SAM_CLI_TELEMETRY := 0
 RUN := .venv/bin
 
@@ -17,17 +17,18 @@ RUNTIME_STAMP := .local/lambda-runtime/.installed
 SAM_STAMP := .local/sam-venv/.installed
 PLUGIN_SOURCES := $(shell find infra/localcloud -name '*.py' -o -name pyproject.toml | grep -v /build/)
 
-.PHONY: help demo test lint unit integration venv localcloud sam browser lock bench clean
+.PHONY: help demo test lint unit integration invoke venv localcloud sam browser lock bench clean
 
 help:
 	@echo "make demo   start the local cloud, deploy template.yaml and run the pipeline on a generated video"
 	@echo "make test   lint, template checks, unit tests and integration tests on a fresh local cloud"
+	@echo "make invoke FN=plan EVENT=events/plan/job-with-media.json   run one deployed function (sam local invoke, no Docker)"
 	@echo "make lock   re-resolve every lock file"
 
 $(UV):
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (looked in ~/.pyenv/versions and PATH)"; exit 1; }
 	python3 -m venv .tools
-	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+	.tools/bin/pip install --quiet --require-hashes -r infra/tools/uv-requirements.txt
 
 # The project's own environment: the CLI, the domain package and the test tools (uv.lock).
 venv: .venv/.installed
@@ -39,8 +40,8 @@ venv: .venv/.installed
 localcloud: $(LOCALSTACK_STAMP) $(RUNTIME_STAMP)
 $(LOCALSTACK_STAMP): $(UV) infra/localstack/requirements.txt $(PLUGIN_SOURCES)
 	$(UV) venv --quiet --allow-existing .local/localstack-venv
-	$(UV) pip install --python .local/localstack-venv/bin/python --quiet -r infra/localstack/requirements.txt
-	$(UV) pip install --python .local/localstack-venv/bin/python --quiet --reinstall-package reelstack-localcloud ./infra/localcloud
+	$(UV) pip install --python .local/localstack-venv/bin/python --quiet --require-hashes -r infra/localstack/requirements.txt
+	$(UV) pip install --python .local/localstack-venv/bin/python --quiet --no-deps --reinstall-package reelstack-localcloud ./infra/localcloud
 	@rm -rf infra/localcloud/build infra/localcloud/*.egg-info
 	@touch $@
 $(RUNTIME_STAMP): $(UV) infra/lambda-runtime/requirements.txt
@@ -74,6 +75,12 @@ demo: venv localcloud node_modules/.installed
 	$(RUN)/reelstack deploy
 	$(RUN)/reelstack demo
 
+# `sam local invoke` without Docker, on the local cloud (started and deployed by `make demo`):
+#   make invoke FN=plan EVENT=events/plan/job-with-media.json [ENV="PASSTHROUGH=off"] [AS=alice]
+invoke: venv localcloud
+	@test -n "$(FN)" || { echo "usage: make invoke FN=<function> [EVENT=events/<fn>/<case>.json] [ENV=\"K=V ...\"] [AS=<user>]"; exit 2; }
+	$(RUN)/reelstack invoke $(FN) $(if $(EVENT),-e $(EVENT)) $(foreach pair,$(ENV),--env $(pair)) $(if $(AS),--user $(AS))
+
 lint: venv sam node_modules/.installed
 	$(RUN)/ruff check .
 	$(RUN)/ruff format --check .
@@ -106,6 +113,10 @@ lock: $(UV)
 	  --custom-compile-command "make lock" -o infra/lambda-runtime/requirements.txt
 	$(UV) pip compile -q infra/tools/sam-requirements.in --generate-hashes \
 	  --custom-compile-command "make lock" -o infra/tools/sam-requirements.txt
+	$(UV) pip compile -q infra/localstack/requirements.in --generate-hashes \
+	  --custom-compile-command "make lock" -o infra/localstack/requirements.txt
+	$(UV) pip compile -q infra/tools/uv-requirements.in --generate-hashes \
+	  --custom-compile-command "make lock" -o infra/tools/uv-requirements.txt
 
 clean:
 	-$(RUN)/reelstack local stop --clean

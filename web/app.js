@@ -178,19 +178,10 @@ async function showPipeline(assetId) {
   const report = await api("GET", `/assets/${assetId}/execution`);
   $("pipeline-section").hidden = false;
   $("pipeline-status").textContent = `asset ${assetId}: execution ${report.executionStatus}`;
-  $("pipeline").replaceChildren(...report.states.map((state) => {
-    const row = document.createElement("li");
-    row.className = state.outcome.replace(" ", "-");
-    row.style.marginLeft = `${state.depth * 2}rem`;
-    row.textContent = `${state.name} · ${state.type} · ${state.outcome}` + (state.catch.length ? ` (on error: ${state.catch.join(", ")})` : "");
-    if (state.ms !== undefined) {
-      const ms = document.createElement("span");
-      ms.className = "ms";
-      ms.textContent = `${state.ms} ms`;
-      row.append(ms);
-    }
-    return row;
-  }));
+  // The API draws the graph (the same picture as docs/pipeline.svg); parsed as SVG, never as HTML.
+  const picture = new DOMParser().parseFromString(report.svg, "image/svg+xml").documentElement;
+  picture.removeAttribute("width"); picture.removeAttribute("height"); // scales to the section's width
+  $("pipeline").replaceChildren(document.importNode(picture, true));
 }
 
 $("signin").onsubmit = (event) => { event.preventDefault(); signIn($("token").value); };

@@ -332,6 +332,18 @@ def cmd_completion(args: argparse.Namespace) -> None:
     print(shtab.complete(parser(), shell=args.shell))
 
 
+def cmd_diagram(args: argparse.Namespace) -> None:
+    from reelstack.pipeline.diagram import render_svg
+    from reelstack_cli.settings import STATE_MACHINE
+
+    svg = render_svg(json.loads(STATE_MACHINE.read_text()))
+    if args.out:
+        Path(args.out).write_text(svg)
+        progress_console.print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(svg)
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     from reelstack.api.openapi import document
 
@@ -428,6 +440,10 @@ def parser() -> argparse.ArgumentParser:
     )
     completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     completion.set_defaults(run=cmd_completion)
+
+    diagram = command(commands, "diagram", help="draw the state machine as SVG (docs/pipeline.svg) from its ASL")
+    diagram.add_argument("--out", metavar="FILE", help="write it there instead of stdout")
+    diagram.set_defaults(run=cmd_diagram)
 
     openapi = command(commands, "openapi", help="print the API's OpenAPI description (docs/openapi.json)")
     openapi.set_defaults(run=cmd_openapi)

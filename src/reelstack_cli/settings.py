@@ -11,6 +11,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 # Tests point this at a modified copy to check that a code change reaches the deployed stack.
 PROJECT_ROOT = Path(os.environ.get("REELSTACK_PROJECT_ROOT") or CHECKOUT).resolve()
 TEMPLATE = PROJECT_ROOT / "template.yaml"
+STATE_MACHINE = PROJECT_ROOT / "statemachines" / "pipeline.asl.json"
 LOCAL_DIR = CHECKOUT / ".local"  # installed runtimes and build cache; never committed
 BUILD_DIR = LOCAL_DIR / "build"
 LOCALSTACK_PYTHON = LOCAL_DIR / "localstack-venv" / "bin" / "python"

@@ -38,9 +38,12 @@ def _free_port() -> int:
 class Cli:
     env: dict[str, str]
 
-    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None, input_text: str | None = None
+    ) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [sys.executable, "-m", "reelstack_cli.main", *args],
+            input=input_text,
             capture_output=True,
             text=True,
             env={**self.env, **(env or {})},

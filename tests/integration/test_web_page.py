@@ -61,6 +61,19 @@ def play_until(page: Page, stack: Stack, token: str, asset_id: str, condition: s
     )
 
 
+def pipeline_graph(page: Page, name: str) -> dict[str, str]:
+    """The pipeline's graph as the page drew it (screenshot ``pipeline-<name>.png``): state -> outcome."""
+    page.locator("#pipeline svg g.state.succeeded").first.wait_for()
+    graph = page.locator("#pipeline svg")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    graph.screenshot(path=str(SCREENSHOTS / f"pipeline-{name}.png"))
+    boxes = page.locator("#pipeline svg g.state")
+    return {
+        boxes.nth(i).get_attribute("data-state"): boxes.nth(i).get_attribute("class").split()[-1]
+        for i in range(boxes.count())
+    }
+
+
 def test_the_page_uploads_plays_renames_and_deletes(stack: Stack, browser: Browser, tmp_path: Path) -> None:
     user = f"web-{uuid.uuid4().hex[:6]}"
     token = issue_dev_token(dev_secret(stack.settings), user)
@@ -85,11 +98,10 @@ def test_the_page_uploads_plays_renames_and_deletes(stack: Stack, browser: Brows
     card.locator("button[data-action=play]").click()
     page.wait_for_function("document.getElementById('player').currentTime > 1.5", timeout=30_000)
     card.locator("button[data-action=pipeline]").click()
-    page.locator("#pipeline li.succeeded").first.wait_for()
-    state = lambda name: page.locator("#pipeline li", has_text=re.compile(f"^{name} ·")).get_attribute("class")  # noqa: E731
-    assert state("Transcode HLS ladder") == "succeeded"
-    assert state("Record failure") == "not-run"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    outcomes = pipeline_graph(page, "ready")
+    assert outcomes["Transcode HLS ladder"] == outcomes["Publish"] == outcomes["Ready"] == "succeeded"
+    assert outcomes["Record failure"] == outcomes["Encode chunks"] == "not-run"
+    assert re.search(r"task · [0-9.]+ (s|ms)", page.locator("#pipeline g[data-state='Publish']").inner_text())
     page.screenshot(path=str(SCREENSHOTS / "web-page.png"), full_page=True)
 
     page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=rename]").click()
@@ -139,6 +151,13 @@ def test_library_cards_say_why_a_video_failed_and_what_is_missing(
     } == expected
     assert ready_card.locator("button[data-action=play]").count() == 1
     assert failed_card.locator("button[data-action=play]").count() == 0
+
+    # The failed asset's pipeline: the probe failed, its Catch recorded the failure, nothing else ran.
+    failed_card.locator("button[data-action=pipeline]").click()
+    outcomes = pipeline_graph(page, "failed")
+    assert outcomes["Probe source"] == outcomes["Failed"] == "failed"
+    assert outcomes["Record failure"] == "succeeded"
+    assert outcomes["Plan renditions"] == outcomes["Encode"] == outcomes["Publish"] == "not-run"
 
 
 def test_a_video_encoded_in_chunks_plays_across_its_chunk_boundaries(

@@ -59,7 +59,8 @@ OPERATIONS = (
               "A rendition's EVENT playlist with presigned segment URIs (it grows until #EXT-X-ENDLIST)",
               200, None, (403, 404), public=True),
     Operation("pipelineReport", "GET", "/assets/{asset_id}/execution",
-              "The pipeline drawn from its ASL, with this asset's execution on it", 200),
+              "The pipeline drawn from its ASL, with this asset's execution on it: each state's outcome and "
+              "milliseconds (`states`) and the graph as SVG, coloured by them (`svg`)", 200),
     Operation("registerDevice", "POST", "/devices",
               "Register the caller's phone for pushes (201 new, 200 already registered)", 201, RegisterDevice,
               (400, 401, 409)),

@@ -7,7 +7,7 @@ from typing import Any
 
 from reelstack import aws
 from reelstack.config import deployment
-from reelstack.pipeline.diagram import execution_rows
+from reelstack.pipeline.diagram import execution_rows, render_svg
 from reelstack.store.assets import owned_asset
 
 
@@ -25,10 +25,11 @@ def pipeline_report(owner_id: str, asset_id: str) -> dict[str, Any]:
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
             history += page["events"]
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine_arn)["definition"])
+    rows = execution_rows(definition, history)
     return {
         "assetId": asset_id,
         "executionStatus": status,
-        "states": [
-            {key: value for key, value in row.items() if key != "next"} for row in execution_rows(definition, history)
-        ],
+        "states": [{key: value for key, value in row.items() if key != "next"} for row in rows],
+        # The same graph as docs/pipeline.svg, each state coloured by this execution, with its duration.
+        "svg": render_svg(definition, {row["name"]: row for row in rows}),
     }
