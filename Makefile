@@ -41,7 +41,7 @@ localcloud: $(LOCALSTACK_STAMP) $(RUNTIME_STAMP)
 $(LOCALSTACK_STAMP): $(UV) infra/localstack/requirements.txt $(PLUGIN_SOURCES)
 	$(UV) venv --quiet --allow-existing .local/localstack-venv
 	$(UV) pip install --python .local/localstack-venv/bin/python --quiet --require-hashes -r infra/localstack/requirements.txt
-	$(UV) pip install --python .local/localstack-venv/bin/python --quiet --no-deps --reinstall-package reelstack-localcloud ./infra/localcloud
+	$(UV) pip install --python .local/localstack-venv/bin/python --quiet --no-deps --no-build-isolation --reinstall-package reelstack-localcloud ./infra/localcloud
 	@rm -rf infra/localcloud/build infra/localcloud/*.egg-info
 	@touch $@
 $(RUNTIME_STAMP): $(UV) infra/lambda-runtime/requirements.txt
@@ -76,10 +76,11 @@ demo: venv localcloud node_modules/.installed
 	$(RUN)/reelstack demo
 
 # `sam local invoke` without Docker, on the local cloud (started and deployed by `make demo`):
-#   make invoke FN=plan EVENT=events/plan/job-with-media.json [ENV="PASSTHROUGH=off"] [AS=alice]
+#   make invoke FN=plan EVENT=events/plan/job-with-media.json [VARS="PASSTHROUGH=off"] [AS_USER=alice]
+# (VARS and AS_USER: make itself has AS, and ENV may come from the shell's environment)
 invoke: venv localcloud
-	@test -n "$(FN)" || { echo "usage: make invoke FN=<function> [EVENT=events/<fn>/<case>.json] [ENV=\"K=V ...\"] [AS=<user>]"; exit 2; }
-	$(RUN)/reelstack invoke $(FN) $(if $(EVENT),-e $(EVENT)) $(foreach pair,$(ENV),--env $(pair)) $(if $(AS),--user $(AS))
+	@test -n "$(FN)" || { echo "usage: make invoke FN=<function> [EVENT=events/<fn>/<case>.json] [VARS=\"K=V ...\"] [AS_USER=<user>]"; exit 2; }
+	$(RUN)/reelstack invoke $(FN) $(if $(EVENT),-e $(EVENT)) $(foreach pair,$(VARS),--env $(pair)) $(if $(AS_USER),--user $(AS_USER))
 
 lint: venv sam node_modules/.installed
 	$(RUN)/ruff check .

@@ -77,7 +77,9 @@ class Deployment:
     chunk_concurrency: int = 1  # ChunkConcurrency: chunks encoded at once
     chunk_timeout_seconds: float = 900  # ChunkTimeoutSeconds: what one chunk's encode may take
     passthrough: bool = True  # Passthrough: standard input keeps its video as the top rung
-    extras_yield_seconds: float = 0  # ExtrasYieldSeconds: extras wait this long, at most, for playable
+    # ExtrasYieldSeconds: extras wait this long, at most, for playable (the template's default is 10;
+    # unset, as in the unit tests, they do not wait)
+    extras_yield_seconds: float = 0
     faults: Faults = field(default_factory=Faults)
     tool_paths: Mapping[str, str] = field(default_factory=dict)  # FFMPEG_PATH, FFPROBE_PATH overrides
 

@@ -238,6 +238,16 @@ def local_outputs(settings: Settings) -> dict[str, str]:
     return outputs
 
 
+def current_parameters(settings: Settings) -> dict[str, str]:
+    """The deployed stack's parameter values, so that a redeploy that names none keeps them."""
+    cfn = local_session(settings).client("cloudformation")
+    try:
+        stack = cfn.describe_stacks(StackName=settings.stack_name)["Stacks"][0]
+    except ClientError as error:
+        raise DeployError(f"stack {settings.stack_name} is not deployed here: run `reelstack deploy`") from error
+    return {item["ParameterKey"]: item["ParameterValue"] for item in stack.get("Parameters", [])}
+
+
 def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
     try:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]

@@ -5,12 +5,15 @@ deployed), run by the local cloud's Lambda (LocalStack's process executor: a loc
 container). Before it runs, ``reelstack deploy`` builds and uploads what changed (an unchanged
 function is neither rebuilt nor uploaded). ``--env`` overrides variables for this one invocation and
 puts the function's own back afterwards, as ``sam local invoke --env-vars`` leaves nothing behind.
+The log printed is its last 4 KB (Lambda's ``LogType=Tail``); all of it is in CloudWatch Logs
+(``/aws/lambda/<function name>``) and in the local cloud's ``lambda/logs/`` folder.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +37,7 @@ class Invocation:
     function: str  # the template's logical id
     result: Any  # what the handler returned, or ``{errorType, errorMessage}`` when it raised
     failed: bool
-    logs: str
+    logs: str  # the end of the function's log: LogType=Tail gives its last 4 KB
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,16 +101,6 @@ def signed_as(event: dict[str, Any], token: str) -> dict[str, Any]:
     return signed
 
 
-def env_pairs(pairs: list[str]) -> dict[str, str]:
-    variables = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InvokeError(f"--env takes NAME=VALUE, got {pair!r}")
-        variables[key] = value
-    return variables
-
-
 def physical_name(settings: Settings, logical_id: str) -> str:
     cfn = local_session(settings).client("cloudformation")
     try:
@@ -124,19 +117,25 @@ def invoke(settings: Settings, logical_id: str, event: dict[str, Any], env: dict
     name = physical_name(settings, logical_id)
     control = local_session(settings).client("lambda")
     configuration = control.get_function_configuration(FunctionName=name)
-    # The call waits for the function: give it the function's whole timeout, and some to start.
+    # The call waits for the function: give it the function's whole timeout, and some to start; and
+    # never send it twice (a retried read would run the function again).
     client = local_session(settings).client(
-        "lambda", config=Config(read_timeout=configuration["Timeout"] + 60, retries={"max_attempts": 1})
+        "lambda", config=Config(read_timeout=configuration["Timeout"] + 60, retries={"total_max_attempts": 1})
     )
     own = (configuration.get("Environment") or {}).get("Variables") or {}
-    if env:
-        _set_environment(control, name, {**own, **env})
     started = time.monotonic()
     try:
+        if env:  # for this call: whatever else invokes the function meanwhile (the pipeline) gets it too
+            _set_environment(control, name, {**own, **env})
         answer = client.invoke(FunctionName=name, Payload=json.dumps(event).encode(), LogType="Tail")
     finally:
         if env:
-            _set_environment(control, name, own)
+            try:
+                _set_environment(control, name, own)
+            except Exception as error:  # noqa: BLE001 - say so, and let the invocation's own outcome stand
+                print(
+                    f"could not put {logical_id}'s environment back ({error}): run `reelstack deploy`", file=sys.stderr
+                )
     seconds = round(time.monotonic() - started, 3)
     body = answer["Payload"].read().decode() or "null"
     try:

@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.progress import Progress as RichProgress
 
@@ -26,8 +27,8 @@ from reelstack.pipeline.diagram import render_text
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.build_tools import BuildError
 from reelstack_cli.demo import DEMO_USER, run_demo
-from reelstack_cli.deploy import DeployError, deploy_aws, deploy_local, dev_secret, local_outputs
-from reelstack_cli.invoke import InvokeError, env_pairs, invoke, read_event, resolve, signed_as
+from reelstack_cli.deploy import DeployError, current_parameters, deploy_aws, deploy_local, dev_secret, local_outputs
+from reelstack_cli.invoke import InvokeError, invoke, read_event, resolve, signed_as
 from reelstack_cli.localcloud import LocalCloud, LocalCloudError
 from reelstack_cli.settings import settings
 from reelstack_cli.uploader import Uploader, UploadError, describe_progress, wait_for_asset
@@ -99,20 +100,21 @@ def cmd_local(args: argparse.Namespace) -> None:
 # -- deploy and outputs --------------------------------------------------------------------------
 
 
-def _parameters(pairs: list[str]) -> dict[str, str]:
-    parameters = {}
+def _pairs(pairs: list[str], option: str) -> dict[str, str]:
+    """``["KEY=VALUE", ...]`` from a repeatable option -> a dict."""
+    parsed = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep:
-            raise CommandError(f"--parameter takes KEY=VALUE, got {pair!r}")
-        parameters[key] = value
-    return parameters
+        if not sep or not key:
+            raise CommandError(f"{option} takes NAME=VALUE, got {pair!r}")
+        parsed[key] = value
+    return parsed
 
 
 def cmd_deploy(args: argparse.Namespace) -> None:
     started = time.monotonic()
     report = _progress(started)
-    parameters = _parameters(args.parameter)
+    parameters = _pairs(args.parameter, "--parameter")
     if args.target == "aws":
         deploy_aws(args.stack or "reelstack", report, parameters)
         return
@@ -307,9 +309,10 @@ def cmd_invoke(args: argparse.Namespace) -> None:
     if args.user:
         event = signed_as(event, issue_dev_token(dev_secret(config, create=False), args.user))
     _require_cloud(config)
-    if not args.no_build:
-        deploy_local(config, _progress(time.monotonic()))
-    invocation = invoke(config, logical_id, event, env_pairs(args.env))
+    variables = _pairs(args.env, "--env")
+    if not args.no_build:  # what changed, with the parameters the stack has now (not the defaults)
+        deploy_local(config, _progress(time.monotonic()), current_parameters(config))
+    invocation = invoke(config, logical_id, event, variables)
     sys.stderr.write(
         invocation.logs if invocation.logs.endswith("\n") or not invocation.logs else invocation.logs + "\n"
     )
@@ -317,7 +320,7 @@ def cmd_invoke(args: argparse.Namespace) -> None:
     if invocation.failed:
         error = invocation.result if isinstance(invocation.result, dict) else {}
         named, message = error.get("errorType", "an error"), error.get("errorMessage", "")
-        progress_console.print(f"[red]error:[/red] {logical_id} raised {named}: {message}")
+        progress_console.print(f"[red]error:[/red] {escape(f'{logical_id} raised {named}: {message}')}")
         sys.exit(1)
 
 
@@ -329,7 +332,8 @@ def _require_cloud(config: Any) -> None:
 def cmd_completion(args: argparse.Namespace) -> None:
     import shtab
 
-    print(shtab.complete(parser(), shell=args.shell))
+    script = shtab.complete(parser(), shell=args.shell)
+    _emit(args, {"shell": args.shell, "script": script}, lambda: print(script))
 
 
 def cmd_diagram(args: argparse.Namespace) -> None:
@@ -339,9 +343,9 @@ def cmd_diagram(args: argparse.Namespace) -> None:
     svg = render_svg(json.loads(STATE_MACHINE.read_text()))
     if args.out:
         Path(args.out).write_text(svg)
-        progress_console.print(f"wrote {args.out}")
+        _emit(args, {"written": args.out}, lambda: progress_console.print(f"wrote {args.out}"))
     else:
-        sys.stdout.write(svg)
+        _emit(args, {"svg": svg}, lambda: sys.stdout.write(svg))
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:
@@ -421,8 +425,8 @@ def parser() -> argparse.ArgumentParser:
         "invoke",
         help="run one deployed function with an event, as `sam local invoke` does (no Docker)",
         description="Builds what changed, deploys it to the local cloud, runs FUNCTION there once with the "
-        "event, prints its logs on stderr and its result (or its named error) on stdout; the exit status is "
-        "1 if it raised. Example: reelstack invoke plan -e events/plan/job-with-media.json",
+        "event, prints the end of its log (4 KB) on stderr and its result (or its named error) on stdout; "
+        "the exit status is 1 if it raised. Example: reelstack invoke plan -e events/plan/job-with-media.json",
     )
     invoke_.add_argument("function", help="the template's logical id (PlanFunction) or the folder (plan)")
     invoke_.add_argument("-e", "--event", metavar="FILE", help="the event: a JSON file, or - for stdin (default {})")
@@ -492,7 +496,7 @@ def main(argv: list[str] | None = None) -> None:
 def _fail(args: argparse.Namespace, code: str, message: str) -> None:
     if args.json:
         print(json.dumps({"error": {"code": code, "message": message}}))
-    progress_console.print(f"[red]error:[/red] {message}")
+    progress_console.print(f"[red]error:[/red] {escape(message)}")
     sys.exit(1)
 
 

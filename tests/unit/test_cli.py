@@ -127,6 +127,6 @@ def test_user_signs_an_api_event_in_both_header_maps_and_nothing_else() -> None:
     assert [k for k in signed["headers"] if k.lower() == "authorization"] == ["Authorization"]
     with pytest.raises(invoke.InvokeError, match="API Gateway events only"):
         invoke.signed_as(json.loads((EVENTS / "plan" / "job-with-media.json").read_text()), "TOKEN")
-    assert invoke.env_pairs(["A=1", "B=x=y"]) == {"A": "1", "B": "x=y"}
-    with pytest.raises(invoke.InvokeError, match="NAME=VALUE"):
-        invoke.env_pairs(["A"])
+    assert cli._pairs(["A=1", "B=x=y"], "--env") == {"A": "1", "B": "x=y"}
+    with pytest.raises(cli.CommandError, match="--env takes NAME=VALUE"):
+        cli._pairs(["A"], "--env")

@@ -538,19 +538,5 @@ def _run_watched(
         return subprocess.CompletedProcess(command, process.returncode, stdout.read(), stderr.read())
 
 
-def media_seconds_command(source: Path) -> list[str]:
-    """Every packet's time and duration of the file's first stream (a segment's length)."""
-    return [
-        find_binary("ffprobe"), "-v", "error", "-hide_banner", *SAFE_INPUT, "-select_streams", "0",
-        "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", str(source),
-    ]  # fmt: skip
-
-
-def media_seconds(packets: str) -> float:
-    """:func:`media_seconds_command`'s output -> seconds from the first picture to the end of the last."""
-    times = [[float(value) for value in line.split(",")[:2]] for line in packets.split() if "N/A" not in line]
-    return max(pts + duration for pts, duration in times) - min(pts for pts, _ in times) if times else 0.0
-
-
 def probe(source: Path, timeout_seconds: float, workdir: Path) -> dict[str, Any]:
     return json.loads(run(probe_command(source), timeout_seconds, workdir, "read the file's header").stdout or "{}")

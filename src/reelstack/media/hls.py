@@ -54,12 +54,15 @@ class Measured:
     codecs: str  # from the init segment's decoder configuration
 
 
-def measure(segments: list[tuple[int, float]], init: bytes, has_audio: bool, shortest: float = 0) -> Measured:
+def measure(
+    segments: list[tuple[int, float]], init: bytes, has_audio: bool, shortest: float = 0, ended: bool = True
+) -> Measured:
     """``segments`` as ``(bytes, seconds)`` and the init segment's bytes -> :class:`Measured`. The
-    peak leaves out segments under ``shortest`` seconds (a last one of a frame or two is mostly its
-    keyframe, and would claim a bitrate the stream never keeps up), unless there are no others."""
+    peak leaves out the last segment of an ``ended`` rendition if it is under ``shortest`` seconds (a
+    frame or two is mostly its keyframe, and would claim a bitrate the stream never keeps up); every
+    other segment counts, the short first ones too."""
     timed = [(size, seconds) for size, seconds in segments if seconds > 0]
-    full = [(size, seconds) for size, seconds in timed if seconds >= shortest] or timed
+    full = timed[:-1] if ended and len(timed) > 1 and timed[-1][1] < shortest else timed
     peak = max((int(size * 8 / seconds) for size, seconds in full), default=0)
     total_seconds = sum(seconds for _, seconds in timed)
     average = int(sum(size for size, _ in timed) * 8 / total_seconds) if total_seconds else 0

@@ -73,7 +73,7 @@ def encode_ladder(
     called with what FFmpeg has finished so far (:class:`SegmentLog`) while it writes. A decoder that
     met damaged data and concealed it is a warning: the video plays, with a glitch where it was hurt."""
     started = time.monotonic()
-    segments = SegmentLog(plan, out)
+    segments = SegmentLog(plan, out, seconds_left)
 
     def tick() -> None:
         progress = segments.update()
@@ -107,8 +107,8 @@ class SegmentLog:
     this keeps what it listed before. A segment that left the window before it was read (whoever
     calls :meth:`update` was slow) is measured from its file."""
 
-    def __init__(self, plan: Plan, out: Path) -> None:
-        self.plan, self.out = plan, out
+    def __init__(self, plan: Plan, out: Path, seconds_left: SecondsLeft) -> None:
+        self.plan, self.out, self.seconds_left = plan, out, seconds_left
         self.init: dict[str, str] = {}
         self.seen: dict[str, dict[int, hls.Segment]] = {r.name: {} for r in plan.renditions}
 
@@ -128,12 +128,18 @@ class SegmentLog:
         return progress
 
     def _measure(self, rendition: str, segment: str) -> hls.Segment:
+        """A segment's length from its packets (its init segment and itself, read as one file)."""
         folder = self.out / rendition
         whole = self.out.parent / f"measure-{rendition}.mp4"
-        whole.write_bytes((folder / self.init[rendition]).read_bytes() + (folder / segment).read_bytes())
-        packets = ffmpeg.run(ffmpeg.media_seconds_command(whole), 60, self.out.parent, "measure a segment")
-        whole.unlink()
-        return segment, ffmpeg.media_seconds(packets.stdout)
+        try:
+            whole.write_bytes((folder / self.init[rendition]).read_bytes() + (folder / segment).read_bytes())
+            scan = ffmpeg.run(
+                ffmpeg.packet_scan_command(whole), self.seconds_left(), self.out.parent, "measure a segment"
+            )
+        finally:
+            whole.unlink(missing_ok=True)
+        packets = parse_packet_scan(scan.stdout)
+        return segment, packets[min(packets)].extent if packets else 0.0  # the first stream: video, or audio alone
 
 
 def _number(segment: str) -> int:
@@ -156,7 +162,7 @@ def ladder_playlists(plan: Plan, out: Path, progress: dict[str, Progress], ended
             folder = out / rendition.name
             sizes = [((folder / name).stat().st_size, seconds) for name, seconds in done.segments]
             init = (folder / done.init).read_bytes()
-            measured[rendition.name] = hls.measure(sizes, init, plan.has_audio, plan.target_duration / 2)
+            measured[rendition.name] = hls.measure(sizes, init, plan.has_audio, plan.target_duration / 2, ended)
     texts["master.m3u8"] = hls.master_playlist(plan, measured)
     return texts
 

@@ -1,10 +1,10 @@
 """A picture of the pipeline drawn from the ASL itself, and of one execution on top of it.
 
 ``outline`` walks the state machine from ``StartAt`` (a Parallel's branches and a Map's iteration
-indented, Catch
-targets after the happy path) into rows; ``execution_rows`` adds each state's outcome and duration
-from an execution's history. The web page draws the rows as boxes; ``render_text`` draws them in a
-terminal (``reelstack assets get ID --graph``).
+indented, Catch targets after the happy path) into rows; ``execution_rows`` adds each state's outcome
+and duration from an execution's history. ``render_svg`` lays the machine out as a graph and draws
+it (docs/pipeline.svg; the web page shows it coloured by an execution); ``render_text`` draws the
+rows in a terminal (``reelstack assets get ID --graph``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def outline(definition: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
         following += [state["Default"]] if "Default" in state else []
         catches = [catch["Next"] for catch in state.get("Catch", [])]
         rows.append({"name": name, "type": state["Type"], "depth": depth, "next": following, "catch": catches})
-        inner = state.get("Branches", []) + ([state["ItemProcessor"]] if "ItemProcessor" in state else [])
+        inner = state.get("Branches", []) + [state[key] for key in ("ItemProcessor", "Iterator") if key in state]
         for branch in inner:  # a Parallel's branches, a Map's iteration
             rows += outline(branch, depth + 1)
         queue = following + queue
@@ -42,44 +42,103 @@ def outline(definition: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
+# How an attempt of a Task ends: True if it succeeded (the events Lambda and other tasks write).
+_ATTEMPT_ENDS = {
+    "LambdaFunctionSucceeded": True, "TaskSucceeded": True,
+    "LambdaFunctionFailed": False, "LambdaFunctionTimedOut": False, "LambdaFunctionStartFailed": False,
+    "LambdaFunctionScheduleFailed": False, "TaskFailed": False, "TaskTimedOut": False,
+    "TaskStartFailed": False, "TaskSubmitFailed": False,
+}  # fmt: skip
+_CONTAINER_FAILED = ("ParallelStateFailed", "MapStateFailed", "MapRunFailed")
+_EXECUTION_ENDED_BADLY = ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted")
+
+
+def _owner(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> str | None:
+    """The state an event belongs to: the nearest StateEntered up its ``previousEventId`` chain (each
+    Parallel branch and Map iteration has a chain of its own, so interleaved branches do not mix)."""
+    for _ in range(len(by_id) + 1):
+        if event["type"].endswith("StateEntered"):
+            return event["stateEnteredEventDetails"]["name"]
+        event = by_id.get(event.get("previousEventId", -1))  # type: ignore[assignment]
+        if event is None:
+            return None
+    return None
+
+
+def _inner_states(state: dict[str, Any]) -> list[dict[str, Any]]:
+    flows = state.get("Branches", []) + [state[key] for key in ("ItemProcessor", "Iterator") if key in state]
+    found = []
+    for flow in flows:
+        for inner in flow["States"].values():
+            found += [inner, *_inner_states(inner)]
+    return found
+
+
 def execution_rows(definition: dict[str, Any], history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The outline with each state's outcome (succeeded, failed, retried, running, not run) and ms."""
+    """The outline with each state's outcome and ms: succeeded; retried (an attempt failed, the last
+    one succeeded); failed (its last attempt failed, whether a Catch took over or not; a Parallel or
+    Map whose branch failed with no Catch of its own); running; not run."""
+    by_id = {event["id"]: event for event in history if "id" in event}
     entered: dict[str, Any] = {}
-    outcome: dict[str, dict[str, Any]] = {}
-    failures: dict[str, int] = {}
-    current: list[str] = []
-    handlers = {row["name"]: row["catch"] for row in outline(definition)}
-    last_exited = ""
+    seen: dict[str, dict[str, Any]] = {}
+    attempts: dict[str, list[bool]] = {}
+    broken: set[str] = set()  # containers whose own Failed event came
+    current: list[str] = []  # states entered and not exited (for a history without event ids)
+    ended_badly = False
     for event in history:
         kind = event["type"]
         if kind.endswith("StateEntered"):
             name = event["stateEnteredEventDetails"]["name"]
-            if failures.get(last_exited) and name in handlers.get(last_exited, []):
-                outcome[last_exited]["outcome"] = "failed"  # it failed for good; its Catch took over
             entered[name] = event["timestamp"]
-            outcome[name] = {"outcome": "running"}
+            seen[name] = {"outcome": "running"}
             current.append(name)
         elif kind.endswith("StateExited"):
             name = event["stateExitedEventDetails"]["name"]
-            milliseconds = round((event["timestamp"] - entered[name]).total_seconds() * 1000)
-            result = "retried" if failures.get(name) else "succeeded"
-            outcome[name] = {"outcome": result, "ms": milliseconds, "failedAttempts": failures.get(name, 0)}
+            seen[name] = {"outcome": "exited", "ms": round((event["timestamp"] - entered[name]).total_seconds() * 1000)}
             if name in current:
                 current.remove(name)
-            last_exited = name
-        elif kind in ("LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut", "TaskTimedOut"):
-            if current:
-                failures[current[-1]] = failures.get(current[-1], 0) + 1
-        elif kind == "ExecutionFailed":
-            for name in current:
-                outcome[name] = {"outcome": "failed"}
-    rows = []
-    for row in outline(definition):
-        state = outcome.get(row["name"], {"outcome": "not run"})
-        if state["outcome"] == "succeeded" and row["type"] == "Fail":
-            state = {**state, "outcome": "failed"}
-        rows.append({**row, **state})
-    return rows
+        elif kind in _ATTEMPT_ENDS or kind in _CONTAINER_FAILED:
+            owner = _owner(event, by_id) if by_id else (current[-1] if current else None)
+            if owner and kind in _ATTEMPT_ENDS:
+                attempts.setdefault(owner, []).append(_ATTEMPT_ENDS[kind])
+            elif owner:
+                broken.add(owner)
+        elif kind in _EXECUTION_ENDED_BADLY:
+            ended_badly = True
+    rows = outline(definition)
+    states = {name: state for row in rows for name, state in _find(definition, row["name"])}
+    outcomes: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        name, state = row["name"], seen.get(row["name"])
+        tries = attempts.get(name, [])
+        if state is None:
+            outcomes[name] = {"outcome": "not run"}
+        elif state["outcome"] == "running":
+            failed = row["type"] == "Fail" or ended_badly or (tries and not tries[-1])
+            outcomes[name] = {"outcome": "failed" if failed else "running"}
+        elif row["type"] == "Fail" or name in broken or (tries and not tries[-1]):
+            outcomes[name] = {**state, "outcome": "failed"}
+        else:
+            retried = tries.count(False)
+            outcomes[name] = {**state, "outcome": "retried" if retried else "succeeded", "failedAttempts": retried}
+    for row in reversed(rows):  # innermost first: a branch's uncaught failure fails its container
+        inner = _inner_states(states[row["name"]])
+        names = {name for name, state in states.items() if any(state is item for item in inner)}
+        if any(outcomes[n]["outcome"] == "failed" and not states[n].get("Catch") for n in names):
+            outcomes[row["name"]]["outcome"] = "failed"
+    return [{**row, **outcomes[row["name"]]} for row in rows]
+
+
+def _find(flow: dict[str, Any], name: str) -> list[tuple[str, dict[str, Any]]]:
+    """``[(name, state)]`` of the state called ``name`` anywhere in ``flow`` (empty if none)."""
+    for own, state in flow["States"].items():
+        if own == name:
+            return [(own, state)]
+        for inner in state.get("Branches", []) + [state[k] for k in ("ItemProcessor", "Iterator") if k in state]:
+            found = _find(inner, name)
+            if found:
+                return found
+    return []
 
 
 def render_text(rows: list[dict[str, Any]]) -> str:
@@ -188,29 +247,43 @@ def _state_block(name: str, state: dict[str, Any], taken: set[str]) -> Block:
 
 
 def _chain(states: dict[str, Any], start: str, taken: set[str]) -> Block | None:
-    """The column from ``start`` along Next (a Choice ends it with its targets side by side below)."""
-    blocks, name = [], start
+    """The column from ``start`` along Next (a Choice ends it with its targets side by side below).
+    A column that reaches a state drawn elsewhere (branches that join again) ends with an arrow to it."""
+    blocks: list[Block] = []
+    rejoins: list[tuple[str, str, str]] = []
+    name, previous = start, None
     while name and name not in taken:
         taken.add(name)
         state = states[name]
         blocks.append(_state_block(name, state, taken))
         if state["Type"] == "Choice":
             targets = [choice["Next"] for choice in state.get("Choices", [])] + [state.get("Default")]
-            columns = [column for target in targets if target and (column := _chain(states, target, taken))]
+            columns, drawn = [], []
+            for target in dict.fromkeys(t for t in targets if t):
+                column = _chain(states, target, taken) if target not in taken else None
+                (columns.append(column) if column else drawn.append(target))
+            rejoins += [(name, target, "next") for target in drawn]
             if columns:
                 below = _side_by_side(columns)
-                choice = _stacked([blocks.pop(), Block(below.w, 0)])  # the Choice centred over its targets
+                choice = blocks.pop()
                 joined = Block(max(choice.w, below.w), NODE_H + GAP_Y + below.h, entry=name)
                 joined.boxes = (
-                    choice.moved((joined.w - choice.w) / 2, 0).boxes
+                    choice.moved((joined.w - choice.w) / 2, 0).boxes  # the Choice centred over its targets
                     + below.moved((joined.w - below.w) / 2, NODE_H + GAP_Y).boxes
                 )
                 joined.arrows = below.arrows + [(name, column.entry, "next") for column in columns]
                 joined.exits = below.exits
                 blocks.append(joined)
+            name = None
             break
-        name = state.get("Next")
-    return _stacked(blocks) if blocks else None
+        previous, name = name, state.get("Next")
+    if name and previous:  # stopped at a state already drawn
+        rejoins.append((previous, name, "next"))
+    if not blocks:
+        return None
+    column = _stacked(blocks)
+    column.arrows += rejoins
+    return column
 
 
 def _flow(definition: dict[str, Any], taken: set[str]) -> tuple[Block, list[tuple[str, str]]]:

@@ -1,8 +1,9 @@
 """Playable in seconds: the ladder is published while it is being encoded.
 
-In one piece, :class:`LadderPublisher` watches FFmpeg's work folder: every segment goes to the media
-bucket as soon as FFmpeg closes it, and each rendition's EVENT playlist (reelstack.media.hls) is
-rewritten when it has grown, which is at least once a segment (1 target duration). Once every rung
+In one piece, :class:`LadderPublisher` is told what FFmpeg has finished (reelstack.media.render's
+SegmentLog, every quarter second): every segment goes to the media bucket as soon as FFmpeg closes
+it, and each rendition's EVENT playlist (reelstack.media.hls) is rewritten when it has grown, which
+is at least once a segment (1 target duration). Once every rung
 has its first segment the master goes up and the asset becomes playable (``asset.playable``, once).
 
 In chunks, chunks finish in any order. Each records its completion on the asset (a set in DynamoDB,
@@ -17,6 +18,7 @@ starts from what is already published.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from reelstack.errors import AssetGone, ToolchainFailed
@@ -46,15 +48,20 @@ def announce_playable(job: Job) -> bool:
 PLAYABLE_POLL_SECONDS = 0.25
 
 
-def yield_until_playable(asset_id: str, seconds: float) -> None:
+def yield_until_playable(
+    asset_id: str,
+    seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     """Wait until the asset is playable (or no longer processing), at most ``seconds``: the extras let
     the first segments have the CPU where functions share it (ExtrasYieldSeconds)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        asset = assets.now(asset_id)
+    deadline = clock() + seconds
+    while clock() < deadline:
+        asset = assets.read_consistent(asset_id)
         if asset is None or asset.playable or is_gone(asset.status):
             return
-        time.sleep(PLAYABLE_POLL_SECONDS)
+        sleep(PLAYABLE_POLL_SECONDS)
 
 
 def fence(asset_id: str, prefix: str) -> None:

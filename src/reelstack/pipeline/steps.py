@@ -236,7 +236,6 @@ def _make(job: Job, remaining_ms: RemainingMs, folder: str, prefix: str, maker: 
     """Download the source, let ``maker(source, media, out, seconds_left)`` write into a work folder,
     upload what it wrote under ``prefix``; returns what was made and how many objects went up."""
     media = job.described()
-    progressive.yield_until_playable(job.asset_id, deployment().extras_yield_seconds)
     with work_folder() as work:
         source = download_source(job, work)
         out = work / folder
@@ -250,6 +249,8 @@ def _make(job: Job, remaining_ms: RemainingMs, folder: str, prefix: str, maker: 
 def thumbnails(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
     """A poster (one seek, else the first frame that decodes) and a storyboard sprite with its WebVTT."""
     keys = MediaKeys(job.asset_id)
+    # The extras' branch starts here (previews come after): it lets the first segments go first, once.
+    progressive.yield_until_playable(job.asset_id, deployment().extras_yield_seconds)
     made, _ = _make(job, remaining_ms, "thumbnails", keys.thumbnails_prefix, render.make_thumbnails)
     return {
         "poster": keys.poster,

@@ -17,7 +17,7 @@ def owned_asset(owner_id: str, asset_id: str) -> AssetModel:
     return asset
 
 
-def now(asset_id: str) -> AssetModel | None:
+def read_consistent(asset_id: str) -> AssetModel | None:
     """The asset as DynamoDB has it now (a consistent read); None if there is no such asset."""
     try:
         return AssetModel.get(asset_id, consistent_read=True)
@@ -26,7 +26,8 @@ def now(asset_id: str) -> AssetModel | None:
 
 
 def status_now(asset_id: str) -> str | None:
-    asset = now(asset_id)
+    """The asset's status as DynamoDB has it now (a consistent read); None if there is no such asset."""
+    asset = read_consistent(asset_id)
     return asset.status if asset else None
 
 

@@ -68,19 +68,18 @@ def test_segments_that_left_ffmpegs_window_before_anyone_looked_are_measured_fro
     made = render.encode_ladder(clip, media, plan, finished, lambda: 60)
     name = plan.renditions[0].name
     everything = made.progress[name].segments
-    assert [round(seconds) for _, seconds in everything] == [2, 2, 2, 2, 4, 3]  # short first, then 6 s at most
-    # This encode outran its watcher (a small clip): what the final playlist lists is what was made.
-    listed = hls.playlist_segments((finished / name / "index.m3u8").read_text())
-    assert [file for file, _ in listed] == [f"segment_{n:05d}.m4s" for n in range(6)]
-    assert [seconds for _, seconds in listed] == pytest.approx([s for _, s in everything], abs=0.001)
+    # Short first, then up to 6 s: exact to a frame (1/25 s), whether read from FFmpeg's playlist or
+    # measured from the file (a small clip may outrun its watcher; which path ran depends on the machine).
+    assert [file for file, _ in everything] == [f"segment_{n:05d}.m4s" for n in range(6)]
+    assert [seconds for _, seconds in everything] == pytest.approx([2, 2, 2, 2, 4, 3], abs=0.04)
 
     out = tmp_path / "out"
     shutil.copytree(finished, out, ignore=shutil.ignore_patterns("*.m3u8"))
     init = made.progress[name].init or "init.mp4"
-    log = render.SegmentLog(plan, out)
+    log = render.SegmentLog(plan, out, lambda: 60)
     for seen in (1, 5, 6):  # the watcher looks after the first segment, then only after the fifth
         window = everything[:seen][-ffmpeg.SHORT_SEGMENTS_WINDOW :]
         (out / name / "index.m3u8").write_text(hls.event_playlist(window, init, 6, ended=False))
         progress = log.update()[name]
         assert [file for file, _ in progress.segments] == [file for file, _ in everything[:seen]]
-    assert [seconds for _, seconds in progress.segments] == pytest.approx([s for _, s in everything], abs=0.05)
+    assert [seconds for _, seconds in progress.segments] == pytest.approx([2, 2, 2, 2, 4, 3], abs=0.04)

@@ -69,37 +69,81 @@ def test_arrows_follow_the_asl_and_branches_stand_side_by_side() -> None:
     assert len({box.y for box in starts}) == 1 and starts[0].x + starts[0].w < starts[1].x  # side by side
 
 
-def test_an_execution_colours_each_state_and_gives_its_duration() -> None:
-    at = datetime(2026, 12, 3, tzinfo=UTC)
+class History:
+    """An execution's history as Step Functions writes it: numbered events, each pointing at the one
+    before it in its own branch (``previousEventId``), the branches' events interleaved."""
 
-    def event(kind: str, name: str, seconds: float) -> dict[str, Any]:
-        details = "stateEnteredEventDetails" if kind.endswith("Entered") else "stateExitedEventDetails"
-        return {"type": kind, "timestamp": at + timedelta(seconds=seconds), details: {"name": name}}
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.at = datetime(2026, 12, 3, tzinfo=UTC)
 
-    history = [
-        event("TaskStateEntered", "Probe source", 0),
-        event("TaskStateExited", "Probe source", 1.25),
-        event("TaskStateEntered", "Plan renditions", 1.25),
-        {"type": "LambdaFunctionFailed", "timestamp": at + timedelta(seconds=1.3)},
-        event("TaskStateExited", "Plan renditions", 1.5),  # retried, then done
-        event("ParallelStateEntered", "Encode", 1.5),
-        {"type": "LambdaFunctionFailed", "timestamp": at + timedelta(seconds=1.7)},
-        event("ParallelStateExited", "Encode", 2),  # failed for good: its Catch takes over
-        event("TaskStateEntered", "Record failure", 2),
-        event("TaskStateExited", "Record failure", 2.1),
-        event("FailStateEntered", "Failed", 2.1),
-        event("FailStateExited", "Failed", 2.1),
-    ]
-    rows = {row["name"]: row for row in diagram.execution_rows(definition(), history)}
-    picture = ElementTree.fromstring(diagram.render_svg(definition(), rows))
+    def add(self, kind: str, after: int, seconds: float, name: str | None = None) -> int:
+        event = {"id": len(self.events) + 1, "previousEventId": after, "type": kind,
+                 "timestamp": self.at + timedelta(seconds=seconds)}  # fmt: skip
+        if name:
+            event["stateEnteredEventDetails" if kind.endswith("Entered") else "stateExitedEventDetails"] = {
+                "name": name
+            }
+        self.events.append(event)
+        return event["id"]
+
+    def task(self, name: str, after: int, start: float, ends: list[tuple[str, float]]) -> int:
+        """A Task state with one attempt per ``(LambdaFunction<Outcome>, seconds)``; exits at the last."""
+        last = self.add("TaskStateEntered", after, start, name)
+        for outcome, seconds in ends:
+            last = self.add("LambdaFunctionScheduled", last, seconds - 0.01)
+            last = self.add(f"LambdaFunction{outcome}", last, seconds)
+        return self.add("TaskStateExited", last, ends[-1][1], name)
+
+
+def outcomes_drawn(rows: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
+    picture = ElementTree.fromstring(diagram.render_svg(definition(), {row["name"]: row for row in rows}))
     groups = {group.get("data-state"): group for group in picture.iter(f"{SVG}g")}
-    outcome = {name: group.get("class").split()[-1] for name, group in groups.items()}
-    assert outcome["Probe source"] == "succeeded" and outcome["Plan renditions"] == "retried"
-    assert outcome["Encode"] == outcome["Failed"] == "failed" and outcome["Publish"] == "not-run"
     texts = {name: " ".join(text.text or "" for text in group.iter(f"{SVG}text")) for name, group in groups.items()}
-    assert "1.2 s" in texts["Probe source"] and "250 ms, 1 retried" in texts["Plan renditions"]
-    fills = {name: group.find(f"{SVG}rect").get("fill") for name, group in groups.items()}
-    assert fills["Probe source"] != fills["Failed"] != fills["Publish"]
+    return {name: group.get("class").split()[-1] for name, group in groups.items()}, texts
+
+
+def test_an_execution_colours_each_state_and_gives_its_duration() -> None:
+    """Probe retried once; in Encode's branches (interleaved) the thumbnails fail for good and their
+    Catch goes on to the previews (which is also their Next), while the transcode fails with no Catch
+    of its own: Encode fails, its Catch records the failure."""
+    h = History()
+    probe = h.task("Probe source", 0, 0, [("Failed", 0.5), ("Succeeded", 1.25)])
+    plan = h.task("Plan renditions", probe, 1.25, [("Succeeded", 1.5)])
+    encode = h.add("ParallelStateEntered", plan, 1.5, "Encode")
+    started = h.add("ParallelStateStarted", encode, 1.5)
+    video = h.add("ChoiceStateEntered", started, 1.5, "In chunks?")
+    extras = h.add("ChoiceStateEntered", started, 1.5, "Has video?")
+    video = h.add("ChoiceStateExited", video, 1.5, "In chunks?")
+    extras = h.add("ChoiceStateExited", extras, 1.5, "Has video?")
+    transcode = h.add("TaskStateEntered", video, 1.5, "Transcode HLS ladder")
+    thumbs = h.add("TaskStateEntered", extras, 1.5, "Make thumbnails")
+    thumbs = h.add("LambdaFunctionFailed", h.add("LambdaFunctionScheduled", thumbs, 1.6), 2.0)
+    transcode = h.add("LambdaFunctionScheduled", transcode, 1.6)
+    thumbs = h.add("TaskStateExited", thumbs, 2.0, "Make thumbnails")  # caught: on to the previews
+    thumbs = h.task("Make previews", thumbs, 2.0, [("Succeeded", 2.5)])
+    transcode = h.add("LambdaFunctionFailed", transcode, 3.0)
+    h.add("ParallelStateFailed", transcode, 3.0)
+    encode = h.add("ParallelStateExited", transcode, 3.0, "Encode")
+    failure = h.task("Record failure", encode, 3.0, [("Succeeded", 3.1)])
+    h.add("ExecutionFailed", h.add("FailStateEntered", failure, 3.1, "Failed"), 3.1)
+
+    outcome, texts = outcomes_drawn(diagram.execution_rows(definition(), h.events))
+    assert outcome["Probe source"] == "retried" and "1.2 s, 1 retried" in texts["Probe source"]
+    assert outcome["Plan renditions"] == "succeeded" and "250 ms" in texts["Plan renditions"]
+    assert outcome["Make thumbnails"] == "failed" and outcome["Make previews"] == "succeeded"
+    assert outcome["Transcode HLS ladder"] == outcome["Encode"] == outcome["Failed"] == "failed"
+    assert outcome["Record failure"] == "succeeded" and outcome["Publish"] == "not-run"
+
+    # The same thumbnails failing once and then succeeding on their retry are retried, not failed,
+    # though their Catch target is their Next too; and Encode then succeeds.
+    h = History()
+    extras = h.add("ParallelStateEntered", 0, 0, "Encode")
+    thumbs = h.task("Make thumbnails", extras, 0, [("Failed", 1), ("Succeeded", 2)])
+    h.task("Make previews", thumbs, 2, [("Succeeded", 3)])
+    h.add("ParallelStateExited", extras, 3, "Encode")
+    outcome, _ = outcomes_drawn(diagram.execution_rows(definition(), h.events))
+    assert outcome["Make thumbnails"] == "retried" and outcome["Encode"] == "succeeded"
 
 
 def test_docs_pipeline_svg_is_what_the_asl_draws_today() -> None:
@@ -108,3 +152,26 @@ def test_docs_pipeline_svg_is_what_the_asl_draws_today() -> None:
         "docs/pipeline.svg is out of date: run `reelstack diagram --out docs/pipeline.svg`"
     )
     ElementTree.fromstring(drawn)  # well-formed
+
+
+def test_branches_that_join_again_keep_their_arrows() -> None:
+    """A Choice whose branches meet again, and a Catch handler whose column rejoins the main one."""
+    choice = [{"Variable": "$.a", "IsPresent": True, "Next": "A"}]
+    catch = [{"ErrorEquals": ["States.ALL"], "Next": "Fix"}]
+    machine = {
+        "StartAt": "Pick",
+        "States": {
+            "Pick": {"Type": "Choice", "Choices": choice, "Default": "B"},
+            "A": {"Type": "Task", "Resource": "x", "Next": "Join", "Catch": catch},
+            "B": {"Type": "Task", "Resource": "x", "Next": "Join"},
+            "Join": {"Type": "Succeed"},
+            "Fix": {"Type": "Pass", "Next": "Join"},
+        },
+    }  # fmt: skip
+    block = diagram.layout(machine)
+    assert {("Pick", "A", "next"), ("Pick", "B", "next"), ("A", "Join", "next"), ("B", "Join", "next")} <= set(
+        block.arrows
+    )
+    assert ("A", "Fix", "catch") in block.arrows and ("Fix", "Join", "next") in block.arrows
+    assert sorted(box.name for box in block.boxes) == sorted(machine["States"])
+    ElementTree.fromstring(diagram.render_svg(machine))

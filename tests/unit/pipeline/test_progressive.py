@@ -16,7 +16,7 @@ from botocore.client import BaseClient
 
 from reelstack.api import playback
 from reelstack.errors import AssetGone, NotFound
-from reelstack.media import hls, render
+from reelstack.media import ffmpeg, hls, render
 from reelstack.media.ladder import plan_ladder
 from reelstack.pipeline import progressive
 from reelstack.pipeline.job import Job
@@ -74,7 +74,7 @@ def test_a_player_polling_the_bucket_sees_playlists_that_only_grow(
     keys = MediaKeys(job.asset_id)
     out = tmp_path / "out"
     publisher = progressive.LadderPublisher(job, plan, out)
-    log = render.SegmentLog(plan, out)
+    log = render.SegmentLog(plan, out, lambda: 60)
     seen: dict[str, list[hls.Segment]] = {name: [] for name in names}
     for written in range(len(segments[names[0]]) + 1):
         for name in names:  # what FFmpeg has closed so far: its playlist is renamed into place last
@@ -83,7 +83,7 @@ def test_a_player_polling_the_bucket_sees_playlists_that_only_grow(
                 shutil.copy(finished / name / file, out / name / file)
             if written:
                 # FFmpeg lists only its last few segments (the log keeps the rest)
-                window = segments[name][:written][-3:]
+                window = segments[name][:written][-ffmpeg.SHORT_SEGMENTS_WINDOW :]
                 (out / name / "index.m3u8").write_text(hls.event_playlist(window, inits[name], 6, ended=False))
         publisher(log.update())
         for name in names:
@@ -108,10 +108,10 @@ def test_a_player_polling_the_bucket_sees_playlists_that_only_grow(
     shutil.copytree(finished, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.m3u8"))
     for name in names:
         (out / name / "index.m3u8").write_text(hls.event_playlist(segments[name][:1], inits[name], 6, ended=False))
-    again(render.SegmentLog(plan, out).update())
+    again(render.SegmentLog(plan, out, lambda: 60).update())
     assert all(len(hls.playlist_segments(published(keys.media_playlist(name)))) == 6 for name in names)
     shutil.copytree(finished, out, dirs_exist_ok=True)
-    again.finish(render.SegmentLog(plan, out).update())
+    again.finish(render.SegmentLog(plan, out, lambda: 60).update())
     assert all(published(keys.media_playlist(name)).endswith("#EXT-X-ENDLIST\n") for name in names)
     assert len(playable_events(long_pipeline)) == 0  # announced once, by the first run
 
@@ -305,19 +305,19 @@ def test_extras_wait_for_the_first_segments_but_never_longer_than_their_yield(
         polls.append(seconds)
         clock[0] += seconds
 
-    monkeypatch.setattr(progressive.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(progressive.time, "sleep", sleep)
+    def wait(asset_id: str, seconds: float) -> None:
+        progressive.yield_until_playable(asset_id, seconds, lambda: clock[0], sleep)
 
-    progressive.yield_until_playable(job.asset_id, 1.0)  # not playable: it looks until its yield is over
+    wait(job.asset_id, 1.0)  # not playable: it looks until its yield is over
     assert polls == [progressive.PLAYABLE_POLL_SECONDS] * 4
 
     polls.clear()
     assets.mark_playable(job.asset_id, MediaKeys(job.asset_id).master_playlist)
-    progressive.yield_until_playable(job.asset_id, 60)
+    wait(job.asset_id, 60)
     assert polls == []  # playable: no wait at all
 
     other, _ = probed_job(long_pipeline)
     assets.move(other.asset_id, AssetStatus.DELETED)
-    progressive.yield_until_playable(other.asset_id, 60)
-    progressive.yield_until_playable("no-such-asset", 60)
+    wait(other.asset_id, 60)
+    wait("no-such-asset", 60)
     assert polls == []  # deleted or unknown: nothing to wait for
