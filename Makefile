@@ -98,8 +98,15 @@ unit: venv
 integration: venv localcloud node_modules/.installed browser
 	$(RUN)/pytest tests/integration -q
 
+# The unit suite runs beside the integration suite: its FFmpeg work fills the cores while the integration
+# tests wait on the local cloud. Its report comes after the integration suite's; either failing fails.
 test: lint venv localcloud browser
-	$(RUN)/pytest -q
+	@mkdir -p .local
+	@$(RUN)/pytest tests/unit -q -p no:cacheprovider --durations=10 > .local/unit-tests.log 2>&1 & unit=$$!; \
+	$(RUN)/pytest tests/integration -q --durations=15; integration=$$?; \
+	wait $$unit; units=$$?; \
+	echo "== the unit tests, which ran beside them (.local/unit-tests.log) =="; cat .local/unit-tests.log; \
+	test $$integration -eq 0 -a $$units -eq 0
 
 bench: venv localcloud node_modules/.installed
 	$(RUN)/python -m bench $(BENCH)

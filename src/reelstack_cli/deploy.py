@@ -245,7 +245,12 @@ def current_parameters(settings: Settings) -> dict[str, str]:
         stack = cfn.describe_stacks(StackName=settings.stack_name)["Stacks"][0]
     except ClientError as error:
         raise DeployError(f"stack {settings.stack_name} is not deployed here: run `reelstack deploy`") from error
-    return {item["ParameterKey"]: item["ParameterValue"] for item in stack.get("Parameters", [])}
+    # A NoEcho parameter reads back as "****" (on AWS): those are the secrets local_parameters() sets.
+    return {
+        item["ParameterKey"]: item["ParameterValue"]
+        for item in stack.get("Parameters", [])
+        if item.get("ParameterValue") != "****"
+    }
 
 
 def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
