@@ -101,7 +101,7 @@ def test_the_page_uploads_plays_renames_and_deletes(stack: Stack, browser: Brows
     outcomes = pipeline_graph(page, "ready")
     assert outcomes["Transcode HLS ladder"] == outcomes["Publish"] == outcomes["Ready"] == "succeeded"
     assert outcomes["Record failure"] == outcomes["Encode chunks"] == "not-run"
-    assert re.search(r"task · [0-9.]+ (s|ms)", page.locator("#pipeline g[data-state='Publish']").inner_text())
+    assert re.search(r"task · [0-9.]+ (s|ms)", page.locator("#pipeline g[data-state='Publish']").text_content() or "")
     page.screenshot(path=str(SCREENSHOTS / "web-page.png"), full_page=True)
 
     page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=rename]").click()
