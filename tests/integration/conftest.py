@@ -112,7 +112,7 @@ def cli() -> Cli:
 
 
 @pytest.fixture(scope="session")
-def stack(cli: Cli) -> Iterator[Stack]:
+def stack(cli: Cli, request: pytest.FixtureRequest) -> Iterator[Stack]:
     cli.run("local", "stop", "--clean")
     started = cli.json("local", "start")
     try:
@@ -124,7 +124,12 @@ def stack(cli: Cli) -> Iterator[Stack]:
         )
         yield Stack(cli, settings, deployed["outputs"], started["startSeconds"], deployed["deploySeconds"])
     finally:
-        cli.run("local", "stop", "--clean", check=False)
+        # After a failure the cloud's state and logs stay (LocalStack's, and each function's under
+        # lambda/logs/) for a look; the next run cleans them first.
+        kept = [] if request.session.testsfailed else ["--clean"]
+        cli.run("local", "stop", *kept, check=False)
+        if kept == []:
+            print(f"\nthe local cloud's logs are kept in {cli.env['REELSTACK_CLOUD_DIR']}")
 
 
 def _api_for(stack: Stack, user: str) -> ApiClient:
