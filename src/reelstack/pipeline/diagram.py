@@ -16,6 +16,21 @@ from typing import Any
 ICONS = {"succeeded": "✔", "failed": "✘", "running": "…", "retried": "↻", "not run": "·"}
 
 
+def flows_in(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The flows a state holds: a Parallel's branches, a Map's iteration (none for other states)."""
+    return state.get("Branches", []) + [state[key] for key in ("ItemProcessor", "Iterator") if key in state]
+
+
+def all_states(flow: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every state of ``flow`` by name, those inside Parallels and Maps included."""
+    found = {}
+    for name, state in flow["States"].items():
+        found[name] = state
+        for inner in flows_in(state):
+            found.update(all_states(inner))
+    return found
+
+
 def outline(definition: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
     """Rows ``{name, type, depth, next, catch}`` in the order a reader follows the machine."""
     states = definition["States"]
@@ -34,8 +49,7 @@ def outline(definition: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
         following += [state["Default"]] if "Default" in state else []
         catches = [catch["Next"] for catch in state.get("Catch", [])]
         rows.append({"name": name, "type": state["Type"], "depth": depth, "next": following, "catch": catches})
-        inner = state.get("Branches", []) + [state[key] for key in ("ItemProcessor", "Iterator") if key in state]
-        for branch in inner:  # a Parallel's branches, a Map's iteration
+        for branch in flows_in(state):
             rows += outline(branch, depth + 1)
         queue = following + queue
         later += [target for target in catches if target not in later]
@@ -63,15 +77,6 @@ def _owner(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> str | Non
         if event is None:
             return None
     return None
-
-
-def _inner_states(state: dict[str, Any]) -> list[dict[str, Any]]:
-    flows = state.get("Branches", []) + [state[key] for key in ("ItemProcessor", "Iterator") if key in state]
-    found = []
-    for flow in flows:
-        for inner in flow["States"].values():
-            found += [inner, *_inner_states(inner)]
-    return found
 
 
 def execution_rows(definition: dict[str, Any], history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -106,7 +111,7 @@ def execution_rows(definition: dict[str, Any], history: list[dict[str, Any]]) ->
         elif kind in _EXECUTION_ENDED_BADLY:
             ended_badly = True
     rows = outline(definition)
-    states = {name: state for row in rows for name, state in _find(definition, row["name"])}
+    states = all_states(definition)
     outcomes: dict[str, dict[str, Any]] = {}
     for row in rows:
         name, state = row["name"], seen.get(row["name"])
@@ -122,23 +127,10 @@ def execution_rows(definition: dict[str, Any], history: list[dict[str, Any]]) ->
             retried = tries.count(False)
             outcomes[name] = {**state, "outcome": "retried" if retried else "succeeded", "failedAttempts": retried}
     for row in reversed(rows):  # innermost first: a branch's uncaught failure fails its container
-        inner = _inner_states(states[row["name"]])
-        names = {name for name, state in states.items() if any(state is item for item in inner)}
-        if any(outcomes[n]["outcome"] == "failed" and not states[n].get("Catch") for n in names):
+        inner = {name for flow in flows_in(states[row["name"]]) for name in all_states(flow)}
+        if any(outcomes[n]["outcome"] == "failed" and not states[n].get("Catch") for n in inner):
             outcomes[row["name"]]["outcome"] = "failed"
     return [{**row, **outcomes[row["name"]]} for row in rows]
-
-
-def _find(flow: dict[str, Any], name: str) -> list[tuple[str, dict[str, Any]]]:
-    """``[(name, state)]`` of the state called ``name`` anywhere in ``flow`` (empty if none)."""
-    for own, state in flow["States"].items():
-        if own == name:
-            return [(own, state)]
-        for inner in state.get("Branches", []) + [state[k] for k in ("ItemProcessor", "Iterator") if k in state]:
-            found = _find(inner, name)
-            if found:
-                return found
-    return []
 
 
 def render_text(rows: list[dict[str, Any]]) -> str:
@@ -237,8 +229,7 @@ def _state_block(name: str, state: dict[str, Any], taken: set[str]) -> Block:
     kind = state["Type"]
     if kind not in ("Parallel", "Map"):
         return Block(NODE_W, NODE_H, [Box(name, kind, 0, 0, NODE_W, NODE_H)], entry=name, exits=[name])
-    flows = state.get("Branches") or [state.get("ItemProcessor") or state.get("Iterator")]
-    inner = _side_by_side([_flow(flow, taken)[0] for flow in flows]).moved(PAD, HEADER)
+    inner = _side_by_side([_flow(flow, taken)[0] for flow in flows_in(state)]).moved(PAD, HEADER)
     stack = 6 if kind == "Map" else 0  # the iterations behind the first
     box = Block(inner.w + 2 * PAD + stack, inner.h + HEADER + PAD + stack, entry=name, exits=[name])
     box.boxes = [Box(name, kind, 0, 0, inner.w + 2 * PAD, inner.h + HEADER + PAD, container=True), *inner.boxes]

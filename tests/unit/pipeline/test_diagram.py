@@ -19,15 +19,6 @@ def definition() -> dict[str, Any]:
     return json.loads(STATE_MACHINE.read_text())
 
 
-def all_states(flow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    found = []
-    for name, state in flow["States"].items():
-        found.append((name, state))
-        for inner in state.get("Branches", []) + [state[key] for key in ("ItemProcessor", "Iterator") if key in state]:
-            found += all_states(inner)
-    return found
-
-
 def inside(inner: diagram.Box, outer: diagram.Box) -> bool:
     return (
         outer.x <= inner.x and inner.x + inner.w <= outer.x + outer.w
@@ -42,14 +33,14 @@ def overlap(a: diagram.Box, b: diagram.Box) -> bool:
 def test_every_state_is_one_box_and_no_box_sits_on_another_unless_it_contains_it() -> None:
     block = diagram.layout(definition())
     names = [box.name for box in block.boxes]
-    assert sorted(names) == sorted(name for name, _ in all_states(definition()))
+    assert sorted(names) == sorted(diagram.all_states(definition()))
     for index, a in enumerate(block.boxes):
         for b in block.boxes[index + 1 :]:
             if overlap(a, b):
                 assert (a.container and inside(b, a)) or (b.container and inside(a, b)), (a.name, b.name)
     boxes = {box.name: box for box in block.boxes}
-    for name, state in all_states(definition()):  # a Parallel's or Map's states are inside its box
-        for inner in state.get("Branches", []) + ([state["ItemProcessor"]] if "ItemProcessor" in state else []):
+    for name, state in diagram.all_states(definition()).items():  # a Parallel's or Map's states are inside its box
+        for inner in diagram.flows_in(state):
             assert boxes[name].container and all(inside(boxes[child], boxes[name]) for child in inner["States"])
 
 
@@ -57,7 +48,7 @@ def test_arrows_follow_the_asl_and_branches_stand_side_by_side() -> None:
     block = diagram.layout(definition())
     boxes = {box.name: box for box in block.boxes}
     arrows = set(block.arrows)
-    for name, state in all_states(definition()):
+    for name, state in diagram.all_states(definition()).items():
         for target in [state.get("Next"), state.get("Default"), *[c["Next"] for c in state.get("Choices", [])]]:
             if target:
                 assert (name, target, "next") in arrows
