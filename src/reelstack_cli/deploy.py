@@ -238,13 +238,18 @@ def local_outputs(settings: Settings) -> dict[str, str]:
     return outputs
 
 
+def _deployed(cfn: Any, stack_name: str) -> dict[str, Any]:
+    try:
+        return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except ClientError as error:
+        raise DeployError(
+            f"stack {stack_name} is not deployed here: run `reelstack deploy` (or `make demo`)"
+        ) from error
+
+
 def current_parameters(settings: Settings) -> dict[str, str]:
     """The deployed stack's parameter values, so that a redeploy that names none keeps them."""
-    cfn = local_session(settings).client("cloudformation")
-    try:
-        stack = cfn.describe_stacks(StackName=settings.stack_name)["Stacks"][0]
-    except ClientError as error:
-        raise DeployError(f"stack {settings.stack_name} is not deployed here: run `reelstack deploy`") from error
+    stack = _deployed(local_session(settings).client("cloudformation"), settings.stack_name)
     # A NoEcho parameter reads back as "****" (on AWS): those are the secrets local_parameters() sets.
     return {
         item["ParameterKey"]: item["ParameterValue"]
@@ -254,13 +259,7 @@ def current_parameters(settings: Settings) -> dict[str, str]:
 
 
 def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
-    try:
-        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-    except ClientError as error:
-        raise DeployError(
-            f"stack {stack_name} is not deployed here: run `reelstack deploy` (or `make demo`)"
-        ) from error
-    return camel_outputs(stack.get("Outputs", []))
+    return camel_outputs(_deployed(cfn, stack_name).get("Outputs", []))
 
 
 # -- AWS -----------------------------------------------------------------------------------------
