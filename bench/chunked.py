@@ -24,6 +24,7 @@ from typing import Any
 from bench.common import cached_clip, deployed_cloud, median, pipeline_clients, ready_event, write_results
 from reelstack_cli.clients import local_session
 from reelstack_cli.demo import wait_for_execution
+from reelstack_cli.invoke import physical_name, set_environment
 from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
 
 DURATIONS = [int(seconds) for seconds in os.environ.get("BENCH_CHUNKED_SECONDS", "60,180").split(",")]
@@ -45,14 +46,10 @@ MODEL = {
 
 
 def _function_env(cloud: Any, logical_id: str, changes: dict[str, str]) -> None:
-    session = local_session(cloud.settings)
-    name = session.client("cloudformation").describe_stack_resource(
-        StackName=cloud.settings.stack_name, LogicalResourceId=logical_id
-    )["StackResourceDetail"]["PhysicalResourceId"]
-    client = session.client("lambda")
+    name = physical_name(cloud.settings, logical_id)
+    client = local_session(cloud.settings).client("lambda")
     variables = client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-    client.update_function_configuration(FunctionName=name, Environment={"Variables": {**variables, **changes}})
-    client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.5})
+    set_environment(client, name, {**variables, **changes})
 
 
 def _ready_at(sqs: Any, queue: str, asset_id: str) -> float:

@@ -126,12 +126,12 @@ def invoke(settings: Settings, logical_id: str, event: dict[str, Any], env: dict
     started = time.monotonic()
     try:
         if env:  # for this call: whatever else invokes the function meanwhile (the pipeline) gets it too
-            _set_environment(control, name, {**own, **env})
+            set_environment(control, name, {**own, **env})
         answer = client.invoke(FunctionName=name, Payload=json.dumps(event).encode(), LogType="Tail")
     finally:
         if env:
             try:
-                _set_environment(control, name, own)
+                set_environment(control, name, own)
             except Exception as error:  # noqa: BLE001 - say so, and let the invocation's own outcome stand
                 print(
                     f"could not put {logical_id}'s environment back ({error}): run `reelstack deploy`", file=sys.stderr
@@ -146,6 +146,7 @@ def invoke(settings: Settings, logical_id: str, event: dict[str, Any], env: dict
     return Invocation(logical_id, result, "FunctionError" in answer, logs, seconds)
 
 
-def _set_environment(control: Any, name: str, variables: dict[str, str]) -> None:
+def set_environment(control: Any, name: str, variables: dict[str, str]) -> None:
+    """A deployed function's whole environment (``control`` its Lambda client), once it has taken effect."""
     control.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
     control.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})

@@ -23,6 +23,7 @@ from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.clients import local_session, subscribe_queue
 from reelstack_cli.deploy import dev_secret
+from reelstack_cli.invoke import physical_name, set_environment
 from reelstack_cli.settings import CHECKOUT, LOCAL_DIR, Settings
 
 pytestmark = pytest.mark.localcloud
@@ -70,9 +71,7 @@ class Stack:
         return local_session(self.settings).client(service)
 
     def function_name(self, logical_id: str) -> str:
-        return self.client("cloudformation").describe_stack_resource(
-            StackName=self.settings.stack_name, LogicalResourceId=logical_id
-        )["StackResourceDetail"]["PhysicalResourceId"]
+        return physical_name(self.settings, logical_id)
 
     def execution_history(self, asset_id: str) -> list[dict[str, Any]]:
         """The events of the asset's pipeline execution (its name starts with the asset id)."""
@@ -88,9 +87,7 @@ class Stack:
         original = lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
 
         def configure(changes: dict[str, str]) -> None:
-            values = {**original, **changes}
-            lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": values})
-            lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.5})
+            set_environment(lambda_client, name, {**original, **changes})
 
         try:
             yield configure
