@@ -15,8 +15,8 @@ from typing import Any
 
 from chalice.app import Chalice, CORSConfig, Response
 
-from reelstack import aws, library
-from reelstack.api import playback, throttle
+from reelstack import aws, library, sharing
+from reelstack.api import playback, share, throttle
 from reelstack.api.auth import owner_of
 from reelstack.api.health import health
 from reelstack.bodies import AssetChanges, CompleteUpload, CreateUpload, RegisterDevice, RequestParts, parse_body
@@ -144,8 +144,8 @@ def list_assets(owner: str) -> dict[str, Any]:
 
 
 @route("/assets/{asset_id}", "GET")
-def get_asset(owner: str, asset_id: str) -> dict[str, Any]:
-    return library.get_asset(owner, asset_id, playback_url())
+def get_asset(caller: str, asset_id: str) -> dict[str, Any]:
+    return library.get_asset(caller, asset_id, playback_url())
 
 
 @route("/assets/{asset_id}", "PATCH")
@@ -159,8 +159,14 @@ def delete_asset(owner: str, asset_id: str) -> None:
 
 
 @route("/assets/{asset_id}/playback", "GET")
-def start_playback(owner: str, asset_id: str) -> dict[str, Any]:
-    return playback.start(owner, asset_id, f"{api_base()}/playback")
+def start_playback(caller: str, asset_id: str) -> dict[str, Any]:
+    return playback.start(caller, asset_id, f"{api_base()}/playback")
+
+
+@route("/feed", "GET")
+def feed(caller: str) -> dict[str, Any]:
+    query = app.current_request.query_params or {}
+    return sharing.feed(query.get("limit"), query.get("cursor"), playback_url())
 
 
 def playback_url() -> PlaybackUrl | None:
@@ -168,17 +174,43 @@ def playback_url() -> PlaybackUrl | None:
     if not deployment().playback_secret:
         return None
     base = f"{api_base()}/playback"
-    return lambda asset_id: playback.url_for(asset_id, base)
+    return lambda asset: playback.url_for(asset, base)
 
 
-@route("/playback/{token}/master.m3u8", "GET", public=True, content_type=HLS_TYPE)
-def master_playlist(token: str) -> str:
-    return playback.master_playlist(token)
+def served(answer: playback.Served) -> Response:
+    """A playlist (or a segment's redirect) with the caching its token allows."""
+    headers = {"Cache-Control": answer.cache_control}
+    if answer.location:
+        return Response("", status_code=302, headers={**headers, "Location": answer.location})
+    return Response(answer.body, headers={**headers, "Content-Type": HLS_TYPE})
 
 
-@route("/playback/{token}/{rendition}/index.m3u8", "GET", public=True, content_type=HLS_TYPE)
-def media_playlist(token: str, rendition: str) -> str:
-    return playback.media_playlist(token, rendition)
+@route("/playback/{token}/master.m3u8", "GET", public=True)
+def master_playlist(token: str) -> Response:
+    return served(playback.master_playlist(token))
+
+
+@route("/playback/{token}/{rendition}/index.m3u8", "GET", public=True)
+def media_playlist(token: str, rendition: str) -> Response:
+    return served(playback.media_playlist(token, rendition))
+
+
+@route("/playback/{token}/{rendition}/{segment}", "GET", public=True)
+def playback_segment(token: str, rendition: str, segment: str) -> Response:
+    return served(playback.segment(token, rendition, segment))
+
+
+@route("/watch/{asset_id}", "GET", public=True)
+def watch_page(asset_id: str) -> Response:
+    shown = share.page(asset_id, api_base())
+    headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": shown.cache_control}
+    return Response(shown.html, status_code=shown.status, headers=headers)
+
+
+@route("/watch/{asset_id}/{file}", "GET", public=True)
+def watch_media(asset_id: str, file: str) -> Response:
+    location = share.media_location(asset_id, file)
+    return Response("", status_code=302, headers={"Location": location, "Cache-Control": "public, max-age=60"})
 
 
 @route("/assets/{asset_id}/execution", "GET")

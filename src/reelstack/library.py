@@ -1,71 +1,55 @@
-"""The caller's library: list (newest first, by the ByOwner index, never a scan), edit, delete."""
+"""The caller's library: list (newest first, by the ByOwner index, never a scan), read (theirs, or anyone's
+shared asset), edit (visibility too: reelstack.sharing), delete."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from reelstack import aws
-from reelstack.bodies import AssetChanges, read_json
-from reelstack.errors import InvalidInput, NotFound
+from reelstack import aws, sharing
+from reelstack.bodies import AssetChanges
+from reelstack.errors import NotFound
+from reelstack.paging import decode_cursor, encode_cursor, page_size
 from reelstack.store import assets
 from reelstack.store.events import EventType, publish
 from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import delete_prefix, delete_source_versions
 from reelstack.store.records import AssetModel, UploadModel, conditional, owned_record, utc_now
-from reelstack.store.states import AssetStatus, UploadStatus
-from reelstack.store.views import PlaybackUrl, asset_view
+from reelstack.store.states import AssetStatus, UploadStatus, Visibility
+from reelstack.store.views import PlaybackUrl, asset_view, public_view
 from reelstack.uploads.service import Uploads
 
 log = logging.getLogger(__name__)
-DEFAULT_PAGE = 20
-MAX_PAGE = 100
 
 
-def _encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(owner_id: str, cursor: str) -> dict[str, Any]:
-    try:
-        key = read_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), "the cursor")
-    except (InvalidInput, binascii.Error) as error:
-        raise InvalidInput("the cursor is not one this API gave out", code="InvalidCursor") from error
-    owner = key.get("ownerId") if isinstance(key, dict) else None
-    if not isinstance(owner, dict) or owner.get("S") != owner_id:
-        raise InvalidInput("the cursor is not one this API gave out to you", code="InvalidCursor")
-    return key
+def _owners_cursor(owner_id: str) -> Callable[[Any], bool]:
+    return lambda key: isinstance(key, dict) and key.get("ownerId") == {"S": owner_id}
 
 
 def list_assets(
     owner_id: str, limit: str | None = None, cursor: str | None = None, playback: PlaybackUrl | None = None
 ) -> dict[str, Any]:
-    try:
-        page_size = int(limit) if limit is not None else DEFAULT_PAGE
-    except ValueError as error:
-        raise InvalidInput(f"limit must be a number from 1 to {MAX_PAGE}", code="InvalidLimit") from error
-    if not 1 <= page_size <= MAX_PAGE:
-        raise InvalidInput(f"limit must be a number from 1 to {MAX_PAGE}", code="InvalidLimit")
+    wanted = page_size(limit)
     results = AssetModel.by_owner.query(
         owner_id,
         scan_index_forward=False,  # newest first: ids and createdAt both sort by time
         filter_condition=AssetModel.status != AssetStatus.DELETED,
-        limit=page_size,
-        last_evaluated_key=_decode_cursor(owner_id, cursor) if cursor else None,
-        page_size=page_size,
+        limit=wanted,
+        last_evaluated_key=decode_cursor(cursor, _owners_cursor(owner_id)) if cursor else None,
+        page_size=wanted,
     )
     items = [asset_view(asset, playback) for asset in results]
     last = results.last_evaluated_key
-    return {"items": items, "nextCursor": _encode_cursor(last) if last else None}
+    return {"items": items, "nextCursor": encode_cursor(last) if last else None}
 
 
-def get_asset(owner_id: str, asset_id: str, playback: PlaybackUrl | None = None) -> dict[str, Any]:
-    return asset_view(assets.owned_asset(owner_id, asset_id), playback)
+def get_asset(caller: str, asset_id: str, playback: PlaybackUrl | None = None) -> dict[str, Any]:
+    """The caller's own asset in full; anyone's shared asset in its public view."""
+    asset = sharing.visible_asset(caller, asset_id)
+    return asset_view(asset, playback) if asset.owner_id == caller else public_view(asset, playback)
 
 
 def update_asset(
@@ -73,7 +57,10 @@ def update_asset(
 ) -> dict[str, Any]:
     fields = changes.model_dump(exclude_unset=True, by_alias=False)
     asset = assets.owned_asset(owner_id, asset_id)
-    actions = [getattr(AssetModel, name).set(value) for name, value in fields.items()]
+    before = asset.visibility or Visibility.PRIVATE
+    actions = [getattr(AssetModel, name).set(value) for name, value in fields.items() if name != "visibility"]
+    if "visibility" in fields:
+        actions += sharing.visibility_actions(asset, fields["visibility"])
     updated = conditional(
         lambda: asset.update(
             actions=[*actions, AssetModel.updated_at.set(utc_now())],
@@ -83,7 +70,17 @@ def update_asset(
     )
     if not updated:  # deleted since it was read
         raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound")
-    publish(EventType.ASSET_UPDATED, asset_id, owner_id, changes=fields)
+    if sharing.list_in_feed(asset_id):  # public and ready now (not yet ready: the pipeline lists it)
+        asset.refresh(consistent_read=True)
+    visibility = asset.visibility or Visibility.PRIVATE
+    publish(
+        EventType.ASSET_UPDATED,
+        asset_id,
+        owner_id,
+        changes=fields,
+        visibility=visibility,
+        **({"previousVisibility": before} if visibility != before else {}),
+    )
     return asset_view(asset, playback)  # update() has loaded the new values (ALL_NEW) into ``asset``
 
 

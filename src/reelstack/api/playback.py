@@ -1,28 +1,39 @@
-"""Playback of private assets by stock players (hls.js, AVPlayer, ExoPlayer), which cannot send a
-bearer token: the playback URL carries its own short-lived signed token, and the API serves the
-asset's playlists with every segment URI turned into a presigned S3 URL that dies with the token.
+"""Playback by stock players (hls.js, AVPlayer, ExoPlayer), which cannot send a bearer token: the
+playback URL carries its own signed token, and the API serves the asset's playlists.
 
 ``GET /assets/{id}/playback`` (authenticated) -> ``{hls: <api>/playback/<token>/master.m3u8, expiresAt}``
-``GET /playback/<token>/master.m3u8``          -> the master, variant URIs left relative
-``GET /playback/<token>/<rendition>/index.m3u8`` -> the media playlist, init and segments presigned
+``GET /playback/<token>/master.m3u8``            -> the master, variant URIs left relative
+``GET /playback/<token>/<rendition>/index.m3u8``   -> the media playlist
+``GET /playback/<token>/<rendition>/<segment>``    -> 302 to the segment, presigned for a moment
 
-The media bucket stays private. On AWS the documented alternative is CloudFront with signed cookies
-in front of the media bucket, which serves the unmodified playlists.
+Two kinds of token:
+
+- *Personal* (the owner's asset, private or still processing): valid for PLAYBACK_SECONDS from when it
+  was asked for. Its media playlists name every segment by a presigned S3 URL that dies with it.
+- *Shared* (a public, ready asset): the same for every viewer within a fixed window of
+  SHARED_WINDOW_SECONDS (it expires at the end of the window after the one it was asked in, so it
+  lives one to two windows), and so are the playlists it serves: they are the stored ones, unchanged,
+  whose segment URIs resolve to the segment route. A CDN in front of the API caches all of it for
+  CDN_SECONDS (README: CloudFront).
+
+Every token names the asset's playback version. Going private raises it (reelstack.sharing), so every
+URL handed out before is refused from then on, playlists and segment redirects alike; what a CDN
+cached lives CDN_SECONDS more, and a personal playlist's presigned segment URLs live until they expire.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import jwt
 from botocore.exceptions import ClientError
 
-from reelstack import aws
+from reelstack import aws, sharing
 from reelstack.config import deployment
 from reelstack.errors import NotFound, ReelstackError, StorageUnavailable
-from reelstack.store.assets import owned_asset
 from reelstack.store.keys import MediaKeys, is_id
 from reelstack.store.objects import get_text
 from reelstack.store.records import AssetModel, iso
@@ -30,16 +41,29 @@ from reelstack.store.states import AssetStatus
 from reelstack.store.views import is_playable
 
 PLAYBACK_SECONDS = 6 * 3600
+SHARED_WINDOW_SECONDS = 3600
+CDN_SECONDS = 60  # how long a CDN may keep a shared playlist or segment redirect
+SEGMENT_URL_SECONDS = 2 * CDN_SECONDS  # a cached redirect still points at a live URL
 _RENDITION = re.compile(r"[a-z0-9]{1,16}")
+_SEGMENT = re.compile(r"[A-Za-z0-9_]{1,40}\.(?:m4s|mp4)")
 _URI_LINE = re.compile(r"^(?!#)(\S+)$", re.MULTILINE)
 _MAP_URI = re.compile(r'(#EXT-X-MAP:URI=")([^"]+)(")')
 
 
 class PlaybackDenied(ReelstackError):
-    """The playback token is missing, forged or expired."""
+    """The playback token is missing, forged, expired or revoked."""
 
     code = "PlaybackDenied"
     http_status = 403
+
+
+@dataclass(frozen=True)
+class Served:
+    """A playback answer: the body (a playlist) or where the segment is, and who may cache it how long."""
+
+    body: str
+    cache_control: str
+    location: str | None = None
 
 
 def _secret() -> str:
@@ -49,22 +73,41 @@ def _secret() -> str:
     return secret
 
 
-def url_for(asset_id: str, playback_base: str, now: float | None = None) -> dict[str, str]:
-    """``{hls, expiresAt}``: the master playlist's URL with a token that lets it be played until then."""
-    expires = int(now or time.time()) + PLAYBACK_SECONDS
-    token = jwt.encode({"asset": asset_id, "exp": expires}, _secret(), algorithm="HS256")
+def url_for(asset: AssetModel, playback_base: str, now: float | None = None) -> dict[str, str]:
+    """``{hls, expiresAt}``: the master playlist's URL with a token that lets it be played until then;
+    for a shared asset, the same URL for everyone within the window."""
+    moment = int(now or time.time())
+    claims: dict[str, object] = {"asset": asset.asset_id, "v": int(asset.playback_version or 0)}
+    if sharing.is_shared(asset):
+        expires = (moment // SHARED_WINDOW_SECONDS + 2) * SHARED_WINDOW_SECONDS
+        claims["shared"] = True
+    else:
+        expires = moment + PLAYBACK_SECONDS
+    token = jwt.encode({**claims, "exp": expires}, _secret(), algorithm="HS256")
     return {"hls": f"{playback_base}/{token}/master.m3u8", "expiresAt": iso(datetime.fromtimestamp(expires, UTC))}
 
 
-def start(owner_id: str, asset_id: str, playback_base: str) -> dict[str, str]:
-    """A playback URL for the caller's asset, once it is playable (before it is ready: the playlists grow)."""
-    asset = owned_asset(owner_id, asset_id)
+def start(caller: str, asset_id: str, playback_base: str) -> dict[str, str]:
+    """A playback URL for the caller's asset once it is playable (before it is ready: the playlists
+    grow), or for anyone's shared asset."""
+    asset = sharing.visible_asset(caller, asset_id)
     if not is_playable(asset):
         raise NotFound(f"asset {asset_id} is {asset.status}, not ready to play", code="NotReady")
-    return url_for(asset_id, playback_base)
+    return url_for(asset, playback_base)
 
 
-def _verified(token: str) -> tuple[AssetModel, int]:
+@dataclass(frozen=True)
+class _Grant:
+    asset: AssetModel
+    expires: int
+    shared: bool
+
+    @property
+    def cache_control(self) -> str:
+        return f"public, max-age={CDN_SECONDS}" if self.shared else "private, no-store"
+
+
+def _verified(token: str) -> _Grant:
     try:
         claims = jwt.decode(token, _secret(), algorithms=["HS256"], options={"require": ["exp", "asset"]})
     except jwt.ExpiredSignatureError as error:
@@ -77,7 +120,9 @@ def _verified(token: str) -> tuple[AssetModel, int]:
     asset = AssetModel.get(asset_id, consistent_read=True)
     if not is_playable(asset):
         raise PlaybackDenied("this asset is no longer playable")
-    return asset, int(claims["exp"])
+    if claims.get("v", 0) != int(asset.playback_version or 0):
+        raise PlaybackDenied("this playback URL was revoked: the video is no longer shared", code="PlaybackRevoked")
+    return _Grant(asset, int(claims["exp"]), bool(claims.get("shared")))
 
 
 def _read(key: str) -> str:
@@ -101,20 +146,23 @@ def current_playlist(asset: AssetModel, keys: MediaKeys, rendition: str) -> str:
     return _read(keys.media_playlist(rendition))
 
 
-def master_playlist(token: str) -> str:
-    asset, _ = _verified(token)
-    return _read(MediaKeys(asset.asset_id).master_playlist)
+def master_playlist(token: str) -> Served:
+    grant = _verified(token)
+    return Served(_read(MediaKeys(grant.asset.asset_id).master_playlist), grant.cache_control)
 
 
-def media_playlist(token: str, rendition: str) -> str:
-    """The rendition's playlist with its init segment and media segments presigned until the token dies."""
+def media_playlist(token: str, rendition: str) -> Served:
+    """The rendition's playlist. Shared: as stored (its segment URIs resolve to the segment route).
+    Personal: with its init segment and media segments presigned until the token dies."""
     if not _RENDITION.fullmatch(rendition):
         raise NotFound("no such rendition", code="PlaylistNotFound")
-    asset, expires = _verified(token)
-    keys = MediaKeys(asset.asset_id)
+    grant = _verified(token)
+    keys = MediaKeys(grant.asset.asset_id)
+    text = current_playlist(grant.asset, keys, rendition)
+    if grant.shared:
+        return Served(text, grant.cache_control)
     prefix = keys.rendition_prefix(rendition)
-    text = current_playlist(asset, keys, rendition)
-    seconds = max(60, expires - int(time.time()))
+    seconds = max(60, grant.expires - int(time.time()))
     presigner = aws.presigning_s3()
 
     def sign(relative: str) -> str:
@@ -125,4 +173,17 @@ def media_playlist(token: str, rendition: str) -> str:
         )
 
     text = _MAP_URI.sub(lambda match: match.group(1) + sign(match.group(2)) + match.group(3), text)
-    return _URI_LINE.sub(lambda match: sign(match.group(1)), text)
+    return Served(_URI_LINE.sub(lambda match: sign(match.group(1)), text), grant.cache_control)
+
+
+def segment(token: str, rendition: str, name: str) -> Served:
+    """Where one segment (or init segment) is: a presigned URL that lives SEGMENT_URL_SECONDS, handed
+    out only while the token is good, so a revoked URL stops at the next segment."""
+    if not (_RENDITION.fullmatch(rendition) and _SEGMENT.fullmatch(name)):
+        raise NotFound("no such segment", code="SegmentNotFound")
+    grant = _verified(token)
+    key = MediaKeys(grant.asset.asset_id).rendition_prefix(rendition) + name
+    url = aws.presigning_s3().generate_presigned_url(
+        "get_object", Params={"Bucket": deployment().media_bucket, "Key": key}, ExpiresIn=SEGMENT_URL_SECONDS
+    )
+    return Served("", grant.cache_control, location=url)

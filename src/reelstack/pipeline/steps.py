@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, IncompleteReadError
 
-from reelstack import aws
+from reelstack import aws, sharing
 from reelstack.config import deployment
 from reelstack.errors import AssetGone, SourceMismatch
 from reelstack.media import render
@@ -301,6 +301,7 @@ def publish_ready(job: Job) -> dict[str, Any]:
     AssetModel(job.asset_id).update(actions=actions)
     progressive.announce_playable(job)  # asset.playable always comes first (a no-op if it has)
     moved = assets.move(job.asset_id, AssetStatus.READY)
+    sharing.list_in_feed(job.asset_id)  # made public while it was processing: in the feed from now on
     asset = AssetModel.get(job.asset_id, consistent_read=True)
     if moved:
         view = asset_view(asset)

@@ -53,6 +53,8 @@ def move(
         return False
     actions = [AssetModel.status.set(status), AssetModel.updated_at.set(now or utc_now())]
     actions.append(AssetModel.step.set(step) if step else AssetModel.step.remove())
+    if status != AssetStatus.READY:
+        actions.append(AssetModel.feed.remove())  # only shared (public, ready) assets are in the feed
     if error is not None:
         actions.append(AssetModel.error.set(error))
     return conditional(

@@ -17,7 +17,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from reelstack.config import Deployment, deployment
@@ -69,6 +69,19 @@ class ByOwnerIndex(GlobalSecondaryIndex):
     created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
 
 
+class FeedIndex(GlobalSecondaryIndex):
+    """Sparse: only public, ready assets carry ``feed`` (reelstack.store.assets.list_in_feed), so the
+    feed is a query of this index, newest made-public first. Keys only: every item is read again from
+    the table before anyone sees it (the index is eventually consistent)."""
+
+    class Meta:
+        index_name = "Feed"
+        projection = KeysOnlyProjection()
+
+    feed = UnicodeAttribute(hash_key=True)
+    made_public_at = UnicodeAttribute(range_key=True, attr_name="madePublicAt")
+
+
 class AssetModel(Model):
     class Meta:
         table_name = _FromDeployment(lambda settings: settings.assets_table)
@@ -101,9 +114,16 @@ class AssetModel(Model):
     audio_done = BooleanAttribute(null=True, attr_name="audioDone")
     published_chunks = NumberAttribute(null=True, attr_name="publishedChunks")
     execution_arn = UnicodeAttribute(null=True, attr_name="executionArn")
+    # Sharing: when the asset was last made public (the feed's order), the feed's partition while it is
+    # public and ready, and the playback version every playback URL names (raised on going private,
+    # which revokes every URL handed out before).
+    made_public_at = UnicodeAttribute(null=True, attr_name="madePublicAt")
+    feed = UnicodeAttribute(null=True)
+    playback_version = NumberAttribute(null=True, attr_name="playbackVersion")
     injected_faults = UnicodeSetAttribute(null=True, attr_name="injectedFaults")
 
     by_owner = ByOwnerIndex()
+    in_feed = FeedIndex()
 
 
 class UploadModel(Model):

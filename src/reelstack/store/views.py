@@ -13,7 +13,9 @@ from reelstack.store.states import AssetStatus, Visibility
 
 SIGNED_URL_SECONDS = 3600
 
-PlaybackUrl = Callable[[str], dict[str, str]]
+PlaybackUrl = Callable[[AssetModel], dict[str, str]]
+# What others never see of a shared asset: the file it came from, and the owner's own notes on it.
+_OWNER_ONLY = ("source", "warnings", "error", "step")
 
 
 def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[str, Any]:
@@ -30,6 +32,8 @@ def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[s
         "createdAt": asset.created_at,
         "updatedAt": asset.updated_at,
     }
+    if asset.made_public_at:
+        view["madePublicAt"] = asset.made_public_at
     if asset.source:
         view["source"] = {
             "filename": asset.source.filename,
@@ -50,9 +54,18 @@ def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[s
         # Playable while the rest is still being made: the playlists grow until the asset is ready.
         view["playback"] = {"hls": signed_get_url(deployment().media_bucket, _plain(asset.hls)["master"])}
     if playback is not None and "playback" in view:
-        view["playback"] = {"hls": playback(asset.asset_id)["hls"]}
+        view["playback"] = {"hls": playback(asset)["hls"]}
     if asset.error:
         view["error"] = {"code": asset.error.code, "message": asset.error.message}
+    return view
+
+
+def public_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[str, Any]:
+    """A shared asset as others see it (and the feed lists it): no source file name or upload, the owner
+    by id only; its pictures, previews and playback as the owner gets them."""
+    view = asset_view(asset, playback)
+    for field in _OWNER_ONLY:
+        view.pop(field, None)
     return view
 
 

@@ -1,0 +1,113 @@
+"""The share page: ``GET /watch/{id}`` needs no token (link-preview crawlers send none). For a shared
+asset it is a small HTML page with OpenGraph and Twitter card tags and a player; for anything else a
+plain 404 page that says nothing about whether the id exists.
+
+The page's pictures are addressed through the API (``/watch/{id}/poster.jpg``, ``/preview.mp4``),
+which redirects to a moment's presigned URL: a link preview made today still shows its poster next
+month, for as long as the asset is shared, and not a minute longer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from reelstack import sharing
+from reelstack.api import playback
+from reelstack.config import deployment
+from reelstack.errors import NotFound
+from reelstack.store.records import AssetModel
+from reelstack.store.views import signed_get_url
+
+PAGE_CACHE_SECONDS = 60  # a page's playback URL lives one to two windows; a CDN keeps the page this long
+MEDIA = {"poster.jpg": ("thumbnails", "poster"), "preview.mp4": ("previews", "video")}
+
+_NOT_FOUND = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Not found · Reelstack</title>
+<meta name="robots" content="noindex"></head>
+<body><h1>This video is not available</h1><p>It may be private, or it was removed.</p></body></html>
+"""
+
+
+@dataclass(frozen=True)
+class Page:
+    status: int
+    html: str
+    cache_control: str
+
+
+def _shared(asset_id: str) -> AssetModel:
+    """The asset if it is shared; NotFound otherwise (an anonymous caller owns nothing)."""
+    return sharing.visible_asset("", asset_id)
+
+
+def _stored(asset: AssetModel, what: str) -> str | None:
+    group, name = MEDIA[what]
+    stored = getattr(asset, group)
+    return (stored.as_dict() if hasattr(stored, "as_dict") else dict(stored or {})).get(name)
+
+
+def page(asset_id: str, api_base: str) -> Page:
+    try:
+        asset = _shared(asset_id)
+    except NotFound:
+        return Page(404, _NOT_FOUND, "public, max-age=60")
+    base = f"{api_base}/watch/{asset.asset_id}"
+    title = asset.title or "A video on Reelstack"
+    description = asset.description or "Watch it on Reelstack."
+    media = asset.media.as_dict() if asset.media else {}
+    tags = [
+        ("og:type", "video.other"),
+        ("og:title", title),
+        ("og:description", description),
+        ("og:url", base),
+        ("twitter:title", title),
+        ("twitter:description", description),
+    ]
+    if _stored(asset, "poster.jpg"):
+        tags += [("og:image", f"{base}/poster.jpg"), ("twitter:card", "summary_large_image")]
+        tags += [("twitter:image", f"{base}/poster.jpg")]
+        if media.get("width") and media.get("height"):
+            tags += [("og:image:width", str(media["width"])), ("og:image:height", str(media["height"]))]
+    else:
+        tags.append(("twitter:card", "summary"))
+    if _stored(asset, "preview.mp4"):
+        tags += [("og:video", f"{base}/preview.mp4"), ("og:video:type", "video/mp4")]
+    if media.get("durationSeconds"):
+        tags.append(("video:duration", str(round(float(media["durationSeconds"])))))
+    meta = "\n".join(
+        f'<meta {"name" if key.startswith("twitter:") else "property"}="{key}" content="{escape(value)}">'
+        for key, value in tags
+    )
+    hls = escape(playback.url_for(asset, f"{api_base}/playback")["hls"])
+    poster = f' poster="{escape(base)}/poster.jpg"' if _stored(asset, "poster.jpg") else ""
+    html = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} · Reelstack</title>
+{meta}
+<style>body{{margin:0;background:#111;color:#eee;font:15px/1.4 system-ui,sans-serif}}
+main{{max-width:60rem;margin:0 auto;padding:1rem}}video{{width:100%;max-height:80vh;background:#000}}</style>
+</head><body><main>
+<video id="player" controls playsinline{poster} data-hls="{hls}"></video>
+<h1>{escape(title)}</h1><p>{escape(description)}</p>
+</main>
+<script src="{escape(api_base)}/web/hls.min.js"></script>
+<script>
+const video = document.getElementById("player"), source = video.dataset.hls;
+if (window.Hls && Hls.isSupported()) {{ const hls = new Hls(); hls.loadSource(source); hls.attachMedia(video); }}
+else {{ video.src = source; }}
+</script>
+</body></html>
+"""
+    return Page(200, html, f"public, max-age={PAGE_CACHE_SECONDS}")
+
+
+def media_location(asset_id: str, what: str) -> str:
+    """Where the shared asset's poster or preview is now: a presigned URL that lives a moment."""
+    if what not in MEDIA:
+        raise NotFound("no such picture", code="NotFound")
+    key = _stored(_shared(asset_id), what)
+    if not key:
+        raise NotFound("this video has none", code="NotFound")
+    return signed_get_url(deployment().media_bucket, key, playback.SEGMENT_URL_SECONDS)
