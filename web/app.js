@@ -1,6 +1,7 @@
 // Reelstack's web page: what the mobile apps do, against the same public API.
 // Sign in with a token (#token=... in the URL, or pasted), upload with presigned multipart URLs,
-// watch the library update while the pipeline runs, play with hls.js, rename, delete.
+// watch the library update while the pipeline runs, play with hls.js, rename, share, delete; and the
+// feed of everyone's public videos.
 "use strict";
 
 const API = location.origin + location.pathname.replace(/\/$/, "");
@@ -128,6 +129,8 @@ function assetCard(asset) {
   };
   if (asset.playable) button("Play", play); // before it is ready too: the playlists grow as it encodes
   button("Rename", rename);
+  button(asset.visibility === "public" ? "Make private" : "Make public", toggleVisibility);
+  if (asset.visibility === "public" && asset.status === "ready") info.append(shareLink(asset));
   button("Delete", remove);
   button("Pipeline", (chosen) => showPipeline(chosen.assetId));
   item.append(picture, info);
@@ -164,11 +167,90 @@ async function rename(asset) {
   refresh();
 }
 
+async function toggleVisibility(asset) {
+  await api("PATCH", `/assets/${asset.assetId}`, { visibility: asset.visibility === "public" ? "private" : "public" });
+  refresh();
+}
+
+function shareLink(asset) {
+  // The share page needs no sign-in: what a messenger's link preview reads.
+  const link = document.createElement("a");
+  link.className = "share";
+  link.href = `${API}/watch/${asset.assetId}`;
+  link.target = "_blank";
+  link.textContent = "Share link";
+  return link;
+}
+
 async function remove(asset) {
   if (!confirm(`Delete "${asset.title}"?`)) return;
   await api("DELETE", `/assets/${asset.assetId}`);
   if (shownPipeline === asset.assetId) { shownPipeline = null; $("pipeline-section").hidden = true; }
   refresh();
+}
+
+// -- the feed: everyone's public videos, their previews playing muted while they are in view ------
+
+const inView = new IntersectionObserver((entries) => {
+  for (const { target, isIntersecting } of entries) {
+    if (isIntersecting) target.play().catch(() => {}); else target.pause();
+  }
+}, { threshold: 0.5 });
+let feedCursor = null;
+
+function duration(seconds) {
+  const whole = Math.round(seconds || 0);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+}
+
+function feedCard(asset) {
+  const item = document.createElement("li");
+  item.className = "asset";
+  item.dataset.assetId = asset.assetId;
+  let picture;
+  if (asset.previews?.video) {
+    picture = document.createElement("video");
+    Object.assign(picture, { muted: true, loop: true, playsInline: true, preload: "metadata", className: "preview" });
+    picture.src = asset.previews.video;
+    if (asset.thumbnails?.poster) picture.poster = asset.thumbnails.poster;
+    inView.observe(picture);
+  } else {
+    picture = document.createElement(asset.thumbnails?.poster ? "img" : "div");
+    if (asset.thumbnails?.poster) picture.src = asset.thumbnails.poster; else picture.className = "blank";
+  }
+  const info = document.createElement("div");
+  info.className = "info";
+  const title = document.createElement("div");
+  title.className = "title";
+  title.textContent = asset.title || "Untitled";
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  meta.textContent = `${duration(asset.media?.durationSeconds)} · by ${asset.ownerId}`;
+  const button = document.createElement("button");
+  button.textContent = "Play";
+  button.dataset.action = "play";
+  button.onclick = () => play(asset).catch((error) => alert(error.message));
+  info.append(title, meta, button, shareLink(asset));
+  item.append(picture, info);
+  return item;
+}
+
+async function showFeed(more = false) {
+  if (!token) return;
+  const cursor = more && feedCursor ? `&cursor=${encodeURIComponent(feedCursor)}` : "";
+  const page = await api("GET", `/feed?limit=12${cursor}`);
+  const cards = page.items.map(feedCard);
+  if (more) $("feed").append(...cards); else $("feed").replaceChildren(...cards);
+  feedCursor = page.nextCursor;
+  $("feed-more").hidden = !feedCursor;
+}
+
+function showTab(name) {
+  for (const tab of document.querySelectorAll("#tabs button")) tab.classList.toggle("active", tab.dataset.tab === name);
+  for (const section of document.querySelectorAll("main section[data-tab]")) {
+    section.hidden = section.dataset.tab !== name || (section.id === "pipeline-section" && !shownPipeline);
+  }
+  if (name === "feed") showFeed().catch((error) => alert(error.message));
 }
 
 // -- the pipeline, drawn from the state machine's ASL with this asset's execution on it ------------
@@ -184,6 +266,8 @@ async function showPipeline(assetId) {
   $("pipeline").replaceChildren(document.importNode(picture, true));
 }
 
+for (const tab of document.querySelectorAll("#tabs button")) tab.onclick = () => showTab(tab.dataset.tab);
+$("feed-more").onclick = () => showFeed(true).catch((error) => alert(error.message));
 $("signin").onsubmit = (event) => { event.preventDefault(); signIn($("token").value); };
 $("send").onclick = () => {
   const file = $("file").files[0];

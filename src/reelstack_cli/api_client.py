@@ -89,5 +89,8 @@ class ApiClient:
     def post(self, path: str, body: Any) -> Any:
         return self.request("POST", path, body)
 
+    def patch(self, path: str, body: Any) -> Any:
+        return self.request("PATCH", path, body)
+
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)

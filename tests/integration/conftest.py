@@ -146,6 +146,12 @@ def mallory(stack: Stack) -> ApiClient:
 
 
 @pytest.fixture(scope="session")
+def bob(stack: Stack) -> ApiClient:
+    """Another user, who sees what alice shares (public, ready assets) and nothing else of hers."""
+    return _api_for(stack, "bob")
+
+
+@pytest.fixture(scope="session")
 def events_queue(stack: Stack) -> Callable[[], list[dict[str, Any]]]:
     """An SQS queue subscribed to the topic; returns a function that drains it into a list."""
     sqs = stack.client("sqs")

@@ -1,5 +1,6 @@
 """The web page in headless Chromium (Debian's package, driven by playwright; no browser download):
-upload a generated clip, wait for ready, play it with hls.js, rename it, look at its pipeline, delete it."""
+upload a generated clip, wait for ready, play it with hls.js, rename it, look at its pipeline, share it
+(another user finds it in the feed and on its share page), delete it."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def pipeline_graph(page: Page, name: str) -> dict[str, str]:
     }
 
 
-def test_the_page_uploads_plays_renames_and_deletes(stack: Stack, browser: Browser, tmp_path: Path) -> None:
+def test_the_page_uploads_plays_renames_shares_and_deletes(stack: Stack, browser: Browser, tmp_path: Path) -> None:
     user = f"web-{uuid.uuid4().hex[:6]}"
     token = issue_dev_token(dev_secret(stack.settings), user)
     clip = generate_clip(tmp_path / "beach.mp4", seconds=6, width=640, height=360)
@@ -106,6 +107,10 @@ def test_the_page_uploads_plays_renames_and_deletes(stack: Stack, browser: Brows
 
     page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=rename]").click()
     page.locator("li.asset .title", has_text="Renamed in the browser").wait_for()
+    page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action='make public']").click()
+    share_link = page.locator(f"li.asset[data-asset-id='{asset_id}'] a.share")
+    share_link.wait_for()
+    seen_by_bob(stack, browser, asset_id, share_link.get_attribute("href"))
     page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=delete]").click()
     page.locator(f"li.asset[data-asset-id='{asset_id}']").wait_for(state="detached")
     api = ApiClient(stack.outputs["apiUrl"], token)
@@ -113,6 +118,35 @@ def test_the_page_uploads_plays_renames_and_deletes(stack: Stack, browser: Brows
         api.get(f"/assets/{asset_id}")
     assert gone.value.status == 404
     assert not [line for line in console if "error" in line.lower()], console
+
+
+def seen_by_bob(stack: Stack, browser: Browser, asset_id: str, share_link: str) -> None:
+    """Bob opens the Feed tab: alice's shared video is there, its preview playing muted in view; then
+    the share page, as a messenger's link preview reads it, and its player."""
+    page: Page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{stack.outputs['apiUrl']}/#token={issue_dev_token(dev_secret(stack.settings), 'bob')}")
+    page.click("#tabs button[data-tab=feed]")
+    card = page.locator(f"#feed li.asset[data-asset-id='{asset_id}']")
+    card.scroll_into_view_if_needed()
+    preview = f"document.querySelector(\"#feed li.asset[data-asset-id='{asset_id}'] video.preview\")"
+    page.wait_for_function(f"{preview} && {preview}.currentTime > 0.5", timeout=30_000)
+    assert page.evaluate(f"[{preview}.muted, {preview}.paused]") == [True, False]
+    assert card.locator(".title").inner_text() == "Renamed in the browser"
+    page.screenshot(path=str(SCREENSHOTS / "feed.png"), full_page=True)
+
+    share = browser.new_page()  # no token: what a crawler or a friend without an account gets
+    share.goto(share_link)
+    tags = {
+        key: share.locator(f"meta[property='{key}'], meta[name='{key}']").get_attribute("content")
+        for key in ("og:title", "og:image", "og:video", "twitter:card")
+    }
+    assert tags["og:title"] == "Renamed in the browser" and tags["twitter:card"] == "summary_large_image"
+    assert tags["og:image"] == f"{stack.outputs['apiUrl']}/watch/{asset_id}/poster.jpg"
+    share.evaluate("(() => { const v = document.getElementById('player'); v.muted = true; v.play(); })()")
+    share.wait_for_function("document.getElementById('player').currentTime > 1", timeout=30_000)
+    share.screenshot(path=str(SCREENSHOTS / "share-page.png"))
+    share.close()
+    page.close()
 
 
 def test_library_cards_say_why_a_video_failed_and_what_is_missing(

@@ -7,17 +7,18 @@ import ast
 from reelstack_cli.settings import CHECKOUT
 
 PACKAGE = CHECKOUT / "src" / "reelstack"
-FOUNDATION = {"errors", "config", "ids", "wire", "aws", "bodies", "observability", "idempotency"}
+FOUNDATION = {"errors", "config", "ids", "wire", "aws", "bodies", "observability", "idempotency", "paging"}
 # What each room may import besides the foundation.
 ALLOWED = {
     "media": set(),
     "store": set(),
     "uploads": {"store"},
     "push": {"store"},
-    "pipeline": {"media", "store"},
-    "library": {"uploads", "store"},
+    "sharing": {"store"},
+    "pipeline": {"media", "store", "sharing"},
+    "library": {"uploads", "store", "sharing"},
     "toolcheck": {"media", "store"},
-    "api": {"media", "store", "uploads", "push", "pipeline", "library"},
+    "api": {"media", "store", "uploads", "push", "pipeline", "library", "sharing"},
 }
 
 

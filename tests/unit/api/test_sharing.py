@@ -16,7 +16,6 @@ import pytest
 from reelstack import sharing
 from reelstack.api import playback
 from reelstack.api.auth import issue_dev_token
-from reelstack.store import assets
 from reelstack.store.keys import MediaKeys
 from reelstack.store.records import AssetModel
 from reelstack.store.states import AssetStatus
@@ -282,16 +281,6 @@ def test_the_share_page_previews_a_shared_asset_and_is_a_plain_404_otherwise(eve
     unknown = watch("01kzzzzzzzzzzzzzzzzzzzzzzz")
     assert unknown["statusCode"] == 404 and unknown["body"] == watch(asset_id)["body"]
     assert watch("../../etc")["statusCode"] == 404
-
-
-def test_an_asset_made_public_while_processing_enters_the_feed_when_ready(events: Any) -> None:
-    asset_id = call("create-upload")[1]["assetId"]
-    AssetModel(asset_id).update(actions=[AssetModel.status.set(AssetStatus.PROCESSING)])
-    set_visibility(asset_id, "public")
-    assert whole_feed("bob", 5) == []
-    assert assets.move(asset_id, AssetStatus.READY) and sharing.list_in_feed(asset_id)  # as publish_ready does
-    assert whole_feed("bob", 5) == [asset_id]
-    assert not sharing.list_in_feed(asset_id)  # once
 
 
 def token_of(url: str) -> str:

@@ -8,6 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
+from reelstack import library, sharing
+from reelstack.bodies import AssetChanges
 from reelstack.errors import AssetGone
 from reelstack.media import ffmpeg
 from reelstack.pipeline.failures import record_failure
@@ -81,8 +83,12 @@ def test_extras_that_could_not_be_made_become_warnings_not_failures(pipeline: di
     not be made: the asset is ready with both said in a sentence, on the asset and in asset.ready."""
     asset_id = pipeline["upload"].asset_id
     load_handler("probe")(job_event("probe/job.json", pipeline), None)
+    # Shared by its owner while it is processing: in the feed once Publish has made it ready.
+    library.update_asset(AssetModel.get(asset_id).owner_id, asset_id, AssetChanges(visibility="public"))
+    assert sharing.feed()["items"] == []
     outcome = load_handler("publish")(job_event("publish/job-with-failed-extras.json", pipeline), None)
     assert outcome["announced"] is True
+    assert [item["assetId"] for item in sharing.feed()["items"]] == [asset_id]
     codes = [warning["code"] for warning in outcome["warnings"]]
     assert codes == ["NoThumbnails", "NoAnimatedPreview"]
     asset = AssetModel.get(asset_id)
