@@ -98,15 +98,17 @@ unit: venv
 integration: venv localcloud node_modules/.installed browser
 	$(RUN)/pytest tests/integration -q
 
-# The unit suite runs beside the integration suite: its FFmpeg work fills the cores while the integration
-# tests wait on the local cloud. Its report comes after the integration suite's; either failing fails.
-test: lint venv localcloud browser
+# Lint and the unit suite run beside the integration suite: their CPU work fills the cores while the
+# integration tests wait on the local cloud. Their reports come after the integration suite's; any failing fails.
+test: venv sam node_modules/.installed localcloud browser
 	@mkdir -p .local
-	@$(RUN)/pytest tests/unit -q -p no:cacheprovider --durations=10 > .local/unit-tests.log 2>&1 & unit=$$!; \
+	@$(MAKE) --no-print-directory lint > .local/lint.log 2>&1 & lint=$$!; \
+	$(RUN)/pytest tests/unit -q -p no:cacheprovider --durations=10 > .local/unit-tests.log 2>&1 & unit=$$!; \
 	$(RUN)/pytest tests/integration -q --durations=15; integration=$$?; \
-	wait $$unit; units=$$?; \
+	wait $$lint; lints=$$?; wait $$unit; units=$$?; \
+	echo "== lint, which ran beside them (.local/lint.log): exit $$lints =="; tail -n 20 .local/lint.log; \
 	echo "== the unit tests, which ran beside them (.local/unit-tests.log) =="; cat .local/unit-tests.log; \
-	test $$integration -eq 0 -a $$units -eq 0
+	test $$integration -eq 0 -a $$units -eq 0 -a $$lints -eq 0
 
 bench: venv localcloud node_modules/.installed
 	$(RUN)/python -m bench $(BENCH)

@@ -134,6 +134,10 @@ class LocalCloud:
             "REELSTACK_LOCALCLOUD_DIR": str(state),
             "REELSTACK_LAMBDA_PYTHON": str(LAMBDA_RUNTIME_PYTHON),
             "LAMBDA_RUNTIME_EXECUTOR": "local-process",
+            # A new execution environment is a Python process importing boto3, Powertools and pynamodb.
+            # On a 2-core laptop busy with FFmpeg that takes far longer than on AWS; LocalStack's 20 s
+            # default then fails invocations (the state machine's step fails) instead of waiting.
+            "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "90",
             "PROVIDER_OVERRIDE_DYNAMODB": "moto",
             # Presigned URLs are checked as on AWS: tampered or expired ones get 403.
             "S3_SKIP_SIGNATURE_VALIDATION": "0",

@@ -25,7 +25,7 @@ from tests.integration.test_pipeline import upload
 
 pytestmark = pytest.mark.localcloud
 CHUNK_SECONDS = 6
-SECONDS = 48  # 8 chunks
+SECONDS = 30  # 5 chunks
 
 
 @pytest.fixture

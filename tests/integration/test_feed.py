@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -125,7 +126,12 @@ def test_bob_plays_alices_public_video_until_she_makes_it_private(
     assert asset_id not in [item["assetId"] for item in whole_feed(bob, 20)]
     assert played_frames(alice.get(f"/assets/{asset_id}/playback")["hls"]) == 2 * 30  # alice still plays it
 
-    updates = [event for event in events_queue() if event["assetId"] == asset_id and event["type"] == "asset.updated"]
+    time.sleep(1)  # SNS -> SQS
+    updates = [
+        event
+        for event in events_queue()
+        if event["assetId"] == asset_id and event["type"] == "asset.updated" and "visibility" in event["changes"]
+    ]
     assert [(event["visibility"], event["previousVisibility"]) for event in updates] == [
         ("public", "private"),
         ("private", "public"),

@@ -19,7 +19,7 @@ from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wai
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.localcloud
-STALL_SECONDS = 8
+STALL_SECONDS = 5
 STEPS = {"hls": "TranscodeFunction", "thumbnails": "ThumbnailsFunction", "previews": "PreviewsFunction"}
 
 
