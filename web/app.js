@@ -147,6 +147,7 @@ async function refresh() {
 async function play(asset) {
   const { hls: url } = await api("GET", `/assets/${asset.assetId}/playback`);
   $("player-section").hidden = false;
+  $("player-section").scrollIntoView({ behavior: "smooth" }); // from far down the feed too
   $("now-playing").textContent = asset.title;
   const video = $("player");
   if (hls) hls.destroy();
@@ -239,6 +240,7 @@ async function showFeed(more = false) {
   if (!token) return;
   const cursor = more && feedCursor ? `&cursor=${encodeURIComponent(feedCursor)}` : "";
   const page = await api("GET", `/feed?limit=12${cursor}`);
+  if (!more) inView.disconnect(); // the cards it watched are about to go
   const cards = page.items.map(feedCard);
   if (more) $("feed").append(...cards); else $("feed").replaceChildren(...cards);
   feedCursor = page.nextCursor;

@@ -76,6 +76,8 @@ def route(
             if isinstance(result, Response):
                 return result
             headers = {"Content-Type": content_type} if content_type else {}
+            if not public:
+                headers["Cache-Control"] = "private, no-store"  # per caller: never from a CDN's cache
             return Response("" if result is None else result, status_code=status, headers=headers)
 
         app.route(path, methods=[method], content_types=["*/*"])(run)
@@ -145,7 +147,7 @@ def list_assets(owner: str) -> dict[str, Any]:
 
 @route("/assets/{asset_id}", "GET")
 def get_asset(caller: str, asset_id: str) -> dict[str, Any]:
-    return library.get_asset(caller, asset_id, playback_url())
+    return library.get_asset(caller, asset_id, api_base(), playback_url())
 
 
 @route("/assets/{asset_id}", "PATCH")
@@ -166,7 +168,7 @@ def start_playback(caller: str, asset_id: str) -> dict[str, Any]:
 @route("/feed", "GET")
 def feed(caller: str) -> dict[str, Any]:
     query = app.current_request.query_params or {}
-    return sharing.feed(query.get("limit"), query.get("cursor"), playback_url())
+    return sharing.feed(api_base(), query.get("limit"), query.get("cursor"), playback_url())
 
 
 def playback_url() -> PlaybackUrl | None:

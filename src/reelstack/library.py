@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from reelstack import aws, sharing
 from reelstack.bodies import AssetChanges
-from reelstack.errors import NotFound
+from reelstack.errors import Conflict
 from reelstack.paging import decode_cursor, encode_cursor, page_size
 from reelstack.store import assets
 from reelstack.store.events import EventType, publish
@@ -19,7 +19,7 @@ from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import delete_prefix, delete_source_versions
 from reelstack.store.records import AssetModel, UploadModel, conditional, owned_record, utc_now
 from reelstack.store.states import AssetStatus, UploadStatus, Visibility
-from reelstack.store.views import PlaybackUrl, asset_view, public_view
+from reelstack.store.views import PlaybackUrl, asset_view
 from reelstack.uploads.service import Uploads
 
 log = logging.getLogger(__name__)
@@ -46,32 +46,33 @@ def list_assets(
     return {"items": items, "nextCursor": encode_cursor(last) if last else None}
 
 
-def get_asset(caller: str, asset_id: str, playback: PlaybackUrl | None = None) -> dict[str, Any]:
+def get_asset(caller: str, asset_id: str, api_base: str, playback: PlaybackUrl | None = None) -> dict[str, Any]:
     """The caller's own asset in full; anyone's shared asset in its public view."""
     asset = sharing.visible_asset(caller, asset_id)
-    return asset_view(asset, playback) if asset.owner_id == caller else public_view(asset, playback)
+    return asset_view(asset, playback) if asset.owner_id == caller else sharing.shared_view(asset, playback, api_base)
 
 
 def update_asset(
     owner_id: str, asset_id: str, changes: AssetChanges, playback: PlaybackUrl | None = None
 ) -> dict[str, Any]:
     fields = changes.model_dump(exclude_unset=True, by_alias=False)
-    asset = assets.owned_asset(owner_id, asset_id)
-    before = asset.visibility or Visibility.PRIVATE
-    actions = [getattr(AssetModel, name).set(value) for name, value in fields.items() if name != "visibility"]
-    if "visibility" in fields:
-        actions += sharing.visibility_actions(asset, fields["visibility"])
-    updated = conditional(
-        lambda: asset.update(
-            actions=[*actions, AssetModel.updated_at.set(utc_now())],
-            condition=AssetModel.status != AssetStatus.DELETED,
-        ),
-        "the asset",
-    )
-    if not updated:  # deleted since it was read
-        raise NotFound(f"nothing called {asset_id!r} here", code="AssetNotFound")
-    if sharing.list_in_feed(asset_id):  # public and ready now (not yet ready: the pipeline lists it)
-        asset.refresh(consistent_read=True)
+    edits = [getattr(AssetModel, name).set(value) for name, value in fields.items() if name != "visibility"]
+    for _ in range(3):
+        asset = assets.owned_asset(owner_id, asset_id)
+        before = asset.visibility or Visibility.PRIVATE
+        actions = [*edits, AssetModel.updated_at.set(utc_now())]
+        condition = AssetModel.status != AssetStatus.DELETED
+        if "visibility" in fields:
+            # The switch is decided from what was read: it applies only if nobody switched it since.
+            actions += sharing.visibility_actions(asset, fields["visibility"])
+            condition &= sharing.visibility_is(before)
+        if conditional(lambda: asset.update(actions=actions, condition=condition), "the asset"):  # noqa: B023
+            break
+        # Deleted since it was read (the next read says so), or switched by another call: read again.
+    else:
+        raise Conflict("the asset kept changing while this update was made; send it again", code="AssetBusy")
+    if fields.get("visibility") == Visibility.PUBLIC:
+        sharing.list_in_feed(asset_id)  # ready already: in the feed now (not yet: the pipeline lists it)
     visibility = asset.visibility or Visibility.PRIVATE
     publish(
         EventType.ASSET_UPDATED,

@@ -4,7 +4,6 @@ query's LastEvaluatedKey, URL-safe base64 JSON) checked when it comes back."""
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +33,7 @@ def decode_cursor(cursor: str, belongs: Callable[[Any], bool]) -> dict[str, Any]
     """The key in ``cursor``; InvalidCursor unless it decodes and ``belongs`` to this listing."""
     try:
         key = read_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), "the cursor")
-    except (InvalidInput, binascii.Error) as error:
+    except (InvalidInput, ValueError) as error:  # binascii.Error is a ValueError; so is non-ASCII
         raise InvalidInput("the cursor is not one this API gave out", code="InvalidCursor") from error
     if not belongs(key):
         raise InvalidInput("the cursor is not one this API gave out to you", code="InvalidCursor")

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from reelstack.errors import NotFound
@@ -22,6 +23,15 @@ from reelstack.store.states import AssetStatus, Visibility
 from reelstack.store.views import PlaybackUrl, public_view
 
 FEED_PARTITION = "public"
+FEED_ROUNDS = 5  # index pages read to fill one feed page past stale entries; then a short page
+# A shared asset's pictures, by the name the API serves them under (GET /watch/{id}/<name>, a redirect
+# checked against sharing each time): where the asset record keeps each.
+SHARED_MEDIA = {
+    "poster.jpg": ("thumbnails", "poster"),
+    "preview.mp4": ("previews", "video"),
+    "preview.webp": ("previews", "animated"),
+}
+_MADE_PUBLIC_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def is_shared(asset: AssetModel) -> bool:
@@ -37,6 +47,23 @@ def visible_asset(caller: str, asset_id: str) -> AssetModel:
     return asset
 
 
+def stored_media(asset: AssetModel, name: str) -> str | None:
+    """The media bucket key of the picture SHARED_MEDIA calls ``name``, if the asset has it."""
+    group, field = SHARED_MEDIA[name]
+    stored = getattr(asset, group)
+    return (stored.as_dict() if hasattr(stored, "as_dict") else dict(stored or {})).get(field)
+
+
+def public_links(asset: AssetModel, api_base: str) -> dict[str, str]:
+    """The shared asset's pictures as others get them: the API's redirects, the same for everyone and
+    dead the moment the asset is no longer shared (a presigned URL would live on)."""
+    return {name: f"{api_base}/watch/{asset.asset_id}/{name}" for name in SHARED_MEDIA if stored_media(asset, name)}
+
+
+def shared_view(asset: AssetModel, playback: PlaybackUrl | None, api_base: str) -> dict[str, Any]:
+    return public_view(asset, playback, public_links(asset, api_base))
+
+
 def visibility_actions(asset: AssetModel, visibility: str) -> list[Any]:
     """The writes that switch ``asset`` to ``visibility``; none when it already is."""
     if visibility == (asset.visibility or Visibility.PRIVATE):
@@ -49,6 +76,13 @@ def visibility_actions(asset: AssetModel, visibility: str) -> list[Any]:
         AssetModel.feed.remove(),
         AssetModel.playback_version.add(1),  # revokes every playback URL handed out so far
     ]
+
+
+def visibility_is(visibility: str) -> Any:
+    """The condition that the asset's visibility is still ``visibility`` (no attribute: private)."""
+    if visibility == Visibility.PUBLIC:
+        return AssetModel.visibility == Visibility.PUBLIC
+    return AssetModel.visibility.does_not_exist() | (AssetModel.visibility == Visibility.PRIVATE)
 
 
 def list_in_feed(asset_id: str) -> bool:
@@ -71,18 +105,23 @@ def _feed_cursor(key: Any) -> bool:
     return (
         isinstance(key, dict)
         and set(key) == {"assetId", "feed", "madePublicAt"}
-        and key["feed"] == {"S": FEED_PARTITION}
-        and all(isinstance(value, dict) and isinstance(value.get("S"), str) for value in key.values())
+        and all(
+            isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) for value in key.values()
+        )
+        and key["feed"]["S"] == FEED_PARTITION
         and is_id(key["assetId"]["S"])
+        and bool(_MADE_PUBLIC_AT.fullmatch(key["madePublicAt"]["S"]))
     )
 
 
-def feed(limit: str | None = None, cursor: str | None = None, playback: PlaybackUrl | None = None) -> dict[str, Any]:
-    """``{items, nextCursor}``: shared assets of every owner, newest made-public first."""
+def feed(
+    api_base: str, limit: str | None = None, cursor: str | None = None, playback: PlaybackUrl | None = None
+) -> dict[str, Any]:
+    """``{items, nextCursor}``: shared assets of every owner, newest made-public first, in their public view."""
     wanted = page_size(limit)
     start = decode_cursor(cursor, _feed_cursor) if cursor else None
     items: list[dict[str, Any]] = []
-    while len(items) < wanted:
+    for _ in range(FEED_ROUNDS):
         results = AssetModel.in_feed.query(
             FEED_PARTITION,
             scan_index_forward=False,
@@ -97,11 +136,11 @@ def feed(limit: str | None = None, cursor: str | None = None, playback: Playback
                 asset.asset_id: asset for asset in AssetModel.batch_get([i for i, _ in listed], consistent_read=True)
             }
             items += [
-                public_view(now[asset_id], playback)
+                shared_view(now[asset_id], playback, api_base)
                 for asset_id, made_public_at in listed
                 # Still shared, and this is its place now (made public again later: it is further up).
                 if asset_id in now and is_shared(now[asset_id]) and now[asset_id].made_public_at == made_public_at
             ]
-        if not start:
+        if not start or len(items) >= wanted:
             break
     return {"items": items, "nextCursor": encode_cursor(start) if start else None}

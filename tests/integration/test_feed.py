@@ -160,8 +160,11 @@ def test_the_feed_pages_each_public_asset_once_and_never_a_private_or_deleted_on
             assert item["media"]["durationSeconds"] > 1.5 and "source" not in item
             assert item["previews"]["video"] and item["previews"]["animated"]
 
+    poster = next(item for item in whole_feed(bob, 2) if item["assetId"] == public[0])["thumbnails"]["poster"]
+    assert fetch(poster)[0] == 302  # the API's redirect: the same URL for everyone, cacheable
     alice.delete(f"/assets/{public[0]}")
     assert public[0] not in [item["assetId"] for item in whole_feed(bob, 2)]  # at once
+    assert fetch(poster)[0] == 404  # and its pictures with it
 
 
 def test_the_share_page_shows_a_preview_to_anyone_and_nothing_once_private(

@@ -50,11 +50,11 @@ OPERATIONS = (
               "One of the caller's assets; playable (with playback.hls) once every rung has its first segments. "
               "Anyone's public, ready asset in its public view", 200),
     Operation("updateAsset", "PATCH", "/assets/{asset_id}", "Change title, description, tags or visibility", 200,
-              AssetChanges, (400, 401, 404)),
+              AssetChanges, (400, 401, 404, 409)),
     Operation("deleteAsset", "DELETE", "/assets/{asset_id}", "Delete the asset and every object it owns", 204),
     Operation("startPlayback", "GET", "/assets/{asset_id}/playback",
               "A playback URL stock players can play, once the asset is playable (playlists grow until ready); "
-              "for a public, ready asset the same URL for every viewer within the hour", 200),
+              "for a public, ready asset the same URL for every viewer who asks within the same hour", 200),
     Operation("masterPlaylist", "GET", "/playback/{token}/master.m3u8", "The master playlist (token in the URL)",
               200, None, (403, 404), public=True),
     Operation("mediaPlaylist", "GET", "/playback/{token}/{rendition}/index.m3u8",
@@ -70,8 +70,8 @@ OPERATIONS = (
               "The share page of a public asset (OpenGraph and Twitter card tags, a player); "
               "a plain 404 page otherwise", 200, None, (404,), public=True),
     Operation("watchMedia", "GET", "/watch/{asset_id}/{file}",
-              "302 to a shared asset's poster.jpg or preview.mp4, presigned for two minutes", 302, None, (404,),
-              public=True),
+              "302 to a shared asset's poster.jpg, preview.mp4 or preview.webp, presigned for two minutes", 302,
+              None, (404,), public=True),
     Operation("pipelineReport", "GET", "/assets/{asset_id}/execution",
               "The pipeline drawn from its ASL, with this asset's execution on it: each state's outcome and "
               "milliseconds (`states`) and the graph as SVG, coloured by them (`svg`)", 200),

@@ -10,11 +10,11 @@ Two kinds of token:
 
 - *Personal* (the owner's asset, private or still processing): valid for PLAYBACK_SECONDS from when it
   was asked for. Its media playlists name every segment by a presigned S3 URL that dies with it.
-- *Shared* (a public, ready asset): the same for every viewer within a fixed window of
-  SHARED_WINDOW_SECONDS (it expires at the end of the window after the one it was asked in, so it
-  lives one to two windows), and so are the playlists it serves: they are the stored ones, unchanged,
-  whose segment URIs resolve to the segment route. A CDN in front of the API caches all of it for
-  CDN_SECONDS (README: CloudFront).
+- *Shared* (a public, ready asset): the same for every viewer who asks within the same fixed window of
+  SHARED_WINDOW_SECONDS (it expires PLAYBACK_SECONDS after that window ends, so a long video or a
+  paused one plays to the end), and so are the playlists it serves: they are the stored ones,
+  unchanged, whose segment URIs resolve to the segment route. A CDN in front of the API caches all
+  of it for CDN_SECONDS (README: CloudFront).
 
 Every token names the asset's playback version. Going private raises it (reelstack.sharing), so every
 URL handed out before is refused from then on, playlists and segment redirects alike; what a CDN
@@ -79,7 +79,7 @@ def url_for(asset: AssetModel, playback_base: str, now: float | None = None) -> 
     moment = int(now or time.time())
     claims: dict[str, object] = {"asset": asset.asset_id, "v": int(asset.playback_version or 0)}
     if sharing.is_shared(asset):
-        expires = (moment // SHARED_WINDOW_SECONDS + 2) * SHARED_WINDOW_SECONDS
+        expires = (moment // SHARED_WINDOW_SECONDS + 1) * SHARED_WINDOW_SECONDS + PLAYBACK_SECONDS
         claims["shared"] = True
     else:
         expires = moment + PLAYBACK_SECONDS

@@ -2,9 +2,10 @@
 asset it is a small HTML page with OpenGraph and Twitter card tags and a player; for anything else a
 plain 404 page that says nothing about whether the id exists.
 
-The page's pictures are addressed through the API (``/watch/{id}/poster.jpg``, ``/preview.mp4``),
-which redirects to a moment's presigned URL: a link preview made today still shows its poster next
-month, for as long as the asset is shared, and not a minute longer.
+The page's pictures are addressed through the API (``/watch/{id}/poster.jpg``, ``/preview.mp4``,
+``/preview.webp``), which redirects to a moment's presigned URL: a link preview made today still shows
+its poster next month, for as long as the asset is shared, and not a minute longer. The public view
+and the feed name the pictures the same way (reelstack.sharing.public_links).
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ from reelstack.errors import NotFound
 from reelstack.store.records import AssetModel
 from reelstack.store.views import signed_get_url
 
-PAGE_CACHE_SECONDS = 60  # a page's playback URL lives one to two windows; a CDN keeps the page this long
-MEDIA = {"poster.jpg": ("thumbnails", "poster"), "preview.mp4": ("previews", "video")}
-
+PAGE_CACHE_SECONDS = 60  # how long a CDN may keep a page (its playback URL is the window's)
 _NOT_FOUND = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Not found · Reelstack</title>
 <meta name="robots" content="noindex"></head>
@@ -41,12 +40,6 @@ def _shared(asset_id: str) -> AssetModel:
     return sharing.visible_asset("", asset_id)
 
 
-def _stored(asset: AssetModel, what: str) -> str | None:
-    group, name = MEDIA[what]
-    stored = getattr(asset, group)
-    return (stored.as_dict() if hasattr(stored, "as_dict") else dict(stored or {})).get(name)
-
-
 def page(asset_id: str, api_base: str) -> Page:
     try:
         asset = _shared(asset_id)
@@ -64,14 +57,12 @@ def page(asset_id: str, api_base: str) -> Page:
         ("twitter:title", title),
         ("twitter:description", description),
     ]
-    if _stored(asset, "poster.jpg"):
+    if sharing.stored_media(asset, "poster.jpg"):
         tags += [("og:image", f"{base}/poster.jpg"), ("twitter:card", "summary_large_image")]
         tags += [("twitter:image", f"{base}/poster.jpg")]
-        if media.get("width") and media.get("height"):
-            tags += [("og:image:width", str(media["width"])), ("og:image:height", str(media["height"]))]
     else:
         tags.append(("twitter:card", "summary"))
-    if _stored(asset, "preview.mp4"):
+    if sharing.stored_media(asset, "preview.mp4"):
         tags += [("og:video", f"{base}/preview.mp4"), ("og:video:type", "video/mp4")]
     if media.get("durationSeconds"):
         tags.append(("video:duration", str(round(float(media["durationSeconds"])))))
@@ -79,8 +70,11 @@ def page(asset_id: str, api_base: str) -> Page:
         f'<meta {"name" if key.startswith("twitter:") else "property"}="{key}" content="{escape(value)}">'
         for key, value in tags
     )
-    hls = escape(playback.url_for(asset, f"{api_base}/playback")["hls"])
-    poster = f' poster="{escape(base)}/poster.jpg"' if _stored(asset, "poster.jpg") else ""
+    try:
+        hls = escape(playback.url_for(asset, f"{api_base}/playback")["hls"])
+    except playback.PlaybackDenied:  # a deployment without a PlaybackSecret: the preview, no player
+        hls = ""
+    poster = f' poster="{escape(base)}/poster.jpg"' if sharing.stored_media(asset, "poster.jpg") else ""
     html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -95,8 +89,9 @@ main{{max-width:60rem;margin:0 auto;padding:1rem}}video{{width:100%;max-height:8
 <script src="{escape(api_base)}/web/hls.min.js"></script>
 <script>
 const video = document.getElementById("player"), source = video.dataset.hls;
-if (window.Hls && Hls.isSupported()) {{ const hls = new Hls(); hls.loadSource(source); hls.attachMedia(video); }}
-else {{ video.src = source; }}
+if (source && window.Hls && Hls.isSupported()) {{
+  const hls = new Hls(); hls.loadSource(source); hls.attachMedia(video);
+}} else if (source) {{ video.src = source; }}
 </script>
 </body></html>
 """
@@ -105,9 +100,9 @@ else {{ video.src = source; }}
 
 def media_location(asset_id: str, what: str) -> str:
     """Where the shared asset's poster or preview is now: a presigned URL that lives a moment."""
-    if what not in MEDIA:
+    if what not in sharing.SHARED_MEDIA:
         raise NotFound("no such picture", code="NotFound")
-    key = _stored(_shared(asset_id), what)
+    key = sharing.stored_media(_shared(asset_id), what)
     if not key:
         raise NotFound("this video has none", code="NotFound")
     return signed_get_url(deployment().media_bucket, key, playback.SEGMENT_URL_SECONDS)

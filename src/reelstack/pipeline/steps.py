@@ -301,7 +301,6 @@ def publish_ready(job: Job) -> dict[str, Any]:
     AssetModel(job.asset_id).update(actions=actions)
     progressive.announce_playable(job)  # asset.playable always comes first (a no-op if it has)
     moved = assets.move(job.asset_id, AssetStatus.READY)
-    sharing.list_in_feed(job.asset_id)  # made public while it was processing: in the feed from now on
     asset = AssetModel.get(job.asset_id, consistent_read=True)
     if moved:
         view = asset_view(asset)
@@ -316,6 +315,9 @@ def publish_ready(job: Job) -> dict[str, Any]:
             media=media.contract_view(),
             **({"warnings": warnings} if warnings else {}),
         )
+    # Made public while it was processing: in the feed from now on. After asset.ready, so that a retry
+    # of this step (a failed write here) cannot lose the announcement: a repeat lists it all the same.
+    sharing.list_in_feed(job.asset_id)
     return {"assetId": job.asset_id, "status": asset.status, "announced": moved, "warnings": warnings}
 
 

@@ -60,12 +60,24 @@ def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[s
     return view
 
 
-def public_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[str, Any]:
+def public_view(asset: AssetModel, playback: PlaybackUrl | None, links: dict[str, str]) -> dict[str, Any]:
     """A shared asset as others see it (and the feed lists it): no source file name or upload, the owner
-    by id only; its pictures, previews and playback as the owner gets them."""
+    by id only; its poster and previews by ``links`` (reelstack.sharing.public_links: the API's
+    redirects, which end with the sharing), no storyboard, and renditions without playlist URLs (the
+    playback URL plays them)."""
     view = asset_view(asset, playback)
     for field in _OWNER_ONLY:
         view.pop(field, None)
+    view["renditions"] = [
+        {key: value for key, value in rendition.items() if key != "playlist"}
+        for rendition in view.get("renditions", [])
+    ]
+    if "poster.jpg" in links:
+        view["thumbnails"] = {"poster": links["poster.jpg"]}
+    else:
+        view.pop("thumbnails", None)
+    if view.get("previews", {}).get("reason") is None and "previews" in view:
+        view["previews"] = {"video": links.get("preview.mp4"), "animated": links.get("preview.webp")}
     return view
 
 

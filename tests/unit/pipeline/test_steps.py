@@ -85,10 +85,10 @@ def test_extras_that_could_not_be_made_become_warnings_not_failures(pipeline: di
     load_handler("probe")(job_event("probe/job.json", pipeline), None)
     # Shared by its owner while it is processing: in the feed once Publish has made it ready.
     library.update_asset(AssetModel.get(asset_id).owner_id, asset_id, AssetChanges(visibility="public"))
-    assert sharing.feed()["items"] == []
+    assert sharing.feed("https://api.example")["items"] == []
     outcome = load_handler("publish")(job_event("publish/job-with-failed-extras.json", pipeline), None)
     assert outcome["announced"] is True
-    assert [item["assetId"] for item in sharing.feed()["items"]] == [asset_id]
+    assert [item["assetId"] for item in sharing.feed("https://api.example")["items"]] == [asset_id]
     codes = [warning["code"] for warning in outcome["warnings"]]
     assert codes == ["NoThumbnails", "NoAnimatedPreview"]
     asset = AssetModel.get(asset_id)
