@@ -25,7 +25,7 @@ from tests.integration.test_pipeline import upload
 
 pytestmark = pytest.mark.localcloud
 CHUNK_SECONDS = 6
-SECONDS = 30  # 5 chunks
+SECONDS = 48  # 8 chunks: each far shorter than the chunk function's timeout, whatever the load
 
 
 @pytest.fixture
