@@ -100,16 +100,11 @@ integration: venv localcloud node_modules/.installed browser
 
 # Lint and the unit suite run beside the integration suite: their CPU work fills the cores while the
 # integration tests wait on the local cloud. Their reports come after the integration suite's; any failing fails.
-# The integration tests that mostly wait (on stalls, sweeps, rate windows, pushes) go first, beside the
-# unit suite's FFmpeg work; those that encode a lot (the pipeline cases, chunks, the browser) go last,
-# when the cores are theirs. New files join the second group.
-WAITING_FIRST := $(addprefix tests/integration/test_,$(addsuffix .py,races uploads push library foundation invoke lambda_executor))
-INTEGRATION_ORDER := $(WAITING_FIRST) $(filter-out $(WAITING_FIRST),$(sort $(wildcard tests/integration/test_*.py)))
 test: venv sam node_modules/.installed localcloud browser
 	@mkdir -p .local
 	@$(MAKE) --no-print-directory lint > .local/lint.log 2>&1 & lint=$$!; \
 	$(RUN)/pytest tests/unit -q -p no:cacheprovider --durations=10 > .local/unit-tests.log 2>&1 & unit=$$!; \
-	$(RUN)/pytest $(INTEGRATION_ORDER) -q --durations=15; integration=$$?; \
+	$(RUN)/pytest tests/integration -q --durations=15; integration=$$?; \
 	wait $$lint; lints=$$?; wait $$unit; units=$$?; \
 	echo "== lint, which ran beside them (.local/lint.log): exit $$lints =="; tail -n 20 .local/lint.log; \
 	echo "== the unit tests, which ran beside them (.local/unit-tests.log) =="; cat .local/unit-tests.log; \
