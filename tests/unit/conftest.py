@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -19,6 +20,10 @@ from reelstack.store.records import UploadModel
 from reelstack_cli import media as test_media
 from reelstack_cli.settings import CHECKOUT, TEMPLATE
 from reelstack_cli.template import load_template, resources_of_type
+
+# Powertools reads its metrics namespace when reelstack.observability is first imported, which may be a
+# test that loads a handler without the `aws` fixture (the template checks): set it for the whole run.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ReelstackUnit")
 
 TABLE_ENV = {
     "AssetsTable": "ASSETS_TABLE",
