@@ -180,7 +180,7 @@ def playback_url() -> PlaybackUrl | None:
 
 
 def served(answer: playback.Served) -> Response:
-    """A playlist (or a segment's redirect) with the caching its token allows."""
+    """A playlist, or a redirect to a segment or picture, with the caching it allows."""
     headers = {"Cache-Control": answer.cache_control}
     if answer.location:
         return Response("", status_code=302, headers={**headers, "Location": answer.location})
@@ -211,8 +211,7 @@ def watch_page(asset_id: str) -> Response:
 
 @route("/watch/{asset_id}/{file}", "GET", public=True)
 def watch_media(asset_id: str, file: str) -> Response:
-    location = share.media_location(asset_id, file)
-    return Response("", status_code=302, headers={"Location": location, "Cache-Control": "public, max-age=60"})
+    return served(share.media_location(asset_id, file))
 
 
 @route("/assets/{asset_id}/execution", "GET")

@@ -20,7 +20,7 @@ from reelstack.store import assets
 from reelstack.store.keys import is_id
 from reelstack.store.records import AssetModel, conditional, utc_now
 from reelstack.store.states import AssetStatus, Visibility
-from reelstack.store.views import PlaybackUrl, public_view
+from reelstack.store.views import PlaybackUrl, plain, public_view
 
 FEED_PARTITION = "public"
 FEED_ROUNDS = 5  # index pages read to fill one feed page past stale entries; then a short page
@@ -50,8 +50,7 @@ def visible_asset(caller: str, asset_id: str) -> AssetModel:
 def stored_media(asset: AssetModel, name: str) -> str | None:
     """The media bucket key of the picture SHARED_MEDIA calls ``name``, if the asset has it."""
     group, field = SHARED_MEDIA[name]
-    stored = getattr(asset, group)
-    return (stored.as_dict() if hasattr(stored, "as_dict") else dict(stored or {})).get(field)
+    return plain(getattr(asset, group)).get(field)
 
 
 def public_links(asset: AssetModel, api_base: str) -> dict[str, str]:

@@ -38,7 +38,7 @@ from reelstack.store.keys import MediaKeys, is_id
 from reelstack.store.objects import get_text
 from reelstack.store.records import AssetModel, iso
 from reelstack.store.states import AssetStatus
-from reelstack.store.views import is_playable
+from reelstack.store.views import is_playable, signed_get_url
 
 PLAYBACK_SECONDS = 6 * 3600
 SHARED_WINDOW_SECONDS = 3600
@@ -183,7 +183,4 @@ def segment(token: str, rendition: str, name: str) -> Served:
         raise NotFound("no such segment", code="SegmentNotFound")
     grant = _verified(token)
     key = MediaKeys(grant.asset.asset_id).rendition_prefix(rendition) + name
-    url = aws.presigning_s3().generate_presigned_url(
-        "get_object", Params={"Bucket": deployment().media_bucket, "Key": key}, ExpiresIn=SEGMENT_URL_SECONDS
-    )
-    return Served("", grant.cache_control, location=url)
+    return Served("", grant.cache_control, location=signed_get_url(deployment().media_bucket, key, SEGMENT_URL_SECONDS))

@@ -18,7 +18,7 @@ from reelstack.api import playback
 from reelstack.config import deployment
 from reelstack.errors import NotFound
 from reelstack.store.records import AssetModel
-from reelstack.store.views import signed_get_url
+from reelstack.store.views import plain, signed_get_url
 
 PAGE_CACHE_SECONDS = 60  # how long a CDN may keep a page (its playback URL is the window's)
 _NOT_FOUND = """<!doctype html>
@@ -44,11 +44,12 @@ def page(asset_id: str, api_base: str) -> Page:
     try:
         asset = _shared(asset_id)
     except NotFound:
-        return Page(404, _NOT_FOUND, "public, max-age=60")
+        return Page(404, _NOT_FOUND, f"public, max-age={PAGE_CACHE_SECONDS}")
     base = f"{api_base}/watch/{asset.asset_id}"
+    links = sharing.public_links(asset, api_base)
     title = asset.title or "A video on Reelstack"
     description = asset.description or "Watch it on Reelstack."
-    media = asset.media.as_dict() if asset.media else {}
+    media = plain(asset.media)
     tags = [
         ("og:type", "video.other"),
         ("og:title", title),
@@ -57,13 +58,13 @@ def page(asset_id: str, api_base: str) -> Page:
         ("twitter:title", title),
         ("twitter:description", description),
     ]
-    if sharing.stored_media(asset, "poster.jpg"):
-        tags += [("og:image", f"{base}/poster.jpg"), ("twitter:card", "summary_large_image")]
-        tags += [("twitter:image", f"{base}/poster.jpg")]
+    if "poster.jpg" in links:
+        tags += [("og:image", links["poster.jpg"]), ("twitter:card", "summary_large_image")]
+        tags += [("twitter:image", links["poster.jpg"])]
     else:
         tags.append(("twitter:card", "summary"))
-    if sharing.stored_media(asset, "preview.mp4"):
-        tags += [("og:video", f"{base}/preview.mp4"), ("og:video:type", "video/mp4")]
+    if "preview.mp4" in links:
+        tags += [("og:video", links["preview.mp4"]), ("og:video:type", "video/mp4")]
     if media.get("durationSeconds"):
         tags.append(("video:duration", str(round(float(media["durationSeconds"])))))
     meta = "\n".join(
@@ -74,7 +75,7 @@ def page(asset_id: str, api_base: str) -> Page:
         hls = escape(playback.url_for(asset, f"{api_base}/playback")["hls"])
     except playback.PlaybackDenied:  # a deployment without a PlaybackSecret: the preview, no player
         hls = ""
-    poster = f' poster="{escape(base)}/poster.jpg"' if sharing.stored_media(asset, "poster.jpg") else ""
+    poster = f' poster="{escape(links["poster.jpg"])}"' if "poster.jpg" in links else ""
     html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -98,11 +99,13 @@ if (source && window.Hls && Hls.isSupported()) {{
     return Page(200, html, f"public, max-age={PAGE_CACHE_SECONDS}")
 
 
-def media_location(asset_id: str, what: str) -> str:
-    """Where the shared asset's poster or preview is now: a presigned URL that lives a moment."""
+def media_location(asset_id: str, what: str) -> playback.Served:
+    """Where the shared asset's poster or preview is now: a redirect to a presigned URL that lives a
+    moment, cached as the segment redirects are."""
     if what not in sharing.SHARED_MEDIA:
         raise NotFound("no such picture", code="NotFound")
     key = sharing.stored_media(_shared(asset_id), what)
     if not key:
         raise NotFound("this video has none", code="NotFound")
-    return signed_get_url(deployment().media_bucket, key, playback.SEGMENT_URL_SECONDS)
+    location = signed_get_url(deployment().media_bucket, key, playback.SEGMENT_URL_SECONDS)
+    return playback.Served("", f"public, max-age={playback.CDN_SECONDS}", location=location)

@@ -42,17 +42,17 @@ def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[s
             **({"sha256": asset.source.sha256} if asset.source.sha256 else {}),
         }
     if asset.media:
-        view["media"] = _plain(asset.media)
+        view["media"] = plain(asset.media)
     if asset.status == AssetStatus.PROCESSING and asset.step:
         view["step"] = asset.step
     view["playable"] = is_playable(asset)
     if asset.status == AssetStatus.READY:
         view.update(_media_locations(asset))
         if asset.warnings:
-            view["warnings"] = [_plain(warning) for warning in asset.warnings]
+            view["warnings"] = [plain(warning) for warning in asset.warnings]
     elif view["playable"] and asset.hls:
         # Playable while the rest is still being made: the playlists grow until the asset is ready.
-        view["playback"] = {"hls": signed_get_url(deployment().media_bucket, _plain(asset.hls)["master"])}
+        view["playback"] = {"hls": signed_get_url(deployment().media_bucket, plain(asset.hls)["master"])}
     if playback is not None and "playback" in view:
         view["playback"] = {"hls": playback(asset)["hls"]}
     if asset.error:
@@ -76,7 +76,7 @@ def public_view(asset: AssetModel, playback: PlaybackUrl | None, links: dict[str
         view["thumbnails"] = {"poster": links["poster.jpg"]}
     else:
         view.pop("thumbnails", None)
-    if view.get("previews", {}).get("reason") is None and "previews" in view:
+    if "previews" in view and "reason" not in view["previews"]:  # audio only keeps its reason
         view["previews"] = {"video": links.get("preview.mp4"), "animated": links.get("preview.webp")}
     return view
 
@@ -96,14 +96,13 @@ def _media_locations(asset: AssetModel) -> dict[str, Any]:
     sign = functools.partial(signed_get_url, deployment().media_bucket)
     locations: dict[str, Any] = {
         "renditions": [
-            {**_plain(rendition), "playlist": sign(_plain(rendition)["playlist"])}
-            for rendition in asset.renditions or []
+            {**plain(rendition), "playlist": sign(plain(rendition)["playlist"])} for rendition in asset.renditions or []
         ]
     }
     if asset.hls:
-        locations["playback"] = {"hls": sign(_plain(asset.hls)["master"])}
+        locations["playback"] = {"hls": sign(plain(asset.hls)["master"])}
     if asset.thumbnails:
-        thumbnails = _plain(asset.thumbnails)
+        thumbnails = plain(asset.thumbnails)
         locations["thumbnails"] = {
             "poster": sign(thumbnails["poster"]),
             **(
@@ -113,14 +112,16 @@ def _media_locations(asset: AssetModel) -> dict[str, Any]:
             ),
         }
     if asset.previews:
-        locations["previews"] = {name: key and sign(key) for name, key in _plain(asset.previews).items()}
-    elif asset.media and not _plain(asset.media).get("hasVideo"):
+        locations["previews"] = {name: key and sign(key) for name, key in plain(asset.previews).items()}
+    elif asset.media and not plain(asset.media).get("hasVideo"):
         locations["previews"] = {"video": None, "animated": None, "reason": "audio only: there is no picture"}
     return locations
 
 
-def _plain(value: Any) -> dict[str, Any]:
-    """A raw MapAttribute (or the dict pynamodb gives inside lists) as a plain dict."""
+def plain(value: Any) -> dict[str, Any]:
+    """A raw MapAttribute (or the dict pynamodb gives inside lists) as a plain dict; None as an empty one."""
+    if value is None:
+        return {}
     return value.as_dict() if hasattr(value, "as_dict") else dict(value)
 
 
