@@ -10,6 +10,10 @@ const $ = (id) => document.getElementById(id);
 let token = new URLSearchParams(location.hash.slice(1)).get("token") || sessionStorage.getItem("reelstack-token") || "";
 let hls = null;
 let shownPipeline = null;
+// The graph last drawn and whether its execution still runs: an ended execution is not asked for
+// again, and an unchanged graph is not redrawn (that would flicker, and lose a zoom or selection).
+let drawnPipeline = null;
+let pipelineRunning = false;
 
 async function api(method, path, body) {
   const response = await fetch(API + path, {
@@ -141,7 +145,7 @@ async function refresh() {
   if (!token) return;
   const page = await api("GET", "/assets?limit=50");
   $("library").replaceChildren(...page.items.map(assetCard));
-  if (shownPipeline) showPipeline(shownPipeline);
+  if (shownPipeline && pipelineRunning) showPipeline(shownPipeline);
 }
 
 async function play(asset) {
@@ -260,8 +264,12 @@ function showTab(name) {
 async function showPipeline(assetId) {
   shownPipeline = assetId;
   const report = await api("GET", `/assets/${assetId}/execution`);
+  if (shownPipeline !== assetId) return; // another asset's Pipeline was pressed meanwhile
+  pipelineRunning = ["NOT_STARTED", "RUNNING"].includes(report.executionStatus);
   $("pipeline-section").hidden = false;
   $("pipeline-status").textContent = `asset ${assetId}: execution ${report.executionStatus}`;
+  if (report.svg === drawnPipeline) return;
+  drawnPipeline = report.svg;
   // The API draws the graph (the same picture as docs/pipeline.svg); parsed as SVG, never as HTML.
   const picture = new DOMParser().parseFromString(report.svg, "image/svg+xml").documentElement;
   picture.removeAttribute("width"); picture.removeAttribute("height"); // scales to the section's width
