@@ -10,6 +10,10 @@ export UV_PYTHON_DOWNLOADS := never
 # uv's cache is its default, per user (~/.cache/uv): every clone and every CI run on a machine shares the
 # wheels it has downloaded once. Every install is hash-checked (uv.lock, requirements files with hashes).
 export SAM_CLI_TELEMETRY := 0
+# The project's venv and the Lambda runtime are compiled to bytecode as they install, as AWS's runtime
+# ships boto3: where PYTHONDONTWRITEBYTECODE is set (CI, these machines) every process would otherwise
+# compile what it imports again: 1.3 s of each CLI call's 1.9 s, 0.75 s of each Lambda cold start.
+# (LocalStack writes its own .pyc: its environment is a clean one.)
 RUN := .venv/bin
 
 LOCALSTACK_STAMP := .local/localstack-venv/.installed
@@ -33,7 +37,7 @@ $(UV):
 # The project's own environment: the CLI, the domain package and the test tools (uv.lock).
 venv: .venv/.installed
 .venv/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	@touch $@
 
 # LocalStack's runtime with our plugins, and the interpreter Lambda functions run with.
@@ -46,7 +50,7 @@ $(LOCALSTACK_STAMP): $(UV) infra/localstack/requirements.txt $(PLUGIN_SOURCES)
 	@touch $@
 $(RUNTIME_STAMP): $(UV) infra/lambda-runtime/requirements.txt
 	$(UV) venv --quiet --allow-existing .local/lambda-runtime
-	$(UV) pip install --python .local/lambda-runtime/bin/python --quiet --require-hashes -r infra/lambda-runtime/requirements.txt
+	$(UV) pip install --python .local/lambda-runtime/bin/python --quiet --compile-bytecode --require-hashes -r infra/lambda-runtime/requirements.txt
 	@touch $@
 
 # The SAM CLI in a venv of its own (its pins clash with the project's), for `sam validate --lint`

@@ -6,14 +6,18 @@
 
 Zips are deterministic (sorted entries, fixed timestamps), so unchanged code gives the same hash and
 a redeploy uploads nothing. Every function with its layers must stay under Lambda's 250 MB unzipped.
+Python in them is compiled for the runtime, as AWS compiles its own runtime's boto3.
 """
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import importlib.util
 import os
+import py_compile
 import shutil
+import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -26,6 +30,7 @@ from reelstack_cli.settings import BUILD_DIR, PROJECT_ROOT
 from reelstack_cli.template import function_layers, resources_of_type
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+RUNTIME_PYTHON = (3, 13)  # the template's python3.13
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIP = {"__pycache__", ".pytest_cache", ".DS_Store"}
 
@@ -55,14 +60,28 @@ def _hash_inputs(paths: list[Path], salt: str) -> str:
     return digest.hexdigest()[:20]
 
 
+def compile_bytecode(folder: Path) -> None:
+    """Give every module in ``folder`` its ``.pyc`` for the runtime's Python.
+
+    A function's code and layers are read-only in Lambda, so a module without one is compiled again
+    at every cold start: 1.7 s of the API function's 2.9 s start here. The ``.pyc`` files check the
+    source's hash, not its time, because the zip's timestamps are fixed.
+    """
+    if sys.version_info[:2] != RUNTIME_PYTHON:  # another Python's bytecode would never be read
+        return
+    invalidation = py_compile.PycInvalidationMode.CHECKED_HASH
+    # quiet=2: a package's deliberately broken sample files (test data) stay as they are.
+    compileall.compile_dir(folder, quiet=2, workers=0, invalidation_mode=invalidation)
+
+
 def write_zip(folder: Path, target: Path) -> int:
-    """Zip ``folder``'s contents deterministically; returns the unzipped size in bytes."""
+    """Zip all of ``folder`` (a build's staging folder) deterministically; returns the unzipped size in bytes."""
     total = 0
     partial = target.with_suffix(".partial")
     # Level 1: the FFmpeg layers zip in a third of level 6's time and come out 9 % larger (70 MB, not
     # 65 MB), which S3 and Lambda take alike; every fresh clone's first deploy waits for this.
     with zipfile.ZipFile(partial, "w") as archive:
-        for path in _files(folder):
+        for path in sorted(path for path in folder.rglob("*") if path.is_file()):
             info = zipfile.ZipInfo(str(path.relative_to(folder)), date_time=_ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.compress_level = 1
@@ -83,6 +102,7 @@ def _cached(logical_id: str, kind: str, key: str, make: Callable[[Path], None]) 
             stale.unlink()
         with tempfile.TemporaryDirectory(dir=BUILD_DIR) as staging:
             make(Path(staging))
+            compile_bytecode(Path(staging))
             size_path.write_text(str(write_zip(Path(staging), zip_path)))
     sha = hashlib.sha256(zip_path.read_bytes()).hexdigest()
     return Artifact(logical_id, kind, zip_path, sha, int(size_path.read_text()))
@@ -101,7 +121,7 @@ def build_function(logical_id: str, code_uri: str) -> Artifact:
     folder = PROJECT_ROOT / code_uri
     if not folder.is_dir():
         raise BuildError(f"{logical_id}: CodeUri {code_uri} is not a folder")
-    key = _hash_inputs(_files(folder), salt="function-v1")
+    key = _hash_inputs(_files(folder), salt="function-v2")
     return _cached(
         logical_id,
         "function",
@@ -115,7 +135,7 @@ def build_function(logical_id: str, code_uri: str) -> Artifact:
 def build_layer(logical_id: str, content_uri: str) -> Artifact:
     folder = PROJECT_ROOT / content_uri
     recipe = _load_recipe(folder)
-    key = _hash_inputs(recipe.inputs(), salt="layer-v1")
+    key = _hash_inputs(recipe.inputs(), salt="layer-v2")
     cache = BUILD_DIR / "downloads"
     return _cached(logical_id, "layer", key, lambda staging: recipe.build(staging, cache))
 

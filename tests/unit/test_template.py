@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -120,8 +122,6 @@ def test_zips_are_deterministic_and_keep_the_executable_bit(tmp_path: Path) -> N
     (folder / "bin" / "tool").write_text("#!/bin/sh\n")
     (folder / "bin" / "tool").chmod(0o755)
     (folder / "data.txt").write_text("hello")
-    (folder / "__pycache__").mkdir()
-    (folder / "__pycache__" / "x.pyc").write_bytes(b"\0")
     size = write_zip(folder, tmp_path / "a.zip")
     (folder / "data.txt").touch()  # a new mtime must not change the artifact
     write_zip(folder, tmp_path / "b.zip")
@@ -130,6 +130,50 @@ def test_zips_are_deterministic_and_keep_the_executable_bit(tmp_path: Path) -> N
     with zipfile.ZipFile(tmp_path / "a.zip") as archive:
         assert sorted(archive.namelist()) == ["bin/tool", "data.txt"]
         assert (archive.getinfo("bin/tool").external_attr >> 16) & 0o111
+
+
+COMPILED_BY_IMPORT = """
+import importlib.machinery, sys
+compiled = []
+original = importlib.machinery.SourceFileLoader.source_to_code
+def counting(loader, data, path, **options):
+    compiled.append(path)
+    return original(loader, data, path, **options)
+importlib.machinery.SourceFileLoader.source_to_code = counting
+import handler
+print(",".join(compiled))
+"""
+
+
+def test_a_cold_start_imports_the_functions_python_without_compiling_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(package, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(package, "BUILD_DIR", tmp_path / "build")
+    code = tmp_path / "functions" / "thing"
+    (code / "__pycache__").mkdir(parents=True)
+    (code / "handler.py").write_text("import helper\nVALUE = helper.VALUE\n")
+    (code / "helper.py").write_text("VALUE = 1\n")
+    (code / "__pycache__" / "stale.cpython-313.pyc").write_bytes(b"left over from a developer's run")
+    artifact = package.build_function("ThingFunction", "functions/thing")
+
+    def cold_start(task_root: Path) -> list[str]:
+        """Import the handler as Lambda does: read-only code, so no .pyc is written; what was compiled."""
+        result = subprocess.run(
+            [sys.executable, "-c", COMPILED_BY_IMPORT],
+            env={"PYTHONPATH": str(task_root), "PYTHONDONTWRITEBYTECODE": "1"},
+            cwd=tmp_path, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return [Path(path).name for path in result.stdout.strip().split(",") if path]
+
+    task_root = tmp_path / "task"
+    with zipfile.ZipFile(artifact.zip_path) as archive:
+        assert "__pycache__/stale.cpython-313.pyc" not in archive.namelist()
+        archive.extractall(task_root)  # the files get today's times, not the zip's
+    assert cold_start(task_root) == []
+    # The .pyc checks its source's hash: an edited module (same size, same time) is compiled again.
+    (task_root / "helper.py").write_text("VALUE = 2\n")
+    assert cold_start(task_root) == ["helper.py"]
 
 
 def test_a_function_over_lambdas_size_limit_fails_the_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
