@@ -99,8 +99,12 @@ lint: venv sam node_modules/.installed
 unit: venv
 	$(RUN)/pytest tests/unit -q
 
+# Two workers, each with a local cloud of its own, fill the cores while the other waits on its pipeline.
+INTEGRATION_WORKERS ?= 2
+INTEGRATION := $(RUN)/pytest tests/integration -q -n $(INTEGRATION_WORKERS) --dist loadfile
+
 integration: venv localcloud node_modules/.installed browser
-	$(RUN)/pytest tests/integration -q
+	$(INTEGRATION)
 
 # Lint and the unit suite run beside the integration suite: their CPU work fills the cores while the
 # integration tests wait on the local cloud. Their reports come after the integration suite's; any failing fails.
@@ -108,7 +112,7 @@ test: venv sam node_modules/.installed localcloud browser
 	@mkdir -p .local
 	@$(MAKE) --no-print-directory lint > .local/lint.log 2>&1 & lint=$$!; \
 	$(RUN)/pytest tests/unit -q -p no:cacheprovider --durations=10 > .local/unit-tests.log 2>&1 & unit=$$!; \
-	$(RUN)/pytest tests/integration -q --durations=15; integration=$$?; \
+	$(INTEGRATION) --durations=15; integration=$$?; \
 	wait $$lint; lints=$$?; wait $$unit; units=$$?; \
 	echo "== lint, which ran beside them (.local/lint.log): exit $$lints =="; tail -n 20 .local/lint.log; \
 	echo "== the unit tests, which ran beside them (.local/unit-tests.log) =="; cat .local/unit-tests.log; \

@@ -12,6 +12,7 @@ Python in them is compiled for the runtime, as AWS compiles its own runtime's bo
 from __future__ import annotations
 
 import compileall
+import fcntl
 import hashlib
 import importlib.util
 import os
@@ -20,7 +21,8 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,8 +142,26 @@ def build_layer(logical_id: str, content_uri: str) -> Artifact:
     return _cached(logical_id, "layer", key, lambda staging: recipe.build(staging, cache))
 
 
+@contextmanager
+def _one_build_at_a_time(on_step: Callable[[str], None]) -> Iterator[None]:
+    """Builds share BUILD_DIR: two deploys at once (two terminals, two test workers) take turns."""
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    with open(BUILD_DIR / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_step("(waiting: another deploy is building)")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # the lock goes with the file
+
+
 def build_all(template: dict[str, Any], on_step: Callable[[str], None] = lambda _: None) -> dict[str, Artifact]:
     """Build every function and layer of the template; check Lambda's size limit per function."""
+    with _one_build_at_a_time(on_step):
+        return _build_all(template, on_step)
+
+
+def _build_all(template: dict[str, Any], on_step: Callable[[str], None]) -> dict[str, Artifact]:
     artifacts: dict[str, Artifact] = {}
     for logical_id, resource in resources_of_type(template, "AWS::Serverless::LayerVersion").items():
         on_step(f"layer {logical_id}")

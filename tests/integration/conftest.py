@@ -1,6 +1,9 @@
 """Integration tests run against a local cloud started fresh for the session (own folder, own port).
 
 They drive the real `reelstack` CLI the way a developer does and talk to the stack through boto3.
+`make test` runs them in two pytest-xdist workers, whole files at a time (``--dist loadfile``). Each
+worker starts and deploys a local cloud of its own, so a test that changes a deployed function's
+environment or timeout changes it for its own worker's tests only.
 """
 
 from __future__ import annotations
@@ -27,6 +30,29 @@ from reelstack_cli.invoke import physical_name, set_environment
 from reelstack_cli.settings import CHECKOUT, LOCAL_DIR, Settings
 
 pytestmark = pytest.mark.localcloud
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... under xdist; empty in one process
+
+# The files that take longest come first, so that the workers, which take whole files in this order
+# as they become free, end at about the same time.
+LONGEST_FIRST = [
+    "test_web_page.py",
+    "test_pipeline.py",
+    "test_chunked.py",
+    "test_races.py",
+    "test_feed.py",
+    "test_uploads.py",
+    "test_library.py",
+    "test_push.py",
+    "test_foundation.py",
+    "test_lambda_executor.py",
+    "test_invoke.py",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
 
 
 def _free_port() -> int:
@@ -97,7 +123,8 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def cli() -> Cli:
-    settings = Settings(cloud_dir=LOCAL_DIR / "test-cloud", port=_free_port(), stack_name="reelstack-test")
+    cloud_dir = LOCAL_DIR / (f"test-cloud-{WORKER}" if WORKER else "test-cloud")
+    settings = Settings(cloud_dir=cloud_dir, port=_free_port(), stack_name="reelstack-test")
     env = {
         **os.environ,
         "REELSTACK_CLOUD_DIR": str(settings.cloud_dir),

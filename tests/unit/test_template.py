@@ -6,7 +6,9 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -219,3 +221,31 @@ def test_the_openapi_description_matches_the_code() -> None:
     }
     committed = json.loads((CHECKOUT / "docs" / "openapi.json").read_text())
     assert committed == document(), "regenerate docs/openapi.json with `reelstack openapi > docs/openapi.json`"
+
+
+def test_two_deploys_at_once_build_in_turn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(package, "BUILD_DIR", tmp_path)
+    order: list[str] = []
+    first_inside, first_may_leave = threading.Event(), threading.Event()
+
+    def build(template: dict, on_step: Callable[[str], None]) -> dict:
+        order.append(f"{threading.current_thread().name} builds")
+        if threading.current_thread().name == "first":
+            first_inside.set()
+            first_may_leave.wait(10)
+        return {}
+
+    monkeypatch.setattr(package, "_build_all", build)
+    first = threading.Thread(target=package.build_all, args=(TEMPLATE_DATA,), name="first")
+    first.start()
+    first_inside.wait(10)
+    second = threading.Thread(
+        target=package.build_all, args=(TEMPLATE_DATA, lambda step: order.append(f"second: {step}")), name="second"
+    )
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # held back while the first builds
+    first_may_leave.set()
+    first.join(10)
+    second.join(10)
+    assert order == ["first builds", "second: (waiting: another deploy is building)", "second builds"]
