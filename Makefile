@@ -17,7 +17,7 @@ export SAM_CLI_TELEMETRY := 0
 RUN := .venv/bin
 
 LOCALSTACK_STAMP := .local/localstack-venv/.installed
-RUNTIME_STAMP := .local/lambda-runtime/.installed
+RUNTIME_STAMP := .local/lambda-runtime/.installed-compiled
 SAM_STAMP := .local/sam-venv/.installed
 PLUGIN_SOURCES := $(shell find infra/localcloud -name '*.py' -o -name pyproject.toml | grep -v /build/)
 
@@ -49,7 +49,8 @@ $(LOCALSTACK_STAMP): $(UV) infra/localstack/requirements.txt $(PLUGIN_SOURCES)
 	@rm -rf infra/localcloud/build infra/localcloud/*.egg-info
 	@touch $@
 $(RUNTIME_STAMP): $(UV) infra/lambda-runtime/requirements.txt
-	$(UV) venv --quiet --allow-existing .local/lambda-runtime
+	rm -rf .local/lambda-runtime  # made anew: uv compiles only what it installs
+	$(UV) venv --quiet .local/lambda-runtime
 	$(UV) pip install --python .local/lambda-runtime/bin/python --quiet --compile-bytecode --require-hashes -r infra/lambda-runtime/requirements.txt
 	@touch $@
 

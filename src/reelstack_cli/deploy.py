@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from reelstack_cli.clients import local_session
-from reelstack_cli.package import Artifact, build_all
+from reelstack_cli.package import Artifact, build_all, build_folder_held
 from reelstack_cli.settings import BUILD_DIR, LOCAL_DIR, PROJECT_ROOT, TEMPLATE, Settings
 from reelstack_cli.template import load_template, resources_of_type
 
@@ -220,9 +220,10 @@ def dev_secret(settings: Settings, create: bool = True, name: str = "jwt-dev-sec
 def deploy_local(settings: Settings, progress: Progress, parameters: dict[str, str] | None = None) -> dict[str, str]:
     parameters = {**local_parameters(settings), **(parameters or {})}
     template = load_template(TEMPLATE)
-    artifacts = build_all(template, lambda step: progress(f"building {step}"))
     session = local_session(settings)
-    locations = _upload_artifacts(session.client("s3"), artifacts, progress)
+    with build_folder_held(progress):
+        artifacts = build_all(template, lambda step: progress(f"building {step}"))
+        locations = _upload_artifacts(session.client("s3"), artifacts, progress)
     packaged = packaged_template(template, artifacts, lambda artifact: locations[artifact.logical_id])
     cfn = session.client("cloudformation")
     deploy_stack(cfn, settings.stack_name, json.dumps(packaged), parameters, progress)
@@ -271,6 +272,13 @@ def deploy_aws(stack_name: str, progress: Progress, parameters: dict[str, str] |
     if not Path(sam).exists():
         raise DeployError("the SAM CLI is not installed: run `make sam`")
     template = load_template(TEMPLATE)
+    with build_folder_held(progress):  # sam reads the zips until it has uploaded them
+        _sam_deploy(sam, stack_name, template, progress, parameters)
+
+
+def _sam_deploy(
+    sam: str, stack_name: str, template: dict[str, Any], progress: Progress, parameters: dict[str, str] | None
+) -> None:
     artifacts = build_all(template, lambda step: progress(f"building {step}"))
     packaged = packaged_template(template, artifacts, lambda artifact: str(artifact.zip_path))
     packaged_path = BUILD_DIR / "packaged.json"

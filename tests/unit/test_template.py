@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -177,6 +176,10 @@ def test_a_cold_start_imports_the_functions_python_without_compiling_it(
     (task_root / "helper.py").write_text("VALUE = 2\n")
     assert cold_start(task_root) == ["helper.py"]
 
+    # A rebuild elsewhere (another clone, an emptied cache) gives the same bytes: nothing to upload.
+    monkeypatch.setattr(package, "BUILD_DIR", tmp_path / "another-build")
+    assert package.build_function("ThingFunction", "functions/thing").sha256 == artifact.sha256
+
 
 def test_a_function_over_lambdas_size_limit_fails_the_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(package, "BUILD_DIR", tmp_path)
@@ -223,29 +226,30 @@ def test_the_openapi_description_matches_the_code() -> None:
     assert committed == document(), "regenerate docs/openapi.json with `reelstack openapi > docs/openapi.json`"
 
 
-def test_two_deploys_at_once_build_in_turn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_two_deploys_at_once_take_turns_at_the_build_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(package, "BUILD_DIR", tmp_path)
     order: list[str] = []
     first_inside, first_may_leave = threading.Event(), threading.Event()
 
-    def build(template: dict, on_step: Callable[[str], None]) -> dict:
-        order.append(f"{threading.current_thread().name} builds")
-        if threading.current_thread().name == "first":
-            first_inside.set()
-            first_may_leave.wait(10)
-        return {}
+    def deploy(name: str) -> None:
+        with package.build_folder_held(lambda step: order.append(f"{name}: {step}")):
+            order.append(f"{name} builds and uploads")
+            if name == "first":
+                first_inside.set()
+                first_may_leave.wait(10)
 
-    monkeypatch.setattr(package, "_build_all", build)
-    first = threading.Thread(target=package.build_all, args=(TEMPLATE_DATA,), name="first")
+    first = threading.Thread(target=deploy, args=("first",))
     first.start()
     first_inside.wait(10)
-    second = threading.Thread(
-        target=package.build_all, args=(TEMPLATE_DATA, lambda step: order.append(f"second: {step}")), name="second"
-    )
+    second = threading.Thread(target=deploy, args=("second",))
     second.start()
     second.join(0.5)
-    assert second.is_alive()  # held back while the first builds
+    assert second.is_alive()  # held back while the first builds and uploads
     first_may_leave.set()
     first.join(10)
     second.join(10)
-    assert order == ["first builds", "second: (waiting: another deploy is building)", "second builds"]
+    assert order == [
+        "first builds and uploads",
+        "second: (waiting: another deploy is using the build folder)",
+        "second builds and uploads",
+    ]
