@@ -53,10 +53,16 @@ def stored_media(asset: AssetModel, name: str) -> str | None:
     return plain(getattr(asset, group)).get(field)
 
 
+def share_page_url(asset: AssetModel, api_base: str) -> str:
+    """``GET /watch/{id}``: the page a shared link opens; its pictures are beneath it."""
+    return f"{api_base}/watch/{asset.asset_id}"
+
+
 def public_links(asset: AssetModel, api_base: str) -> dict[str, str]:
     """The shared asset's pictures as others get them: the API's redirects, the same for everyone and
     dead the moment the asset is no longer shared (a presigned URL would live on)."""
-    return {name: f"{api_base}/watch/{asset.asset_id}/{name}" for name in SHARED_MEDIA if stored_media(asset, name)}
+    page = share_page_url(asset, api_base)
+    return {name: f"{page}/{name}" for name in SHARED_MEDIA if stored_media(asset, name)}
 
 
 def shared_view(asset: AssetModel, playback: PlaybackUrl | None, api_base: str) -> dict[str, Any]:

@@ -44,6 +44,7 @@ PLAYBACK_SECONDS = 6 * 3600
 SHARED_WINDOW_SECONDS = 3600
 CDN_SECONDS = 60  # how long a CDN may keep a shared playlist or segment redirect
 SEGMENT_URL_SECONDS = 2 * CDN_SECONDS  # a cached redirect still points at a live URL
+SHARED_CACHE_CONTROL = f"public, max-age={CDN_SECONDS}"  # what anyone may fetch: shared playback, pictures
 _RENDITION = re.compile(r"[a-z0-9]{1,16}")
 _SEGMENT = re.compile(r"[A-Za-z0-9_]{1,40}\.(?:m4s|mp4)")
 _URI_LINE = re.compile(r"^(?!#)(\S+)$", re.MULTILINE)
@@ -104,7 +105,7 @@ class _Grant:
 
     @property
     def cache_control(self) -> str:
-        return f"public, max-age={CDN_SECONDS}" if self.shared else "private, no-store"
+        return SHARED_CACHE_CONTROL if self.shared else "private, no-store"
 
 
 def _verified(token: str) -> _Grant:

@@ -21,6 +21,7 @@ from reelstack.store.records import AssetModel
 from reelstack.store.views import plain, signed_get_url
 
 PAGE_CACHE_SECONDS = 60  # how long a CDN may keep a page (its playback URL is the window's)
+_PAGE_CACHE_CONTROL = f"public, max-age={PAGE_CACHE_SECONDS}"
 _NOT_FOUND = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Not found · Reelstack</title>
 <meta name="robots" content="noindex"></head>
@@ -44,8 +45,8 @@ def page(asset_id: str, api_base: str) -> Page:
     try:
         asset = _shared(asset_id)
     except NotFound:
-        return Page(404, _NOT_FOUND, f"public, max-age={PAGE_CACHE_SECONDS}")
-    base = f"{api_base}/watch/{asset.asset_id}"
+        return Page(404, _NOT_FOUND, _PAGE_CACHE_CONTROL)
+    base = sharing.share_page_url(asset, api_base)
     links = sharing.public_links(asset, api_base)
     title = asset.title or "A video on Reelstack"
     description = asset.description or "Watch it on Reelstack."
@@ -96,7 +97,7 @@ if (source && window.Hls && Hls.isSupported()) {{
 </script>
 </body></html>
 """
-    return Page(200, html, f"public, max-age={PAGE_CACHE_SECONDS}")
+    return Page(200, html, _PAGE_CACHE_CONTROL)
 
 
 def media_location(asset_id: str, what: str) -> playback.Served:
@@ -108,4 +109,4 @@ def media_location(asset_id: str, what: str) -> playback.Served:
     if not key:
         raise NotFound("this video has none", code="NotFound")
     location = signed_get_url(deployment().media_bucket, key, playback.SEGMENT_URL_SECONDS)
-    return playback.Served("", f"public, max-age={playback.CDN_SECONDS}", location=location)
+    return playback.Served("", playback.SHARED_CACHE_CONTROL, location=location)
