@@ -11,6 +11,8 @@ from pathlib import Path
 from reelstack_cli.build_tools import binary_layer_from_wheel
 
 HERE = Path(__file__).parent
+# What this layer puts on a function's PATH (/opt/bin): the tests give each step only its own.
+BINARIES = ("ffmpeg",)
 FFMPEG_VERSION = "9.0.2"
 
 
@@ -26,6 +28,6 @@ def build(target: Path, cache: Path) -> None:
         target,
         platform="manylinux_2_28_x86_64",
         member=f"imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v{FFMPEG_VERSION}",
-        name="ffmpeg",
+        name=BINARIES[0],
         version=FFMPEG_VERSION,
     )

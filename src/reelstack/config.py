@@ -19,8 +19,8 @@ MiB = 1024 * 1024
 class Limits:
     """Upload rules the server decides (template parameters where a deployment may want others)."""
 
-    max_upload_bytes: int = 10 * 1024 * MiB
-    part_url_seconds: int = 3600  # a slow phone gets an hour per batch and can renew through /parts
+    max_upload_bytes: int = 10 * 1024 * MiB  # MaxUploadBytes
+    part_url_seconds: int = 3600  # PartUrlSeconds: an hour per batch; a slow phone renews through /parts
     min_part_bytes: int = 5 * MiB  # S3's floor for every part but the last
     preferred_part_bytes: int = 8 * MiB  # small enough that a dropped cellular link loses little
     max_parts: int = 10_000  # S3's ceiling
@@ -63,25 +63,43 @@ class Deployment:
     limits: Limits = field(default_factory=Limits)
     # "local-test-keys": the local cloud refuses presigned URLs signed with temporary credentials,
     # so there the API signs with LocalStack's static test keys; on AWS the function's role signs.
-    presign_credentials: str = "function-role"
+    presign_credentials: str = "function-role"  # PresignCredentials
     # SNS platform applications (template parameters); an empty one means that platform is off.
     push_applications: Mapping[str, str] = field(default_factory=dict)
     auth: AuthSettings = field(default_factory=AuthSettings)
     playback_secret: str = ""  # signs playback tokens; empty: no playback URLs
     public_api_url: str = ""  # a custom domain in front of the API, if any
-    allowed_origin: str = "*"  # CORS
-    requests_per_second: int = 0  # per client; 0: no throttling here
-    # What one transcode Lambda can finish (MaxSourceSeconds); None: the media limits' own default.
-    max_source_seconds: float | None = None
-    chunk_seconds: float = 0  # ChunkSeconds: chunked encoding past this length (0: never)
-    chunk_concurrency: int = 1  # ChunkConcurrency: chunks encoded at once
+    allowed_origin: str = "*"  # AllowedOrigin: CORS
+    requests_per_second: int = 25  # ClientRequestsPerSecond: per client; 0: no throttling here
+    max_source_seconds: float = 10800  # MaxSourceSeconds: the longest video the pipeline takes
+    chunk_seconds: float = 60  # ChunkSeconds: chunked encoding past this length (0: never)
+    chunk_concurrency: int = 40  # ChunkConcurrency: chunks encoded at once
     chunk_timeout_seconds: float = 900  # ChunkTimeoutSeconds: what one chunk's encode may take
+    transcode_timeout_seconds: float = 900  # TranscodeTimeoutSeconds: what the one-piece encode may take
     passthrough: bool = True  # Passthrough: standard input keeps its video as the top rung
-    # ExtrasYieldSeconds: extras wait this long, at most, for playable (the template's default is 10;
-    # unset, as in the unit tests, they do not wait)
-    extras_yield_seconds: float = 0
+    extras_yield_seconds: float = 10  # ExtrasYieldSeconds: extras wait this long, at most, for playable
     faults: Faults = field(default_factory=Faults)
     tool_paths: Mapping[str, str] = field(default_factory=dict)  # FFMPEG_PATH, FFPROBE_PATH overrides
+
+
+# The settings a template parameter decides: the Deployment field (dotted for Limits) -> the parameter.
+# Their defaults above are the parameters' defaults in template.yaml (a unit test holds them equal), so
+# code run without the template's environment (tests, `reelstack invoke` of one function) behaves as
+# deployed; tests that want another value set the environment variable.
+TEMPLATE_PARAMETERS = {
+    "limits.max_upload_bytes": "MaxUploadBytes",
+    "limits.part_url_seconds": "PartUrlSeconds",
+    "presign_credentials": "PresignCredentials",
+    "allowed_origin": "AllowedOrigin",
+    "requests_per_second": "ClientRequestsPerSecond",
+    "max_source_seconds": "MaxSourceSeconds",
+    "chunk_seconds": "ChunkSeconds",
+    "chunk_concurrency": "ChunkConcurrency",
+    "chunk_timeout_seconds": "ChunkTimeoutSeconds",
+    "transcode_timeout_seconds": "TranscodeTimeoutSeconds",
+    "passthrough": "Passthrough",
+    "extras_yield_seconds": "ExtrasYieldSeconds",
+}
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -120,14 +138,15 @@ def deployment() -> Deployment:
         ),
         playback_secret=env.get("PLAYBACK_SECRET", ""),
         public_api_url=env.get("PUBLIC_API_URL", "").rstrip("/"),
-        allowed_origin=env.get("ALLOWED_ORIGIN", "*"),
-        requests_per_second=int(_number(env, "CLIENT_REQUESTS_PER_SECOND", 0)),
-        max_source_seconds=float(env["MAX_SOURCE_SECONDS"]) if env.get("MAX_SOURCE_SECONDS") else None,
-        chunk_seconds=_number(env, "CHUNK_SECONDS", 0),
-        chunk_concurrency=int(_number(env, "CHUNK_CONCURRENCY", 1)),
-        chunk_timeout_seconds=_number(env, "CHUNK_TIMEOUT_SECONDS", 900),
-        passthrough=env.get("PASSTHROUGH", "on") != "off",
-        extras_yield_seconds=_number(env, "EXTRAS_YIELD_SECONDS", 0),
+        allowed_origin=env.get("ALLOWED_ORIGIN", defaults.allowed_origin),
+        requests_per_second=int(_number(env, "CLIENT_REQUESTS_PER_SECOND", defaults.requests_per_second)),
+        max_source_seconds=_number(env, "MAX_SOURCE_SECONDS", defaults.max_source_seconds),
+        chunk_seconds=_number(env, "CHUNK_SECONDS", defaults.chunk_seconds),
+        chunk_concurrency=int(_number(env, "CHUNK_CONCURRENCY", defaults.chunk_concurrency)),
+        chunk_timeout_seconds=_number(env, "CHUNK_TIMEOUT_SECONDS", defaults.chunk_timeout_seconds),
+        transcode_timeout_seconds=_number(env, "TRANSCODE_TIMEOUT_SECONDS", defaults.transcode_timeout_seconds),
+        passthrough=env.get("PASSTHROUGH", "on" if defaults.passthrough else "off") != "off",
+        extras_yield_seconds=_number(env, "EXTRAS_YIELD_SECONDS", defaults.extras_yield_seconds),
         faults=Faults(
             names=frozenset(name for name in env.get("FAULT_INJECTION", "").split(",") if name),
             stall_seconds=_number(env, "FAULT_STALL_SECONDS", Faults.stall_seconds),

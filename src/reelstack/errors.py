@@ -81,9 +81,18 @@ class TooManyRequests(ReelstackError):
 
 
 class ToolchainMissing(ReelstackError):
-    """FFmpeg is not where the layer should have put it: a deployment error, never retried."""
+    """A binary the step runs (ffmpeg, ffprobe) is not where its function's layers should have put it:
+    the deployment's fault, never the file's, and never retried. The asset's error says so to the user
+    (code ``ProcessingError``); the operators' log names what is missing (reelstack.media.toolchain)."""
 
-    code = "ToolchainMissing"
+    code = "ProcessingError"
+    USER_MESSAGE = (
+        "the video could not be processed because of a fault on our side, not in the file; "
+        "uploading it again later should work"
+    )
+
+    def __init__(self, message: str = USER_MESSAGE) -> None:
+        super().__init__(message)
 
 
 class ToolchainFailed(ReelstackError):

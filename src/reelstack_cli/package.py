@@ -129,6 +129,11 @@ def _load_recipe(folder: Path) -> Any:
     return module
 
 
+def layer_binaries(content_uri: str) -> tuple[str, ...]:
+    """The executables a layer's recipe puts in ``bin/`` (its ``BINARIES``; none for a Python layer)."""
+    return tuple(getattr(_load_recipe(PROJECT_ROOT / content_uri), "BINARIES", ()))
+
+
 def build_function(logical_id: str, code_uri: str) -> Artifact:
     folder = PROJECT_ROOT / code_uri
     if not folder.is_dir():

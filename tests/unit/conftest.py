@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -18,8 +19,9 @@ from moto import mock_aws
 from reelstack.api.auth import issue_dev_token
 from reelstack.store.records import UploadModel
 from reelstack_cli import media as test_media
+from reelstack_cli.package import layer_binaries
 from reelstack_cli.settings import CHECKOUT, TEMPLATE
-from reelstack_cli.template import load_template, resources_of_type
+from reelstack_cli.template import function_layers, load_template, resources_of_type
 
 # Powertools reads its metrics namespace when reelstack.observability is first imported, which may be a
 # test that loads a handler without the `aws` fixture (the template checks): set it for the whole run.
@@ -65,6 +67,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "UPLOAD_BUCKET": UPLOAD_BUCKET,
         "MEDIA_BUCKET": MEDIA_BUCKET,
         "JWT_DEV_SECRET": SAMPLE_EVENTS_SECRET,
+        # Deployed defaults (reelstack.config) but for two that would only slow the unit tests down:
+        # extras do not wait for playable, and the API does not throttle (test_throttle sets its own).
+        "EXTRAS_YIELD_SECONDS": "0",
+        "CLIENT_REQUESTS_PER_SECOND": "0",
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -124,9 +130,59 @@ def load_handler_module(function: str) -> ModuleType:
 
 
 def load_handler(function: str) -> Callable[[dict[str, Any], Any], Any]:
-    """The function's handler, called with a Lambda-like context."""
+    """The function's handler, called with a Lambda-like context and, as on Lambda, only the binaries
+    its own layers in template.yaml provide (a step that runs a tool its function lacks fails here)."""
     module = load_handler_module(function)
-    return lambda event, _context: module.handler(event, _LambdaContext())
+
+    def invoke(event: dict[str, Any], _context: Any) -> Any:
+        with only_the_layers_of(function):
+            return module.handler(event, _LambdaContext())
+
+    return invoke
+
+
+TOOLS = ("ffmpeg", "ffprobe")
+
+
+def layer_binaries_of(function: str) -> set[str]:
+    """The executables that functions/<function>'s layers put on its PATH, per template.yaml."""
+    template = load_template(TEMPLATE)
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    (logical_id,) = [
+        name
+        for name, resource in functions.items()
+        if resource["Properties"].get("CodeUri", "").rstrip("/") == f"functions/{function}"
+    ]
+    layers = template["Resources"]
+    return {
+        binary
+        for layer in function_layers(template, logical_id)
+        for binary in layer_binaries(layers[layer]["Properties"]["ContentUri"])
+    }
+
+
+@contextmanager
+def only_the_layers_of(function: str) -> Iterator[None]:
+    """FFMPEG_PATH/FFPROBE_PATH for the binaries the function's layers provide, none for the others,
+    and a PATH where no other copy can be found."""
+    from reelstack import config
+
+    provided = layer_binaries_of(function)
+    saved = {name: os.environ.get(name) for name in ["PATH", *(f"{tool.upper()}_PATH" for tool in TOOLS)]}
+    pinned = {"ffmpeg": test_media.ffmpeg, "ffprobe": test_media.ffprobe}
+    try:
+        for tool in TOOLS:
+            os.environ[f"{tool.upper()}_PATH"] = pinned[tool]() if tool in provided else ""
+        os.environ["PATH"] = "/nonexistent-layers-bin"
+        config.deployment.cache_clear()
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        config.deployment.cache_clear()
 
 
 @pytest.fixture(autouse=True)

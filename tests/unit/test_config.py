@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from reelstack.config import deployment
+from reelstack.config import TEMPLATE_PARAMETERS, Deployment, deployment
 from reelstack.store.records import AssetModel
-from reelstack_cli.settings import CHECKOUT
+from reelstack_cli.settings import CHECKOUT, TEMPLATE
+from reelstack_cli.template import load_template
 
 
 def test_only_config_reads_the_environment() -> None:
@@ -45,3 +47,22 @@ def test_the_deployment_takes_every_setting_from_its_environment(setenv: Callabl
         600.0,
     )
     assert settings.faults.names == {"probe", "stall:hls"} and settings.public_api_url == "https://video.example.com"
+
+
+def test_every_default_a_template_parameter_decides_is_the_templates_own() -> None:
+    """Code run without the template's environment (unit tests, one function invoked by hand) behaves
+    as deployed: config.py's defaults are template.yaml's parameter defaults, and every parameter it
+    names exists."""
+    parameters = load_template(TEMPLATE)["Parameters"]
+    defaults = Deployment()
+    for field, parameter in TEMPLATE_PARAMETERS.items():
+        value: Any = defaults
+        for name in field.split("."):
+            value = getattr(value, name)
+        declared = parameters[parameter]["Default"]
+        if isinstance(value, bool):
+            assert declared == ("on" if value else "off"), parameter
+        elif isinstance(value, int | float):
+            assert float(declared) == value, f"{field} is {value} in config.py, {declared} in template.yaml"
+        else:
+            assert declared == value, f"{field} is {value!r} in config.py, {declared!r} in template.yaml"

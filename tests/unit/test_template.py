@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from reelstack import errors
+from reelstack.pipeline.diagram import all_states
 from reelstack_cli import package
 from reelstack_cli.build_tools import BuildError
 from reelstack_cli.deploy import camel_outputs, packaged_template
@@ -49,20 +50,15 @@ def test_every_substitution_in_a_state_machine_is_defined_and_used(name: str) ->
 def test_retry_and_catch_name_only_errors_that_exist(name: str) -> None:
     definition = json.loads((CHECKOUT / STATE_MACHINES[name]["Properties"]["DefinitionUri"]).read_text())
     domain_errors = {cls.__name__ for cls in vars(errors).values() if isinstance(cls, type)}
-    for state in definition["States"].values():
+    for state in all_states(definition).values():
         for rule in state.get("Retry", []) + state.get("Catch", []):
             for error in rule["ErrorEquals"]:
                 assert AWS_ERROR_NAMES.match(error) or error in domain_errors, f"{error} is raised nowhere"
 
 
-def _tasks(states: dict) -> list[tuple[str, dict]]:
-    found = []
-    for name, state in states.items():
-        if state["Type"] == "Task":
-            found.append((name, state))
-        for branch in state.get("Branches", []):
-            found += _tasks(branch["States"])
-    return found
+def _tasks(definition: dict) -> list[tuple[str, dict]]:
+    """Every Task of the machine, those inside Parallels and Maps included (the diagram's one walker)."""
+    return [(name, state) for name, state in all_states(definition).items() if state["Type"] == "Task"]
 
 
 @pytest.mark.parametrize("name", sorted(STATE_MACHINES))
@@ -72,8 +68,8 @@ def test_every_task_retries_exactly_the_transient_errors_and_never_a_verdict(nam
     definition = json.loads((CHECKOUT / STATE_MACHINES[name]["Properties"]["DefinitionUri"]).read_text())
     transient, verdicts = set(errors.transient_names()), set(errors.verdict_names())
     assert {"StorageUnavailable", "ServiceUnavailable", "ToolchainFailed"} <= transient
-    tasks = _tasks(definition["States"])
-    assert tasks
+    tasks = _tasks(definition)
+    assert {"Probe source", "Encode chunk"} <= {task for task, _ in tasks}
     for task, state in tasks:
         retried = [rule for rule in state.get("Retry", []) if rule.get("MaxAttempts", 3) > 0]
         assert len(retried) == 1, f"{task}: one Retry rule for transient errors"

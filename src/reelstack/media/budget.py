@@ -18,7 +18,6 @@ LADDER_CPU_SECONDS_PER_MEGAPIXEL_FRAME = 0.04
 DECODE_SHARE = 0.1
 FUNCTION_VCPUS = 2  # a 3,008 MB Lambda (the transcode and chunk functions)
 MARGIN = 2  # a piece may need half its timeout: slower content, cold starts and uploads take the rest
-ONE_PIECE_TIMEOUT_SECONDS = 900  # the TranscodeFunction's
 
 
 def encode_seconds(media: MediaInfo, seconds: float, decode_before_seconds: float = 0.0) -> float:
@@ -31,9 +30,12 @@ def encode_seconds(media: MediaInfo, seconds: float, decode_before_seconds: floa
     return per_second * (seconds + DECODE_SHARE * decode_before_seconds)
 
 
-def check_fits(media: MediaInfo, chunk_seconds: float, chunk_timeout_seconds: float) -> None:
+def check_fits(
+    media: MediaInfo, chunk_seconds: float, chunk_timeout_seconds: float, transcode_timeout_seconds: float
+) -> None:
     """MediaLimitExceeded if the video needs more chunks than the plan may hold, or a piece of it
-    (the whole, or its longest chunk with the decoding before it) more time than its function has."""
+    (the whole, or its longest chunk with the decoding before it) more time than its function has
+    (the deployment's TranscodeTimeoutSeconds and ChunkTimeoutSeconds)."""
     if not media.has_video:
         return
     chunks = plan_chunks(media.duration_seconds, chunk_seconds, SEGMENT_SECONDS)
@@ -44,7 +46,7 @@ def check_fits(media: MediaInfo, chunk_seconds: float, chunk_timeout_seconds: fl
             code="TooLong",
         )
     one_piece = len(chunks) == 1
-    timeout = ONE_PIECE_TIMEOUT_SECONDS if one_piece else chunk_timeout_seconds
+    timeout = transcode_timeout_seconds if one_piece else chunk_timeout_seconds
     worst = max(chunks, key=lambda chunk: chunk.seconds)
     before = 0.0 if one_piece else min(media.max_keyframe_gap_seconds, chunks[-1].start_seconds)
     needed = MARGIN * encode_seconds(media, worst.seconds, before)

@@ -31,7 +31,7 @@ from typing import Any
 from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
 from reelstack.media.chunks import TIMELINE_OFFSET_SECONDS, Chunk
 from reelstack.media.hls import AUDIO_RENDITION
-from reelstack.media.ladder import Plan, even_size
+from reelstack.media.ladder import MAXRATE_SHARE, Plan, codecs_level, even_size
 from reelstack.media.probe import ALLOWED_DEMUXERS, MediaInfo, MediaLimits
 from reelstack.media.toolchain import find_binary
 
@@ -185,8 +185,9 @@ def transcode_command(source: Source, media: MediaInfo, plan: Plan, out: Path, c
             arguments += [
                 f"-c:v:{index}", "libx264",
                 f"-b:v:{index}", str(rendition.video_bitrate),
-                f"-maxrate:v:{index}", str(int(rendition.video_bitrate * 1.1)),
+                f"-maxrate:v:{index}", str(int(rendition.video_bitrate * MAXRATE_SHARE)),
                 f"-bufsize:v:{index}", str(rendition.video_bitrate * 2),
+                f"-level:v:{index}", codecs_level(rendition.codecs),  # what the master's CODECS says
                 *_per_stream(index, _x264_options(plan, copy_top)),
             ]  # fmt: skip
         if with_audio:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reelstack.media.ladder import Plan
+from reelstack.media.ladder import MAXRATE_SHARE, Plan
 
 AUDIO_RENDITION = "audio"  # the audio rendition's folder and group id when video is chunked
 Segment = tuple[str, float]  # (file name, seconds)
@@ -95,7 +95,7 @@ def master_playlist(plan: Plan, measured: Mapping[str, Measured] | None = None) 
         if found:
             bandwidth, average, codecs = found.peak, found.average, found.codecs
         else:
-            bandwidth = int(rendition.video_bitrate * 1.1) + rendition.audio_bitrate
+            bandwidth = int(rendition.video_bitrate * MAXRATE_SHARE) + rendition.audio_bitrate
             average, codecs = rendition.bandwidth, rendition.codecs
         attributes = [f"BANDWIDTH={bandwidth}", f"AVERAGE-BANDWIDTH={average}", f'CODECS="{codecs}"']
         if not plan.audio_only:

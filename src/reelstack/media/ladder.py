@@ -35,7 +35,17 @@ LADDER = (
     Rung(480, 1_400_000, "3.1"),
     Rung(360, 800_000, "3.0"),
 )
-_LEVEL_CODES = {"3.0": "1e", "3.1": "1f", "4.0": "28", "4.1": "29", "4.2": "2a"}
+# H.264's levels (ITU-T H.264 Table A-1): macroblocks per second, macroblocks per frame, and the
+# High profile's bitrate cap in bit/s (1.25x the table's). An encoded rung declares the lowest level its
+# size, rate and maxrate fit, and x264 is told that level, so the master's CODECS is what the stream says.
+_H264_LEVELS = (
+    ("1.3", 11_880, 396, 960_000), ("2.0", 11_880, 396, 2_500_000), ("2.1", 19_800, 792, 5_000_000),
+    ("2.2", 20_250, 1_620, 5_000_000), ("3.0", 40_500, 1_620, 12_500_000), ("3.1", 108_000, 3_600, 17_500_000),
+    ("3.2", 216_000, 5_120, 25_000_000), ("4.0", 245_760, 8_192, 25_000_000), ("4.1", 245_760, 8_192, 62_500_000),
+    ("4.2", 522_240, 8_704, 62_500_000), ("5.0", 589_824, 22_080, 168_750_000), ("5.1", 983_040, 36_864, 300_000_000),
+    ("5.2", 2_073_600, 36_864, 300_000_000),
+)  # fmt: skip
+MAXRATE_SHARE = 1.1  # an encoded rung's -maxrate over its bitrate (reelstack.media.ffmpeg)
 
 
 @dataclass(frozen=True)
@@ -201,6 +211,28 @@ def source_video_bitrate(media: MediaInfo) -> int:
     return media.video_bitrate or max(0, media.bitrate - media.audio_bitrate)
 
 
+def h264_level(width: int, height: int, fps: Fraction, bitrate: int) -> str:
+    """The lowest H.264 level (``"3.1"``) that a High profile stream of this size, frame rate and
+    maxrate fits."""
+    frame = math.ceil(width / 16) * math.ceil(height / 16)
+    per_second = frame * float(fps or 30)
+    maxrate = bitrate * MAXRATE_SHARE
+    for level, max_rate, max_frame, max_bitrate in _H264_LEVELS:
+        if per_second <= max_rate and frame <= max_frame and maxrate <= max_bitrate:
+            return level
+    return _H264_LEVELS[-1][0]
+
+
+def encoded_codecs(level: str, has_audio: bool) -> str:
+    """The CODECS of a rung that x264 encodes (High profile) at ``level``."""
+    return f"avc1.6400{round(float(level) * 10):02x}" + (",mp4a.40.2" if has_audio else "")
+
+
+def codecs_level(codecs: str) -> str:
+    """The H.264 level an ``avc1.PPCCLL`` CODECS names, as x264 takes it (``"3.1"``)."""
+    return f"{int(codecs.split(',')[0][-2:], 16) / 10:.1f}"
+
+
 def avc_codecs(profile: str | None, level: int) -> str:
     """The CODECS name of an H.264 stream from ffprobe's profile and level (the init segment's avcC
     says it exactly: reelstack.media.hls.avc_codecs_of)."""
@@ -228,8 +260,9 @@ def plan_ladder(media: MediaInfo, chunk_seconds: float = 0, passthrough: bool = 
         scale = rung.short_side / short
         scaled_short, scaled_long = even_size(short * scale), even_size(long_ * scale)
         width, height = (scaled_long, scaled_short) if media.width >= media.height else (scaled_short, scaled_long)
-        codecs = f"avc1.6400{_LEVEL_CODES[rung.level]}" + (",mp4a.40.2" if media.has_audio else "")
-        renditions.append(Rendition(f"{rung.short_side}p", width, height, _bitrate(rung, fps), audio_bitrate, codecs))
+        bitrate = _bitrate(rung, fps)
+        codecs = encoded_codecs(h264_level(width, height, fps, bitrate), media.has_audio)
+        renditions.append(Rendition(f"{rung.short_side}p", width, height, bitrate, audio_bitrate, codecs))
     video = video_passthrough(media, renditions[0], rungs[0].level)
     if not passthrough and video.used:
         video = Verdict(False, "pass-through is switched off here (Passthrough=off)")

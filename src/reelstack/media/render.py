@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
-from reelstack.media import ffmpeg, hls
+from reelstack.media import ffmpeg, fmp4, hls
 from reelstack.media.chunks import Chunk
 from reelstack.media.ladder import Plan
 from reelstack.media.probe import MediaInfo, MediaLimits, check_header, describe, parse_packet_scan
@@ -128,18 +128,23 @@ class SegmentLog:
         return progress
 
     def _measure(self, rendition: str, segment: str) -> hls.Segment:
-        """A segment's length from its packets (its init segment and itself, read as one file)."""
+        """A segment's length from its own boxes (reelstack.media.fmp4: the first track's samples, the
+        video or the audio alone), as FFmpeg's playlist would have said: no ffprobe in this function."""
         folder = self.out / rendition
-        whole = self.out.parent / f"measure-{rendition}.mp4"
+        init = self.init.get(rendition) or _init_name(folder)
         try:
-            whole.write_bytes((folder / self.init[rendition]).read_bytes() + (folder / segment).read_bytes())
-            scan = ffmpeg.run(
-                ffmpeg.packet_scan_command(whole), self.seconds_left(), self.out.parent, "measure a segment"
-            )
-        finally:
-            whole.unlink(missing_ok=True)
-        packets = parse_packet_scan(scan.stdout)
-        return segment, packets[min(packets)].extent if packets else 0.0  # the first stream: video, or audio alone
+            seconds = fmp4.segment_seconds((folder / init).read_bytes(), (folder / segment).read_bytes())
+        except (OSError, fmp4.Fmp4Error) as error:
+            raise ToolchainFailed(f"FFmpeg's segment {rendition}/{segment} could not be read: {error}") from error
+        return segment, round(seconds, 6)
+
+
+def _init_name(folder: Path) -> str:
+    """The init segment FFmpeg wrote in ``folder`` (``init.mp4``, or ``init_<n>.mp4`` per variant)."""
+    found = sorted(path.name for path in folder.glob("init*.mp4"))
+    if len(found) != 1:
+        raise ToolchainFailed(f"FFmpeg wrote {len(found)} init segments in {folder.name}, not one")
+    return found[0]
 
 
 def _number(segment: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ from reelstack.config import deployment
 from reelstack.errors import ToolchainFailed, ToolchainMissing
 
 VERSION_TIMEOUT_SECONDS = 10
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,12 @@ def find_binary(name: str) -> str:
     """The absolute path of ``name``: ``$<NAME>_PATH`` if set, else the first on PATH (layers' bin/)."""
     path = deployment().tool_paths.get(name) or shutil.which(name)
     if not path or not os.access(path, os.X_OK):
-        raise ToolchainMissing(f"{name} was not found on PATH; is the FFmpeg layer attached?")
+        # For the operators: which binary, where it was looked for. The user is told a sentence only.
+        log.error(
+            "toolchain missing: %s was not found (not in %s_PATH, not on PATH); is the layer that provides "
+            "it attached to this function in template.yaml?", name, name.upper(),
+        )  # fmt: skip
+        raise ToolchainMissing()
     return path
 
 

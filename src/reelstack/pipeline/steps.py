@@ -56,7 +56,7 @@ def probe(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
     with work_folder() as work:
         source = download_source(job, work)
         media = render.inspect(source, _time_left(remaining_ms), work, _source_limits())
-    check_fits(media, job.chunk_seconds, deployment().chunk_timeout_seconds)
+    check_fits(media, job.chunk_seconds, deployment().chunk_timeout_seconds, deployment().transcode_timeout_seconds)
     AssetModel(job.asset_id).update(actions=[AssetModel.media.set(media.contract_view())])
     return media.as_dict()
 
@@ -360,9 +360,8 @@ def upload_outputs(asset_id: str, folder: Path, prefix: str) -> int:
 
 
 def _source_limits() -> MediaLimits:
-    """The template's MaxSourceSeconds (what one transcode Lambda can finish), else the domain's."""
-    seconds = deployment().max_source_seconds
-    return MediaLimits(max_duration_seconds=seconds) if seconds else MediaLimits()
+    """The media limits, with the deployment's MaxSourceSeconds as the longest video."""
+    return MediaLimits(max_duration_seconds=deployment().max_source_seconds)
 
 
 def _time_left(remaining_ms: RemainingMs) -> render.SecondsLeft:

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from reelstack.errors import ReelstackError
-from reelstack.media import ffmpeg, render
-from reelstack.media.ladder import plan_ladder
+from reelstack.media import ffmpeg, fmp4, hls, render
+from reelstack.media.ladder import Plan, plan_ladder
 from reelstack_cli import media as test_media
 from tests.media_cases import (
     MATRIX,
@@ -63,6 +63,7 @@ def test_media_matrix(case: Case, tmp_path: Path) -> None:
             check_rendition(seen, hls, {**rendition.__dict__}, facts, media.is_hdr, media.has_audio)
             short_side = min(rendition.width, rendition.height)
             seen.check(short_side <= min(media.width, media.height), f"{rendition.name} is upscaled")
+    _check_codecs(seen, hls, plan)
     if case.audible:
         volume = mean_volume(hls / plan.renditions[0].name / "index.m3u8", "-allowed_extensions", "ALL")
         seen.check(volume > -40, f"the track that plays is silent ({volume} dB): the wrong audio track was chosen")
@@ -89,6 +90,24 @@ def test_media_matrix(case: Case, tmp_path: Path) -> None:
     for warning in warnings:
         _assert_a_sentence(warning.message, source)
     assert not seen.notes, f"{case.name}: " + "; ".join(seen.notes)
+
+
+def _check_codecs(seen: Seen, folder: Path, plan: Plan) -> None:
+    """Each rendition's CODECS in the master names what its init segment really holds (avcC, esds):
+    a player picks renditions by them, and some refuse a stream above the level it was promised."""
+    master = (folder / "master.m3u8").read_text()
+    codecs_found, renditions_found = (
+        re.findall(r'CODECS="([^"]+)"', master),
+        re.findall(r"^(\S+)/index.m3u8$", master, re.M),
+    )
+    declared = list(zip(codecs_found, renditions_found, strict=True))
+    for codecs, rendition in declared:
+        text = (folder / rendition / "index.m3u8").read_text()
+        held = {track.codec for track in fmp4.tracks((folder / rendition / hls.playlist_init(text)).read_bytes())}
+        seen.check(
+            set(codecs.split(",")) == held, f"{rendition} declares CODECS {codecs}; its init segment holds {held}"
+        )
+    seen.check(len(declared) == len(plan.renditions), f"the master lists {len(declared)} renditions")
 
 
 def _check_storyboard(seen: Seen, folder: Path) -> None:

@@ -26,13 +26,16 @@ def test_the_version_is_read_from_the_banner(tmp_path: Path, setenv: Callable[..
     assert (build.version, build.path) == ("9.0.2", str(binary))
 
 
-def test_a_missing_ffmpeg_is_a_named_deployment_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setenv: Callable[..., None]
+def test_a_missing_ffmpeg_tells_the_user_it_is_our_fault_and_the_operators_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setenv: Callable[..., None], caplog: pytest.LogCaptureFixture
 ) -> None:
     setenv(FFMPEG_PATH="")
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ToolchainMissing, match="FFmpeg layer"):
+    with pytest.raises(ToolchainMissing) as raised:
         ffmpeg_build()
+    assert raised.value.code == "ProcessingError" and not raised.value.transient
+    assert "not in the file" in raised.value.message and "layer" not in raised.value.message
+    assert "ffmpeg was not found" in caplog.text and "layer" in caplog.text
 
 
 def test_an_ffmpeg_that_fails_is_a_named_transient_error(tmp_path: Path, setenv: Callable[..., None]) -> None:

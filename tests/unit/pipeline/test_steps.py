@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +13,15 @@ import pytest
 from reelstack import library, sharing
 from reelstack.bodies import AssetChanges
 from reelstack.errors import AssetGone
-from reelstack.media import ffmpeg
+from reelstack.media import ffmpeg, hls
 from reelstack.pipeline.failures import record_failure
 from reelstack.pipeline.steps import upload_outputs
+from reelstack.store.keys import MediaKeys
 from reelstack.store.records import AssetModel
 from reelstack.store.views import asset_view
+from reelstack_cli import media as test_media
 from tests.unit.conftest import MEDIA_BUCKET, load_handler
-from tests.unit.pipeline.conftest import job_event
+from tests.unit.pipeline.conftest import job_event, uploaded_clip
 
 
 def test_the_steps_turn_the_clip_into_a_ready_asset(pipeline: dict[str, Any]) -> None:
@@ -114,3 +118,62 @@ def test_a_step_that_finishes_after_its_asset_failed_leaves_nothing(pipeline: di
     with pytest.raises(AssetGone, match="failed"):
         upload_outputs(asset_id, tmp_path, f"assets/{asset_id}/thumbnails/")
     assert boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET).get("KeyCount", 0) == 0
+
+
+FAST_ENCODES = {
+    # Encoded many times faster than they play: FFmpeg's playlist window (3 entries) moves on before a
+    # watcher looks. Outside testers saw both fail on Lambda-like timing.
+    "audio-only-m4a": lambda folder: test_media.generate_audio(folder / "tone.m4a", seconds=10),
+    "one-fps-1080p": lambda folder: test_media.make_clip(
+        folder / "one-fps.mp4", test_media.Clip(12, 1920, 1080, fps="1", gop_seconds=2, audio="none")
+    ),
+}
+
+
+@pytest.mark.parametrize("make", FAST_ENCODES.values(), ids=FAST_ENCODES.keys())
+def test_a_watcher_that_first_looks_after_ffmpeg_exited_publishes_every_segment_with_its_length(
+    make: Callable[[Path], Path],
+    aws: None,
+    setenv: Callable[..., None],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Transcode step with only its own layers (no ffprobe), and a watcher that first looks after
+    FFmpeg has exited: every segment FFmpeg wrote is published, each with the length ffprobe measures."""
+    pipeline = uploaded_clip(setenv, tmp_path, clip=make(tmp_path))
+    monkeypatch.setattr(ffmpeg, "WATCH_SECONDS", 3600.0)  # one look as FFmpeg starts, the next after it exits
+    media_info = load_handler("probe")(job_event("probe/job.json", pipeline), None)
+    plan = load_handler("plan")(job_event("plan/job-with-media.json", pipeline, media=media_info), None)
+    load_handler("transcode")(job_event("transcode/job-with-plan.json", pipeline, media=media_info, plan=plan), None)
+
+    s3, keys = boto3.client("s3"), MediaKeys(pipeline["upload"].asset_id)
+    for rendition in plan["renditions"]:
+        prefix = keys.rendition_prefix(rendition["name"])
+        stored = {
+            item["Key"][len(prefix) :] for item in s3.list_objects_v2(Bucket=MEDIA_BUCKET, Prefix=prefix)["Contents"]
+        }
+        playlist = (
+            s3.get_object(Bucket=MEDIA_BUCKET, Key=keys.media_playlist(rendition["name"]))["Body"].read().decode()
+        )
+        listed = hls.playlist_segments(playlist)
+        assert [name for name, _ in listed] == sorted(name for name in stored if name.endswith(".m4s"))
+        assert len(listed) >= 4, "the clip should make more segments than FFmpeg's window keeps"
+        init = s3.get_object(Bucket=MEDIA_BUCKET, Key=prefix + hls.playlist_init(playlist))["Body"].read()
+        for name, seconds in listed:
+            segment = s3.get_object(Bucket=MEDIA_BUCKET, Key=prefix + name)["Body"].read()
+            assert seconds == pytest.approx(_ffprobe_seconds(tmp_path, init + segment), abs=0.001), name
+        assert sum(seconds for _, seconds in listed) == pytest.approx(media_info["durationSeconds"], abs=0.15)
+        assert playlist.rstrip().endswith("#EXT-X-ENDLIST")
+
+
+def _ffprobe_seconds(folder: Path, whole: bytes) -> float:
+    """How long ffprobe (the tests' own, not the step's) says the first stream of init + segment plays."""
+    path = folder / "measured.mp4"
+    path.write_bytes(whole)
+    found = subprocess.run(
+        [test_media.ffprobe(), "-v", "error", "-select_streams", "0", "-show_entries",
+         "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    packets = [tuple(map(float, line.split(",")[:2])) for line in found]
+    return max(pts + duration for pts, duration in packets) - min(pts for pts, _ in packets)
