@@ -169,6 +169,22 @@ def deploy_stack(
     raise DeployError(f"the stack did not finish within {timeout:.0f}s (last status {status})")
 
 
+def check_concurrency(template: dict[str, Any], parameters: dict[str, str]) -> None:
+    """EncodeConcurrency (each media function's reservation) must hold one video's own fan-out,
+    ChunkConcurrency, or a single long video would throttle itself; 0 means no reservation."""
+    defaults = template["Parameters"]
+
+    def value(name: str) -> int:
+        return int(parameters.get(name, defaults[name]["Default"]))
+
+    encoders, chunks = value("EncodeConcurrency"), value("ChunkConcurrency")
+    if 0 < encoders < chunks:
+        raise DeployError(
+            f"EncodeConcurrency={encoders} is below ChunkConcurrency={chunks}: one video's chunks could not all "
+            "encode at once. Raise EncodeConcurrency (or 0: no reservation), or lower ChunkConcurrency."
+        )
+
+
 def local_parameters(settings: Settings) -> dict[str, str]:
     """What the local cloud needs that AWS must not get: development tokens, test-key signing and
     push platform applications with made-up credentials (the local cloud records pushes, sends none)."""
@@ -220,6 +236,10 @@ def dev_secret(settings: Settings, create: bool = True, name: str = "jwt-dev-sec
 def deploy_local(settings: Settings, progress: Progress, parameters: dict[str, str] | None = None) -> dict[str, str]:
     parameters = {**local_parameters(settings), **(parameters or {})}
     template = load_template(TEMPLATE)
+    if "EncodeConcurrency" not in parameters:  # a machine with more cores than the default reserves
+        default = int(template["Parameters"]["EncodeConcurrency"]["Default"])
+        parameters["EncodeConcurrency"] = str(max(default, int(parameters["ChunkConcurrency"])))
+    check_concurrency(template, parameters)
     session = local_session(settings)
     with build_folder_held(progress):
         artifacts = build_all(template, lambda step: progress(f"building {step}"))
@@ -272,6 +292,7 @@ def deploy_aws(stack_name: str, progress: Progress, parameters: dict[str, str] |
     if not Path(sam).exists():
         raise DeployError("the SAM CLI is not installed: run `make sam`")
     template = load_template(TEMPLATE)
+    check_concurrency(template, parameters or {})
     with build_folder_held(progress):  # sam reads the zips until it has uploaded them
         _sam_deploy(sam, stack_name, template, progress, parameters)
 
