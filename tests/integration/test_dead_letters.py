@@ -59,5 +59,5 @@ def test_an_event_ingest_failed_on_waits_in_its_queue_and_is_redriven_into_a_rea
     asset = wait_for_asset(alice, uploaded["assetId"], timeout=180)
     assert asset["status"] == "ready", asset.get("error")
     assert _dead_letters_for(stack, uploaded["assetId"], timeout=0) == []
-    health = alice.get("/health")
-    assert health["checks"]["ingestDeadLetters"] == {**health["checks"]["ingestDeadLetters"], "status": "ok", "depth": 0}
+    check = alice.get("/health")["checks"]["ingestDeadLetters"]
+    assert (check["status"], check["depth"]) == ("ok", 0)

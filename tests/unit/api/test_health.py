@@ -30,11 +30,8 @@ def test_a_dead_letter_queue_holding_failed_events_degrades_health(aws: None, se
 
     healthy = json.loads(handler(load_event("api/health.json"), None)["body"])
     assert healthy["status"] == "ok"
-    assert healthy["checks"]["ingestDeadLetters"] == {
-        **healthy["checks"]["ingestDeadLetters"],
-        "status": "ok",
-        "depth": 0,
-    }
+    quiet = healthy["checks"]["ingestDeadLetters"]
+    assert (quiet["status"], quiet["depth"]) == ("ok", 0)
 
     for _ in range(2):
         sqs.send_message(QueueUrl=ingest, MessageBody="{}")
