@@ -19,9 +19,10 @@ RUN := .venv/bin
 LOCALSTACK_STAMP := .local/localstack-venv/.installed
 RUNTIME_STAMP := .local/lambda-runtime/.installed-compiled
 SAM_STAMP := .local/sam-venv/.installed
+CHECKOV_STAMP := .local/checkov-venv/.installed
 PLUGIN_SOURCES := $(shell find infra/localcloud -name '*.py' -o -name pyproject.toml | grep -v /build/)
 
-.PHONY: help demo test lint unit integration invoke venv localcloud sam browser lock bench clean
+.PHONY: help demo test lint unit integration invoke venv localcloud sam checkov browser lock bench clean
 
 help:
 	@echo "make demo   start the local cloud, deploy template.yaml and run the pipeline on a generated video"
@@ -62,6 +63,14 @@ $(SAM_STAMP): $(UV) infra/tools/sam-requirements.txt
 	$(UV) pip install --python .local/sam-venv/bin/python --quiet --require-hashes -r infra/tools/sam-requirements.txt
 	@touch $@
 
+# checkov, the template's security policy check, in a venv of its own too (its pins clash with both);
+# its configuration, every skip with its reason, is .checkov.yaml.
+checkov: $(CHECKOV_STAMP)
+$(CHECKOV_STAMP): $(UV) infra/tools/checkov-requirements.txt
+	$(UV) venv --quiet --allow-existing .local/checkov-venv
+	$(UV) pip install --python .local/checkov-venv/bin/python --quiet --require-hashes -r infra/tools/checkov-requirements.txt
+	@touch $@
+
 # Debian's chromium for the web page's browser test (playwright drives it; it never downloads a browser).
 browser:
 	@command -v chromium >/dev/null || { \
@@ -87,11 +96,12 @@ invoke: venv localcloud
 	@test -n "$(FN)" || { echo "usage: make invoke FN=<function> [EVENT=events/<fn>/<case>.json] [VARS=\"K=V ...\"] [AS_USER=<user>]"; exit 2; }
 	$(RUN)/reelstack invoke $(FN) $(if $(EVENT),-e $(EVENT)) $(foreach pair,$(VARS),--env $(pair)) $(if $(AS_USER),--user $(AS_USER))
 
-lint: venv sam node_modules/.installed
+lint: venv sam checkov node_modules/.installed
 	$(RUN)/ruff check .
 	$(RUN)/ruff format --check .
 	$(RUN)/cfn-lint template.yaml
 	.local/sam-venv/bin/sam validate --lint --template template.yaml --region us-east-1
+	.local/checkov-venv/bin/checkov --config-file .checkov.yaml
 	# Validated as deployed: once per Map mode that ChunkMapMode may substitute.
 	mkdir -p .local && for f in statemachines/*.asl.json; do for mode in INLINE DISTRIBUTED; do \
 	  sed 's/$${ChunkMapMode}/'"$$mode"'/' "$$f" > .local/asl-check.json && \
@@ -109,7 +119,7 @@ integration: venv localcloud node_modules/.installed browser
 
 # Lint and the unit suite run beside the integration suite: their CPU work fills the cores while the
 # integration tests wait on the local cloud. Their reports come after the integration suite's; any failing fails.
-test: venv sam node_modules/.installed localcloud browser
+test: venv sam checkov node_modules/.installed localcloud browser
 	@mkdir -p .local
 	@$(MAKE) --no-print-directory lint > .local/lint.log 2>&1 & lint=$$!; \
 	$(RUN)/pytest tests/unit -q -p no:cacheprovider --durations=10 > .local/unit-tests.log 2>&1 & unit=$$!; \
@@ -132,6 +142,8 @@ lock: $(UV)
 	  --custom-compile-command "make lock" -o infra/lambda-runtime/requirements.txt
 	$(UV) pip compile -q infra/tools/sam-requirements.in --generate-hashes \
 	  --custom-compile-command "make lock" -o infra/tools/sam-requirements.txt
+	$(UV) pip compile -q infra/tools/checkov-requirements.in --generate-hashes \
+	  --custom-compile-command "make lock" -o infra/tools/checkov-requirements.txt
 	$(UV) pip compile -q infra/localstack/requirements.in --generate-hashes \
 	  --custom-compile-command "make lock" -o infra/localstack/requirements.txt
 	$(UV) pip compile -q infra/tools/uv-requirements.in --generate-hashes \

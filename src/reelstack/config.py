@@ -80,6 +80,8 @@ class Deployment:
     extras_yield_seconds: float = 10  # ExtrasYieldSeconds: extras wait this long, at most, for playable
     faults: Faults = field(default_factory=Faults)
     tool_paths: Mapping[str, str] = field(default_factory=dict)  # FFMPEG_PATH, FFPROBE_PATH overrides
+    # DEAD_LETTER_QUEUES: each asynchronously invoked function's dead-letter queue, name -> URL
+    dead_letter_queues: Mapping[str, str] = field(default_factory=dict)
 
 
 # The settings a template parameter decides: the Deployment field (dotted for Limits) -> the parameter.
@@ -104,6 +106,11 @@ TEMPLATE_PARAMETERS = {
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return float(env.get(name) or default)
+
+
+def named_urls(text: str) -> dict[str, str]:
+    """``"ingest=https://... notify=https://..."`` (DEAD_LETTER_QUEUES, the stack's output) -> name -> URL."""
+    return dict(pair.split("=", 1) for pair in text.split() if "=" in pair)
 
 
 @cache
@@ -154,4 +161,5 @@ def deployment() -> Deployment:
         tool_paths={
             name: env[f"{name.upper()}_PATH"] for name in ("ffmpeg", "ffprobe") if env.get(f"{name.upper()}_PATH")
         },
+        dead_letter_queues=named_urls(env.get("DEAD_LETTER_QUEUES", "")),
     )

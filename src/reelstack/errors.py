@@ -167,8 +167,10 @@ LAMBDA_TRANSIENT = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
 )
+# A function at its reserved concurrency (EncodeConcurrency) refuses more: the task waits its turn with
+# a Retry of its own, patient (minutes, not seconds), since a burst of uploads is no fault of the video.
+LAMBDA_THROTTLED = ("Lambda.TooManyRequestsException",)
 
 
 def _named(base: type[ReelstackError]) -> list[type[ReelstackError]]:
@@ -181,6 +183,11 @@ def _named(base: type[ReelstackError]) -> list[type[ReelstackError]]:
 def transient_names() -> list[str]:
     """What the state machine retries: every named error marked transient, and Lambda's own."""
     return [error.__name__ for error in _named(ReelstackError) if error.transient] + list(LAMBDA_TRANSIENT)
+
+
+def throttled_names() -> list[str]:
+    """What the state machine waits out with its patient Retry: Lambda refusing for want of concurrency."""
+    return list(LAMBDA_THROTTLED)
 
 
 def domain_error_names() -> set[str]:

@@ -8,6 +8,7 @@ local cloud and the stack is created through its CloudFormation, where the SAM t
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
@@ -109,9 +110,10 @@ def _failure_reasons(cfn: Any, stack_name: str, since: float) -> list[str]:
 
 
 def deploy_stack(
-    cfn: Any, stack_name: str, body: str, parameters: dict[str, str], progress: Progress, timeout: float = 600
+    cfn: Any, stack_name: str, template_url: str, parameters: dict[str, str], progress: Progress, timeout: float = 600
 ) -> str:
-    """Create or update the stack through a change set; returns the final stack status."""
+    """Create or update the stack through a change set; returns the final stack status. The template is
+    read from S3, as `sam deploy` does: it is past the 51,200 bytes a TemplateBody may hold."""
     status = _stack_status(cfn, stack_name)
     if status in ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS", "CREATE_FAILED"):
         progress(f"removing the failed stack {stack_name} ({status}) first")
@@ -125,7 +127,7 @@ def deploy_stack(
             StackName=stack_name,
             ChangeSetName=f"reelstack-{int(started * 1000)}",
             ChangeSetType=change_set_type,
-            TemplateBody=body,
+            TemplateURL=template_url,
             Capabilities=CAPABILITIES,
             Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
         )
@@ -167,6 +169,22 @@ def deploy_stack(
             raise DeployError("deploy failed:\n  " + "\n  ".join(reasons))
         time.sleep(0.5)
     raise DeployError(f"the stack did not finish within {timeout:.0f}s (last status {status})")
+
+
+def check_concurrency(template: dict[str, Any], parameters: dict[str, str]) -> None:
+    """EncodeConcurrency (each media function's reservation) must hold one video's own fan-out,
+    ChunkConcurrency, or a single long video would throttle itself; 0 means no reservation."""
+    defaults = template["Parameters"]
+
+    def value(name: str) -> int:
+        return int(parameters.get(name, defaults[name]["Default"]))
+
+    encoders, chunks = value("EncodeConcurrency"), value("ChunkConcurrency")
+    if 0 < encoders < chunks:
+        raise DeployError(
+            f"EncodeConcurrency={encoders} is below ChunkConcurrency={chunks}: one video's chunks could not all "
+            "encode at once. Raise EncodeConcurrency (or 0: no reservation), or lower ChunkConcurrency."
+        )
 
 
 def local_parameters(settings: Settings) -> dict[str, str]:
@@ -220,13 +238,20 @@ def dev_secret(settings: Settings, create: bool = True, name: str = "jwt-dev-sec
 def deploy_local(settings: Settings, progress: Progress, parameters: dict[str, str] | None = None) -> dict[str, str]:
     parameters = {**local_parameters(settings), **(parameters or {})}
     template = load_template(TEMPLATE)
+    if "EncodeConcurrency" not in parameters:  # a machine with more cores than the default reserves
+        default = int(template["Parameters"]["EncodeConcurrency"]["Default"])
+        parameters["EncodeConcurrency"] = str(max(default, int(parameters["ChunkConcurrency"])))
+    check_concurrency(template, parameters)
     session = local_session(settings)
     with build_folder_held(progress):
         artifacts = build_all(template, lambda step: progress(f"building {step}"))
         locations = _upload_artifacts(session.client("s3"), artifacts, progress)
     packaged = packaged_template(template, artifacts, lambda artifact: locations[artifact.logical_id])
+    body = json.dumps(packaged).encode()
+    key = f"templates/{hashlib.sha256(body).hexdigest()}.json"
+    session.client("s3").put_object(Bucket=ARTIFACTS_BUCKET, Key=key, Body=body)
     cfn = session.client("cloudformation")
-    deploy_stack(cfn, settings.stack_name, json.dumps(packaged), parameters, progress)
+    deploy_stack(cfn, settings.stack_name, f"{settings.endpoint}/{ARTIFACTS_BUCKET}/{key}", parameters, progress)
     return local_outputs(settings)
 
 
@@ -272,6 +297,7 @@ def deploy_aws(stack_name: str, progress: Progress, parameters: dict[str, str] |
     if not Path(sam).exists():
         raise DeployError("the SAM CLI is not installed: run `make sam`")
     template = load_template(TEMPLATE)
+    check_concurrency(template, parameters or {})
     with build_folder_held(progress):  # sam reads the zips until it has uploaded them
         _sam_deploy(sam, stack_name, template, progress, parameters)
 

@@ -138,6 +138,10 @@ class LocalCloud:
             # On a 2-core laptop busy with FFmpeg that takes far longer than on AWS; LocalStack's 20 s
             # default then fails invocations (the state machine's step fails) instead of waiting.
             "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "90",
+            # An asynchronous invocation that failed is retried after 1 s, then 2 s (AWS and LocalStack's
+            # default: about a minute, then two), so a failed event reaches its dead-letter queue in
+            # seconds. LocalStack reads it under this name (its setting is LAMBDA_RETRY_BASE_DELAY_SECONDS).
+            "LAMBDA_RETRY_BASE_DELAY": "1",
             "PROVIDER_OVERRIDE_DYNAMODB": "moto",
             # Presigned URLs are checked as on AWS: tampered or expired ones get 403.
             "S3_SKIP_SIGNATURE_VALIDATION": "0",

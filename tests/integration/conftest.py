@@ -44,6 +44,7 @@ LONGEST_FIRST = [
     "test_uploads.py",
     "test_library.py",
     "test_push.py",
+    "test_dead_letters.py",
     "test_foundation.py",
     "test_lambda_executor.py",
     "test_invoke.py",

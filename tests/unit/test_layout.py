@@ -18,7 +18,8 @@ ALLOWED = {
     "pipeline": {"media", "store", "sharing"},
     "library": {"uploads", "store", "sharing"},
     "toolcheck": {"media", "store"},
-    "api": {"media", "store", "uploads", "push", "pipeline", "library", "sharing"},
+    "deadletters": set(),
+    "api": {"media", "store", "uploads", "push", "pipeline", "library", "sharing", "deadletters"},
 }
 
 

@@ -16,7 +16,7 @@ from reelstack import errors
 from reelstack.pipeline.diagram import all_states
 from reelstack_cli import package
 from reelstack_cli.build_tools import BuildError
-from reelstack_cli.deploy import camel_outputs, packaged_template
+from reelstack_cli.deploy import DeployError, camel_outputs, check_concurrency, packaged_template
 from reelstack_cli.package import Artifact, write_zip
 from reelstack_cli.settings import CHECKOUT, TEMPLATE
 from reelstack_cli.template import function_layers, load_template, resources_of_type
@@ -72,9 +72,14 @@ def test_every_task_retries_exactly_the_transient_errors_and_never_a_verdict(nam
     assert {"Probe source", "Encode chunk"} <= {task for task, _ in tasks}
     for task, state in tasks:
         retried = [rule for rule in state.get("Retry", []) if rule.get("MaxAttempts", 3) > 0]
-        assert len(retried) == 1, f"{task}: one Retry rule for transient errors"
-        assert set(retried[0]["ErrorEquals"]) == transient, task
-        assert retried[0].get("JitterStrategy") == "FULL" and retried[0].get("BackoffRate", 1) > 1, task
+        assert len(retried) == 2, f"{task}: one Retry rule for transient errors, one for throttles"
+        failures, throttles = retried
+        assert set(failures["ErrorEquals"]) == transient, task
+        assert set(throttles["ErrorEquals"]) == set(errors.throttled_names()), task
+        # A throttle (EncodeConcurrency reached) is waited out for minutes, longer than a transient fault.
+        assert throttles["MaxAttempts"] > failures.get("MaxAttempts", 3) and throttles.get("MaxDelaySeconds"), task
+        for rule in retried:
+            assert rule.get("JitterStrategy") == "FULL" and rule.get("BackoffRate", 1) > 1, task
         for rule in state.get("Retry", []):
             if rule.get("MaxAttempts", 3) == 0:
                 assert set(rule["ErrorEquals"]) <= verdicts, task
@@ -249,3 +254,54 @@ def test_two_deploys_at_once_take_turns_at_the_build_folder(monkeypatch: pytest.
         "second: (waiting: another deploy is using the build folder)",
         "second builds and uploads",
     ]
+
+
+ASYNC_EVENTS = {"S3", "SNS", "EventBridgeRule", "Schedule", "CloudWatchEvent", "ScheduleV2"}
+
+
+def _asynchronous(name: str) -> bool:
+    events = FUNCTIONS[name]["Properties"].get("Events", {})
+    return any(event["Type"] in ASYNC_EVENTS for event in events.values())
+
+
+def test_every_asynchronously_invoked_function_keeps_what_it_failed_on() -> None:
+    """checkov's CKV_AWS_116 reads only DeadLetterQueue (.checkov.yaml skips it): this is its check.
+    Each function an event invokes asynchronously sends what its retries could not handle to a queue
+    of its own, which GET /health watches and `reelstack dlq` redrives."""
+    watched = TEMPLATE_DATA["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]["DEAD_LETTER_QUEUES"]
+    queues = set(re.findall(r"\$\{(\w+)\}", watched["Fn::Sub"]))
+    asynchronous = sorted(name for name in FUNCTIONS if _asynchronous(name))
+    assert {"IngestFunction", "NotifyFunction", "ExecutionEndedFunction", "UploadSweeperFunction"} <= set(asynchronous)
+    destinations = []
+    for name in asynchronous:
+        on_failure = FUNCTIONS[name]["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+        assert on_failure["Type"] == "SQS", name
+        destinations.append(on_failure["Destination"]["Fn::GetAtt"][0])
+    assert sorted(destinations) == sorted(queues)  # one queue each, every one of them watched
+    outputs = TEMPLATE_DATA["Outputs"]["DeadLetterQueues"]["Value"]
+    assert outputs == watched  # the CLI reads the same list
+
+
+def test_every_function_logs_to_a_group_with_a_retention() -> None:
+    groups = resources_of_type(TEMPLATE_DATA, "AWS::Logs::LogGroup").values()
+    named = {group["Properties"]["LogGroupName"]["Fn::Sub"]: group["Properties"] for group in groups}
+    for name in FUNCTIONS:
+        assert named[f"/aws/lambda/${{{name}}}"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+
+
+def test_the_encoders_reservation_holds_at_least_one_videos_fan_out() -> None:
+    parameters = TEMPLATE_DATA["Parameters"]
+    assert parameters["EncodeConcurrency"]["Default"] >= parameters["ChunkConcurrency"]["Default"]
+    bounded = {
+        name
+        for name, function in FUNCTIONS.items()
+        if function["Properties"].get("ReservedConcurrentExecutions", {}).get("Fn::If", [None])[0] == "EncodeBounded"
+    }
+    assert {"EncodeChunkFunction", "TranscodeFunction", "ProbeFunction"} <= bounded
+
+
+def test_a_deploy_refuses_a_reservation_below_one_videos_fan_out() -> None:
+    with pytest.raises(DeployError, match="EncodeConcurrency=8 is below ChunkConcurrency=40"):
+        check_concurrency(TEMPLATE_DATA, {"EncodeConcurrency": "8"})
+    check_concurrency(TEMPLATE_DATA, {"EncodeConcurrency": "0", "ChunkConcurrency": "400"})  # 0: no reservation
+    check_concurrency(TEMPLATE_DATA, {})

@@ -4,7 +4,9 @@ is how the tests prove that Retry, the fences and the backstops work.
 
 Faults: ``probe`` and ``transcode`` (the step fails with a transient error), ``probe:cut-read`` (the
 source's body breaks mid-stream), ``stall:hls|thumbnails|previews`` (the step sleeps
-FAULT_STALL_SECONDS before it uploads, to open a window for races).
+FAULT_STALL_SECONDS before it uploads, to open a window for races). ``ingest`` is an outage rather
+than a blip: Ingest fails on every attempt while it is named, so Lambda's retries are spent and the
+event lands in the dead-letter queue (``reelstack dlq redrive`` brings it back once it is lifted).
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ def inject_fault(step: str, asset_id: str) -> None:
     """Fail ``step`` once per asset with a transient error when FAULT_INJECTION names it."""
     if fault_due(step, asset_id):
         raise InjectedFault(f"fault injected into {step} (FAULT_INJECTION)")
+
+
+def fail_while_named(fault: str) -> None:
+    """Fail every time while FAULT_INJECTION names ``fault`` (an outage, not a once-per-asset blip)."""
+    if fault in deployment().faults.names:
+        raise InjectedFault(f"fault injected into {fault} (FAULT_INJECTION)")
 
 
 def stall_if_due(fault: str, asset_id: str) -> None:

@@ -15,6 +15,7 @@ from reelstack import aws
 from reelstack.config import deployment
 from reelstack.errors import InvalidInput, SourceMismatch
 from reelstack.pipeline.failures import record_failure
+from reelstack.pipeline.faults import fail_while_named
 from reelstack.pipeline.job import Job, Source
 from reelstack.store import assets
 from reelstack.store.events import EventType, publish
@@ -42,6 +43,7 @@ def ingest(bucket: str, raw_key: str, version_id: str | None, size: int) -> dict
         return _reject(key, None, None, "NoUploadRecord", "the object's key does not match its upload record")
     if upload.status in (UploadStatus.ABORTED, UploadStatus.EXPIRED):
         return _reject(key, upload.asset_id, upload.owner_id, "UploadNotActive", f"the upload is {upload.status}")
+    fail_while_named("ingest")  # before anything moves: a redriven event finds the asset as it was
 
     if size != int(upload.size):
         error = SourceMismatch(
