@@ -144,7 +144,7 @@ def by_demuxer(name: str) -> Kind:
     if name == "tty":
         return text("plain text")
     if name == "ffmetadata":
-        return text("an FFmpeg metadata text")
+        return text("an FFmpeg metadata file")
     return other_container(_OTHER_CONTAINERS.get(name, f"what FFmpeg calls the {name} format"))
 
 
@@ -159,8 +159,9 @@ _PICTURE_BRANDS = {
 
 def by_brand(major_brand: str) -> Kind | None:
     """A picture whose ``ftyp`` says so (what phones save photos as), or None for a movie's brand."""
-    name = _PICTURE_BRANDS.get(major_brand.strip())
-    return picture(name, animated=major_brand in ("avis", "hevc", "hevx", "msf1")) if name else None
+    brand = major_brand.strip()
+    name = _PICTURE_BRANDS.get(brand)
+    return picture(name, animated=brand in ("avis", "hevc", "hevx", "msf1")) if name else None
 
 
 # -- by the file's first bytes -----------------------------------------------------------------------
