@@ -9,9 +9,12 @@ the local cloud). Every file is generated here by the project's FFmpeg; nothing 
 from __future__ import annotations
 
 import json
+import random
 import re
 import struct
 import subprocess
+import tarfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -32,6 +35,10 @@ class Case:
     warnings: frozenset[str] = frozenset()  # warning codes the ready asset must carry, exactly
     dynamic_range: str = "sdr"
     audible: bool | None = None  # for several audio tracks: the one that plays carries the tone
+    # A refused file: words its sentence must hold (what the file is, or what is wrong with it), and
+    # whether the file really points to other files or addresses (only then may the sentence say so).
+    says: str = ""
+    points_elsewhere: bool = False
 
 
 def clip(name: str, recipe: Clip, **expect: Any) -> Case:
@@ -42,13 +49,13 @@ def audio_file(name: str, suffix: str, cover_art: bool = False) -> Case:
     return Case(name, lambda folder: generate_audio(folder / f"{name}{suffix}", seconds=2, cover_art=cover_art))
 
 
-def written(name: str, suffix: str, data: bytes | Callable[[Path], bytes], outcome: str) -> Case:
+def written(name: str, suffix: str, data: bytes | Callable[[Path], bytes], outcome: str, **expect: Any) -> Case:
     def make(folder: Path) -> Path:
         path = folder / f"{name}{suffix}"
         path.write_bytes(data(folder) if callable(data) else data)
         return path
 
-    return Case(name, make, outcome)
+    return Case(name, make, outcome, **expect)
 
 
 # -- hostile and broken files -------------------------------------------------------------------
@@ -139,10 +146,61 @@ def still_as_video(folder: Path) -> bytes:
     return _made(folder, "still.mp4", *TEST_PATTERN, "-frames:v", "1", "-c:v", "mjpeg").read_bytes()
 
 
-def image(suffix: str) -> Callable[[Path], bytes]:
-    """A picture in its own format (a GIF animates, the rest are one frame)."""
-    frames = [] if suffix == ".gif" else ["-frames:v", "1"]
-    return lambda folder: _made(folder, f"image{suffix}", *TEST_PATTERN, *frames).read_bytes()
+def image(suffix: str, *encoder: str, animated: bool = False) -> Callable[[Path], bytes]:
+    """A picture in its own format, written by FFmpeg's encoder for it: one frame, or the half-second
+    test pattern as an animation (15 frames)."""
+    frames = [] if animated else ["-frames:v", "1"]
+    return lambda folder: _made(folder, f"image{suffix}", *TEST_PATTERN, *frames, *encoder).read_bytes()
+
+
+def phone_photo(folder: Path) -> bytes:
+    """A JPEG as a phone camera writes it: an Exif block (APP1, big-endian TIFF with an empty
+    directory) straight after the start-of-image marker, before FFmpeg's JFIF header."""
+    jpeg = _made(folder, "photo.jpg", "-f", "lavfi", "-i", "testsrc2=size=1280x960", "-frames:v", "1",
+                 "-q:v", "3").read_bytes()  # fmt: skip
+    exif = b"Exif\0\0" + b"MM\0*" + struct.pack(">IHI", 8, 0, 0)
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + jpeg[2:]
+
+
+SUBTITLES = (
+    "1\n00:00:01,000 --> 00:00:03,500\nCafé crème, s'il vous plaît\n\n2\n00:00:04,000 --> 00:00:06,000\nÀ bientôt\n"
+)
+WEBVTT = "WEBVTT\n\n00:00:01.000 --> 00:00:03.500\nHello from the beach\n"
+SCRIPT = b"#!/bin/sh\n# upload helper\nffmpeg -i input.mov -c copy output.mp4\n"
+DASH = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static">'
+    b'<Period><AdaptationSet><Representation id="1" bandwidth="800000">'
+    b"<BaseURL>http://169.254.169.254/latest/</BaseURL></Representation></AdaptationSet></Period></MPD>\n"
+)
+
+
+def text(words: str, encoding: str) -> bytes:
+    """Text as an editor saves it: Windows line ends; UTF-16 with its byte-order mark (Notepad's
+    "Unicode"), or a one-byte code page such as Latin-1."""
+    return words.replace("\n", "\r\n").encode(encoding)
+
+
+def zipped_video(folder: Path) -> bytes:
+    """A clip in a ZIP archive, stored as it is (what a phone's "share as archive" makes)."""
+    clip = make_clip(folder / "to-zip.mp4", Clip(1, 160, 120))
+    target = folder / "video.zip"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.write(clip, "holiday.mp4")
+    return target.read_bytes()
+
+
+def tarred_video(folder: Path) -> bytes:
+    clip = make_clip(folder / "to-tar.mov", Clip(1, 160, 120, container="mov"))
+    target = folder / "video.tar.gz"
+    with tarfile.open(target, "w:gz") as archive:
+        archive.add(clip, "holiday.mov")
+    return target.read_bytes()
+
+
+def noise(folder: Path) -> bytes:
+    """What encrypted or compressed data looks like: bytes with no pattern (seeded, so every run
+    makes the same file)."""
+    return random.Random(25).randbytes(64_000)
 
 
 def still_before_the_video(folder: Path) -> bytes:
@@ -224,31 +282,100 @@ MATRIX: list[Case] = [
     ),
     written("mkv-still-before-the-video", ".mkv", still_before_the_video, "ready"),
     # Refused, before any decoding where the limits allow, each with its own code.
-    clip("resolution-over-the-long-side", Clip(0.2, 4160, 64, audio="none"), outcome="ResolutionTooHigh"),
+    clip(
+        "resolution-over-the-long-side",
+        Clip(0.2, 4160, 64, audio="none"),
+        outcome="ResolutionTooHigh",
+        says="the picture is 4160x64",
+    ),
     clip(
         "pixel-bomb-12-megapixels",
         Clip(0.1, 4000, 3000, codec="mjpeg", container="mkv", audio="none"),
         outcome="ResolutionTooHigh",
+        says="the picture is 4000x3000",
     ),
-    clip("frame-rate-1000fps", Clip(0.1, 64, 64, fps="1000", audio="none"), outcome="FrameRateTooHigh"),
+    clip(
+        "frame-rate-1000fps",
+        Clip(0.1, 64, 64, fps="1000", audio="none"),
+        outcome="FrameRateTooHigh",
+        says="runs at 1000 frames a second",
+    ),
     clip(
         "dolby-vision-5-no-base-layer",
         Clip(1, codec="hevc", colour="pq", dolby_vision=(5, 0)),
         outcome="UnsupportedDynamicRange",
+        says="Dolby Vision profile 5",
     ),
-    written("seventeen-audio-streams", ".mka", many_streams, "TooManyStreams"),
-    written("subtitles-only", ".mkv", subtitles_only, "NoMediaStreams"),
-    written("truncated-faststart-mp4", ".mp4", truncated(Clip(4, gop_seconds=1), 0.4), "Truncated"),
-    written("truncated-moov-last-mp4", ".mp4", truncated(Clip(2, faststart=False), 0.6), "Truncated"),
-    written("truncated-mkv", ".mkv", truncated(Clip(4, container="mkv"), 0.4), "Truncated"),
-    written("hls-playlist-named-mp4", ".mp4", PLAYLIST, "NotMedia"),
-    written("concat-script-named-mp4", ".mp4", CONCAT, "NotMedia"),
-    written("sdp-named-mp4", ".mp4", SDP, "NotMedia"),
-    written("avi-embedded-playlist", ".avi", avi_with_embedded_playlist, "NoMediaStreams"),
-    written("random-bytes", ".mp4", bytes(range(256)) * 400, "NotMedia"),
-    written("png-named-mp4", ".mp4", image(".png"), "NotMedia"),
-    written("gif-named-mp4", ".mp4", image(".gif"), "NotMedia"),
-    written("one-jpeg-in-mp4", ".mp4", still_as_video, "ImageOnly"),
+    written("seventeen-audio-streams", ".mka", many_streams, "TooManyStreams", says="has 17 streams"),
+    written("subtitles-only", ".mkv", subtitles_only, "NoMediaStreams", says="no video or audio stream"),
+    written("truncated-faststart-mp4", ".mp4", truncated(Clip(4, gop_seconds=1), 0.4), "Truncated", says="truncated"),
+    written(
+        "truncated-moov-last-mp4", ".mp4", truncated(Clip(2, faststart=False), 0.6), "Truncated", says="incomplete"
+    ),
+    written("truncated-mkv", ".mkv", truncated(Clip(4, container="mkv"), 0.4), "Truncated", says="truncated"),
+    written(
+        "avi-embedded-playlist", ".avi", avi_with_embedded_playlist, "NoMediaStreams", says="no video or audio stream"
+    ),
+    written("one-jpeg-in-mp4", ".mp4", still_as_video, "ImageOnly", says="only still images"),
+    # Not a video at all, whatever its name says: each is told what it is. Pictures first.
+    written("png-named-mp4", ".mp4", image(".png"), "ImageOnly", says="is a PNG picture"),
+    written("phone-jpeg-named-mov", ".mov", phone_photo, "ImageOnly", says="is a JPEG picture"),
+    written("still-gif-named-mp4", ".mp4", image(".gif"), "ImageOnly", says="is a GIF picture"),
+    written("animated-gif-named-mp4", ".mp4", image(".gif", animated=True), "ImageOnly", says="is an animated GIF"),
+    written("webp-named-mp4", ".mp4", image(".webp", "-c:v", "libwebp"), "ImageOnly", says="is a WebP picture"),
+    written(
+        "animated-webp-sticker-named-mov",
+        ".mov",
+        image(".webp", "-c:v", "libwebp_anim", "-loop", "0", animated=True),
+        "ImageOnly",
+        says="is an animated WebP",
+    ),
+    written("apng-named-mp4", ".mp4", image(".apng", "-plays", "0", animated=True), "ImageOnly", says="animated PNG"),
+    # A phone's AVIF (or HEIC) photo is opened by the MP4 demuxer, as one AV1 frame: its brand names it.
+    written(
+        "avif-photo-named-mov", ".mov", image(".avif", "-c:v", "libsvtav1"), "ImageOnly", says="is an AVIF picture"
+    ),
+    # Subtitles and text, in the encodings editors save them in.
+    written("srt-latin1-named-mp4", ".mp4", text(SUBTITLES, "latin-1"), "NotMedia", says="is SubRip (SRT) subtitles"),
+    written(
+        "srt-utf16-notepad-named-mov", ".mov", text(SUBTITLES, "utf-16"), "NotMedia", says="is SubRip (SRT) subtitles"
+    ),
+    written("webvtt-named-mp4", ".mp4", WEBVTT.encode(), "NotMedia", says="is WebVTT subtitles"),
+    written("notes-named-mov", ".mov", "Shot list 🎬\nbeach at dusk\n".encode(), "NotMedia", says="is plain text"),
+    # Archives (with a video inside: the pipeline does not unpack them).
+    written("zip-of-a-video-named-mp4", ".mp4", zipped_video, "NotMedia", says="is a ZIP archive"),
+    written("tar-gz-of-a-video-named-mov", ".mov", tarred_video, "NotMedia", says="is a gzip-compressed tar archive"),
+    # Playlists and scripts: only those that point elsewhere are told so, and nothing is opened.
+    written("hls-playlist-named-mp4", ".mp4", PLAYLIST, "NotMedia", says="is an HLS playlist", points_elsewhere=True),
+    written(
+        "hls-local-file-playlist-named-mov",
+        ".mov",
+        LOCAL_FILE_PLAYLIST,
+        "NotMedia",
+        says="is an HLS playlist",
+        points_elsewhere=True,
+    ),
+    written(
+        "concat-script-named-mp4",
+        ".mp4",
+        CONCAT,
+        "NotMedia",
+        says="is an FFmpeg concat script",
+        points_elsewhere=True,
+    ),
+    written("sdp-named-mp4", ".mp4", SDP, "NotMedia", says="is an SDP session description", points_elsewhere=True),
+    written("dash-manifest-named-mp4", ".mp4", DASH, "NotMedia", says="is a DASH manifest", points_elsewhere=True),
+    written("shell-script-named-mov", ".mov", SCRIPT, "NotMedia", says="is a script"),
+    # Bytes that are nothing known; and audio or video in a container the pipeline does not open.
+    written("random-bytes", ".mp4", bytes(range(256)) * 400, "NotMedia", says="in no format this pipeline recognises"),
+    written("encrypted-noise-named-mov", ".mov", noise, "NotMedia", says="in no format this pipeline recognises"),
+    written(
+        "wmv-named-mp4",
+        ".mp4",
+        lambda folder: _made(folder, "old.wmv", *TEST_PATTERN).read_bytes(),
+        "UnsupportedContainer",
+        says="is a Windows Media file",
+    ),
 ]
 BY_NAME = {case.name: case for case in MATRIX}
 

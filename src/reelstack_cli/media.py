@@ -303,5 +303,7 @@ def generate_audio(path: Path, seconds: float = 10, cover_art: bool = False) -> 
 
 
 def generate_image(path: Path) -> Path:
-    """A PNG still (whatever the name says)."""
-    return _run(["-f", "lavfi", "-i", "testsrc2=size=640x360:duration=1", "-frames:v", "1", "-f", "image2"], path)
+    """A PNG still (whatever the name says: image2 alone would pick JPEG for a name like photo.mp4)."""
+    return _run(
+        ["-f", "lavfi", "-i", "testsrc2=size=640x360:duration=1", "-frames:v", "1", "-c:v", "png", "-f", "image2"], path
+    )

@@ -32,6 +32,7 @@ class Case:
     make: Callable[[Path], Path]
     expected: str  # "ready" or the failure code
     warnings: frozenset[str] = frozenset()  # the codes a ready asset must carry
+    says: str = ""  # words a failed asset's sentence must hold (what the file is)
     asset: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
 
@@ -43,7 +44,7 @@ def _clip(name: str, recipe: Clip) -> Callable[[Path], Path]:
 def _matrix(name: str) -> Case:
     """A case of the unit tests' media matrix (tests/media_cases.py), through the local cloud."""
     case = BY_NAME[name]
-    return Case(case.make, case.outcome, case.warnings)
+    return Case(case.make, case.outcome, case.warnings, case.says)
 
 
 # None for the GOP is the encoder's default: one keyframe in a clip shorter than about 8 s.
@@ -86,7 +87,8 @@ CASES = {
     "avi-embedded-playlist": _matrix("avi-embedded-playlist"),
     "pixel-bomb": _matrix("pixel-bomb-12-megapixels"),
     "dolby-vision-5": _matrix("dolby-vision-5-no-base-layer"),
-    "image-only": Case(lambda p: generate_image(p / "photo.mp4"), "NotMedia"),
+    "image-only": Case(lambda p: generate_image(p / "photo.mp4"), "ImageOnly", says="is a PNG picture"),
+    "subtitles-disguised": _matrix("srt-latin1-named-mp4"),
 }  # fmt: skip
 
 
@@ -258,14 +260,15 @@ def test_what_is_not_playable_fails_with_a_clear_code_and_leaves_nothing(
     asset = processed[name].asset
     assert asset["status"] == "failed"
     assert asset["error"]["code"] == processed[name].expected
-    assert asset["error"]["message"]
+    says = processed[name].says
+    assert says and says in asset["error"]["message"], asset["error"]  # the sentence, end to end
     listing = stack.client("s3").list_objects_v2(
         Bucket=stack.outputs["mediaBucket"], Prefix=f"assets/{asset['assetId']}/"
     )
     assert listing.get("KeyCount", 0) == 0
     failed = events_for(events_queue, asset["assetId"], "asset.failed")
     assert len(failed) == 1
-    assert failed[0]["error"]["code"] == processed[name].expected
+    assert failed[0]["error"] == asset["error"]
     assert not events_for(events_queue, asset["assetId"], "asset.ready")
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
+from reelstack.media import identify
 from reelstack.media.chunks import TIMELINE_OFFSET_SECONDS, Chunk
 from reelstack.media.hls import AUDIO_RENDITION
 from reelstack.media.ladder import MAXRATE_SHARE, Plan, codecs_level, even_size
@@ -427,11 +428,13 @@ class Completed:
     stderr: str
 
 
-NOT_MEDIA = "the file is not a video or audio file this pipeline can open"
+# The whitelists' refusals, which name what stopped them: the demuxer that the probe found for the
+# file ("[png_pipe @ 0x55b0] Format not on whitelist 'mov,mp4,...'"), which says what the file is,
+# or the protocol of an address the file names ("Protocol 'http' not on whitelist 'file'!").
+_FORMAT_REFUSED = re.compile(r"\[([\w,]+) @ 0x[0-9a-f]+\] Format not on whitelist")
+_PROTOCOL_REFUSED = re.compile(r"Protocol '([^']*)' not on whitelist")
 # FFmpeg's complaints that say what is wrong with the file, as one sentence each, in order of precedence.
 _FILE_PROBLEMS: tuple[tuple[re.Pattern[str], type[UnsupportedMedia] | type[MediaLimitExceeded], str, str], ...] = (
-    (re.compile(r"not on whitelist", re.I), UnsupportedMedia, "NotMedia",
-     "the file points to other files or network addresses (a playlist or a script), which this pipeline never opens"),
     (re.compile(r"moov atom not found", re.I), UnsupportedMedia, "Truncated",
      "the file is incomplete: its index is missing, which happens when a recording or an upload is cut short"),
     # FFmpeg's words for -max_pixels ("Picture size WxH exceeds specified max pixel count N"); a size
@@ -442,8 +445,9 @@ _FILE_PROBLEMS: tuple[tuple[re.Pattern[str], type[UnsupportedMedia] | type[Media
      "UnsupportedCodec", "the file uses a codec this pipeline cannot decode"),
     (re.compile(r"Decode error rate .* exceeds", re.I), UnsupportedMedia, "UnreadableMedia",
      "most of the file's frames are damaged and cannot be decoded"),
+    # No demuxer recognised the file at all (render.inspect asks the file's bytes first).
     (re.compile(r"(Error opening input|^[^\[\n]*): Invalid data found when processing input", re.I | re.M),
-     UnsupportedMedia, "NotMedia", NOT_MEDIA),
+     UnsupportedMedia, "NotMedia", identify.UNKNOWN.sentence),
 )  # fmt: skip
 # Lines a decoder writes for damaged data that it conceals and goes on from.
 _DECODE_ERROR = re.compile(
@@ -458,6 +462,10 @@ def damaged_frames(stderr: str) -> int:
 
 def explain(stderr: str, doing: str) -> UnsupportedMedia | MediaLimitExceeded:
     """A failed tool's stderr -> a named error whose message is one human sentence about the file."""
+    if format_refused := _FORMAT_REFUSED.search(stderr):
+        return identify.by_demuxer(format_refused.group(1)).refusal()
+    if protocol_refused := _PROTOCOL_REFUSED.search(stderr):
+        return identify.references(protocol_refused.group(1)).refusal()
     for pattern, error, code, sentence in _FILE_PROBLEMS:
         if pattern.search(stderr):
             return error(sentence, code=code)

@@ -16,6 +16,7 @@ from itertools import pairwise
 from typing import Any
 
 from reelstack.errors import MediaLimitExceeded, UnsupportedMedia
+from reelstack.media import identify
 from reelstack.wire import as_wire, known_fields
 
 # Demuxers the pipeline opens (ffmpeg's -format_whitelist). Playlists (hls), scripts (concat), SDP,
@@ -341,11 +342,14 @@ def check_header(probe: dict[str, Any], limits: MediaLimits) -> None:
     file_format = probe.get("format") or {}
     container = file_format.get("format_name", "")
     streams = probe.get("streams") or []
-    if not container or container not in ALLOWED_DEMUXERS:
-        raise UnsupportedMedia(
-            f"the file is not a video or audio file this pipeline opens (it looks like {container or 'unknown data'})",
-            code="NotMedia",
-        )
+    if not container:
+        raise identify.UNKNOWN.refusal()
+    if container not in ALLOWED_DEMUXERS:
+        raise identify.by_demuxer(container).refusal()
+    # A phone's HEIC or AVIF photo is an MP4-like file that the MP4 demuxer opens: its brand says so.
+    picture = identify.by_brand(str((file_format.get("tags") or {}).get("major_brand", "")))
+    if picture is not None:
+        raise picture.refusal()
     if len(streams) > limits.max_streams:
         raise MediaLimitExceeded(
             f"the file has {len(streams)} streams; at most {limits.max_streams} are accepted", code="TooManyStreams"

@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
+<<<<<<< HEAD
 from reelstack.media import ffmpeg, fmp4, hls
+=======
+from reelstack.media import ffmpeg, hls, identify
+>>>>>>> refusals
 from reelstack.media.chunks import Chunk
 from reelstack.media.ladder import Plan
 from reelstack.media.probe import MediaInfo, MediaLimits, check_header, describe, parse_packet_scan
@@ -50,10 +54,7 @@ def inspect(source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLi
     try:
         header = ffmpeg.probe(source, seconds_left(), work)
     except UnsupportedMedia as refused:
-        # "No index" means a cut-short recording only for a file that starts as an MP4 or MOV does.
-        if refused.code == "Truncated" and not _starts_like_quicktime(source):
-            raise UnsupportedMedia(ffmpeg.NOT_MEDIA, code="NotMedia") from refused
-        raise
+        raise identify.refusal(source, refused) from refused  # names what the file is instead
     limits = limits or MediaLimits()
     check_header(header, limits)  # refuse what the header shows before reading every packet
     videos = frozenset(int(s["index"]) for s in header.get("streams") or [] if s.get("codec_type") == "video")
@@ -301,12 +302,6 @@ def _run_for(command: list[str], target: Path, seconds_left: SecondsLeft, work: 
     if not target.exists() or target.stat().st_size == 0:
         target.unlink(missing_ok=True)
         raise UnsupportedMedia(f"no frame of the video could be decoded to {doing}", code="UnreadableVideo")
-
-
-def _starts_like_quicktime(source: Path) -> bool:
-    with source.open("rb") as file:
-        head = file.read(8)
-    return head[4:8] in (b"ftyp", b"wide", b"mdat", b"free", b"skip", b"moov")
 
 
 def _sizes(folder: Path) -> dict[str, Any]:

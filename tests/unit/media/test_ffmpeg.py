@@ -65,6 +65,31 @@ def test_a_picture_over_the_pixel_limit_is_named_so_by_the_real_ffmpeg(tmp_path:
     assert ffmpeg.explain("[h264 @ 0x5] Picture size 0x0 is invalid\n", "decode").code != "ResolutionTooHigh"
 
 
+def test_the_whitelists_refusals_are_told_apart_by_the_real_ffprobe(tmp_path: Path) -> None:
+    """A file whose demuxer is not on the format whitelist is named by that demuxer (a PNG is a
+    picture, it points nowhere); a file that reaches for an address by a protocol not on the
+    protocol whitelist (an SDP's rtp stream, read here with the format whitelist left off on
+    purpose) is told that it points elsewhere."""
+    png = tmp_path / "photo.mp4"
+    subprocess.run([test_media.ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48", "-frames:v", "1",
+                    "-c:v", "png", "-f", "image2", str(png)], check=True)  # fmt: skip
+    sdp = tmp_path / "stream.sdp"
+    sdp.write_text("v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=video 5004 RTP/AVP 96\n")
+
+    def stderr(*arguments: str) -> str:
+        command = [test_media.ffprobe(), "-v", "error", *arguments]
+        return subprocess.run(command, capture_output=True, text=True, timeout=30).stderr
+
+    picture = ffmpeg.explain(stderr(*ffmpeg.SAFE_INPUT, "-i", str(png)), "read the file's header")
+    assert (picture.code, picture.message) == ("ImageOnly", "the file is a PNG picture, not a video or audio file")
+    stream = ffmpeg.explain(stderr("-protocol_whitelist", "file", "-i", str(sdp)), "read the file's header")
+    assert stream.code == "NotMedia"
+    assert stream.message.startswith("the file points to other files or network addresses (over rtp)")
+    assert ffmpeg.explain(stderr(*ffmpeg.SAFE_INPUT, "-i", str(sdp)), "read").message.startswith(
+        "the file is an SDP session description: it points to a network stream"
+    )
+
+
 @pytest.mark.parametrize(
     ("duration", "interval", "count"),
     [(0.04, 1, 1), (2.0, 1, 2), (2.05, 1, 2), (100.0, 1, 100), (100.05, 1, 100), (100.2, 2, 51), (3600, 36, 100)],

@@ -44,6 +44,7 @@ def test_media_matrix(case: Case, tmp_path: Path) -> None:
     except ReelstackError as refused:
         assert refused.code == case.outcome, refused.message
         _assert_a_sentence(refused.message, source)
+        _assert_it_says_what_the_file_is(case, refused.message)
         return
     plan = plan_ladder(media)
     hls = tmp_path / "hls"
@@ -53,6 +54,7 @@ def test_media_matrix(case: Case, tmp_path: Path) -> None:
     except ReelstackError as failed:
         assert failed.code == case.outcome, failed.message
         _assert_a_sentence(failed.message, source)
+        _assert_it_says_what_the_file_is(case, failed.message)
         return
     assert case.outcome == "ready", f"{case.name} should have failed with {case.outcome}"
     warnings = list(ladder.warnings)
@@ -110,6 +112,29 @@ def _check_codecs(seen: Seen, folder: Path, plan: Plan) -> None:
     seen.check(len(declared) == len(plan.renditions), f"the master lists {len(declared)} renditions")
 
 
+# The refusals that name what a file is (not what is wrong with a video).
+NOT_VIDEO = [case for case in MATRIX if case.outcome in ("NotMedia", "ImageOnly", "UnsupportedContainer")]
+
+
+@pytest.mark.parametrize("case", NOT_VIDEO, ids=[case.name for case in NOT_VIDEO])
+def test_a_refusal_names_the_file_from_its_bytes_not_its_name(case: Case, tmp_path: Path) -> None:
+    """The probe step downloads every upload as ``source``, without an extension, and FFmpeg guesses
+    from an extension (a text named .mp4 goes to the MP4 demuxer, "moov atom not found"): the
+    sentence must be the same either way."""
+    named = case.make(tmp_path)
+    bare = tmp_path / "bare" / "source"
+    bare.parent.mkdir()
+    bare.write_bytes(named.read_bytes())
+    told = []
+    for source in (named, bare):
+        work = tmp_path / f"work-{len(told)}"
+        work.mkdir()
+        with pytest.raises(ReelstackError) as refused:
+            render.inspect(source, seconds_left, work)
+        told.append((refused.value.code, refused.value.message))
+    assert told[0] == told[1]
+
+
 def _check_storyboard(seen: Seen, folder: Path) -> None:
     """Cues that point into the sheet, and tiles that show different moments (the test pattern moves),
     not one keyframe's picture repeated."""
@@ -141,6 +166,14 @@ def _assert_a_sentence(message: str, source: Path) -> None:
     assert message and "\n" not in message, message
     assert str(source.parent) not in message and "/tmp" not in message, message
     assert " @ 0x" not in message and "[" not in message, message
+
+
+def _assert_it_says_what_the_file_is(case: Case, message: str) -> None:
+    """A refusal names what the file is (or what is wrong with it), from what the file holds, not
+    from its name; and only a file that points to other files or addresses is told that it does."""
+    assert case.says, f"{case.name} is refused: the case must say what its sentence names"
+    assert case.says in message, f"{case.name}: {message!r} does not say {case.says!r}"
+    assert ("points to" in message) == case.points_elsewhere, f"{case.name}: {message!r}"
 
 
 # -- HDR: tone-mapped close to the SDR picture it was made from ---------------------------------------

@@ -48,6 +48,10 @@ def test_variable_frame_rate_is_noticed() -> None:
         (probe_json([{**VIDEO, "codec_name": "png", "nb_frames": "1", "nb_read_packets": "1"}]), UnsupportedMedia,
          "ImageOnly"),
         (probe_json([{**VIDEO, "disposition": {"attached_pic": 1}}]), UnsupportedMedia, "ImageOnly"),
+        (probe_json([VIDEO], container="flv"), UnsupportedMedia, "UnsupportedContainer"),
+        (probe_json([{**VIDEO, "codec_name": "hevc", "nb_frames": "1", "nb_read_packets": "1"}])
+         | {"format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "tags": {"major_brand": "heic"}}}, UnsupportedMedia,
+         "ImageOnly"),
         (probe_json([{"codec_type": "data"}]), UnsupportedMedia, "NoMediaStreams"),
         (probe_json([{**VIDEO, "nb_read_packets": "100"}]), UnsupportedMedia, "Truncated"),
         (probe_json([VIDEO], duration=5 * 3600), MediaLimitExceeded, "TooLong"),
