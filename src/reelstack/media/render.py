@@ -17,11 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, UnsupportedMedia
-<<<<<<< HEAD
-from reelstack.media import ffmpeg, fmp4, hls
-=======
-from reelstack.media import ffmpeg, hls, identify
->>>>>>> refusals
+from reelstack.media import ffmpeg, fmp4, hls, identify
 from reelstack.media.chunks import Chunk
 from reelstack.media.ladder import Plan
 from reelstack.media.probe import MediaInfo, MediaLimits, check_header, describe, parse_packet_scan
