@@ -14,7 +14,7 @@ Two kinds of token:
   SHARED_WINDOW_SECONDS (it expires PLAYBACK_SECONDS after that window ends, so a long video or a
   paused one plays to the end), and so are the playlists it serves: they are the stored ones,
   unchanged, whose segment URIs resolve to the segment route. A CDN in front of the API caches all
-  of it for CDN_SECONDS (README: CloudFront).
+  of it for CDN_SECONDS (docs/playback.md: CloudFront).
 
 Every token names the asset's playback version. Going private raises it (reelstack.sharing), so every
 URL handed out before is refused from then on, playlists and segment redirects alike; what a CDN
