@@ -20,14 +20,16 @@ LOCALSTACK_STAMP := .local/localstack-venv/.installed
 RUNTIME_STAMP := .local/lambda-runtime/.installed-compiled
 SAM_STAMP := .local/sam-venv/.installed
 CHECKOV_STAMP := .local/checkov-venv/.installed
+DOCS_STAMP := .local/docs-venv/.installed
 PLUGIN_SOURCES := $(shell find infra/localcloud -name '*.py' -o -name pyproject.toml | grep -v /build/)
 
-.PHONY: help demo test lint unit integration invoke venv localcloud sam checkov browser lock bench clean
+.PHONY: help demo test lint docs unit integration invoke venv localcloud sam checkov browser lock bench clean
 
 help:
 	@echo "make demo   start the local cloud, deploy template.yaml and run the pipeline on a generated video"
 	@echo "make test   lint, template checks, unit tests and integration tests on a fresh local cloud"
 	@echo "make invoke FN=plan EVENT=events/plan/job-with-media.json   run one deployed function (sam local invoke, no Docker)"
+	@echo "make docs   build the documentation site from docs/ (strict) and check the README's links"
 	@echo "make lock   re-resolve every lock file"
 
 $(UV):
@@ -71,6 +73,17 @@ $(CHECKOV_STAMP): $(UV) infra/tools/checkov-requirements.txt
 	$(UV) pip install --python .local/checkov-venv/bin/python --quiet --require-hashes -r infra/tools/checkov-requirements.txt
 	@touch $@
 
+# The documentation site (MkDocs with the Material theme; the OpenAPI reference rendered by
+# neoteroi's OAD plugin) from docs/, in a venv of its own: `make docs` builds it strictly into
+# .local/site (a broken link, anchor or missing page fails), and the README's links are checked too.
+docs: $(DOCS_STAMP) venv
+	NO_MKDOCS_2_WARNING=1 .local/docs-venv/bin/mkdocs build --strict --quiet
+	$(RUN)/python infra/tools/check_links.py README.md
+$(DOCS_STAMP): $(UV) infra/tools/docs-requirements.txt
+	$(UV) venv --quiet --allow-existing .local/docs-venv
+	$(UV) pip install --python .local/docs-venv/bin/python --quiet --require-hashes -r infra/tools/docs-requirements.txt
+	@touch $@
+
 # Debian's chromium for the web page's browser test (playwright drives it; it never downloads a browser).
 browser:
 	@command -v chromium >/dev/null || { \
@@ -96,7 +109,7 @@ invoke: venv localcloud
 	@test -n "$(FN)" || { echo "usage: make invoke FN=<function> [EVENT=events/<fn>/<case>.json] [VARS=\"K=V ...\"] [AS_USER=<user>]"; exit 2; }
 	$(RUN)/reelstack invoke $(FN) $(if $(EVENT),-e $(EVENT)) $(foreach pair,$(VARS),--env $(pair)) $(if $(AS_USER),--user $(AS_USER))
 
-lint: venv sam checkov node_modules/.installed
+lint: venv sam checkov docs node_modules/.installed
 	$(RUN)/ruff check .
 	$(RUN)/ruff format --check .
 	$(RUN)/cfn-lint template.yaml
@@ -142,6 +155,8 @@ lock: $(UV)
 	  --custom-compile-command "make lock" -o infra/lambda-runtime/requirements.txt
 	$(UV) pip compile -q infra/tools/sam-requirements.in --generate-hashes \
 	  --custom-compile-command "make lock" -o infra/tools/sam-requirements.txt
+	$(UV) pip compile -q infra/tools/docs-requirements.in --python-version 3.13 --generate-hashes \
+	  --custom-compile-command "make lock" -o infra/tools/docs-requirements.txt
 	$(UV) pip compile -q infra/tools/checkov-requirements.in --generate-hashes \
 	  --custom-compile-command "make lock" -o infra/tools/checkov-requirements.txt
 	$(UV) pip compile -q infra/localstack/requirements.in --generate-hashes \

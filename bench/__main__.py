@@ -1,7 +1,7 @@
 """``python -m bench [suite ... | all | table]`` (``make bench``): run benchmarks, print each suite's
 table and one table of ratios, keep raw timings in bench/results/<suite>.json.
 
-Without arguments it runs what the README's ratio table is made of (transcode, chunking, uploads,
+Without arguments it runs what the ratio table of docs/figures.md is made of (transcode, chunking, uploads,
 pipeline: issue 6's measures); ``all`` adds the local cloud's own costs and the API's latency;
 ``table`` prints the ratio table of the stored results without running anything.
 """

@@ -55,6 +55,13 @@ class Conflict(ReelstackError):
     http_status = 409
 
 
+class PlaybackDenied(ReelstackError):
+    """The playback token is missing, forged, expired or revoked."""
+
+    code = "PlaybackDenied"
+    http_status = 403
+
+
 class UploadTooLarge(ReelstackError):
     """The declared size is over the deployment's upload limit."""
 

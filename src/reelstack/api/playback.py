@@ -14,7 +14,7 @@ Two kinds of token:
   SHARED_WINDOW_SECONDS (it expires PLAYBACK_SECONDS after that window ends, so a long video or a
   paused one plays to the end), and so are the playlists it serves: they are the stored ones,
   unchanged, whose segment URIs resolve to the segment route. A CDN in front of the API caches all
-  of it for CDN_SECONDS (README: CloudFront).
+  of it for CDN_SECONDS (docs/playback.md: CloudFront).
 
 Every token names the asset's playback version. Going private raises it (reelstack.sharing), so every
 URL handed out before is refused from then on, playlists and segment redirects alike; what a CDN
@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from reelstack import aws, sharing
 from reelstack.config import deployment
-from reelstack.errors import NotFound, ReelstackError, StorageUnavailable
+from reelstack.errors import NotFound, PlaybackDenied, StorageUnavailable
 from reelstack.store.keys import MediaKeys, is_id
 from reelstack.store.objects import get_text
 from reelstack.store.records import AssetModel, iso
@@ -49,13 +49,6 @@ _RENDITION = re.compile(r"[a-z0-9]{1,16}")
 _SEGMENT = re.compile(r"[A-Za-z0-9_]{1,40}\.(?:m4s|mp4)")
 _URI_LINE = re.compile(r"^(?!#)(\S+)$", re.MULTILINE)
 _MAP_URI = re.compile(r'(#EXT-X-MAP:URI=")([^"]+)(")')
-
-
-class PlaybackDenied(ReelstackError):
-    """The playback token is missing, forged, expired or revoked."""
-
-    code = "PlaybackDenied"
-    http_status = 403
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from html import escape
 from reelstack import sharing
 from reelstack.api import playback
 from reelstack.config import deployment
-from reelstack.errors import NotFound
+from reelstack.errors import NotFound, PlaybackDenied
 from reelstack.store.records import AssetModel
 from reelstack.store.views import plain, signed_get_url
 
@@ -74,7 +74,7 @@ def page(asset_id: str, api_base: str) -> Page:
     )
     try:
         hls = escape(playback.url_for(asset, f"{api_base}/playback")["hls"])
-    except playback.PlaybackDenied:  # a deployment without a PlaybackSecret: the preview, no player
+    except PlaybackDenied:  # a deployment without a PlaybackSecret: the preview, no player
         hls = ""
     poster = f' poster="{escape(links["poster.jpg"])}"' if "poster.jpg" in links else ""
     html = f"""<!doctype html>

@@ -79,14 +79,6 @@ def get_document(key: str) -> Any:
     return json.loads(body.read())
 
 
-def delete_keys(keys: list[str]) -> None:
-    """Remove these objects from the media bucket."""
-    s3, bucket = aws.client("s3"), deployment().media_bucket
-    for batch in range(0, len(keys), _DELETE_BATCH):
-        objects = [{"Key": key} for key in keys[batch : batch + _DELETE_BATCH]]
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
-
-
 def delete_prefix(prefix: str) -> int:
     """Remove every object under ``prefix`` in the media bucket; how many there were."""
     s3, bucket = aws.client("s3"), deployment().media_bucket

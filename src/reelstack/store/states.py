@@ -34,6 +34,22 @@ def reported(status: str) -> str:
     return UploadStatus.UPLOADING.value if status == UploadStatus.COMPLETING else status
 
 
+# Every move an upload may make, and nothing else: store.uploads.move derives its condition from here.
+# "completing" may be taken again: by a complete that finds the lease of one that died expired.
+UPLOAD_TRANSITIONS: dict[UploadStatus, frozenset[UploadStatus]] = {
+    UploadStatus.UPLOADING: frozenset({UploadStatus.COMPLETING, UploadStatus.ABORTED, UploadStatus.EXPIRED}),
+    UploadStatus.COMPLETING: frozenset({UploadStatus.COMPLETING, UploadStatus.COMPLETED}),
+    UploadStatus.COMPLETED: frozenset(),
+    UploadStatus.ABORTED: frozenset(),
+    UploadStatus.EXPIRED: frozenset(),
+}
+
+
+def upload_may_become(status: UploadStatus) -> tuple[UploadStatus, ...]:
+    """The states an upload may be in to move to ``status``."""
+    return tuple(origin for origin, targets in UPLOAD_TRANSITIONS.items() if status in targets)
+
+
 # Every move an asset may make, and nothing else: store.assets.move derives its condition from here.
 ASSET_TRANSITIONS: dict[AssetStatus, frozenset[AssetStatus]] = {
     AssetStatus.UPLOADING: frozenset({AssetStatus.UPLOADED, AssetStatus.FAILED, AssetStatus.DELETED}),

@@ -24,13 +24,13 @@ from reelstack.config import Deployment, deployment
 from reelstack.errors import Conflict, InvalidInput, StorageUnavailable, UploadTooLarge
 from reelstack.ids import new_id
 from reelstack.store import assets
+from reelstack.store import uploads as ledger
 from reelstack.store.keys import SourceKey
 from reelstack.store.records import (
     AssetModel,
     ErrorAttribute,
     SourceAttribute,
     UploadModel,
-    conditional,
     iso,
     owned_record,
 )
@@ -195,78 +195,47 @@ class Uploads:
         """Single-flight: the first complete takes the upload (``uploading -> completing``, with a lease)
         and assembles it; a concurrent or repeated one answers with the asset as it stands, without
         touching S3, so there is one object version, one execution, one asset. ``read`` parses the
-        body once the upload is known to be the caller's."""
+        body once the upload is known to be the caller's. The protocol, step by step:"""
         upload = self._owned(owner_id, upload_id)
-        request = read()
-        claimed = claimed_parts(int(upload.part_count), ((part.part_number, part.etag) for part in request.parts))
+        claimed = claimed_parts(int(upload.part_count), ((part.part_number, part.etag) for part in read().parts))
+        # 1. A phone that lost the first answer, or a second request racing the first: answer as things are.
         if upload.status in (UploadStatus.COMPLETED, UploadStatus.COMPLETING):
             answer = self._repeated_complete(upload, claimed)
             if answer is not None:
                 return answer
         else:
             upload = self._require_uploading(self._expire_if_due(upload))
-
+        # 2. What S3 holds must be what the client claims, and add up to the declared size.
         held = self._parts_to_assemble(upload)
-        check_parts(
-            claimed,
-            held,
-            size=int(upload.size),
-            part_size=int(upload.part_size),
-            part_count=int(upload.part_count),
-            limits=self.limits,
-        )
-        parts_record = [
-            {"partNumber": number, "size": held[number]["size"], "etag": held[number]["etag"]}
-            for number in sorted(claimed)
-        ]
-        now = self._now()
-        lease = iso(now + timedelta(seconds=COMPLETE_LEASE_SECONDS))
-        taken = conditional(
-            lambda: upload.update(
-                actions=[
-                    UploadModel.status.set(UploadStatus.COMPLETING),
-                    UploadModel.lease_until.set(lease),
-                    UploadModel.completed_parts.set(parts_record),
-                    UploadModel.updated_at.set(iso(now)),
-                ],
-                condition=(UploadModel.status == UploadStatus.UPLOADING)
-                | ((UploadModel.status == UploadStatus.COMPLETING) & (UploadModel.lease_until < iso(now))),
-            ),
-            "the upload",
-        )
-        if not taken:  # another complete got there first, or the upload ended meanwhile
-            upload.refresh(consistent_read=True)
-            answer = self._repeated_complete(upload, claimed)
-            if answer is None:
-                self._require_uploading(upload)
-                raise Conflict("another complete holds this upload; try again shortly", code="UploadCompleting")
-            return answer
-
-        version_id = self.multipart.assemble(
-            upload.key, upload.s3_upload_id, held, list(claimed), upload.part_checksums
-        )
+        check_parts(claimed, held, size=int(upload.size), part_size=int(upload.part_size),
+                    part_count=int(upload.part_count), limits=self.limits)  # fmt: skip
+        # 3. Take the upload, with a lease, so that no other complete assembles it too.
+        lease = iso(self._now() + timedelta(seconds=COMPLETE_LEASE_SECONDS))
+        parts = [{"partNumber": n, "size": held[n]["size"], "etag": held[n]["etag"]} for n in sorted(claimed)]
+        if not ledger.take_for_completion(upload, lease, parts, iso(self._now())):
+            return self._lost_the_race(upload, claimed)
+        # 4. S3 assembles the object (one version), which starts the pipeline through Ingest.
+        version_id = self.multipart.assemble(upload.key, upload.s3_upload_id, held, list(claimed),
+                                             upload.part_checksums)  # fmt: skip
         head = self.multipart.head(upload.key, version_id)
         if head is None:
             raise Conflict("the upload is no longer open in S3 (aborted or expired)", code="UploadAborted")
+        # 5. The ledger says completed (if this call still holds the lease), and the asset uploaded.
         finished = iso(self._now())
-        kept = conditional(
-            lambda: upload.update(
-                actions=[
-                    UploadModel.status.set(UploadStatus.COMPLETED),
-                    UploadModel.version_id.set(head.get("VersionId")),
-                    UploadModel.updated_at.set(finished),
-                    UploadModel.purge_at.set(self._purge_at()),
-                    UploadModel.lease_until.remove(),
-                ],
-                condition=(UploadModel.status == UploadStatus.COMPLETING) & (UploadModel.lease_until == lease),
-            ),
-            "the upload",
-        )
-        if not kept:  # this call outlived its lease and another complete finished the job
+        if ledger.finish_completion(upload, lease, head.get("VersionId"), finished, self._purge_at()):
+            assets.move(upload.asset_id, AssetStatus.UPLOADED, now=finished, only_from=(AssetStatus.UPLOADING,))
+        else:  # this call outlived its lease and another complete finished the job
             upload.refresh(consistent_read=True)
-            return self._completed_view(upload)
-        assets.move(upload.asset_id, AssetStatus.UPLOADED, now=finished, only_from=(AssetStatus.UPLOADING,))
         return self._completed_view(upload)
+
+    def _lost_the_race(self, upload: UploadModel, claimed: dict[int, str]) -> dict[str, Any]:
+        """Another complete took the upload first, or it ended meanwhile: answer as things stand."""
+        upload.refresh(consistent_read=True)
+        answer = self._repeated_complete(upload, claimed)
+        if answer is None:
+            self._require_uploading(upload)
+            raise Conflict("another complete holds this upload; try again shortly", code="UploadCompleting")
+        return answer
 
     def _parts_to_assemble(self, upload: UploadModel) -> HeldParts:
         """What S3 holds; when taking over from a complete that died after S3 assembled the object
@@ -350,17 +319,7 @@ class Uploads:
 
     def _end(self, upload: UploadModel, status: UploadStatus, now: str) -> bool:
         """Move an open upload to a final status; False if it was no longer open."""
-        return conditional(
-            lambda: upload.update(
-                actions=[
-                    UploadModel.status.set(status),
-                    UploadModel.updated_at.set(now),
-                    UploadModel.purge_at.set(self._purge_at()),
-                ],
-                condition=UploadModel.status == UploadStatus.UPLOADING,
-            ),
-            "the upload",
-        )
+        return ledger.end(upload, status, now, self._purge_at())
 
     def _active(self, owner_id: str, upload_id: str) -> UploadModel:
         return self._require_uploading(self._expire_if_due(self._owned(owner_id, upload_id)))
