@@ -15,7 +15,7 @@ from dataclasses import dataclass
 # Past this many chunks the plan (which travels in the job) would crowd Step Functions' 256 KiB.
 MAX_CHUNKS = 1000
 # Chunked encodes put the timeline at this offset, the same in every chunk and in the audio, so that
-# the first chunk's B-frame delay never pushes its timestamps past the next chunk's (see ffmpeg.py).
+# the first chunk's B-frame delay never pushes its timestamps past the next chunk's (see reelstack.media.ffmpeg.encode).
 TIMELINE_OFFSET_SECONDS = 1
 
 

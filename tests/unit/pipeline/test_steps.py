@@ -141,7 +141,7 @@ def test_a_watcher_that_first_looks_after_ffmpeg_exited_publishes_every_segment_
     """The Transcode step with only its own layers (no ffprobe), and a watcher that first looks after
     FFmpeg has exited: every segment FFmpeg wrote is published, each with the length ffprobe measures."""
     pipeline = uploaded_clip(setenv, tmp_path, clip=make(tmp_path))
-    monkeypatch.setattr(ffmpeg, "WATCH_SECONDS", 3600.0)  # one look as FFmpeg starts, the next after it exits
+    monkeypatch.setattr(ffmpeg.runner, "WATCH_SECONDS", 3600.0)  # one look as FFmpeg starts, the next after it exits
     media_info = load_handler("probe")(job_event("probe/job.json", pipeline), None)
     plan = load_handler("plan")(job_event("plan/job-with-media.json", pipeline, media=media_info), None)
     load_handler("transcode")(job_event("transcode/job-with-plan.json", pipeline, media=media_info, plan=plan), None)

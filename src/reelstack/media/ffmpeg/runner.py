@@ -1,0 +1,102 @@
+"""Running FFmpeg and ffprobe: argv lists, stdin closed, bounded in time, optionally watched while
+they write, their failures turned into named errors (reelstack.media.ffmpeg.reasons)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reelstack.errors import OutOfTime, ToolchainFailed
+from reelstack.media.ffmpeg.hardened import probe_command
+from reelstack.media.ffmpeg.reasons import explain
+
+log = logging.getLogger("reelstack.media.ffmpeg")
+
+
+@dataclass(frozen=True)
+class Completed:
+    stdout: str
+    stderr: str
+
+
+WATCH_SECONDS = 0.25  # how often ``watch`` is called while a tool runs
+
+
+def run(
+    command: list[str],
+    timeout_seconds: float,
+    workdir: Path,
+    doing: str = "process the file",
+    watch: Callable[[], None] | None = None,
+    niceness: int = 0,
+) -> Completed:
+    """Run a tool; its output, or a named error. The end of its stderr goes to the log (with the
+    function's keys, the asset id among them) for operators; clients get one sentence. ``watch`` is
+    called every WATCH_SECONDS while the tool runs (to publish what it wrote so far); if it raises,
+    the tool is stopped and the error goes on. ``niceness`` lowers the tool's CPU priority."""
+    tool = Path(command[0]).name
+    if timeout_seconds <= 1:
+        raise OutOfTime(f"there was no time left to {doing}")
+    if watch is None:
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout_seconds, cwd=workdir,
+                stdin=subprocess.DEVNULL, check=False, errors="replace",
+                preexec_fn=_lower_priority(niceness),
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as error:
+            raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}") from error
+    else:
+        result = _run_watched(command, timeout_seconds, workdir, doing, watch, niceness)
+    if result.returncode != 0:
+        detail = (result.stderr or "").replace(str(workdir), "")[-2000:]
+        log.warning("%s failed to %s (exit %s): %s", tool, doing, result.returncode, detail)
+        if result.returncode < 0:
+            raise ToolchainFailed(f"FFmpeg was stopped (signal {-result.returncode}) while trying to {doing}")
+        raise explain(result.stderr or "", doing)
+    return Completed(result.stdout, result.stderr or "")
+
+
+def _lower_priority(niceness: int) -> Callable[[], None] | None:
+    """What the child runs before the tool: a lower CPU priority (no threads are started in between)."""
+    return (lambda: os.nice(niceness)) if niceness else None
+
+
+def _run_watched(
+    command: list[str], timeout_seconds: float, workdir: Path, doing: str, watch: Callable[[], None], niceness: int
+) -> subprocess.CompletedProcess[str]:
+    """:func:`run`'s tool with ``watch`` called while it runs; its output goes through files (a pipe
+    that nobody reads while the tool writes would block it)."""
+    deadline = time.monotonic() + timeout_seconds
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+", errors="replace") as stderr:
+        process = subprocess.Popen(
+            command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, text=True, cwd=workdir,
+            preexec_fn=_lower_priority(niceness),
+        )  # fmt: skip
+        try:
+            while process.poll() is None:
+                if time.monotonic() > deadline:
+                    raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}")
+                watch()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=WATCH_SECONDS)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        stdout.seek(0)
+        stderr.seek(0)
+        return subprocess.CompletedProcess(command, process.returncode, stdout.read(), stderr.read())
+
+
+def probe(source: Path, timeout_seconds: float, workdir: Path) -> dict[str, Any]:
+    return json.loads(run(probe_command(source), timeout_seconds, workdir, "read the file's header").stdout or "{}")
