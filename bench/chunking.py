@@ -44,7 +44,7 @@ ASSUMPTIONS = {
     "lambdaUsdPerRequest": 0.0000002,
     "stepFunctionsUsdPerTransition": 0.000025,
     "transitionsPerChunk": 3,  # Map iteration: start, task, end (Distributed Map child workflows, standard)
-    "overheadSecondsPerChunk": 3.0,  # cold start, source range GET, segment uploads (measured order, see docs/figures.md)
+    "overheadSecondsPerChunk": 3.0,  # cold start, source range GET, segment uploads (docs/figures.md)
     "joinSeconds": 2.0,  # write the playlists from the chunks' segment lists
 }
 

@@ -23,10 +23,11 @@ from reelstack.bodies import AssetChanges, CompleteUpload, CreateUpload, Registe
 from reelstack.config import deployment
 from reelstack.errors import NotFound, ReelstackError, error_body
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
-from reelstack.pipeline.report import pipeline_report as execution_report
+from reelstack.pipeline.report import execution_report
 from reelstack.push import devices
 from reelstack.store.views import PlaybackUrl
 from reelstack.uploads.service import Uploads
+from reelstack_draw.diagram import render_svg
 
 HLS_TYPE = "application/vnd.apple.mpegurl"
 WEB_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript", "css": "text/css"}
@@ -216,7 +217,15 @@ def watch_media(asset_id: str, file: str) -> Response:
 
 @route("/assets/{asset_id}/execution", "GET")
 def pipeline_report(owner: str, asset_id: str) -> dict[str, Any]:
-    return execution_report(owner, asset_id)
+    report = execution_report(owner, asset_id)
+    rows = report["rows"]
+    return {
+        "assetId": asset_id,
+        "executionStatus": report["executionStatus"],
+        "states": [{key: value for key, value in row.items() if key != "next"} for row in rows],
+        # The same graph as docs/pipeline.svg, each state coloured by this execution, with its duration.
+        "svg": render_svg(report["definition"], {row["name"]: row for row in rows}),
+    }
 
 
 @route("/devices", "POST", status=201)

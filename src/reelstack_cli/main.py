@@ -23,7 +23,6 @@ from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingCo
 from rich.progress import Progress as RichProgress
 
 from reelstack.api.auth import DEV_TOKEN_SECONDS, issue_dev_token
-from reelstack.pipeline.diagram import render_text
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.build_tools import BuildError
 from reelstack_cli.demo import DEMO_USER, run_demo
@@ -32,6 +31,7 @@ from reelstack_cli.invoke import InvokeError, invoke, read_event, resolve, signe
 from reelstack_cli.localcloud import LocalCloud, LocalCloudError
 from reelstack_cli.settings import settings
 from reelstack_cli.uploader import Uploader, UploadError, describe_progress, wait_for_asset
+from reelstack_draw.diagram import render_text
 
 progress_console = Console(stderr=True, highlight=False)
 
@@ -337,8 +337,8 @@ def cmd_completion(args: argparse.Namespace) -> None:
 
 
 def cmd_diagram(args: argparse.Namespace) -> None:
-    from reelstack.pipeline.diagram import render_svg
     from reelstack_cli.settings import STATE_MACHINE
+    from reelstack_draw.diagram import render_svg
 
     svg = render_svg(json.loads(STATE_MACHINE.read_text()))
     if args.out:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reelstack import errors
-from reelstack.pipeline.diagram import all_states
+from reelstack.pipeline.asl import all_states
 from reelstack_cli import package
 from reelstack_cli.build_tools import BuildError
 from reelstack_cli.deploy import DeployError, camel_outputs, check_concurrency, packaged_template

@@ -1,4 +1,5 @@
-"""``GET /assets/{id}/execution``: the state machine drawn from its ASL, with this asset's execution on it."""
+"""``GET /assets/{id}/execution``: this asset's execution, state by state, on the state machine's ASL
+(the API draws it with reelstack_draw: presentation is not the domain's)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from typing import Any
 
 from reelstack import aws
 from reelstack.config import deployment
-from reelstack.pipeline.diagram import execution_rows, render_svg
+from reelstack.pipeline.asl import execution_rows
 from reelstack.store.assets import owned_asset
 
 
-def pipeline_report(owner_id: str, asset_id: str) -> dict[str, Any]:
-    """Outcome and milliseconds per state of the asset's execution (``NOT_STARTED`` before there is one)."""
+def execution_report(owner_id: str, asset_id: str) -> dict[str, Any]:
+    """Outcome and milliseconds per state of the asset's execution (``NOT_STARTED`` before there is one),
+    with the machine's definition they belong to."""
     asset = owned_asset(owner_id, asset_id)
     sfn = aws.client("stepfunctions")
     arn = asset.execution_arn
@@ -26,10 +28,4 @@ def pipeline_report(owner_id: str, asset_id: str) -> dict[str, Any]:
             history += page["events"]
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine_arn)["definition"])
     rows = execution_rows(definition, history)
-    return {
-        "assetId": asset_id,
-        "executionStatus": status,
-        "states": [{key: value for key, value in row.items() if key != "next"} for row in rows],
-        # The same graph as docs/pipeline.svg, each state coloured by this execution, with its duration.
-        "svg": render_svg(definition, {row["name"]: row for row in rows}),
-    }
+    return {"assetId": asset_id, "executionStatus": status, "definition": definition, "rows": rows}

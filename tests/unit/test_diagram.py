@@ -9,8 +9,9 @@ import xml.etree.ElementTree as ElementTree
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reelstack.pipeline import diagram
+from reelstack.pipeline import asl
 from reelstack_cli.settings import CHECKOUT, STATE_MACHINE
+from reelstack_draw import diagram
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -33,14 +34,14 @@ def overlap(a: diagram.Box, b: diagram.Box) -> bool:
 def test_every_state_is_one_box_and_no_box_sits_on_another_unless_it_contains_it() -> None:
     block = diagram.layout(definition())
     names = [box.name for box in block.boxes]
-    assert sorted(names) == sorted(diagram.all_states(definition()))
+    assert sorted(names) == sorted(asl.all_states(definition()))
     for index, a in enumerate(block.boxes):
         for b in block.boxes[index + 1 :]:
             if overlap(a, b):
                 assert (a.container and inside(b, a)) or (b.container and inside(a, b)), (a.name, b.name)
     boxes = {box.name: box for box in block.boxes}
-    for name, state in diagram.all_states(definition()).items():  # a Parallel's or Map's states are inside its box
-        for inner in diagram.flows_in(state):
+    for name, state in asl.all_states(definition()).items():  # a Parallel's or Map's states are inside its box
+        for inner in asl.flows_in(state):
             assert boxes[name].container and all(inside(boxes[child], boxes[name]) for child in inner["States"])
 
 
@@ -48,7 +49,7 @@ def test_arrows_follow_the_asl_and_branches_stand_side_by_side() -> None:
     block = diagram.layout(definition())
     boxes = {box.name: box for box in block.boxes}
     arrows = set(block.arrows)
-    for name, state in diagram.all_states(definition()).items():
+    for name, state in asl.all_states(definition()).items():
         for target in [state.get("Next"), state.get("Default"), *[c["Next"] for c in state.get("Choices", [])]]:
             if target:
                 assert (name, target, "next") in arrows
@@ -119,7 +120,7 @@ def test_an_execution_colours_each_state_and_gives_its_duration() -> None:
     failure = h.task("Record failure", encode, 3.0, [("Succeeded", 3.1)])
     h.add("ExecutionFailed", h.add("FailStateEntered", failure, 3.1, "Failed"), 3.1)
 
-    outcome, texts = outcomes_drawn(diagram.execution_rows(definition(), h.events))
+    outcome, texts = outcomes_drawn(asl.execution_rows(definition(), h.events))
     assert outcome["Probe source"] == "retried" and "1.2 s, 1 retried" in texts["Probe source"]
     assert outcome["Plan renditions"] == "succeeded" and "250 ms" in texts["Plan renditions"]
     assert outcome["Make thumbnails"] == "failed" and outcome["Make previews"] == "succeeded"
@@ -133,7 +134,7 @@ def test_an_execution_colours_each_state_and_gives_its_duration() -> None:
     thumbs = h.task("Make thumbnails", extras, 0, [("Failed", 1), ("Succeeded", 2)])
     h.task("Make previews", thumbs, 2, [("Succeeded", 3)])
     h.add("ParallelStateExited", extras, 3, "Encode")
-    outcome, _ = outcomes_drawn(diagram.execution_rows(definition(), h.events))
+    outcome, _ = outcomes_drawn(asl.execution_rows(definition(), h.events))
     assert outcome["Make thumbnails"] == "retried" and outcome["Encode"] == "succeeded"
 
 
