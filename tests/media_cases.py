@@ -23,7 +23,7 @@ from typing import Any
 
 from PIL import Image
 
-from reelstack.media.probe import parse_packet_scan
+from reelstack.media.packets import parse_packet_scan
 from reelstack_cli.media import Clip, ffmpeg, ffprobe, generate_audio, make_clip
 
 

@@ -10,89 +10,27 @@ about 8 s one keyframe).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from itertools import pairwise
 from typing import Any
 
-from reelstack.errors import MediaLimitExceeded, UnsupportedMedia
-from reelstack.media import identify
+from reelstack.errors import UnsupportedMedia
+from reelstack.media.limits import (
+    TRUNCATION_TOLERANCE,
+    MediaLimits,
+    check_header,
+    check_length,
+    check_picture,
+    check_whole,
+    cut_short,
+    frame_rate,
+    rotation_of,
+)
+from reelstack.media.packets import StreamPackets, keyframe_gap
 from reelstack.wire import as_wire, known_fields
 
-# Demuxers the pipeline opens (ffmpeg's -format_whitelist). Playlists (hls), scripts (concat), SDP,
-# images (image2, png_pipe...) and raw formats are not on it: that is what stops the classic SSRF and
-# local-file tricks of "videos" that are really playlists or concat scripts. AVI's embedded subtitle
-# streams (GAB2) are opened through the same list, so a playlist hidden in an AVI is refused too.
-ALLOWED_DEMUXERS = (
-    "mov,mp4,m4a,3gp,3g2,mj2",
-    "matroska,webm",
-    "mpegts",
-    "avi",
-    "mpeg",  # MPEG program streams (.mpg, .vob): MPEG-2 from camcorders and DVDs
-    "mp3",
-    "aac",
-    "wav",
-    "ogg",
-    "flac",
-)
 IMAGE_CODECS = frozenset({"png", "mjpeg", "jpeg2000", "bmp", "gif", "webp", "tiff", "apng", "heif", "av1_image"})
 INTERLACED_FIELD_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
-# A stream's header may promise a little more than its packets hold (rounding, an encoder's last
-# frame); a file is called truncated only past this share of what was promised.
-TRUNCATION_TOLERANCE = 0.98
-
-
-@dataclass(frozen=True)
-class MediaLimits:
-    max_duration_seconds: float = 3 * 3600
-    max_long_side: int = 4096
-    max_pixels: int = 4096 * 2304
-    max_streams: int = 16
-    max_fps: float = 240  # phones record slow motion at 240 fps; renditions are at most 60
-
-
-@dataclass
-class StreamPackets:
-    """What the packet scan saw of one stream."""
-
-    count: int = 0
-    start: float | None = None
-    end: float | None = None  # the latest timestamp plus that packet's duration
-    keyframes: list[float] = field(default_factory=list)
-
-    @property
-    def extent(self) -> float:
-        return (self.end - self.start) if self.start is not None and self.end is not None else 0.0
-
-
-def _seconds(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:  # "N/A"
-        return None
-
-
-def parse_packet_scan(csv: str, keyframe_streams: frozenset[int] = frozenset()) -> dict[int, StreamPackets]:
-    """``stream_index,pts_time,dts_time,duration_time,flags`` lines -> per-stream packet facts.
-    Keyframe times are kept for ``keyframe_streams`` only (an audio stream is all keyframes)."""
-    streams: dict[int, StreamPackets] = {}
-    for line in csv.splitlines():
-        fields = line.split(",")
-        if len(fields) < 5 or not fields[0].isdigit():
-            continue
-        index = int(fields[0])
-        stream = streams.setdefault(index, StreamPackets())
-        stream.count += 1
-        moment = _seconds(fields[1])
-        if moment is None:
-            moment = _seconds(fields[2])
-        if moment is None:
-            continue
-        stream.start = moment if stream.start is None else min(stream.start, moment)
-        stream.end = max(stream.end or moment, moment + (_seconds(fields[3]) or 0.0))
-        if index in keyframe_streams and fields[4].startswith("K"):
-            stream.keyframes.append(moment)
-    return streams
 
 
 @dataclass(frozen=True)
@@ -189,29 +127,6 @@ class MediaInfo:
         }
 
 
-def _rate(text: str | None) -> Fraction:
-    try:
-        return Fraction(text or "0")
-    except (ValueError, ZeroDivisionError):
-        return Fraction(0)
-
-
-def _rotation(stream: dict[str, Any]) -> int:
-    """Degrees clockwise, to the nearest quarter turn (players, and FFmpeg's autorotate, know no other)."""
-    degrees = 0.0
-    for side_data in stream.get("side_data_list") or []:
-        if "rotation" in side_data:
-            # The display matrix says counter-clockwise degrees; players turn clockwise by its negation.
-            degrees = -float(side_data["rotation"])
-            break
-    else:
-        try:
-            degrees = float((stream.get("tags") or {}).get("rotate", 0))
-        except ValueError:
-            degrees = 0.0
-    return round(degrees / 90) * 90 % 360
-
-
 def _is_picture(stream: dict[str, Any], packets: StreamPackets | None) -> bool:
     """Cover art, or a still image in a video's clothes. MJPEG is also a video codec (cameras, old
     phones): more than one frame makes it video."""
@@ -279,92 +194,10 @@ def _bit_depth(stream: dict[str, Any]) -> int:
     return 8
 
 
-def _keyframe_gap(packets: StreamPackets | None) -> tuple[int, float]:
-    if packets is None or not packets.keyframes:
-        return 0, 0.0
-    times = sorted(packets.keyframes)
-    end = packets.end if packets.end is not None else times[-1]
-    gaps = [later - earlier for earlier, later in pairwise(times)] + [end - times[-1]]
-    return len(times), max(gaps)
-
-
-def _cut_short(what: str) -> UnsupportedMedia:
-    return UnsupportedMedia(
-        f"the file is truncated: {what} its header promises (was the upload or the recording cut short?)",
-        code="Truncated",
-    )
-
-
-def _check_whole(stream: dict[str, Any], kind: str, packets: StreamPackets | None) -> None:
-    """Truncated: fewer packets, or a shorter span, than the stream's header promises."""
-    if packets is None:
-        raise _cut_short(f"its {kind} stream has no packets")
-    promised_frames = int(stream.get("nb_frames") or 0)
-    # PCM audio counts samples as its "frames", not packets: only its duration says anything.
-    is_pcm = str(stream.get("codec_name", "")).startswith("pcm_")
-    if promised_frames and not is_pcm and packets.count < promised_frames * TRUNCATION_TOLERANCE - 1:
-        raise _cut_short(f"its {kind} stream has {packets.count} of the {promised_frames} frames")
-    promised_seconds = float(stream.get("duration") or 0)
-    if promised_seconds > 1 and 0 < packets.extent < promised_seconds * TRUNCATION_TOLERANCE - 0.1:
-        raise _cut_short(f"its {kind} stops at {packets.extent:.1f} s of the {promised_seconds:.1f} s")
-
-
-def _check_picture(video: dict[str, Any], limits: MediaLimits) -> None:
-    """Size and frame rate within the limits, from the stream's header alone."""
-    width, height = int(video.get("width") or 0), int(video.get("height") or 0)
-    if max(width, height) > limits.max_long_side or width * height > limits.max_pixels:
-        shown = f"{height}x{width}" if _rotation(video) in (90, 270) else f"{width}x{height}"
-        raise MediaLimitExceeded(
-            f"the picture is {shown}; at most {limits.max_long_side} pixels on the long side and "
-            f"{limits.max_pixels / 1e6:.1f} megapixels are accepted",
-            code="ResolutionTooHigh",
-        )
-    fps = _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate"))
-    if fps > limits.max_fps:
-        raise MediaLimitExceeded(
-            f"the video runs at {float(fps):.0f} frames a second; at most {limits.max_fps:.0f} are accepted",
-            code="FrameRateTooHigh",
-        )
-
-
-def _check_length(seconds: float, limits: MediaLimits) -> None:
-    if seconds > limits.max_duration_seconds:
-        raise MediaLimitExceeded(
-            f"the video is {seconds / 60:.0f} minutes long; at most {limits.max_duration_seconds / 60:.0f} minutes "
-            "are accepted",
-            code="TooLong",
-        )
-
-
-def check_header(probe: dict[str, Any], limits: MediaLimits) -> None:
-    """What the header alone can refuse, before the packet scan reads the whole file: the container,
-    the number of streams, every moving picture's size and rate, a header that promises too long."""
-    file_format = probe.get("format") or {}
-    container = file_format.get("format_name", "")
-    streams = probe.get("streams") or []
-    if not container:
-        raise identify.UNKNOWN.refusal()
-    if container not in ALLOWED_DEMUXERS:
-        raise identify.by_demuxer(container).refusal()
-    # A phone's HEIC or AVIF photo is an MP4-like file that the MP4 demuxer opens: its brand says so.
-    picture = identify.by_brand(str((file_format.get("tags") or {}).get("major_brand", "")))
-    if picture is not None:
-        raise picture.refusal()
-    if len(streams) > limits.max_streams:
-        raise MediaLimitExceeded(
-            f"the file has {len(streams)} streams; at most {limits.max_streams} are accepted", code="TooManyStreams"
-        )
-    for stream in streams:
-        if stream.get("codec_type") == "video" and not (stream.get("disposition") or {}).get("attached_pic"):
-            _check_picture(stream, limits)
-    _check_length(float(file_format.get("duration") or 0), limits)  # what the header promises
-
-
-def describe(
-    probe: dict[str, Any], packets: dict[int, StreamPackets], limits: MediaLimits = MediaLimits()
-) -> MediaInfo:
+def describe(probe: dict[str, Any], packets: dict[int, StreamPackets], limits: MediaLimits | None = None) -> MediaInfo:
     """ffprobe's header JSON and the packet scan -> :class:`MediaInfo`, or a named error whose message
     says, in one sentence, what is wrong with the file."""
+    limits = limits or MediaLimits()
     check_header(probe, limits)
     file_format = probe.get("format") or {}
     container = file_format.get("format_name", "")
@@ -387,28 +220,12 @@ def describe(
     audio = audios[_chosen(audios)] if audios else None
     for stream, kind in ((video, "video"), (audio, "audio")):
         if stream is not None:
-            _check_whole(stream, kind, packets_of(stream))
+            check_whole(stream, kind, packets_of(stream))
 
-    header_duration = float(file_format.get("duration") or 0)
-    if header_duration <= 0:
-        header_duration = max((float(s.get("duration") or 0) for s in videos + audios), default=0.0)
-    used = [packets_of(stream) for stream in (video, audio) if stream is not None]
-    spans = [(p.start, p.end) for p in used if p is not None and p.start is not None and p.end is not None]
-    scanned_duration = (max(end for _, end in spans) - min(start for start, _ in spans)) if spans else 0.0
-    # Containers that keep one duration for the whole file (Matroska, MPEG-TS), not one per stream.
-    per_file = not any(stream.get("duration") for stream in (video, audio) if stream)
-    if per_file and header_duration > 1 and 0 < scanned_duration < header_duration * TRUNCATION_TOLERANCE - 0.1:
-        raise _cut_short(f"it stops at {scanned_duration:.1f} s of the {header_duration:.1f} s")
-    # The packets are the truth; a header may lie or, like a browser's recording, say nothing.
-    duration = scanned_duration if scanned_duration > 0 else header_duration
-    if duration <= 0 and video is not None and packets_of(video) and packets_of(video).count == 1:
-        duration = 1 / float(_rate(video.get("r_frame_rate")) or 30)  # a single frame with no duration
-    if duration <= 0:
-        raise UnsupportedMedia(
-            "the file's duration cannot be read: it holds no timed video or audio (truncated?)",
-            code="UnreadableDuration",
-        )
-    _check_length(duration, limits)  # what the packets hold
+    duration = _duration(
+        file_format, videos + audios, [(stream, packets_of(stream)) for stream in (video, audio) if stream]
+    )
+    check_length(duration, limits)  # what the packets hold
 
     info: dict[str, Any] = {
         "duration_seconds": duration,
@@ -419,15 +236,47 @@ def describe(
         "audio_streams": len(audios),
     }
     if audio is not None:
-        info["audio_codec"] = audio.get("codec_name")
-        info["audio_channels"] = int(audio.get("channels") or 0)
-        info["audio_stream"] = int(audio.get("index", streams.index(audio)))
-        info["audio_profile"] = audio.get("profile")
-        info["audio_sample_rate"] = int(audio.get("sample_rate") or 0)
-        info["audio_bitrate"] = int(float(audio.get("bit_rate") or 0))
+        info.update(_describe_audio(audio, int(audio.get("index", streams.index(audio)))))
     if video is not None:
         info.update(_describe_video(video, int(video.get("index", streams.index(video))), packets_of(video), limits))
     return MediaInfo(**info)
+
+
+def _duration(
+    file_format: dict[str, Any], streams: list[dict[str, Any]], used: list[tuple[dict[str, Any], StreamPackets | None]]
+) -> float:
+    """How long the file plays: from its packets (the truth; a header may lie or, like a browser's
+    recording, say nothing), else from its header; Truncated when the packets stop well short of it."""
+    header_duration = float(file_format.get("duration") or 0)
+    if header_duration <= 0:
+        header_duration = max((float(s.get("duration") or 0) for s in streams), default=0.0)
+    spans = [(p.start, p.end) for _, p in used if p is not None and p.start is not None and p.end is not None]
+    scanned_duration = (max(end for _, end in spans) - min(start for start, _ in spans)) if spans else 0.0
+    # Containers that keep one duration for the whole file (Matroska, MPEG-TS), not one per stream.
+    per_file = not any(stream.get("duration") for stream, _ in used)
+    if per_file and header_duration > 1 and 0 < scanned_duration < header_duration * TRUNCATION_TOLERANCE - 0.1:
+        raise cut_short(f"it stops at {scanned_duration:.1f} s of the {header_duration:.1f} s")
+    duration = scanned_duration if scanned_duration > 0 else header_duration
+    video, packets = used[0]
+    if duration <= 0 and video.get("codec_type") == "video" and packets and packets.count == 1:
+        duration = 1 / float(frame_rate(video.get("r_frame_rate")) or 30)  # a single frame with no duration
+    if duration <= 0:
+        raise UnsupportedMedia(
+            "the file's duration cannot be read: it holds no timed video or audio (truncated?)",
+            code="UnreadableDuration",
+        )
+    return duration
+
+
+def _describe_audio(audio: dict[str, Any], position: int) -> dict[str, Any]:
+    return {
+        "audio_codec": audio.get("codec_name"),
+        "audio_channels": int(audio.get("channels") or 0),
+        "audio_stream": position,
+        "audio_profile": audio.get("profile"),
+        "audio_sample_rate": int(audio.get("sample_rate") or 0),
+        "audio_bitrate": int(float(audio.get("bit_rate") or 0)),
+    }
 
 
 def _describe_video(
@@ -438,15 +287,15 @@ def _describe_video(
         raise UnsupportedMedia(
             "the video stream has no picture size: the file is damaged or truncated", code="UnreadableVideo"
         )
-    rotation = _rotation(video)
+    rotation = rotation_of(video)
     width, height = (coded_height, coded_width) if rotation in (90, 270) else (coded_width, coded_height)
-    _check_picture(video, limits)
-    average, nominal = _rate(video.get("avg_frame_rate")), _rate(video.get("r_frame_rate"))
+    check_picture(video, limits)
+    average, nominal = frame_rate(video.get("avg_frame_rate")), frame_rate(video.get("r_frame_rate"))
     fps = average or nominal
     if fps <= 0:
         raise UnsupportedMedia("the video's frame rate cannot be read: the file is damaged", code="UnreadableVideo")
     dynamic_range, vision_profile = _dynamic_range(video)
-    keyframes, longest_gap = _keyframe_gap(packets)
+    keyframes, longest_gap = keyframe_gap(packets)
     pixel_format = video.get("pix_fmt")
     return {
         "width": width,

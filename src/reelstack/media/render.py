@@ -20,7 +20,9 @@ from reelstack.errors import MediaLimitExceeded, OutOfTime, ToolchainFailed, Uns
 from reelstack.media import ffmpeg, fmp4, hls, identify
 from reelstack.media.chunks import Chunk
 from reelstack.media.ladder import Plan
-from reelstack.media.probe import MediaInfo, MediaLimits, check_header, describe, parse_packet_scan
+from reelstack.media.limits import MediaLimits, check_header
+from reelstack.media.packets import parse_packet_scan
+from reelstack.media.probe import MediaInfo, describe
 
 SecondsLeft = Callable[[], float]
 POSTER_MOMENT_SECONDS = 3.0  # at most this far in, or a tenth of the video (past fades from black)

@@ -25,7 +25,8 @@ from reelstack.errors import AssetGone, SourceMismatch
 from reelstack.media import render
 from reelstack.media.budget import check_fits
 from reelstack.media.ladder import Plan, plan_ladder
-from reelstack.media.probe import MediaInfo, MediaLimits
+from reelstack.media.limits import MediaLimits
+from reelstack.media.probe import MediaInfo
 from reelstack.pipeline import progressive
 from reelstack.pipeline.failures import failure_from_state_error
 from reelstack.pipeline.faults import fault_due, inject_fault, stall_if_due

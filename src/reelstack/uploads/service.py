@@ -79,25 +79,44 @@ class Uploads:
     # -- POST /uploads ---------------------------------------------------------------------------
 
     def create(self, owner_id: str, request: CreateUpload) -> dict[str, Any]:
-        if request.size <= 0:
-            raise InvalidInput("size must be the file's size in bytes, more than 0", code="EmptyUpload")
-        if request.size > self.limits.max_upload_bytes:
-            raise UploadTooLarge(
-                f"size {request.size} is over this deployment's limit of {self.limits.max_upload_bytes} bytes"
-            )
-        content_type = normalise_content_type(request.content_type)
-        filename = safe_filename(request.filename)
-        part_size, part_count = plan_parts(request.size, self.limits)
+        """Declare an upload: the server picks the key, the part size and the URLs' lifetime, starts the
+        S3 multipart upload and records the asset and the upload in one transaction."""
+        self._check_size(request.size)
         asset_id, upload_id = new_id(), new_id()
         key = str(SourceKey(owner_id, asset_id, upload_id))
-        now = self._now()
         s3_upload_id = self.multipart.start(
             key,
-            content_type,
+            normalise_content_type(request.content_type),
             metadata={"asset-id": asset_id, "upload-id": upload_id},
             checksums=bool(request.checksum_algorithm),
         )
+        asset, upload = self._records(owner_id, request, asset_id, upload_id, key, s3_upload_id)
+        try:
+            with TransactWrite(connection=Connection(region=self.settings.region)) as transaction:
+                transaction.save(asset, condition=AssetModel.asset_id.does_not_exist())
+                transaction.save(upload, condition=UploadModel.upload_id.does_not_exist())
+        except (TransactWriteError, PutError) as error:
+            self.multipart.abort(upload.key, upload.s3_upload_id)
+            raise StorageUnavailable("the upload could not be recorded; try again") from error
+        # With checksums the client first hashes each part, then asks for its URL through /parts.
+        first = (
+            [] if upload.part_checksums else range(1, min(int(upload.part_count), self.limits.first_batch_parts) + 1)
+        )
+        return {**self._summary(upload), "parts": [self._part_url(upload, number) for number in first]}
 
+    def _check_size(self, size: int) -> None:
+        if size <= 0:
+            raise InvalidInput("size must be the file's size in bytes, more than 0", code="EmptyUpload")
+        if size > self.limits.max_upload_bytes:
+            raise UploadTooLarge(f"size {size} is over this deployment's limit of {self.limits.max_upload_bytes} bytes")
+
+    def _records(
+        self, owner_id: str, request: CreateUpload, asset_id: str, upload_id: str, key: str, s3_upload_id: str
+    ) -> tuple[AssetModel, UploadModel]:
+        """The new asset (``uploading``, private) and its upload's ledger entry."""
+        content_type, filename = normalise_content_type(request.content_type), safe_filename(request.filename)
+        part_size, part_count = plan_parts(request.size, self.limits)
+        now = self._now()
         asset = AssetModel(
             asset_id,
             owner_id=owner_id,
@@ -110,10 +129,7 @@ class Uploads:
             updated_at=iso(now),
             upload_id=upload_id,
             source=SourceAttribute(
-                filename=filename,
-                size=request.size,
-                content_type=content_type,
-                sha256=request.sha256,
+                filename=filename, size=request.size, content_type=content_type, sha256=request.sha256
             ),
         )
         upload = UploadModel(
@@ -133,20 +149,7 @@ class Uploads:
             updated_at=iso(now),
             expires_at=iso(now + timedelta(days=self.limits.upload_window_days)),
         )
-        try:
-            with TransactWrite(connection=Connection(region=self.settings.region)) as transaction:
-                transaction.save(asset, condition=AssetModel.asset_id.does_not_exist())
-                transaction.save(upload, condition=UploadModel.upload_id.does_not_exist())
-        except (TransactWriteError, PutError) as error:
-            self.multipart.abort(upload.key, upload.s3_upload_id)
-            raise StorageUnavailable("the upload could not be recorded; try again") from error
-
-        # With checksums the client first hashes each part, then asks for its URL through /parts.
-        first = [] if upload.part_checksums else range(1, min(part_count, self.limits.first_batch_parts) + 1)
-        return {
-            **self._summary(upload),
-            "parts": [self._part_url(upload, number) for number in first],
-        }
+        return asset, upload
 
     # -- POST /uploads/{id}/parts ----------------------------------------------------------------
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from reelstack.errors import MediaLimitExceeded, UnsupportedMedia
-from reelstack.media.probe import MediaInfo, StreamPackets, describe
+from reelstack.media.packets import StreamPackets
+from reelstack.media.probe import MediaInfo, describe
 
 
 def probe_json(streams: list[dict[str, Any]], container: str = "mov,mp4,m4a,3gp,3g2,mj2", duration: float = 10):

@@ -9,7 +9,7 @@ import pytest
 
 from reelstack.errors import MediaLimitExceeded, UnsupportedMedia
 from reelstack.media import ffmpeg
-from reelstack.media.probe import MediaLimits
+from reelstack.media.limits import MediaLimits
 from reelstack_cli import media as test_media
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reelstack.media.probe import ALLOWED_DEMUXERS, MediaLimits
+from reelstack.media.limits import ALLOWED_DEMUXERS, MediaLimits
 from reelstack.media.toolchain import find_binary
 
 SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", ",".join(ALLOWED_DEMUXERS)]
