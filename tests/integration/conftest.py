@@ -45,6 +45,7 @@ LONGEST_FIRST = [
     "test_feed.py",
     "test_uploads.py",
     "test_library.py",
+    "test_api_contract.py",
     "test_push.py",
     "test_foundation.py",
     "test_lambda_executor.py",
