@@ -126,7 +126,8 @@ OPERATIONS = (
     Operation("pipelineReport", "GET", "/assets/{asset_id}/execution",
               "The pipeline drawn from its ASL, with this asset's execution on it: each state's outcome and "
               "milliseconds (`states`) and the graph as SVG, coloured by them (`svg`)", 200,
-              answer=_object("assetId states svg", assetId=_STRING, states={"type": "array", "items": {"type": "object"}}, svg=_STRING)),
+              answer=_object("assetId states svg", assetId=_STRING, svg=_STRING,
+                             states={"type": "array", "items": {"type": "object"}})),
     Operation("registerDevice", "POST", "/devices",
               "Register the caller's phone for pushes (201 new, 200 already registered)", 201, RegisterDevice,
               (400, 401, 409), answer=_DEVICE, also=(200,)),
