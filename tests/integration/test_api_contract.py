@@ -10,7 +10,6 @@ registered phone) lets half of the generated requests name things that exist, so
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 import schemathesis
@@ -72,7 +71,7 @@ class DevelopmentToken:
 
 
 @pytest.fixture(scope="module")
-def target(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[type[Target]]:
+def target(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> type[Target]:
     tester = api_for(stack, "contract-tester")
     ready = upload_ready_clip(tester, tmp_path_factory.mktemp("contract"))
     tester.patch(f"/assets/{ready['assetId']}", {"visibility": "public"})  # the share page shows it
@@ -89,7 +88,7 @@ def target(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
         "deleteAsset": {"asset_id": to_delete["assetId"]},
         "removeDevice": {"device_id": device["deviceId"]},
     }
-    yield Target
+    return Target
 
 
 def _playback_names(api: ApiClient, asset_id: str) -> tuple[str, str, str]:
@@ -103,10 +102,14 @@ def _playback_names(api: ApiClient, asset_id: str) -> tuple[str, str, str]:
     return token, rendition, segment.rsplit("/", 1)[-1]
 
 
+# 5 examples per operation (23 operations: about 30 s here); derandomized and without Hypothesis' example
+# database, the same requests on every run. Health checks off: drawing a 4096-character FCM token from its
+# pattern is "slow data" to Hypothesis, and the examples are bounded anyway.
 @SCHEMA.parametrize()
 @SCHEMA.given(existing=st.booleans())
 @settings(max_examples=5, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_the_api_answers_as_its_description_says(case: schemathesis.Case, existing: bool, target: type[Target]) -> None:
+    """Half the requests name the test data's things (``existing``), the others what was generated."""
     if existing and case.path_parameters and not case.meta.is_negative_at("path"):
         known = {**target.known[""], **target.known.get(case.operation.definition.raw["operationId"], {})}
         case.path_parameters = {name: known.get(name, value) for name, value in case.path_parameters.items()}
