@@ -107,11 +107,23 @@ def api_base() -> str:
 
 @app.middleware("http")
 def contract_error_shape(event: Any, get_response: Callable[[Any], Response]) -> Response:
-    """Chalice's own errors (unknown method, uncaught exceptions) in the contract's shape too."""
+    """Chalice's own errors (a method the path lacks, uncaught exceptions) in the contract's shape too,
+    and every answer with the CORS headers, so that a browser's script can read the error."""
     response = get_response(event)
     body = response.body
     if isinstance(body, dict) and set(body) == {"Code", "Message"}:
-        response.body = error_body(body["Code"].removesuffix("Error") or "InternalError", body["Message"])
+        code, message = body["Code"], body["Message"]
+        if response.status_code == 405:
+            request = app.current_request
+            code, message = (
+                "MethodNotAllowed",
+                (f"{request.method} is not a method of {request.path}; it takes {response.headers.get('Allow')}"),
+            )
+        response.body = error_body("InternalError" if code == "InternalServerError" else code, message)
+    if isinstance(response.body, dict):  # Chalice writes it as JSON
+        response.headers.setdefault("Content-Type", "application/json")
+    for name, value in app.api.cors.get_access_control_headers().items():
+        response.headers.setdefault(name, value)
     return response
 
 
@@ -267,6 +279,26 @@ def web_file(name: str) -> str:
 @route("/health", "GET", public=True)
 def get_health() -> dict[str, Any]:
     return health()
+
+
+# Anything else: template.yaml routes every path API Gateway has no resource for here (its `/{proxy+}`
+# resource; the more specific resources of the routes above win), so a client with a wrong base path
+# reads a contract error with CORS headers, not the gateway's 403 "Missing Authentication Token".
+# A path that exists but lacks the method gets Chalice's 405 with Allow (every path has an ANY method).
+UNKNOWN_ROUTE = "/{proxy+}"
+
+
+def unknown_route() -> None:
+    request = app.current_request
+    path = "/" + (request.uri_params or {}).get("proxy", "")
+    raise NotFound(
+        f"{request.method} {path[:200]} is not a route of this API (its routes are in docs/openapi.json)",
+        code="RouteNotFound",
+    )
+
+
+for _method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"):
+    route(UNKNOWN_ROUTE, _method, public=True)(unknown_route)
 
 
 @lambda_handler

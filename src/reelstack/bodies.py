@@ -3,22 +3,40 @@ services take the typed result. Also the source of the OpenAPI schemas."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from reelstack.config import Limits
 from reelstack.errors import BodyTooLarge, InvalidInput
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _whole_number(value: object) -> object:
+    """JSON has one kind of number: 7.0 is the integer 7 (JSON Schema's "integer" says so too)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer as JSON writes it (7 or 7.0), never a string or a boolean. (Constraints go before the
+# BeforeValidator, or pydantic leaves them out of the JSON schema.)
+_AS_INTEGER = BeforeValidator(_whole_number)
 Title = Annotated[str, Field(max_length=200)]
 Description = Annotated[str, Field(max_length=5000)]
 Tag = Annotated[str, Field(min_length=1, max_length=50)]
-PartNumber = Annotated[StrictInt, Field(ge=1, le=Limits.max_parts)]
+PartNumber = Annotated[StrictInt, Field(ge=1, le=Limits.max_parts), _AS_INTEGER]
 PartBatch = Field(min_length=1, max_length=Limits.max_batch_parts)
 
 
@@ -33,9 +51,17 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+def _optional_not_null(schema: dict[str, Any]) -> None:
+    """The schema of a body whose fields may be left out but never be null (``X | SkipJsonSchema[None]``
+    fields, refused when null): no ``default: null`` to suggest sending one."""
+    for field in schema["properties"].values():
+        field.pop("default", None)
+
+
 class CreateUpload(_Body):
     filename: Annotated[str, Field(min_length=1, max_length=4096)]
-    size: StrictInt
+    # The service refuses 0 (EmptyUpload) and sizes over the deployment's limit (413, UploadTooLarge).
+    size: Annotated[StrictInt, Field(json_schema_extra={"minimum": 1}), _AS_INTEGER]
     content_type: Annotated[
         str,
         Field(
@@ -67,27 +93,30 @@ class CreateUpload(_Body):
 
 class PartChecksum(_Body):
     part_number: PartNumber = Field(alias="partNumber")
-    checksum_sha256: str = Field(alias="checksumSHA256", description="base64 of the part's SHA-256 digest")
+    # Padded base64 of 32 bytes: exactly what base64.b64decode(validate=True) turns into 32 bytes.
+    checksum_sha256: str = Field(
+        alias="checksumSHA256", pattern=r"^[A-Za-z0-9+/]{43}=$", description="base64 of the part's SHA-256 digest"
+    )
 
-    @field_validator("checksum_sha256")
-    @classmethod
-    def _is_sha256_base64(cls, value: str) -> str:
-        try:
-            if len(base64.b64decode(value, validate=True)) == 32:
-                return value
-        except binascii.Error:
-            pass
-        raise ValueError("must be the base64 of a 32-byte SHA-256 digest")
+
+def _one_of_part_numbers_or_parts(schema: dict[str, Any]) -> None:
+    _optional_not_null(schema)
+    schema["oneOf"] = [{"required": ["partNumbers"]}, {"required": ["parts"]}]
 
 
 class RequestParts(_Body):
-    part_numbers: Annotated[list[PartNumber], PartBatch] | None = Field(default=None, alias="partNumbers")
+    model_config = ConfigDict(json_schema_extra=_one_of_part_numbers_or_parts)
+
+    part_numbers: Annotated[list[PartNumber], PartBatch] | SkipJsonSchema[None] = Field(
+        default=None, alias="partNumbers"
+    )
     # Extension for uploads created with checksumAlgorithm: the checksum each part URL must carry.
-    parts: Annotated[list[PartChecksum], PartBatch] | None = None
+    parts: Annotated[list[PartChecksum], PartBatch] | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _one_of(self) -> RequestParts:
-        if (self.part_numbers is None) == (self.parts is None):
+        sent = [name for name in ("part_numbers", "parts") if name in self.model_fields_set]
+        if len(sent) != 1 or getattr(self, sent[0]) is None:
             raise ValueError("send either partNumbers or parts (with checksumSHA256), not both or neither")
         return self
 
@@ -101,15 +130,20 @@ class CompleteUpload(_Body):
     parts: Annotated[list[CompletedPart], Field(min_length=1, max_length=Limits.max_parts)]
 
 
+def _at_least_one_change(schema: dict[str, Any]) -> None:
+    _optional_not_null(schema)
+    schema["minProperties"] = 1
+
+
 class AssetChanges(BaseModel):
-    """PATCH /assets/{id}: only these fields; anything else is refused rather than ignored."""
+    """PATCH /assets/{id}: only these fields, none null; anything else is refused rather than ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_at_least_one_change)
 
-    title: Title | None = None
-    description: Description | None = None
-    tags: Annotated[list[Tag], Field(max_length=20)] | None = None
-    visibility: Literal["private", "public"] | None = None
+    title: Title | SkipJsonSchema[None] = None
+    description: Description | SkipJsonSchema[None] = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | SkipJsonSchema[None] = None
+    visibility: Literal["private", "public"] | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _something(self) -> AssetChanges:
@@ -129,6 +163,15 @@ _TOKEN_SHAPES = {"apns": re.compile(r"^[0-9a-fA-F]{64,200}$"), "fcm": re.compile
 class RegisterDevice(_Body):
     """POST /devices: a phone's push token from APNs (iOS) or FCM (Android)."""
 
+    # The token's shape for its platform, in the description too.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"properties": {"platform": {"const": platform}, "token": {"pattern": shape.pattern}}}
+                for platform, shape in _TOKEN_SHAPES.items()
+            ]
+        }
+    )
     platform: Literal["apns", "fcm"]
     token: Annotated[str, Field(min_length=1, max_length=4096)]
 

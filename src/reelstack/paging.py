@@ -16,10 +16,10 @@ MAX_PAGE = 100
 
 
 def page_size(limit: str | None) -> int:
-    try:
-        size = int(limit) if limit is not None else DEFAULT_PAGE
-    except ValueError as error:
-        raise InvalidInput(f"limit must be a number from 1 to {MAX_PAGE}", code="InvalidLimit") from error
+    # Digits only, as the OpenAPI's integer says (int() would also take " 7", "+7", "7_0" and other scripts' digits).
+    if limit is not None and not (limit.isascii() and limit.isdigit()):
+        raise InvalidInput(f"limit must be a number from 1 to {MAX_PAGE}", code="InvalidLimit")
+    size = int(limit) if limit is not None else DEFAULT_PAGE
     if not 1 <= size <= MAX_PAGE:
         raise InvalidInput(f"limit must be a number from 1 to {MAX_PAGE}", code="InvalidLimit")
     return size

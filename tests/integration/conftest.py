@@ -27,7 +27,9 @@ from reelstack_cli.api_client import ApiClient
 from reelstack_cli.clients import local_session, subscribe_queue
 from reelstack_cli.deploy import dev_secret
 from reelstack_cli.invoke import physical_name, set_environment
+from reelstack_cli.media import generate_clip
 from reelstack_cli.settings import CHECKOUT, LOCAL_DIR, Settings
+from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
 
 pytestmark = pytest.mark.localcloud
 
@@ -43,6 +45,7 @@ LONGEST_FIRST = [
     "test_feed.py",
     "test_uploads.py",
     "test_library.py",
+    "test_api_contract.py",
     "test_push.py",
     "test_dead_letters.py",
     "test_foundation.py",
@@ -157,26 +160,36 @@ def stack(cli: Cli, request: pytest.FixtureRequest) -> Iterator[Stack]:
             print(f"\nthe local cloud's logs are kept in {cli.env['REELSTACK_CLOUD_DIR']}")
 
 
-def _api_for(stack: Stack, user: str) -> ApiClient:
+def api_for(stack: Stack, user: str) -> ApiClient:
+    """The API as the development user ``user`` calls it."""
     return ApiClient(stack.outputs["apiUrl"], issue_dev_token(dev_secret(stack.settings, create=False), user))
+
+
+def upload_ready_clip(api: ApiClient, folder: Path, seconds: float = 2) -> dict[str, Any]:
+    """A tiny phone-like clip uploaded as ``api``'s user and processed: the asset, ready."""
+    clip = generate_clip(folder / "tiny.mp4", seconds=seconds, width=320, height=240)
+    uploaded = Uploader(api, "tester", state=StateStore(folder / "state")).upload(clip, resume="never")
+    asset = wait_for_asset(api, uploaded["assetId"], timeout=120)
+    assert asset["status"] == "ready", asset
+    return asset
 
 
 @pytest.fixture(scope="session")
 def alice(stack: Stack) -> ApiClient:
     """The API as the development user alice calls it."""
-    return _api_for(stack, "alice")
+    return api_for(stack, "alice")
 
 
 @pytest.fixture(scope="session")
 def mallory(stack: Stack) -> ApiClient:
     """Another user, who must never see alice's things."""
-    return _api_for(stack, "mallory")
+    return api_for(stack, "mallory")
 
 
 @pytest.fixture(scope="session")
 def bob(stack: Stack) -> ApiClient:
     """Another user, who sees what alice shares (public, ready assets) and nothing else of hers."""
-    return _api_for(stack, "bob")
+    return api_for(stack, "bob")
 
 
 @pytest.fixture(scope="session")

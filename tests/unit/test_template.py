@@ -190,38 +190,36 @@ def test_a_function_over_lambdas_size_limit_fails_the_build(monkeypatch: pytest.
         package.build_all(TEMPLATE_DATA)
 
 
-def test_every_chalice_route_has_its_api_event_and_no_other() -> None:
-    """Chalice dispatches on the resource path, so the template needs one Api event per route."""
-    app = load_handler_module("api").app
-    routes = {(path, method) for path, methods in app.routes.items() for method in methods}
+def _routes() -> set[tuple[str, str]]:
+    app = load_handler_module("api")
+    return {(path, method) for path, methods in app.app.routes.items() for method in methods}
+
+
+def test_every_chalice_path_has_its_any_event_and_no_other() -> None:
+    """Chalice dispatches on the resource path (and answers 405 itself), so the template needs one Api
+    event per path, method ANY, the catch-all included."""
     events = resources_of_type(load_template(TEMPLATE), "AWS::Serverless::Function")["ApiFunction"]["Properties"]
-    declared = {
-        (event["Properties"]["Path"], event["Properties"]["Method"].upper())
-        for event in events["Events"].values()
-        if event["Type"] == "Api"
-    }
-    assert declared == routes
+    declared = [(event["Properties"]["Path"], event["Properties"]["Method"]) for event in events["Events"].values()]
+    assert sorted(declared) == sorted((path, "ANY") for path in {path for path, _ in _routes()})
 
 
 def test_every_route_has_a_sample_event() -> None:
-    app = load_handler_module("api").app
+    catch_all = load_handler_module("api").UNKNOWN_ROUTE
     samples = {
         (event["resource"], event["httpMethod"])
         for event in (json.loads(path.read_text()) for path in (CHECKOUT / "events" / "api").glob("*.json"))
     }
-    assert samples == {(path, method) for path, methods in app.routes.items() for method in methods}
+    routes = {(path, method) for path, method in _routes() if path != catch_all}
+    assert samples - {(catch_all, "GET")} == routes
+    assert (catch_all, "GET") in samples  # events/api/unknown-route.json
 
 
 def test_the_openapi_description_matches_the_code() -> None:
     from reelstack.api.openapi import OPERATIONS, document
 
-    app = load_handler_module("api").app
+    catch_all = load_handler_module("api").UNKNOWN_ROUTE
     assert {(op.path, op.method) for op in OPERATIONS} == {
-        (path, method) for path, methods in app.routes.items() for method in methods
-    }
-    events = TEMPLATE_DATA["Resources"]["ApiFunction"]["Properties"]["Events"]
-    assert {op.name[0].upper() + op.name[1:]: (op.path, op.method) for op in OPERATIONS} == {
-        name: (event["Properties"]["Path"], event["Properties"]["Method"]) for name, event in events.items()
+        (path, method) for path, method in _routes() if path != catch_all
     }
     committed = json.loads((CHECKOUT / "docs" / "openapi.json").read_text())
     assert committed == document(), "regenerate docs/openapi.json with `reelstack openapi > docs/openapi.json`"

@@ -6,17 +6,46 @@ step, so the description cannot drift from the code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
 from reelstack.bodies import AssetChanges, CompleteUpload, CreateUpload, RegisterDevice, RequestParts
+from reelstack.paging import MAX_PAGE
+
+JSON, HLS, HTML = "application/json", "application/vnd.apple.mpegurl", "text/html"
+
+
+def _object(required: str, **properties: dict[str, Any]) -> dict[str, Any]:
+    """A JSON object with these properties (more may come: the contract lets the API add fields)."""
+    return {"type": "object", "required": required.split(), "properties": properties}
+
+
+_STRING, _INTEGER, _BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+_PART_URL = _object("partNumber url", partNumber=_INTEGER, url=_STRING)
+_ASSET = _object(
+    "assetId status visibility playable",
+    assetId=_STRING,
+    status={"enum": ["uploading", "uploaded", "processing", "ready", "failed", "deleted"]},
+    title=_STRING,
+    description=_STRING,
+    tags={"type": "array", "items": _STRING},
+    visibility={"enum": ["private", "public"]},
+    playable=_BOOLEAN,
+    playback=_object("hls", hls=_STRING),
+)
+_PAGE = _object("items nextCursor", items={"type": "array", "items": _ASSET}, nextCursor={"type": ["string", "null"]})
+_DEVICE = _object("deviceId platform createdAt", deviceId=_STRING, platform={"enum": ["apns", "fcm"]})
+_PAGING = (
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+    {"name": "cursor", "in": "query", "schema": _STRING, "description": "nextCursor of the page before"},
+)
 
 
 @dataclass(frozen=True)
 class Operation:
-    name: str  # operationId, and the name of the route's Api event in template.yaml
+    name: str  # operationId
     method: str
     path: str  # as Chalice and API Gateway spell it
     summary: str
@@ -24,65 +53,93 @@ class Operation:
     request: type[BaseModel] | None = None
     errors: tuple[int, ...] = (401, 404)
     public: bool = False  # no bearer token: the health check, and playlists whose URL carries a token
+    answer: dict[str, Any] | None = None  # the success body's JSON schema (JSON routes)
+    media_types: tuple[str, ...] = (JSON,)  # of the success body (none for 204 and redirects)
+    also: tuple[int, ...] = ()  # other success statuses
+    query: tuple[dict[str, Any], ...] = ()
+    error_media_types: dict[int, str] = field(default_factory=dict)  # errors that are not JSON
 
 
+_UPLOAD_PLAN = {
+    "uploadId": _STRING,
+    "assetId": _STRING,
+    "status": _STRING,
+    "partSize": _INTEGER,
+    "partCount": _INTEGER,
+    "expiresAt": _STRING,
+}
 OPERATIONS = (
     Operation(
         "createUpload", "POST", "/uploads", "Declare an upload; get its part plan and first part URLs", 201,
         CreateUpload, (400, 401, 413, 415),
+        answer=_object("uploadId assetId partSize partCount expiresAt parts", **_UPLOAD_PLAN,
+                       parts={"type": "array", "items": _PART_URL}),
     ),
-    Operation("getUpload", "GET", "/uploads/{upload_id}", "What S3 already holds of the upload, to resume it", 200),
+    Operation("getUpload", "GET", "/uploads/{upload_id}", "What S3 already holds of the upload, to resume it", 200,
+              answer=_object("uploadId assetId status partSize partCount uploadedParts bytesUploaded expiresAt",
+                             **_UPLOAD_PLAN, bytesUploaded=_INTEGER, uploadedParts={"type": "array", "items": _object(
+                                 "partNumber size etag", partNumber=_INTEGER, size=_INTEGER, etag=_STRING)})),
     Operation(
         "requestParts", "POST", "/uploads/{upload_id}/parts", "Part URLs: the next batch or renewed ones", 200,
-        RequestParts, (400, 401, 404, 409),
+        RequestParts, (400, 401, 404, 409), answer=_object("parts", parts={"type": "array", "items": _PART_URL}),
     ),
     Operation(
         "completeUpload", "POST", "/uploads/{upload_id}/complete", "Check the parts and assemble the object", 200,
-        CompleteUpload, (400, 401, 404, 409),
+        CompleteUpload, (400, 401, 404, 409), answer=_object("assetId status", assetId=_STRING, status=_STRING),
     ),
     Operation(
         "abortUpload", "DELETE", "/uploads/{upload_id}", "Abort the upload and free its parts", 204, None,
-        (401, 404, 409),
+        (401, 404, 409), media_types=(),
     ),
-    Operation("listAssets", "GET", "/assets", "The caller's assets, newest first (?limit=&cursor=)", 200, None,
-              (400, 401)),
+    Operation("listAssets", "GET", "/assets", "The caller's assets, newest first", 200, None,
+              (400, 401), answer=_PAGE, query=_PAGING),
     Operation("getAsset", "GET", "/assets/{asset_id}",
               "One of the caller's assets; playable (with playback.hls) once every rung has its first segments. "
-              "Anyone's public, ready asset in its public view", 200),
+              "Anyone's public, ready asset in its public view", 200, answer=_ASSET),
     Operation("updateAsset", "PATCH", "/assets/{asset_id}", "Change title, description, tags or visibility", 200,
-              AssetChanges, (400, 401, 404, 409)),
-    Operation("deleteAsset", "DELETE", "/assets/{asset_id}", "Delete the asset and every object it owns", 204),
+              AssetChanges, (400, 401, 404, 409), answer=_ASSET),
+    Operation("deleteAsset", "DELETE", "/assets/{asset_id}", "Delete the asset and every object it owns", 204,
+              media_types=()),
     Operation("startPlayback", "GET", "/assets/{asset_id}/playback",
               "A playback URL stock players can play, once the asset is playable (playlists grow until ready); "
-              "for a public, ready asset the same URL for every viewer who asks within the same hour", 200),
+              "for a public, ready asset the same URL for every viewer who asks within the same hour", 200,
+              answer=_object("hls expiresAt", hls=_STRING, expiresAt=_STRING)),
     Operation("masterPlaylist", "GET", "/playback/{token}/master.m3u8", "The master playlist (token in the URL)",
-              200, None, (403, 404), public=True),
+              200, None, (403, 404), public=True, media_types=(HLS,)),
     Operation("mediaPlaylist", "GET", "/playback/{token}/{rendition}/index.m3u8",
               "A rendition's playlist: presigned segment URIs (personal token; it grows until #EXT-X-ENDLIST), "
-              "or as stored, the same for every viewer (shared token)", 200, None, (403, 404), public=True),
+              "or as stored, the same for every viewer (shared token)", 200, None, (403, 404), public=True,
+              media_types=(HLS,)),
     Operation("playbackSegment", "GET", "/playback/{token}/{rendition}/{segment}",
               "302 to the segment, presigned for two minutes, while the token is good", 302, None, (403, 404),
-              public=True),
+              public=True, media_types=()),
     Operation("feed", "GET", "/feed",
-              "Public, ready assets of every owner, newest made-public first, in their public view "
-              "(?limit=&cursor=)", 200, None, (400, 401)),
+              "Public, ready assets of every owner, newest made-public first, in their public view", 200, None,
+              (400, 401), answer=_PAGE, query=_PAGING),
     Operation("watchPage", "GET", "/watch/{asset_id}",
               "The share page of a public asset (OpenGraph and Twitter card tags, a player); "
-              "a plain 404 page otherwise", 200, None, (404,), public=True),
+              "a plain HTML 404 page otherwise", 200, None, (404,), public=True, media_types=(HTML,),
+              error_media_types={404: HTML}),
     Operation("watchMedia", "GET", "/watch/{asset_id}/{file}",
               "302 to a shared asset's poster.jpg, preview.mp4 or preview.webp, presigned for two minutes", 302,
-              None, (404,), public=True),
+              None, (404,), public=True, media_types=()),
     Operation("pipelineReport", "GET", "/assets/{asset_id}/execution",
               "The pipeline drawn from its ASL, with this asset's execution on it: each state's outcome and "
-              "milliseconds (`states`) and the graph as SVG, coloured by them (`svg`)", 200),
+              "milliseconds (`states`) and the graph as SVG, coloured by them (`svg`)", 200,
+              answer=_object("assetId states svg", assetId=_STRING, svg=_STRING,
+                             states={"type": "array", "items": {"type": "object"}})),
     Operation("registerDevice", "POST", "/devices",
               "Register the caller's phone for pushes (201 new, 200 already registered)", 201, RegisterDevice,
-              (400, 401, 409)),
-    Operation("listDevices", "GET", "/devices", "The caller's registered phones", 200, None, (401,)),
-    Operation("removeDevice", "DELETE", "/devices/{device_id}", "Stop pushes to a phone", 204),
-    Operation("webPage", "GET", "/", "The web page", 200, None, (), public=True),
-    Operation("webAsset", "GET", "/web/{name}", "The web page's scripts and styles", 200, None, (404,), public=True),
-    Operation("getHealth", "GET", "/health", "What the API depends on, with latencies", 200, None, (), public=True),
+              (400, 401, 409), answer=_DEVICE, also=(200,)),
+    Operation("listDevices", "GET", "/devices", "The caller's registered phones", 200, None, (401,),
+              answer=_object("devices", devices={"type": "array", "items": _DEVICE})),
+    Operation("removeDevice", "DELETE", "/devices/{device_id}", "Stop pushes to a phone", 204, media_types=()),
+    Operation("webPage", "GET", "/", "The web page", 200, None, (), public=True, media_types=(HTML,)),
+    Operation("webAsset", "GET", "/web/{name}", "The web page's scripts and styles", 200, None, (404,), public=True,
+              media_types=("text/javascript", "text/css")),
+    Operation("getHealth", "GET", "/health", "What the API depends on, with latencies", 200, None, (), public=True,
+              answer=_object("status checks", status={"enum": ["ok", "degraded", "down"]},
+                             checks={"type": "object", "additionalProperties": _object("status", status=_STRING)})),
 )  # fmt: skip
 
 _ERROR = {
@@ -98,6 +155,21 @@ _ERROR = {
 }
 
 
+def _success(operation: Operation, status: int) -> dict[str, Any]:
+    if status == 302:
+        return {"description": "redirect", "headers": {"Location": {"required": True, "schema": _STRING}}}
+    answer = {"description": "success"}
+    if operation.media_types:
+        schema = operation.answer if operation.answer is not None else _STRING
+        answer["content"] = {media_type: {"schema": schema} for media_type in operation.media_types}
+    return answer
+
+
+def _error(media_type: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Error"} if media_type == JSON else _STRING
+    return {"description": "error", "content": {media_type: {"schema": schema}}}
+
+
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Error": _ERROR}
@@ -107,22 +179,21 @@ def document() -> dict[str, Any]:
             "operationId": operation.name,
             "security": [] if operation.public else [{"bearer": []}],
             "responses": {
-                str(operation.status): {"description": "success"},
+                **{str(status): _success(operation, status) for status in (operation.status, *operation.also)},
                 **{
-                    str(code): {
-                        "description": "error",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                    }
+                    str(code): _error(operation.error_media_types.get(code, JSON))
                     # Every authenticated route may answer 429 (per-client throttling, with Retry-After).
                     for code in (*operation.errors, *(() if operation.public else (429,)))
                 },
             },
         }
-        parameters = [part[1:-1] for part in operation.path.split("/") if part.startswith("{")]
-        if parameters:
-            entry["parameters"] = [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in parameters
-            ]
+        parameters = [
+            {"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
+            for part in operation.path.split("/")
+            if part.startswith("{")
+        ]
+        if parameters or operation.query:
+            entry["parameters"] = [*parameters, *operation.query]
         if operation.request is not None:
             schema = operation.request.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
             schemas.update(schema.pop("$defs", {}))
