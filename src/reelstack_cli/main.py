@@ -31,6 +31,7 @@ from reelstack_cli.invoke import InvokeError, invoke, read_event, resolve, signe
 from reelstack_cli.localcloud import LocalCloud, LocalCloudError
 from reelstack_cli.settings import settings
 from reelstack_cli.uploader import Uploader, UploadError, describe_progress, wait_for_asset
+from reelstack_cli.waiting import AssetTimeout
 from reelstack_draw.diagram import render_text
 
 progress_console = Console(stderr=True, highlight=False)
@@ -571,7 +572,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         args.run(args)
-    except (CommandError, LocalCloudError, DeployError, BuildError, UploadError, ApiError, InvokeError) as error:
+    except (
+        CommandError,
+        LocalCloudError,
+        DeployError,
+        BuildError,
+        UploadError,
+        AssetTimeout,
+        ApiError,
+        InvokeError,
+    ) as error:
         _fail(args, type(error).__name__, str(error))
     except (EndpointConnectionError, ConnectionClosedError) as error:
         endpoint = settings().endpoint

@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import mimetypes
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,15 @@ from xml.etree import ElementTree
 import urllib3
 
 from reelstack_cli.api_client import ApiClient, ApiError, backoff_seconds
+from reelstack_cli.pacing import Progress, RateLimiter
+from reelstack_cli.upload_state import StateStore, UploadState, default_state_dir
+from reelstack_cli.waiting import TERMINAL_ASSET_STATES, describe_progress, wait_for_asset
+
+# Where every caller has long found them (the CLI, the tests, the bench): the upload and what follows it.
+__all__ = [
+    "TERMINAL_ASSET_STATES", "StateStore", "UploadError", "Uploader", "default_state_dir", "describe_progress",
+    "guess_content_type", "wait_for_asset",
+]  # fmt: skip
 
 PART_ATTEMPTS = 8
 URL_RENEWALS = 4
@@ -51,56 +57,6 @@ class UploadError(RuntimeError):
     """The upload cannot go on; the message says why and what to do."""
 
 
-@dataclass
-class UploadState:
-    """What survives a killed process: enough to find the upload in the ledger again."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    api_url: str
-    upload_id: str
-    asset_id: str
-    part_size: int
-    part_count: int
-    checksums: bool
-    created: float = field(default_factory=time.time)
-
-
-class StateStore:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def _file(self, api_url: str, token_owner: str, path: Path) -> Path:
-        stat = path.stat()
-        identity = f"{api_url}|{token_owner}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-        return self.folder / f"{hashlib.sha256(identity.encode()).hexdigest()[:24]}.json"
-
-    def load(self, api_url: str, owner: str, path: Path) -> UploadState | None:
-        file = self._file(api_url, owner, path)
-        try:
-            return UploadState(**json.loads(file.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
-
-    def save(self, owner: str, state: UploadState) -> None:
-        file = self._file(state.api_url, owner, Path(state.path))
-        file.parent.mkdir(parents=True, exist_ok=True)
-        partial = file.with_suffix(".partial")
-        partial.write_text(json.dumps(asdict(state)))
-        partial.replace(file)  # atomic: a kill never leaves half a state file
-
-    def forget(self, api_url: str, owner: str, path: Path) -> None:
-        self._file(api_url, owner, path).unlink(missing_ok=True)
-
-
-def default_state_dir() -> Path:
-    """``$REELSTACK_STATE_DIR``, else ``$XDG_STATE_HOME/reelstack/uploads`` (``~/.local/state/...``)."""
-    if os.environ.get("REELSTACK_STATE_DIR"):
-        return Path(os.environ["REELSTACK_STATE_DIR"])
-    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "reelstack" / "uploads"
-
-
 def guess_content_type(path: Path) -> str:
     """The type to declare, from the name; anything that is not plainly audio or video is declared
     unknown (the pipeline reads the file itself to tell what it is)."""
@@ -114,38 +70,6 @@ def file_sha256(path: Path) -> str:
         while chunk := source.read(4 * 1024 * 1024):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-class RateLimiter:
-    """A shared token bucket: ``--max-rate`` caps the bytes per second over all parallel parts."""
-
-    def __init__(self, bytes_per_second: float | None) -> None:
-        self.rate = bytes_per_second
-        self.lock = threading.Lock()
-        self.next_free = time.monotonic()
-
-    def take(self, amount: int) -> None:
-        if not self.rate:
-            return
-        with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next_free)
-            self.next_free = start + amount / self.rate
-        time.sleep(max(0.0, start - now))
-
-
-@dataclass
-class Progress:
-    total: int
-    on_change: Callable[[int, int], None]
-    done: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, amount: int) -> None:
-        with self.lock:
-            self.done += amount
-            done = self.done
-        self.on_change(done, self.total)
 
 
 class Uploader:
@@ -411,32 +335,3 @@ def _s3_error(body: bytes) -> tuple[str, str]:
     except ElementTree.ParseError:
         return "", body[:200].decode("utf-8", "replace")
     return root.findtext("Code") or "", root.findtext("Message") or ""
-
-
-TERMINAL_ASSET_STATES = {"ready", "failed", "deleted"}
-
-
-def wait_for_asset(
-    api: ApiClient, asset_id: str, timeout: float, on_change: Callable[[dict[str, Any]], None] = lambda asset: None
-) -> dict[str, Any]:
-    """Poll ``GET /assets/{id}`` until the asset is ready or failed (what an app's library screen does);
-    ``on_change`` hears of each new status or pipeline step."""
-    deadline = time.monotonic() + timeout
-    delay = 0.25
-    seen = None
-    while True:
-        asset = api.get(f"/assets/{asset_id}")
-        if (asset["status"], asset.get("step")) != seen:
-            seen = (asset["status"], asset.get("step"))
-            on_change(asset)
-        if asset["status"] in TERMINAL_ASSET_STATES:
-            return asset
-        if time.monotonic() > deadline:
-            raise UploadError(f"asset {asset_id} is still {asset['status']} after {timeout:.0f}s")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 2.0)
-
-
-def describe_progress(asset: dict[str, Any]) -> str:
-    """``asset processing transcoding``: a status line for ``wait_for_asset``'s ``on_change``."""
-    return f"asset {asset['status']} {asset.get('step', '')}".strip()

@@ -46,6 +46,7 @@ from reelstack.uploads.rules import (
     plan_parts,
     safe_filename,
 )
+from reelstack.uploads.views import completed_view, require_uploading, upload_summary
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class Uploads:
         first = (
             [] if upload.part_checksums else range(1, min(int(upload.part_count), self.limits.first_batch_parts) + 1)
         )
-        return {**self._summary(upload), "parts": [self._part_url(upload, number) for number in first]}
+        return {**upload_summary(upload), "parts": [self._part_url(upload, number) for number in first]}
 
     def _check_size(self, size: int) -> None:
         if size <= 0:
@@ -186,7 +187,7 @@ class Uploads:
         else:
             uploaded = [dict(part) for part in upload.completed_parts or []]
         return {
-            **self._summary(upload),
+            **upload_summary(upload),
             "status": reported(upload.status),
             "uploadedParts": uploaded,
             "bytesUploaded": sum(int(part["size"]) for part in uploaded),
@@ -207,7 +208,7 @@ class Uploads:
             if answer is not None:
                 return answer
         else:
-            upload = self._require_uploading(self._expire_if_due(upload))
+            upload = require_uploading(self._expire_if_due(upload))
         # 2. What S3 holds must be what the client claims, and add up to the declared size.
         held = self._parts_to_assemble(upload)
         check_parts(claimed, held, size=int(upload.size), part_size=int(upload.part_size),
@@ -229,14 +230,14 @@ class Uploads:
             assets.move(upload.asset_id, AssetStatus.UPLOADED, now=finished, only_from=(AssetStatus.UPLOADING,))
         else:  # this call outlived its lease and another complete finished the job
             upload.refresh(consistent_read=True)
-        return self._completed_view(upload)
+        return completed_view(upload)
 
     def _lost_the_race(self, upload: UploadModel, claimed: dict[int, str]) -> dict[str, Any]:
         """Another complete took the upload first, or it ended meanwhile: answer as things stand."""
         upload.refresh(consistent_read=True)
         answer = self._repeated_complete(upload, claimed)
         if answer is None:
-            self._require_uploading(upload)
+            require_uploading(upload)
             raise Conflict("another complete holds this upload; try again shortly", code="UploadCompleting")
         return answer
 
@@ -260,7 +261,7 @@ class Uploads:
         if done != claimed:
             raise Conflict(f"this upload is already {reported(upload.status)} with other parts", code="UploadCompleted")
         if upload.status == UploadStatus.COMPLETED:
-            return self._completed_view(upload)  # a phone that lost the first answer asks again
+            return completed_view(upload)  # a phone that lost the first answer asks again
         if upload.lease_until and upload.lease_until < iso(self._now()):
             return None
         # Another request is assembling it right now: give it a moment, then answer as things stand
@@ -269,7 +270,7 @@ class Uploads:
         while upload.status == UploadStatus.COMPLETING and time.monotonic() < deadline:
             time.sleep(0.25)
             upload.refresh(consistent_read=True)
-        return self._completed_view(upload)
+        return completed_view(upload)
 
     # -- DELETE /uploads/{id} --------------------------------------------------------------------
 
@@ -277,7 +278,7 @@ class Uploads:
         upload = self._owned(owner_id, upload_id)
         if upload.status == UploadStatus.ABORTED:
             return  # DELETE is idempotent
-        upload = self._require_uploading(self._expire_if_due(upload))
+        upload = require_uploading(self._expire_if_due(upload))
         self.multipart.abort(upload.key, upload.s3_upload_id)
         now = iso(self._now())
         if not self._end(upload, UploadStatus.ABORTED, now):
@@ -325,42 +326,12 @@ class Uploads:
         return ledger.end(upload, status, now, self._purge_at())
 
     def _active(self, owner_id: str, upload_id: str) -> UploadModel:
-        return self._require_uploading(self._expire_if_due(self._owned(owner_id, upload_id)))
-
-    @staticmethod
-    def _require_uploading(upload: UploadModel) -> UploadModel:
-        if upload.status != UploadStatus.UPLOADING:
-            code = {
-                UploadStatus.COMPLETING: "UploadCompleting",
-                UploadStatus.COMPLETED: "UploadCompleted",
-                UploadStatus.ABORTED: "UploadAborted",
-                UploadStatus.EXPIRED: "UploadExpired",
-            }[UploadStatus(upload.status)]
-            if upload.status == UploadStatus.COMPLETING:
-                raise Conflict("the upload is being completed; ask for the asset shortly", code=code)
-            raise Conflict(f"the upload is {upload.status}; start a new one with POST /uploads", code=code)
-        return upload
+        return require_uploading(self._expire_if_due(self._owned(owner_id, upload_id)))
 
     def _purge_at(self) -> int:
         return int(self.clock()) + self.limits.ledger_retention_days * 86400
 
     # -- answers ---------------------------------------------------------------------------------
-
-    def _summary(self, upload: UploadModel) -> dict[str, Any]:
-        return {
-            "uploadId": upload.upload_id,
-            "assetId": upload.asset_id,
-            "status": reported(upload.status),
-            "size": int(upload.size),
-            "partSize": int(upload.part_size),
-            "partCount": int(upload.part_count),
-            "expiresAt": upload.expires_at,
-            "checksumAlgorithm": "SHA256" if upload.part_checksums else None,
-        }
-
-    def _completed_view(self, upload: UploadModel) -> dict[str, Any]:
-        asset = assets.owned_asset(upload.owner_id, upload.asset_id)
-        return {"assetId": upload.asset_id, "uploadId": upload.upload_id, "status": asset.status}
 
     def _part_url(self, upload: UploadModel, number: int, checksum: str | None = None) -> dict[str, Any]:
         length = part_length(number, int(upload.size), int(upload.part_size))
