@@ -10,6 +10,8 @@ registered phone) lets half of the generated requests name things that exist, so
 from __future__ import annotations
 
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import schemathesis
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.settings import CHECKOUT
+from tests.integration.browsers import chromium
 from tests.integration.conftest import Stack, api_for, upload_ready_clip
 
 pytestmark = pytest.mark.localcloud
@@ -160,3 +163,45 @@ def test_real_routes_still_answer_and_their_preflight_allows_the_browser(stack: 
     assert listed.status == 200
     assert listed.json() == {"items": [], "nextCursor": None}
     assert listed.headers["Access-Control-Allow-Origin"] in (ORIGIN, "*")
+
+
+_PAGE = b"<!doctype html><title>an app on another origin</title>"
+
+
+class _AppPage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(_PAGE)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_chromium_fetch_of_a_route_the_api_does_not_have_reads_the_json_error(stack: Stack) -> None:
+    """A web app on another origin (a page on this machine's loopback) calls a wrong path with fetch(),
+    without and with a token (the token makes Chromium send a CORS preflight first): it reads the
+    contract's JSON error, where before it got only "Failed to fetch"."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AppPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = stack.outputs["apiUrl"] + "/v1/assets"
+    try:
+        with chromium() as browser:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            for token in (None, api_for(stack, "browser-fetch").token):
+                answer = page.evaluate(
+                    """async ([url, token]) => {
+                        try {
+                            const headers = token ? {Authorization: `Bearer ${token}`} : {};
+                            const response = await fetch(url, {headers});
+                            return {status: response.status, body: await response.json()};
+                        } catch (error) { return {failed: String(error)}; }
+                    }""",
+                    [url, token],
+                )
+                assert answer.get("status") == 404, answer
+                assert answer["body"]["error"]["code"] == "RouteNotFound", answer
+    finally:
+        server.shutdown()

@@ -5,7 +5,6 @@ upload a generated clip, wait for ready, play it with hls.js, rename it, look at
 from __future__ import annotations
 
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient, ApiError
@@ -21,33 +20,18 @@ from reelstack_cli.deploy import dev_secret
 from reelstack_cli.media import Clip, generate_clip, make_clip
 from reelstack_cli.settings import LOCAL_DIR
 from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
+from tests.integration.browsers import chromium
 from tests.integration.conftest import Stack
 from tests.media_cases import BY_NAME
 
 pytestmark = pytest.mark.localcloud
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = LOCAL_DIR / "screenshots"
-# Flags for a closed network: no background calls home, no sandbox as root.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run `make browser`")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def play_until(page: Page, stack: Stack, token: str, asset_id: str, condition: str, seconds: float) -> dict[str, Any]:
