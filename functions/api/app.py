@@ -23,7 +23,7 @@ from reelstack.bodies import AssetChanges, CompleteUpload, CreateUpload, Registe
 from reelstack.config import deployment
 from reelstack.errors import NotFound, ReelstackError, error_body
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
-from reelstack.pipeline.report import execution_report
+from reelstack.pipeline.execution import execution_states
 from reelstack.push import devices
 from reelstack.store.views import PlaybackUrl
 from reelstack.uploads.service import Uploads
@@ -228,15 +228,15 @@ def watch_media(asset_id: str, file: str) -> Response:
 
 
 @route("/assets/{asset_id}/execution", "GET")
-def pipeline_report(owner: str, asset_id: str) -> dict[str, Any]:
-    report = execution_report(owner, asset_id)
-    rows = report["rows"]
+def asset_execution(owner: str, asset_id: str) -> dict[str, Any]:
+    execution = execution_states(owner, asset_id)
+    rows = execution["rows"]
     return {
         "assetId": asset_id,
-        "executionStatus": report["executionStatus"],
+        "executionStatus": execution["executionStatus"],
         "states": [{key: value for key, value in row.items() if key != "next"} for row in rows],
         # The same graph as docs/pipeline.svg, each state coloured by this execution, with its duration.
-        "svg": render_svg(report["definition"], {row["name"]: row for row in rows}),
+        "svg": render_svg(execution["definition"], {row["name"]: row for row in rows}),
     }
 
 

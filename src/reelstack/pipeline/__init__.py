@@ -1,3 +1,4 @@
 """The pipeline: the job (job), how an object starts an execution (ingest), one function per Task
-state (steps), how failures reach the asset (failures), fault switches for tests (faults), and the
-execution drawn from its ASL (diagram, report). Uses media and store."""
+state (steps), publishing while encoding (progressive), how failures reach the asset (failures), fault
+switches for tests (faults), and reading the ASL and an execution's states (asl, execution). Uses media
+and store; drawing them is reelstack_draw's."""

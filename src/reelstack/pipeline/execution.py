@@ -12,7 +12,7 @@ from reelstack.pipeline.asl import execution_rows
 from reelstack.store.assets import owned_asset
 
 
-def execution_report(owner_id: str, asset_id: str) -> dict[str, Any]:
+def execution_states(owner_id: str, asset_id: str) -> dict[str, Any]:
     """Outcome and milliseconds per state of the asset's execution (``NOT_STARTED`` before there is one),
     with the machine's definition they belong to."""
     asset = owned_asset(owner_id, asset_id)
