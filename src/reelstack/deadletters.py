@@ -91,15 +91,17 @@ def depth(sqs: Any, queue_url: str) -> int:
 
 def _receive(sqs: Any, queue: str, queue_url: str, visibility: int, limit: int | None) -> Iterator[DeadLetter]:
     """Every message once (each stays hidden for ``visibility`` seconds after it is received), up to ``limit``."""
-    received = 0
+    received, seen = 0, set()
     while limit is None or received < limit:
         batch = min(10, limit - received) if limit is not None else 10
         messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=batch, VisibilityTimeout=visibility, WaitTimeSeconds=0
+            QueueUrl=queue_url, MaxNumberOfMessages=batch, VisibilityTimeout=visibility, WaitTimeSeconds=1
         ).get("Messages", [])
-        if not messages:
+        fresh = [message for message in messages if message["MessageId"] not in seen]
+        if not fresh:  # empty, or round again to what was read (its visibility ran out): every one read once
             return
-        for message in messages:
+        for message in fresh:
+            seen.add(message["MessageId"])
             received += 1
             yield DeadLetter.from_message(queue, message)
 
@@ -133,7 +135,9 @@ def _invoke(lambda_client: Any, letter: DeadLetter) -> str:
     if answer.get("FunctionError"):
         body = json.loads(answer["Payload"].read() or b"{}")
         details = body if isinstance(body, dict) else {}
-        return f"{details.get('errorType', answer['FunctionError'])}: {details.get('errorMessage', '')}".rstrip(": ")
+        kind, message = str(details.get("errorType", answer["FunctionError"])), str(details.get("errorMessage", ""))
+        # A named error's message already starts with its code ("StorageUnavailable: ..."): say it once.
+        return message if message.startswith(f"{kind}:") else f"{kind}: {message}".rstrip(": ")
     return ""
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from reelstack_cli.api_client import ApiClient
 
 
-class AssetTimeout(RuntimeError):
+class AssetTimeout(TimeoutError):
     """The asset did not reach ready or failed in time."""
 
 

@@ -214,10 +214,12 @@ def test_health_reports_each_dependency_honestly(stack: Stack, api_environment: 
     health_url = stack.outputs["apiUrl"] + "/health"
     answer = json.loads(http.request("GET", health_url).data)  # no token needed
     assert answer["status"] == "ok"
+    dead_letters = {"ingestDeadLetters", "notifyDeadLetters", "executionEndedDeadLetters", "uploadSweeperDeadLetters"}
     assert set(answer["checks"]) == {
-        "assetsTable", "uploadsTable", "uploadBucket", "mediaBucket", "eventsTopic", "stateMachine"
+        "assetsTable", "uploadsTable", "uploadBucket", "mediaBucket", "eventsTopic", "stateMachine", *dead_letters
     }  # fmt: skip
     assert all(check["status"] == "ok" and check["latencyMs"] >= 0 for check in answer["checks"].values())
+    assert all(answer["checks"][queue]["depth"] == 0 for queue in dead_letters)
 
     api_environment({"EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:000000000000:no-such-topic"})
     answer = json.loads(http.request("GET", health_url).data)

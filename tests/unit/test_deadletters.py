@@ -89,7 +89,7 @@ def test_redrive_runs_the_function_again_and_deletes_only_what_then_succeeded(qu
     assert {(name, kind) for name, kind, _ in functions.calls} == {(INGEST_ARN, "RequestResponse")}
     assert outcomes["sources/fixed"].succeeded
     assert not outcomes["sources/still-broken"].succeeded
-    assert outcomes["sources/still-broken"].as_dict()["error"] == "StorageUnavailable: StorageUnavailable: still down"
+    assert outcomes["sources/still-broken"].as_dict()["error"] == "StorageUnavailable: still down"
     left = deadletters.peek(sqs, "ingest", url)
     assert [letter.payload["key"] for letter in left] == ["sources/still-broken"]  # kept, visible again
 

@@ -78,6 +78,13 @@ def test_every_task_retries_exactly_the_transient_errors_and_never_a_verdict(nam
         assert set(throttles["ErrorEquals"]) == set(errors.throttled_names()), task
         # A throttle (EncodeConcurrency reached) is waited out for minutes, longer than a transient fault.
         assert throttles["MaxAttempts"] > failures.get("MaxAttempts", 3) and throttles.get("MaxDelaySeconds"), task
+        # ... on average (full jitter: half of each capped delay) longer than the longest step runs (900 s),
+        # so a burst past the reservation waits for a transcode to finish instead of failing its video.
+        delays = [
+            min(throttles["IntervalSeconds"] * throttles["BackoffRate"] ** attempt, throttles["MaxDelaySeconds"])
+            for attempt in range(throttles["MaxAttempts"])
+        ]
+        assert sum(delays) / 2 > 900 and sum(delays) < 3600, (task, sum(delays))
         for rule in retried:
             assert rule.get("JitterStrategy") == "FULL" and rule.get("BackoffRate", 1) > 1, task
         for rule in state.get("Retry", []):

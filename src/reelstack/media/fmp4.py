@@ -66,6 +66,13 @@ class Track:
 
 def tracks(init: bytes) -> list[Track]:
     """The tracks an init segment declares, in order."""
+    try:
+        return _tracks(init)
+    except (struct.error, IndexError, UnicodeDecodeError) as error:  # a box shorter than its fields
+        raise Fmp4Error(f"the init segment is cut short or malformed: {error}") from error
+
+
+def _tracks(init: bytes) -> list[Track]:
     defaults = {}
     for trex in find(init, b"moov", b"mvex", b"trex"):
         track_id, _, duration = struct.unpack_from(">4xIII", trex.body)
@@ -89,6 +96,13 @@ def tracks(init: bytes) -> list[Track]:
 def segment_seconds(init: bytes, segment: bytes) -> float:
     """How long ``segment`` plays: its first track's samples (the video, or the audio alone)."""
     first = tracks(init)[0]
+    try:
+        return _samples_duration(segment, first) / first.timescale
+    except (struct.error, IndexError) as error:  # a box shorter than its fields
+        raise Fmp4Error(f"the segment is cut short or malformed: {error}") from error
+
+
+def _samples_duration(segment: bytes, first: Track) -> int:
     total = 0
     for traf in find(segment, b"moof", b"traf"):
         tfhd = _one(traf.body, b"tfhd")
@@ -98,7 +112,7 @@ def segment_seconds(init: bytes, segment: bytes) -> float:
         default = _tfhd_default_duration(tfhd, flags) or first.default_sample_duration
         for trun in (box for box in boxes(traf.body) if box.kind == b"trun"):
             total += sum(_trun_durations(trun.body, default))
-    return total / first.timescale
+    return total
 
 
 def _one(data: bytes, kind: bytes) -> bytes:
@@ -153,11 +167,12 @@ def _mp4a_name(esds: bytes) -> str | None:
             length = (length << 7) | (byte & 0x7F)
             if not byte & 0x80:
                 break
-        if tag == 0x03:  # ES descriptor: id, flags, then its children
+        if tag == 0x03:  # ES descriptor: id, flags, [depends-on id], [URL], [OCR id], then its children
             flags = data[at + 2]
-            at += 3 + (2 if flags & 0x80 else 0) + (2 if flags & 0x20 else 0)
+            at += 3 + (2 if flags & 0x80 else 0)
             if flags & 0x40:
                 at += 1 + data[at]
+            at += 2 if flags & 0x20 else 0
             continue
         if tag == 0x04:  # decoder configuration: object type, then the decoder specific info
             object_type = data[at]

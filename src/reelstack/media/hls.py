@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from reelstack.media import fmp4
 from reelstack.media.ladder import MAXRATE_SHARE, Plan
 
 AUDIO_RENDITION = "audio"  # the audio rendition's folder and group id when video is chunked
@@ -51,12 +52,10 @@ class Measured:
 
     peak: int  # bits per second of the densest segment: the master's BANDWIDTH
     average: int  # bits per second over all its segments: AVERAGE-BANDWIDTH
-    codecs: str  # from the init segment's decoder configuration
+    codecs: str  # from the init segment's decoder configurations (reelstack.media.fmp4)
 
 
-def measure(
-    segments: list[tuple[int, float]], init: bytes, has_audio: bool, shortest: float = 0, ended: bool = True
-) -> Measured:
+def measure(segments: list[tuple[int, float]], init: bytes, shortest: float = 0, ended: bool = True) -> Measured:
     """``segments`` as ``(bytes, seconds)`` and the init segment's bytes -> :class:`Measured`. The
     peak leaves out the last segment of an ``ended`` rendition if it is under ``shortest`` seconds (a
     frame or two is mostly its keyframe, and would claim a bitrate the stream never keeps up); every
@@ -66,16 +65,8 @@ def measure(
     peak = max((int(size * 8 / seconds) for size, seconds in full), default=0)
     total_seconds = sum(seconds for _, seconds in timed)
     average = int(sum(size for size, _ in timed) * 8 / total_seconds) if total_seconds else 0
-    return Measured(max(peak, average), average, avc_codecs_of(init) + (",mp4a.40.2" if has_audio else ""))
-
-
-def avc_codecs_of(init: bytes) -> str:
-    """``avc1.PPCCLL`` from the avcC box of an fMP4 init segment (profile, constraint flags, level)."""
-    at = init.find(b"avcC")
-    if at < 0 or len(init) < at + 8:
-        raise ValueError("the init segment has no H.264 decoder configuration (avcC)")
-    profile, constraints, level = init[at + 5], init[at + 6], init[at + 7]
-    return f"avc1.{profile:02x}{constraints:02x}{level:02x}"
+    # What the init segment holds, video and sound alike (a copied AAC may be HE-AAC, mp4a.40.5).
+    return Measured(max(peak, average), average, ",".join(track.codec for track in fmp4.tracks(init)))
 
 
 def master_playlist(plan: Plan, measured: Mapping[str, Measured] | None = None) -> str:

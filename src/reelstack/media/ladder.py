@@ -26,7 +26,7 @@ AUDIO_BITRATE = 128_000
 class Rung:
     short_side: int
     video_bitrate: int  # bits per second at 30 fps; high frame rates get more (see _bitrate)
-    level: str
+    max_copy_level: str  # the highest H.264 level a source copied as this rung may have (pass-through)
 
 
 LADDER = (
@@ -235,7 +235,7 @@ def codecs_level(codecs: str) -> str:
 
 def avc_codecs(profile: str | None, level: int) -> str:
     """The CODECS name of an H.264 stream from ffprobe's profile and level (the init segment's avcC
-    says it exactly: reelstack.media.hls.avc_codecs_of)."""
+    says it exactly: reelstack.media.fmp4.tracks)."""
     idc, constraints = _H264_PROFILES.get(profile or "", (100, 0))
     return f"avc1.{idc:02x}{constraints:02x}{level:02x}"
 
@@ -263,7 +263,7 @@ def plan_ladder(media: MediaInfo, chunk_seconds: float = 0, passthrough: bool = 
         bitrate = _bitrate(rung, fps)
         codecs = encoded_codecs(h264_level(width, height, fps, bitrate), media.has_audio)
         renditions.append(Rendition(f"{rung.short_side}p", width, height, bitrate, audio_bitrate, codecs))
-    video = video_passthrough(media, renditions[0], rungs[0].level)
+    video = video_passthrough(media, renditions[0], rungs[0].max_copy_level)
     if not passthrough and video.used:
         video = Verdict(False, "pass-through is switched off here (Passthrough=off)")
     audio = audio_passthrough(media, video)

@@ -52,7 +52,10 @@ def inspect(source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLi
     try:
         header = ffmpeg.probe(source, seconds_left(), work)
     except UnsupportedMedia as refused:
-        raise identify.refusal(source, refused) from refused  # names what the file is instead
+        named = identify.refusal(source, refused)  # names what the file is instead
+        if named is refused:
+            raise
+        raise named from refused
     limits = limits or MediaLimits()
     check_header(header, limits)  # refuse what the header shows before reading every packet
     videos = frozenset(int(s["index"]) for s in header.get("streams") or [] if s.get("codec_type") == "video")
@@ -166,7 +169,7 @@ def ladder_playlists(plan: Plan, out: Path, progress: dict[str, Progress], ended
             folder = out / rendition.name
             sizes = [((folder / name).stat().st_size, seconds) for name, seconds in done.segments]
             init = (folder / done.init).read_bytes()
-            measured[rendition.name] = hls.measure(sizes, init, plan.has_audio, plan.target_duration / 2, ended)
+            measured[rendition.name] = hls.measure(sizes, init, plan.target_duration / 2, ended)
     texts["master.m3u8"] = hls.master_playlist(plan, measured)
     return texts
 

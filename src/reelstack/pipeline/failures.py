@@ -62,6 +62,7 @@ def failure_from_state_error(error: dict[str, Any]) -> tuple[str, str]:
 
 _PLAIN_REASONS = {
     "PipelineTimeout": "processing took longer than the pipeline allows",
+    "PipelineBusy": "too many videos were being processed at once for too long; uploading it again later should work",
     "OutOfMemory": "processing needed more memory than the pipeline has",
 }
 # Codes clients see for failures that Lambda or Step Functions report, not the domain.
@@ -70,6 +71,8 @@ _ERROR_CODES = {
     "Sandbox.Timedout": "PipelineTimeout",
     "Runtime.OutOfMemory": "OutOfMemory",
     "States.TaskFailed": "PipelineError",
+    # A step refused for want of concurrency (EncodeConcurrency) for longer than its patient Retry waits.
+    "Lambda.TooManyRequestsException": "PipelineBusy",
 }
 # Executions that ended without reaching Record failure, as the asset's error.
 _ENDED_WITHOUT_CATCH = {

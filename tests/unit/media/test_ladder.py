@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 from typing import Any
 
 import pytest
 
-from reelstack.media.ladder import plan_ladder
+from reelstack.media.ladder import h264_level, plan_ladder
 from reelstack.media.probe import MediaInfo
 from tests.unit.media.conftest import media
 
@@ -115,3 +116,24 @@ def test_audio_that_is_not_aac_lc_stereo_is_encoded_beside_copied_video(change: 
 def test_a_standard_source_without_sound_copies_its_video_alone() -> None:
     plan = plan_ladder(replace(STANDARD, has_audio=False, audio_codec=None, audio_profile=None))
     assert plan.copy_video and not plan.copy_audio and plan.renditions[0].codecs == "avc1.640028"
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "fps", "bitrate", "level"),
+    [
+        (1920, 1080, 30, 5_000_000, "4.0"),  # 8,160 macroblocks a frame: past 3.2's 5,120
+        (1920, 1080, 60, 7_500_000, "4.2"),  # 489,600 a second: past 4.1's 245,760
+        (1280, 720, 30, 2_800_000, "3.1"),
+        (1280, 720, 60, 4_200_000, "3.2"),  # 216,000 a second: exactly 3.2's
+        (854, 480, 30, 1_400_000, "3.1"),  # 1,620 a frame, but 48,600 a second: past 3.0's 40,500
+        (640, 360, 30, 800_000, "3.0"),
+        (320, 180, 30, 200_000, "1.3"),
+        (1920, 1080, 1, 5_000_000, "4.0"),  # a 1 fps source: the frame size decides
+    ],
+)
+def test_each_rung_declares_the_lowest_h264_level_it_fits(
+    width: int, height: int, fps: int, bitrate: int, level: str
+) -> None:
+    """ITU-T H.264 Table A-1 (High profile: 1.25x the bitrates); x264 is told this level, and the
+    master's CODECS says it (the media matrix reads it back from every init segment)."""
+    assert h264_level(width, height, Fraction(fps), bitrate) == level

@@ -43,6 +43,9 @@ def test_record_failure_marks_the_asset_and_removes_partial_outputs(
          "Runtime", "processing failed unexpectedly; the operators have the details"),
         ({"Error": "UnsupportedMedia", "Cause": '{"errorMessage": "NotMedia: the file is not a video"}'},
          "NotMedia", "the file is not a video"),
+        ({"Error": "Lambda.TooManyRequestsException", "Cause": "Rate Exceeded. (Service: Lambda, Status Code: 429)"},
+         "PipelineBusy", "too many videos were being processed at once for too long; uploading it again later "
+         "should work"),
     ],
 )  # fmt: skip
 def test_failures_outside_the_domain_reach_users_as_plain_sentences(error: dict, code: str, sentence: str) -> None:
