@@ -33,6 +33,9 @@ TABLE_ENV = {
     "IdempotencyTable": "IDEMPOTENCY_TABLE",
     "ThrottleTable": "THROTTLE_TABLE",
     "DevicesTable": "DEVICES_TABLE",
+    "OutboxTable": "OUTBOX_TABLE",
+    "WebhooksTable": "WEBHOOKS_TABLE",
+    "WebhookDeliveriesTable": "WEBHOOK_DELIVERIES_TABLE",
 }
 SAMPLE_EVENTS_SECRET = "sample-events-secret-never-deployed-anywhere"  # see events/README.md
 UPLOAD_BUCKET = "unit-upload-bucket"

@@ -7,7 +7,9 @@ import ast
 from reelstack_cli.settings import CHECKOUT
 
 PACKAGE = CHECKOUT / "src" / "reelstack"
-FOUNDATION = {"errors", "config", "ids", "wire", "aws", "bodies", "observability", "idempotency", "paging"}
+FOUNDATION = {
+    "errors", "config", "ids", "wire", "aws", "bodies", "observability", "idempotency", "paging", "netguard",
+}  # fmt: skip
 # What each room may import besides the foundation.
 ALLOWED = {
     "media": set(),
@@ -18,7 +20,8 @@ ALLOWED = {
     "pipeline": {"media", "store", "sharing"},
     "library": {"uploads", "store", "sharing"},
     "toolcheck": {"media", "store"},
-    "api": {"media", "store", "uploads", "push", "pipeline", "library", "sharing"},
+    "webhooks": {"store"},
+    "api": {"media", "store", "uploads", "push", "pipeline", "library", "sharing", "webhooks"},
 }
 
 
