@@ -8,6 +8,7 @@ local cloud and the stack is created through its CloudFormation, where the SAM t
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
@@ -109,9 +110,10 @@ def _failure_reasons(cfn: Any, stack_name: str, since: float) -> list[str]:
 
 
 def deploy_stack(
-    cfn: Any, stack_name: str, body: str, parameters: dict[str, str], progress: Progress, timeout: float = 600
+    cfn: Any, stack_name: str, template_url: str, parameters: dict[str, str], progress: Progress, timeout: float = 600
 ) -> str:
-    """Create or update the stack through a change set; returns the final stack status."""
+    """Create or update the stack through a change set; returns the final stack status. The template is
+    read from S3, as `sam deploy` does: it is past the 51,200 bytes a TemplateBody may hold."""
     status = _stack_status(cfn, stack_name)
     if status in ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS", "CREATE_FAILED"):
         progress(f"removing the failed stack {stack_name} ({status}) first")
@@ -125,7 +127,7 @@ def deploy_stack(
             StackName=stack_name,
             ChangeSetName=f"reelstack-{int(started * 1000)}",
             ChangeSetType=change_set_type,
-            TemplateBody=body,
+            TemplateURL=template_url,
             Capabilities=CAPABILITIES,
             Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
         )
@@ -227,8 +229,11 @@ def deploy_local(settings: Settings, progress: Progress, parameters: dict[str, s
         artifacts = build_all(template, lambda step: progress(f"building {step}"))
         locations = _upload_artifacts(session.client("s3"), artifacts, progress)
     packaged = packaged_template(template, artifacts, lambda artifact: locations[artifact.logical_id])
+    body = json.dumps(packaged).encode()
+    key = f"templates/{hashlib.sha256(body).hexdigest()}.json"
+    session.client("s3").put_object(Bucket=ARTIFACTS_BUCKET, Key=key, Body=body)
     cfn = session.client("cloudformation")
-    deploy_stack(cfn, settings.stack_name, json.dumps(packaged), parameters, progress)
+    deploy_stack(cfn, settings.stack_name, f"{settings.endpoint}/{ARTIFACTS_BUCKET}/{key}", parameters, progress)
     return local_outputs(settings)
 
 

@@ -494,6 +494,23 @@ def parser() -> argparse.ArgumentParser:
     openapi = command(commands, "openapi", help="print the API's OpenAPI description (docs/openapi.json)")
     openapi.set_defaults(run=cmd_openapi)
 
+    webhooks = command(commands, "webhooks", help="webhooks for your events")
+    webhooks_actions = webhooks.add_subparsers(dest="action", required=True)
+    listen = command(
+        webhooks_actions,
+        "listen",
+        help="receive your events here: verify and print each delivery (like `stripe listen`)",
+        description="Registers a webhook endpoint on this machine (http://127.0.0.1:PORT/, allowed by the local "
+        "cloud's AllowLoopbackUrls switch), verifies every delivery's Standard Webhooks signature on the raw "
+        "body, prints it, and deletes the endpoint when stopped.",
+    )
+    listen.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    listen.add_argument("--events", nargs="+", metavar="TYPE", help="only these event types (default: all)")
+    listen.add_argument("--secret", help="verify with this secret and register nothing (an endpoint made elsewhere)")
+    listen.add_argument("--quiet", action="store_true", help="one line per delivery, without the event's body")
+    api_options(listen)
+    listen.set_defaults(run=cmd_webhooks_listen)
+
     assets = command(commands, "assets", help="your assets")
     assets_actions = assets.add_subparsers(dest="action", required=True)
     listing = command(assets_actions, "list", help="your assets, newest first")
@@ -514,22 +531,6 @@ def parser() -> argparse.ArgumentParser:
         api_options(command)
         command.set_defaults(run=cmd_assets)
 
-    webhooks = command(commands, "webhooks", help="webhooks for your events")
-    webhooks_actions = webhooks.add_subparsers(dest="action", required=True)
-    listen = command(
-        webhooks_actions,
-        "listen",
-        help="receive your events here: verify and print each delivery (like `stripe listen`)",
-        description="Registers a webhook endpoint on this machine (http://127.0.0.1:PORT/, allowed by the local "
-        "cloud's AllowLoopbackUrls switch), verifies every delivery's Standard Webhooks signature on the raw "
-        "body, prints it, and deletes the endpoint when stopped.",
-    )
-    listen.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    listen.add_argument("--events", nargs="+", metavar="TYPE", help="only these event types (default: all)")
-    listen.add_argument("--secret", help="verify with this secret and register nothing (an endpoint made elsewhere)")
-    listen.add_argument("--quiet", action="store_true", help="one line per delivery, without the event's body")
-    api_options(listen)
-    listen.set_defaults(run=cmd_webhooks_listen)
     return root
 
 
