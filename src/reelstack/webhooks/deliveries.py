@@ -137,19 +137,15 @@ def attempt(message: dict[str, Any], clock: Clock = time.time) -> str:
             conditional(lambda: endpoint.update(actions=[WebhookModel.failing_since.remove()]), "the webhook")
         return DELIVERED
     delay = next_delay(number - int(delivery.schedule_base), deployment().webhooks.retry_schedule)
+    failing = _failing_for(endpoint, now)
+    if failing >= deployment().webhooks.disable_after_seconds:
+        delay = None  # this failure disables the endpoint: nothing more is tried
     if delay is not None:  # queued before the record: a death in between repeats this attempt, never ends it
         _enqueue(delivery_id, number + 1, now + delay, now)
-    recorded = _record(
-        delivery,
-        number,
-        outcome,
-        PENDING if delay is not None else FAILED,
-        now + delay if delay is not None else None,
-        now,
-    )
-    if recorded:
-        _note_failure(endpoint, now)
-    return PENDING if delay is not None else FAILED
+    status = PENDING if delay is not None else FAILED
+    if _record(delivery, number, outcome, status, now + delay if delay is not None else None, now):
+        _note_failure(endpoint, now, failing)
+    return status
 
 
 def _post(endpoint: WebhookModel, delivery: DeliveryModel, now: float) -> dict[str, Any]:
@@ -198,7 +194,14 @@ def _record(
     )
 
 
-def _note_failure(endpoint: WebhookModel, now: float) -> None:
+def _failing_for(endpoint: WebhookModel, now: float) -> float:
+    """Seconds since the endpoint's first failure after its last success (0: none until this one)."""
+    if not endpoint.failing_since:
+        return 0
+    return now - datetime.fromisoformat(endpoint.failing_since.replace("Z", "+00:00")).timestamp()
+
+
+def _note_failure(endpoint: WebhookModel, now: float, failing: float) -> None:
     """The endpoint has failed since its first failure after a success; past WebhookDisableAfterSeconds
     of nothing but failures it is disabled, and its owner told."""
     if not endpoint.failing_since:
@@ -209,14 +212,10 @@ def _note_failure(endpoint: WebhookModel, now: float) -> None:
             ),
             "the webhook",
         )
-        return
-    failing = now - datetime.fromisoformat(endpoint.failing_since.replace("Z", "+00:00")).timestamp()
-    if failing >= deployment().webhooks.disable_after_seconds:
+    elif failing >= deployment().webhooks.disable_after_seconds:
         days = failing / 86400
-        reason = (
-            f"every delivery failed for {days:.1f} days" if days >= 1 else f"every delivery failed for {failing:.0f} s"
-        )
-        endpoints.disable(endpoint, reason)
+        endpoints.disable(endpoint, f"every delivery failed for {days:.1f} days" if days >= 1
+                          else f"every delivery failed for {failing:.0f} s")  # fmt: skip
 
 
 def _enqueue(delivery_id: str, number: int, not_before: float, now: float) -> None:
