@@ -18,7 +18,7 @@ def _attempt(record: dict[str, Any]) -> str | None:
     except Exception:  # noqa: BLE001 (logged; the message comes back, the batch goes on)
         logger.exception("attempt failed", extra={"messageId": record["messageId"]})
         return record["messageId"]
-    logger.info("attempt", extra={"outcome": outcome, "message": record["body"]})
+    logger.info("attempt", extra={"outcome": outcome, "attempt": record["body"]})
     return None
 
 
