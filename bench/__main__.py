@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-from bench import api_latency, chunked, chunking, foundation, pipeline, playable, soak, transcode, uploads
+from bench import api_latency, chunked, chunking, foundation, pipeline, playable, soak, transcode, uploads, webhooks
 from bench.common import RESULTS_DIR, one_cloud_for_all
 
 # In running order: the FFmpeg suites need no cloud; the others share one (foundation starts its own).
@@ -30,6 +30,7 @@ SUITES: dict[str, ModuleType] = {
     "soak": soak,  # races and faults under load; `python -m bench soak`
     "chunked": chunked,  # chunked encoding end to end, on and off, and the Lambda model; `python -m bench chunked`
     "playable": playable,  # time to playable and to ready, pass-through on and off; `python -m bench playable`
+    "webhooks": webhooks,  # from an asset's write to the webhook's 2xx; `python -m bench webhooks`
 }
 DEFAULT = ["transcode", "chunking", "uploads", "pipeline"]
 

@@ -19,7 +19,16 @@ from reelstack import aws, library, sharing
 from reelstack.api import playback, share, throttle
 from reelstack.api.auth import owner_of
 from reelstack.api.health import health
-from reelstack.bodies import AssetChanges, CompleteUpload, CreateUpload, RegisterDevice, RequestParts, parse_body
+from reelstack.bodies import (
+    AssetChanges,
+    CompleteUpload,
+    CreateUpload,
+    CreateWebhook,
+    RegisterDevice,
+    RequestParts,
+    UpdateWebhook,
+    parse_body,
+)
 from reelstack.config import deployment
 from reelstack.errors import NotFound, ReelstackError, error_body
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
@@ -27,6 +36,7 @@ from reelstack.pipeline.execution import execution_states
 from reelstack.push import devices
 from reelstack.store.views import PlaybackUrl
 from reelstack.uploads.service import Uploads
+from reelstack.webhooks import deliveries, endpoints
 from reelstack_draw.diagram import render_svg
 
 HLS_TYPE = "application/vnd.apple.mpegurl"
@@ -254,6 +264,53 @@ def list_devices(owner: str) -> dict[str, Any]:
 @route("/devices/{device_id}", "DELETE", status=204)
 def remove_device(owner: str, device_id: str) -> None:
     devices.remove(owner, device_id)
+
+
+@route("/webhooks", "POST", status=201)
+def create_webhook(owner: str) -> dict[str, Any]:
+    return endpoints.create(owner, body(CreateWebhook))
+
+
+@route("/webhooks", "GET")
+def list_webhooks(owner: str) -> dict[str, Any]:
+    return endpoints.list_webhooks(owner)
+
+
+@route("/webhooks/{webhook_id}", "GET")
+def get_webhook(owner: str, webhook_id: str) -> dict[str, Any]:
+    return endpoints.get(owner, webhook_id)
+
+
+@route("/webhooks/{webhook_id}", "PATCH")
+def update_webhook(owner: str, webhook_id: str) -> dict[str, Any]:
+    endpoints.owned(owner, webhook_id)  # someone else's is 404 whatever the body
+    return endpoints.update(owner, webhook_id, body(UpdateWebhook))
+
+
+@route("/webhooks/{webhook_id}", "DELETE", status=204)
+def delete_webhook(owner: str, webhook_id: str) -> None:
+    endpoints.delete(owner, webhook_id)
+
+
+@route("/webhooks/{webhook_id}/rotate-secret", "POST")
+def rotate_webhook_secret(owner: str, webhook_id: str) -> dict[str, Any]:
+    return endpoints.rotate_secret(owner, webhook_id)
+
+
+@route("/webhooks/{webhook_id}/test", "POST", status=202)
+def test_webhook(owner: str, webhook_id: str) -> dict[str, Any]:
+    return deliveries.send_test(owner, webhook_id)
+
+
+@route("/webhooks/{webhook_id}/deliveries", "GET")
+def list_webhook_deliveries(owner: str, webhook_id: str) -> dict[str, Any]:
+    query = app.current_request.query_params or {}
+    return deliveries.list_deliveries(owner, webhook_id, query.get("limit"), query.get("cursor"))
+
+
+@route("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", "POST", status=202)
+def retry_webhook_delivery(owner: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+    return deliveries.retry(owner, webhook_id, delivery_id)
 
 
 @route("/", "GET", public=True, content_type="text/html; charset=utf-8")

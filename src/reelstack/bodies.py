@@ -185,6 +185,41 @@ class RegisterDevice(_Body):
         return self
 
 
+EventName = Annotated[str, Field(min_length=1, max_length=64)]
+WebhookUrl = Annotated[str, Field(min_length=1, max_length=2048, description="https, on a public address")]
+WebhookEvents = Annotated[
+    list[EventName],
+    Field(min_length=1, max_length=20, description="Event types to receive (asset.ready, ...); absent: all"),
+]
+
+
+class CreateWebhook(_Body):
+    """POST /webhooks: where the owner's events go (reelstack.webhooks.endpoints checks the URL)."""
+
+    url: WebhookUrl
+    events: WebhookEvents | None = None
+    description: Annotated[str, Field(max_length=500)] | None = None
+
+
+class UpdateWebhook(_Body):
+    """PATCH /webhooks/{id}: ``events: null`` means every event; ``enabled: true`` turns a disabled
+    endpoint back on."""
+
+    url: WebhookUrl | None = None
+    events: WebhookEvents | None = None
+    description: Annotated[str, Field(max_length=500)] | None = None
+    enabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateWebhook:
+        if not self.model_fields_set:
+            raise ValueError("send at least one of url, events, description, enabled")
+        for name in self.model_fields_set - {"events", "description"}:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
 def _depth(document: Any) -> int:
     """How deeply arrays and objects nest in a parsed document (iterative: no recursion to exhaust)."""
     deepest, pending = 0, [(document, 1)]

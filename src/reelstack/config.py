@@ -49,10 +49,27 @@ class Faults:
 
 
 @dataclass(frozen=True)
+class Webhooks:
+    """Webhook deliveries (reelstack.webhooks); every duration is a template parameter, so that the
+    tests run them in seconds."""
+
+    # WebhookRetrySchedule: seconds to wait after each failed attempt (Standard Webhooks' example
+    # schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: 27.6 h in all); past the last, failed.
+    retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    timeout_seconds: float = 15  # WebhookTimeoutSeconds: a 2xx within this is delivered
+    disable_after_seconds: float = 432000  # WebhookDisableAfterSeconds: failing every delivery this long
+    secret_overlap_seconds: float = 86400  # WebhookSecretOverlapSeconds: a rotated secret still signs
+    deliveries_queue_url: str = ""
+
+
+@dataclass(frozen=True)
 class Deployment:
     assets_table: str = "reelstack-assets"
     uploads_table: str = "reelstack-uploads"
     devices_table: str = "reelstack-devices"
+    outbox_table: str = "reelstack-outbox"
+    webhooks_table: str = "reelstack-webhooks"
+    deliveries_table: str = "reelstack-webhook-deliveries"
     idempotency_table: str = "reelstack-idempotency"
     throttle_table: str = ""
     upload_bucket: str = ""
@@ -82,6 +99,11 @@ class Deployment:
     tool_paths: Mapping[str, str] = field(default_factory=dict)  # FFMPEG_PATH, FFPROBE_PATH overrides
     # DEAD_LETTER_QUEUES: each asynchronously invoked function's dead-letter queue, name -> URL
     dead_letter_queues: Mapping[str, str] = field(default_factory=dict)
+    # AllowLoopbackUrls: the development switch of reelstack.netguard (the local cloud and the tests
+    # deliver webhooks to a receiver on this machine); never on in a deployment others can reach.
+    allow_loopback_urls: bool = False
+    outbox_grace_seconds: float = 60  # OutboxGraceSeconds: an event unpublished this long is swept
+    webhooks: Webhooks = field(default_factory=Webhooks)
 
 
 # The settings a template parameter decides: the Deployment field (dotted for Limits) -> the parameter.
@@ -101,6 +123,12 @@ TEMPLATE_PARAMETERS = {
     "transcode_timeout_seconds": "TranscodeTimeoutSeconds",
     "passthrough": "Passthrough",
     "extras_yield_seconds": "ExtrasYieldSeconds",
+    "allow_loopback_urls": "AllowLoopbackUrls",
+    "outbox_grace_seconds": "OutboxGraceSeconds",
+    "webhooks.retry_schedule": "WebhookRetrySchedule",
+    "webhooks.timeout_seconds": "WebhookTimeoutSeconds",
+    "webhooks.disable_after_seconds": "WebhookDisableAfterSeconds",
+    "webhooks.secret_overlap_seconds": "WebhookSecretOverlapSeconds",
 }
 
 
@@ -113,14 +141,22 @@ def named_urls(text: str) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in text.split() if "=" in pair)
 
 
+def _seconds_list(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    text = env.get(name, "")
+    return tuple(float(part) for part in text.split(",") if part.strip()) if text.strip() else default
+
+
 @cache
 def deployment() -> Deployment:
     env = os.environ
-    defaults, limits = Deployment(), Limits()
+    defaults, limits, webhooks = Deployment(), Limits(), Webhooks()
     return Deployment(
         assets_table=env.get("ASSETS_TABLE", defaults.assets_table),
         uploads_table=env.get("UPLOADS_TABLE", defaults.uploads_table),
         devices_table=env.get("DEVICES_TABLE", defaults.devices_table),
+        outbox_table=env.get("OUTBOX_TABLE", defaults.outbox_table),
+        webhooks_table=env.get("WEBHOOKS_TABLE", defaults.webhooks_table),
+        deliveries_table=env.get("WEBHOOK_DELIVERIES_TABLE", defaults.deliveries_table),
         idempotency_table=env.get("IDEMPOTENCY_TABLE", defaults.idempotency_table),
         throttle_table=env.get("THROTTLE_TABLE", ""),
         upload_bucket=env.get("UPLOAD_BUCKET", ""),
@@ -162,4 +198,13 @@ def deployment() -> Deployment:
             name: env[f"{name.upper()}_PATH"] for name in ("ffmpeg", "ffprobe") if env.get(f"{name.upper()}_PATH")
         },
         dead_letter_queues=named_urls(env.get("DEAD_LETTER_QUEUES", "")),
+        allow_loopback_urls=env.get("ALLOW_LOOPBACK_URLS", "off") == "on",
+        outbox_grace_seconds=_number(env, "OUTBOX_GRACE_SECONDS", defaults.outbox_grace_seconds),
+        webhooks=Webhooks(
+            retry_schedule=_seconds_list(env, "WEBHOOK_RETRY_SCHEDULE", webhooks.retry_schedule),
+            timeout_seconds=_number(env, "WEBHOOK_TIMEOUT_SECONDS", webhooks.timeout_seconds),
+            disable_after_seconds=_number(env, "WEBHOOK_DISABLE_AFTER_SECONDS", webhooks.disable_after_seconds),
+            secret_overlap_seconds=_number(env, "WEBHOOK_SECRET_OVERLAP_SECONDS", webhooks.secret_overlap_seconds),
+            deliveries_queue_url=env.get("WEBHOOK_DELIVERIES_QUEUE_URL", ""),
+        ),
     )

@@ -13,11 +13,11 @@ from reelstack import aws, sharing
 from reelstack.bodies import AssetChanges
 from reelstack.errors import Conflict
 from reelstack.paging import decode_cursor, encode_cursor, page_size
-from reelstack.store import assets
-from reelstack.store.events import EventType, publish
+from reelstack.store import assets, events
+from reelstack.store.events import EventType
 from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import delete_prefix, delete_source_versions
-from reelstack.store.records import AssetModel, UploadModel, conditional, owned_record, utc_now
+from reelstack.store.records import AssetModel, Change, UploadModel, owned_record, utc_now
 from reelstack.store.states import AssetStatus, UploadStatus, Visibility
 from reelstack.store.views import PlaybackUrl, asset_view
 from reelstack.uploads.service import Uploads
@@ -66,23 +66,25 @@ def update_asset(
             # The switch is decided from what was read: it applies only if nobody switched it since.
             actions += sharing.visibility_actions(asset, fields["visibility"])
             condition &= sharing.visibility_is(before)
-        if conditional(lambda: asset.update(actions=actions, condition=condition), "the asset"):  # noqa: B023
+        visibility = fields.get("visibility") or before
+        updated = events.event(
+            EventType.ASSET_UPDATED,
+            asset_id,
+            owner_id,
+            changes=fields,
+            visibility=visibility,
+            **({"previousVisibility": before} if visibility != before else {}),
+        )
+        if events.record(updated, Change(asset, actions, condition), "the asset"):
             break
         # Deleted since it was read (the next read says so), or switched by another call: read again.
     else:
         raise Conflict("the asset kept changing while this update was made; send it again", code="AssetBusy")
     if fields.get("visibility") == Visibility.PUBLIC:
         sharing.list_in_feed(asset_id)  # ready already: in the feed now (not yet: the pipeline lists it)
-    visibility = asset.visibility or Visibility.PRIVATE
-    publish(
-        EventType.ASSET_UPDATED,
-        asset_id,
-        owner_id,
-        changes=fields,
-        visibility=visibility,
-        **({"previousVisibility": before} if visibility != before else {}),
-    )
-    return asset_view(asset, playback)  # update() has loaded the new values (ALL_NEW) into ``asset``
+    events.publish(updated)
+    asset.refresh(consistent_read=True)
+    return asset_view(asset, playback)
 
 
 def delete_asset(owner_id: str, asset_id: str) -> None:
@@ -92,7 +94,8 @@ def delete_asset(owner_id: str, asset_id: str) -> None:
     first call short) asks again, gets 204 again, and the clean-up runs again, so nothing is left
     behind by a delete that died half-way. Others still get 404."""
     asset = owned_record(AssetModel, owner_id, asset_id, "AssetNotFound")
-    announce = assets.move(asset_id, AssetStatus.DELETED)
+    deleted = events.event(EventType.ASSET_DELETED, asset_id, owner_id)
+    announce = assets.move(asset_id, AssetStatus.DELETED, announcing=deleted)
     if asset.execution_arn:
         try:  # a running pipeline must not write renditions after the deletion
             aws.client("stepfunctions").stop_execution(executionArn=asset.execution_arn, cause="asset deleted")
@@ -103,4 +106,4 @@ def delete_asset(owner_id: str, asset_id: str) -> None:
     removed = delete_prefix(MediaKeys(asset_id).prefix) + delete_source_versions(owner_id, asset_id)
     log.info("asset %s deleted with %d objects", asset_id, removed)
     if announce:
-        publish(EventType.ASSET_DELETED, asset_id, owner_id)
+        events.publish(deleted)

@@ -194,6 +194,8 @@ def local_parameters(settings: Settings) -> dict[str, str]:
         "JwtDevSecret": dev_secret(settings),
         "PlaybackSecret": dev_secret(settings, name="playback-secret"),
         "PresignCredentials": "local-test-keys",
+        # Webhooks may reach a receiver on this machine (`reelstack webhooks listen`, the tests).
+        "AllowLoopbackUrls": "on",
         # Chunks encode side by side on this machine's cores (on AWS, ChunkConcurrency Lambdas at once).
         "ChunkConcurrency": str(os.cpu_count() or 1),
         **local_push_applications(local_session(settings).client("sns"), settings.stack_name),

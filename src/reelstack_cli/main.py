@@ -32,6 +32,7 @@ from reelstack_cli.localcloud import LocalCloud, LocalCloudError
 from reelstack_cli.settings import settings
 from reelstack_cli.uploader import Uploader, UploadError, describe_progress, wait_for_asset
 from reelstack_cli.waiting import AssetTimeout
+from reelstack_cli.webhooks import Delivery, Receiver
 from reelstack_draw.diagram import render_text
 
 progress_console = Console(stderr=True, highlight=False)
@@ -295,6 +296,47 @@ def cmd_assets(args: argparse.Namespace) -> None:
         _emit(args, {"deleted": args.asset_id}, lambda: print(f"deleted {args.asset_id}"))
 
 
+def cmd_webhooks_listen(args: argparse.Namespace) -> None:
+    """Register an endpoint on this machine, print what it receives (verified), delete it at the end."""
+    api = None if args.secret else _api(args)
+
+    def show(delivery: Delivery) -> None:
+        if args.json:
+            print(json.dumps({"webhookId": delivery.webhook_id, "verified": delivery.verified,
+                              "duplicate": delivery.duplicate, "event": delivery.document}), flush=True)  # fmt: skip
+            return
+        document = delivery.document if isinstance(delivery.document, dict) else {}
+        mark = "[green]verified[/green]" if delivery.verified else f"[red]refused: {escape(delivery.problem)}[/red]"
+        again = " [dim](a repeat: same webhook-id)[/dim]" if delivery.duplicate else ""
+        progress_console.print(f"{document.get('occurredAt', '')} {document.get('type', '?'):<18} "
+                               f"{document.get('assetId') or '':<26} {mark}{again}")  # fmt: skip
+        if delivery.verified and not args.quiet:
+            print(json.dumps(delivery.document, indent=2), flush=True)
+
+    receiver = Receiver([args.secret] if args.secret else [], show, port=args.port)
+    endpoint = None
+    if api is not None:
+        request: dict[str, Any] = {"url": receiver.url, "description": "reelstack webhooks listen"}
+        if args.events:
+            request["events"] = args.events
+        endpoint = api.post("/webhooks", request)
+        receiver.secrets.append(endpoint["secret"])
+    progress_console.print(
+        f"listening on {receiver.url}"
+        + (f" as webhook {endpoint['webhookId']} (secret {endpoint['secret']})" if endpoint else "")
+        + "; Ctrl-C stops"
+    )
+    try:
+        receiver.serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver.stop()
+        if api is not None and endpoint is not None:
+            api.delete(f"/webhooks/{endpoint['webhookId']}")
+            progress_console.print(f"webhook {endpoint['webhookId']} deleted")
+
+
 def _show_asset(asset: dict[str, Any]) -> None:
     report = asset.pop("pipeline", None)
     print(json.dumps(asset, indent=2))
@@ -545,6 +587,22 @@ def parser() -> argparse.ArgumentParser:
     dlq.add_argument("--target", choices=["local", "aws"], default="local")
     dlq.add_argument("--stack", help="with --target aws: the stack's name (default reelstack)")
     dlq.set_defaults(run=cmd_dlq)
+    webhooks = command(commands, "webhooks", help="webhooks for your events")
+    webhooks_actions = webhooks.add_subparsers(dest="action", required=True)
+    listen = command(
+        webhooks_actions,
+        "listen",
+        help="receive your events here: verify and print each delivery (like `stripe listen`)",
+        description="Registers a webhook endpoint on this machine (http://127.0.0.1:PORT/, allowed by the local "
+        "cloud's AllowLoopbackUrls switch), verifies every delivery's Standard Webhooks signature on the raw "
+        "body, prints it, and deletes the endpoint when stopped.",
+    )
+    listen.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    listen.add_argument("--events", nargs="+", metavar="TYPE", help="only these event types (default: all)")
+    listen.add_argument("--secret", help="verify with this secret and register nothing (an endpoint made elsewhere)")
+    listen.add_argument("--quiet", action="store_true", help="one line per delivery, without the event's body")
+    api_options(listen)
+    listen.set_defaults(run=cmd_webhooks_listen)
 
     assets = command(commands, "assets", help="your assets")
     assets_actions = assets.add_subparsers(dest="action", required=True)
@@ -565,6 +623,7 @@ def parser() -> argparse.ArgumentParser:
     for command in (listing, get, update, delete):
         api_options(command)
         command.set_defaults(run=cmd_assets)
+
     return root
 
 

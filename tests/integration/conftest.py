@@ -42,6 +42,7 @@ LONGEST_FIRST = [
     "test_pipeline.py",
     "test_chunked.py",
     "test_races.py",
+    "test_webhooks.py",
     "test_feed.py",
     "test_uploads.py",
     "test_library.py",

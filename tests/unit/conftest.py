@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -33,6 +34,9 @@ TABLE_ENV = {
     "IdempotencyTable": "IDEMPOTENCY_TABLE",
     "ThrottleTable": "THROTTLE_TABLE",
     "DevicesTable": "DEVICES_TABLE",
+    "OutboxTable": "OUTBOX_TABLE",
+    "WebhooksTable": "WEBHOOKS_TABLE",
+    "WebhookDeliveriesTable": "WEBHOOK_DELIVERIES_TABLE",
 }
 SAMPLE_EVENTS_SECRET = "sample-events-secret-never-deployed-anywhere"  # see events/README.md
 UPLOAD_BUCKET = "unit-upload-bucket"
@@ -186,6 +190,20 @@ def only_the_layers_of(function: str) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def no_name_lookups() -> Iterator[None]:
+    """A name looked up in a test would send a packet to this machine's resolver, which is off the
+    machine: the URL guard's default resolver refuses, and tests that need names inject a stub."""
+    from reelstack import netguard
+
+    def refuse(host: str, port: int) -> list[str]:
+        raise AssertionError(f"a test looked up {host!r}: give the guard a stub resolver")
+
+    previous = netguard.use_resolver(refuse)
+    yield
+    netguard.use_resolver(previous)
+
+
+@pytest.fixture(autouse=True)
 def pinned_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The same FFmpeg and ffprobe builds as the layers (from the project's environment), and a
     deployment read afresh for every test."""
@@ -237,3 +255,40 @@ def created(aws: None) -> dict[str, Any]:
     status, body = call("create-upload")
     assert status == 201, body
     return body
+
+
+@dataclass
+class Cloud:
+    events_queue: str
+    deliveries_queue: str
+
+    def published(self) -> list[dict[str, Any]]:
+        """The events on the topic since the last call."""
+        return [json.loads(message["Body"]) for message in _drain(self.events_queue)]
+
+    def queued(self) -> list[dict[str, Any]]:
+        """The attempts on the deliveries queue since the last call (delays ignored)."""
+        return [json.loads(message["Body"]) for message in _drain(self.deliveries_queue)]
+
+
+def _drain(queue: str) -> list[dict[str, Any]]:
+    sqs, found = boto3.client("sqs"), []
+    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        found += messages
+    return found
+
+
+@pytest.fixture
+def cloud(aws: None, setenv: Callable[..., None]) -> Cloud:
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="unit-events")["TopicArn"]
+    events = sqs.create_queue(QueueName="unit-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=events, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    # DelaySeconds is kept by moto too; the tests read what was queued, whatever its delay.
+    deliveries = sqs.create_queue(QueueName="unit-deliveries")["QueueUrl"]
+    setenv(EVENTS_TOPIC_ARN=topic, WEBHOOK_DELIVERIES_QUEUE_URL=deliveries, ALLOW_LOOPBACK_URLS="on",
+           WEBHOOK_RETRY_SCHEDULE="5,300,1800")  # fmt: skip
+    return Cloud(events, deliveries)

@@ -7,13 +7,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import urllib3
+from standardwebhooks.webhooks import Webhook
 
+from reelstack.webhooks.signing import new_secret
 from reelstack_cli import invoke
 from reelstack_cli import main as cli
 from reelstack_cli.settings import CHECKOUT
+from reelstack_cli.webhooks import Delivery, Receiver
 
 EVENTS = CHECKOUT / "events"
 
@@ -130,3 +136,21 @@ def test_user_signs_an_api_event_in_both_header_maps_and_nothing_else() -> None:
     assert cli._pairs(["A=1", "B=x=y"], "--env") == {"A": "1", "B": "x=y"}
     with pytest.raises(cli.CommandError, match="--env takes NAME=VALUE"):
         cli._pairs(["A"], "--env")
+
+
+def test_webhooks_listen_verifies_the_raw_body_and_marks_repeats() -> None:
+    secret, got = new_secret(), []
+    receiver = Receiver([secret], got.append)
+    receiver.start()
+    try:
+        body = b'{"type": "asset.ready", "eventId": "01kevent"}'
+        stamp = int(time.time())
+        signature = Webhook(secret).sign("01kevent", datetime.fromtimestamp(stamp, UTC), body.decode())
+        headers = {"webhook-id": "01kevent", "webhook-timestamp": str(stamp), "webhook-signature": signature}
+        statuses = [urllib3.request("POST", receiver.url, body=payload, headers=headers).status
+                    for payload in (body, body, body.replace(b"ready", b"failed"))]  # fmt: skip
+    finally:
+        receiver.stop()
+    assert statuses == [200, 200, 400]
+    assert [(d.verified, d.duplicate) for d in got] == [(True, False), (True, True), (False, False)]
+    assert got[0] == Delivery("01kevent", True, False, {"type": "asset.ready", "eventId": "01kevent"})

@@ -60,7 +60,9 @@ def test_every_default_a_template_parameter_decides_is_the_templates_own() -> No
         for name in field.split("."):
             value = getattr(value, name)
         declared = parameters[parameter]["Default"]
-        if isinstance(value, bool):
+        if isinstance(value, tuple):  # seconds, comma-separated
+            assert tuple(float(part) for part in declared.split(",")) == value, parameter
+        elif isinstance(value, bool):
             assert declared == ("on" if value else "off"), parameter
         elif isinstance(value, int | float):
             assert float(declared) == value, f"{field} is {value} in config.py, {declared} in template.yaml"

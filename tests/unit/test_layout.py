@@ -7,7 +7,9 @@ import ast
 from reelstack_cli.settings import CHECKOUT
 
 PACKAGE = CHECKOUT / "src" / "reelstack"
-FOUNDATION = {"errors", "config", "ids", "wire", "aws", "bodies", "observability", "idempotency", "paging"}
+FOUNDATION = {
+    "errors", "config", "ids", "wire", "aws", "bodies", "observability", "idempotency", "paging", "netguard",
+}  # fmt: skip
 # What each room may import besides the foundation.
 ALLOWED = {
     "media": set(),
@@ -19,7 +21,8 @@ ALLOWED = {
     "library": {"uploads", "store", "sharing"},
     "toolcheck": {"media", "store"},
     "deadletters": set(),
-    "api": {"media", "store", "uploads", "push", "pipeline", "library", "sharing", "deadletters"},
+    "webhooks": {"store"},
+    "api": {"media", "store", "uploads", "push", "pipeline", "library", "sharing", "deadletters", "webhooks"},
 }
 
 

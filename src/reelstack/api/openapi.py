@@ -11,7 +11,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reelstack.bodies import AssetChanges, CompleteUpload, CreateUpload, RegisterDevice, RequestParts
+from reelstack.bodies import (
+    AssetChanges,
+    CompleteUpload,
+    CreateUpload,
+    CreateWebhook,
+    RegisterDevice,
+    RequestParts,
+    UpdateWebhook,
+)
 from reelstack.paging import MAX_PAGE
 
 JSON, HLS, HTML = "application/json", "application/vnd.apple.mpegurl", "text/html"
@@ -134,6 +142,27 @@ OPERATIONS = (
     Operation("listDevices", "GET", "/devices", "The caller's registered phones", 200, None, (401,),
               answer=_object("devices", devices={"type": "array", "items": _DEVICE})),
     Operation("removeDevice", "DELETE", "/devices/{device_id}", "Stop pushes to a phone", 204, media_types=()),
+    Operation("createWebhook", "POST", "/webhooks",
+              "Register a webhook endpoint for the caller's events (https on a public address): its webhookId and "
+              "its signing secret (whsec_..., shown this once)", 201, CreateWebhook, (400, 401, 409),
+              answer=_object("webhookId secret", webhookId=_STRING, secret=_STRING)),
+    Operation("listWebhooks", "GET", "/webhooks", "The caller's webhook endpoints (never their secrets)", 200, None,
+              (401,)),
+    Operation("getWebhook", "GET", "/webhooks/{webhook_id}", "One of the caller's webhook endpoints", 200),
+    Operation("updateWebhook", "PATCH", "/webhooks/{webhook_id}",
+              "Change url, events (null: all), description, or enabled (true turns a disabled endpoint back on)",
+              200, UpdateWebhook, (400, 401, 404)),
+    Operation("deleteWebhook", "DELETE", "/webhooks/{webhook_id}", "Delete the endpoint", 204, media_types=()),
+    Operation("rotateWebhookSecret", "POST", "/webhooks/{webhook_id}/rotate-secret",
+              "A new signing secret (shown this once); the previous one keeps signing beside it for 24 h", 200),
+    Operation("testWebhook", "POST", "/webhooks/{webhook_id}/test",
+              "Deliver a webhook.test event to this endpoint (signed and retried as any event): the delivery",
+              202),
+    Operation("listWebhookDeliveries", "GET", "/webhooks/{webhook_id}/deliveries",
+              "The endpoint's deliveries, newest first (?limit=&cursor=): status, attempts with response code, "
+              "the first 1 KiB of the body and latency", 200, None, (400, 401, 404), query=_PAGING),
+    Operation("retryWebhookDelivery", "POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+              "Deliver again now, with a fresh retry schedule", 202, None, (401, 404, 409)),
     Operation("webPage", "GET", "/", "The web page", 200, None, (), public=True, media_types=(HTML,)),
     Operation("webAsset", "GET", "/web/{name}", "The web page's scripts and styles", 200, None, (404,), public=True,
               media_types=("text/javascript", "text/css")),

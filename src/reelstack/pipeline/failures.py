@@ -14,8 +14,8 @@ from pynamodb.exceptions import DoesNotExist
 
 from reelstack import aws
 from reelstack.errors import code_and_message, domain_error_names
-from reelstack.store import assets
-from reelstack.store.events import EventType, publish
+from reelstack.store import assets, events
+from reelstack.store.events import EventType
 from reelstack.store.keys import MediaKeys, is_id
 from reelstack.store.objects import delete_prefix
 from reelstack.store.records import AssetModel, ErrorAttribute, iso
@@ -33,13 +33,15 @@ def record_failure(asset_id: Any, owner_id: Any, code: str, message: str) -> dic
     if not is_id(str(asset_id)):
         log.error("failure of a job without an asset: %s %s", code, message)
         return {"assetId": None, "status": "failed", "code": code, "announced": False}
-    moved = assets.move(asset_id, AssetStatus.FAILED, error=ErrorAttribute(code=code, message=message[:1000]))
+    failed = events.event(EventType.ASSET_FAILED, asset_id, owner_id, error={"code": code, "message": message})
+    error = ErrorAttribute(code=code, message=message[:1000])
+    moved = assets.move(asset_id, AssetStatus.FAILED, error=error, announcing=failed)
     # Never the outputs of an asset that became ready: a failure reported after Publish succeeded
     # (a lost answer, then a Catch) must not take a playing video away.
     gone = moved or is_gone(assets.status_now(asset_id))
     removed = delete_prefix(MediaKeys(asset_id).prefix) if gone else 0
     if moved:
-        publish(EventType.ASSET_FAILED, asset_id, owner_id, error={"code": code, "message": message})
+        events.publish(failed)
     return {"assetId": asset_id, "status": "failed", "code": code, "removedObjects": removed, "announced": moved}
 
 

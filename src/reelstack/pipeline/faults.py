@@ -4,9 +4,11 @@ is how the tests prove that Retry, the fences and the backstops work.
 
 Faults: ``probe`` and ``transcode`` (the step fails with a transient error), ``probe:cut-read`` (the
 source's body breaks mid-stream), ``stall:hls|thumbnails|previews`` (the step sleeps
-FAULT_STALL_SECONDS before it uploads, to open a window for races). ``ingest`` is an outage rather
-than a blip: Ingest fails on every attempt while it is named, so Lambda's retries are spent and the
-event lands in the dead-letter queue (``reelstack dlq redrive`` brings it back once it is lifted).
+FAULT_STALL_SECONDS before it uploads, to open a window for races); ``crash:<event type>`` (the
+function dies between a write and the publish of its event: reelstack.store.events). ``ingest`` is an
+outage rather than a blip: Ingest fails on every attempt while it is named, so Lambda's retries are
+spent and the event lands in the dead-letter queue (``reelstack dlq redrive`` brings it back once it
+is lifted).
 """
 
 from __future__ import annotations
@@ -15,20 +17,12 @@ import time
 
 from reelstack.config import deployment
 from reelstack.errors import InjectedFault
-from reelstack.store.records import AssetModel, conditional
+from reelstack.store import assets
 
 
 def fault_due(fault: str, asset_id: str) -> bool:
     """Whether FAULT_INJECTION names ``fault`` and it has not yet struck this asset."""
-    if fault not in deployment().faults.names:
-        return False
-    return conditional(
-        lambda: AssetModel(asset_id).update(
-            actions=[AssetModel.injected_faults.add({fault})],
-            condition=AssetModel.injected_faults.does_not_exist() | ~AssetModel.injected_faults.contains(fault),
-        ),
-        "the asset",
-    )
+    return fault in deployment().faults.names and assets.strike_once(asset_id, fault)
 
 
 def inject_fault(step: str, asset_id: str) -> None:

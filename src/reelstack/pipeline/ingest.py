@@ -17,10 +17,10 @@ from reelstack.errors import InvalidInput, SourceMismatch
 from reelstack.pipeline.failures import record_failure
 from reelstack.pipeline.faults import fail_while_named
 from reelstack.pipeline.job import Job, Source
-from reelstack.store import assets
-from reelstack.store.events import EventType, publish
+from reelstack.store import assets, events
+from reelstack.store.events import EventType
 from reelstack.store.keys import SourceKey
-from reelstack.store.records import AssetModel, UploadModel
+from reelstack.store.records import AssetModel, Change, UploadModel
 from reelstack.store.states import AssetStatus, UploadStatus
 
 log = logging.getLogger(__name__)
@@ -77,12 +77,16 @@ def ingest(bucket: str, raw_key: str, version_id: str | None, size: int) -> dict
             raise
         log.info("execution %s exists already: a duplicate event", name)
         return {"assetId": upload.asset_id, "execution": name, "started": False}
-    AssetModel(upload.asset_id).update(actions=[AssetModel.execution_arn.set(arn)])
-    publish(EventType.UPLOAD_COMPLETED, upload.asset_id, upload.owner_id, size=size, versionId=version_id)
+    completed = events.event(
+        EventType.UPLOAD_COMPLETED, upload.asset_id, upload.owner_id, size=size, versionId=version_id
+    )
+    events.announce(completed, Change(AssetModel(upload.asset_id), [AssetModel.execution_arn.set(arn)]), "the asset")
     return {"assetId": upload.asset_id, "execution": name, "started": True}
 
 
 def _reject(key: str, asset_id: str | None, owner_id: str | None, code: str, message: str) -> dict[str, Any]:
     log.error("rejected object %s: %s", key, message)
-    publish(EventType.UPLOAD_REJECTED, asset_id, owner_id, key=key, error={"code": code, "message": message})
+    events.announce(
+        events.event(EventType.UPLOAD_REJECTED, asset_id, owner_id, key=key, error={"code": code, "message": message})
+    )
     return {"rejected": code, "key": key}

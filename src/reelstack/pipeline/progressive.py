@@ -25,8 +25,8 @@ from reelstack.errors import AssetGone, ToolchainFailed
 from reelstack.media import hls, render
 from reelstack.media.ladder import Plan
 from reelstack.pipeline.job import Job
-from reelstack.store import assets
-from reelstack.store.events import EventType, publish
+from reelstack.store import assets, events
+from reelstack.store.events import EventType
 from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import delete_prefix, get_document, get_text, put_texts, upload_files
 from reelstack.store.records import AssetModel
@@ -38,10 +38,17 @@ STATUS_CHECK_SECONDS = 2.0  # how often a running encode looks whether its asset
 
 def announce_playable(job: Job) -> bool:
     """The asset becomes playable and ``asset.playable`` goes out, once (whoever gets there first)."""
-    if not assets.mark_playable(job.asset_id, MediaKeys(job.asset_id).master_playlist):
+    asset = assets.read_consistent(job.asset_id)
+    if asset is None or asset.playable:
         return False
-    view = asset_view(AssetModel.get(job.asset_id, consistent_read=True))
-    publish(EventType.ASSET_PLAYABLE, job.asset_id, job.owner_id, playback=view.get("playback"))
+    master = MediaKeys(job.asset_id).master_playlist
+    asset.playable, asset.hls = True, {"master": master}  # the asset as the write below makes it
+    playable = events.event(
+        EventType.ASSET_PLAYABLE, job.asset_id, job.owner_id, playback=asset_view(asset).get("playback")
+    )
+    if not assets.mark_playable(job.asset_id, master, announcing=playable):
+        return False
+    events.publish(playable)
     return True
 
 

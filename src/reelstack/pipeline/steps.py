@@ -31,8 +31,8 @@ from reelstack.pipeline import progressive
 from reelstack.pipeline.failures import failure_from_state_error
 from reelstack.pipeline.faults import fault_due, inject_fault, stall_if_due
 from reelstack.pipeline.job import Job
-from reelstack.store import assets
-from reelstack.store.events import EventType, publish
+from reelstack.store import assets, events
+from reelstack.store.events import EventType
 from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import delete_prefix, get_document, upload_folder
 from reelstack.store.records import AssetModel, conditional, utc_now
@@ -49,8 +49,9 @@ UPLOAD_MARGIN_SHARE = 0.25  # ... or this share of the time a short function has
 
 def probe(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
     """Verify the object against its declaration, then describe it; nothing is decoded yet."""
-    if assets.move(job.asset_id, AssetStatus.PROCESSING, step="probing"):
-        publish(EventType.ASSET_PROCESSING, job.asset_id, job.owner_id, step="probing")
+    processing = events.event(EventType.ASSET_PROCESSING, job.asset_id, job.owner_id, step="probing")
+    if assets.move(job.asset_id, AssetStatus.PROCESSING, step="probing", announcing=processing):
+        events.publish(processing)
     else:
         _set_step(job.asset_id, "probing")
     inject_fault("probe", job.asset_id)
@@ -299,23 +300,26 @@ def publish_ready(job: Job) -> dict[str, Any]:
         actions.append(AssetModel.previews.set({"video": made["video"], "animated": made["animated"]}))
     if warnings:
         actions.append(AssetModel.warnings.set(warnings))
-    AssetModel(job.asset_id).update(actions=actions)
+    asset = AssetModel(job.asset_id)
+    asset.update(actions=actions)  # loads the record as it is now
     progressive.announce_playable(job)  # asset.playable always comes first (a no-op if it has)
-    moved = assets.move(job.asset_id, AssetStatus.READY)
-    asset = AssetModel.get(job.asset_id, consistent_read=True)
+    asset.status = AssetStatus.READY  # the view as the move below makes it
+    view = asset_view(asset)
+    ready = events.event(
+        EventType.ASSET_READY,
+        job.asset_id,
+        job.owner_id,
+        playback=view.get("playback"),
+        thumbnails=view.get("thumbnails"),
+        previews=view.get("previews"),
+        renditions=view.get("renditions"),
+        media=media.contract_view(),
+        **({"warnings": warnings} if warnings else {}),
+    )
+    moved = assets.move(job.asset_id, AssetStatus.READY, announcing=ready)
     if moved:
-        view = asset_view(asset)
-        publish(
-            EventType.ASSET_READY,
-            job.asset_id,
-            job.owner_id,
-            playback=view.get("playback"),
-            thumbnails=view.get("thumbnails"),
-            previews=view.get("previews"),
-            renditions=view.get("renditions"),
-            media=media.contract_view(),
-            **({"warnings": warnings} if warnings else {}),
-        )
+        events.publish(ready)
+    asset = AssetModel.get(job.asset_id, consistent_read=True)
     # Made public while it was processing: in the feed from now on. After asset.ready, so that a retry
     # of this step (a failed write here) cannot lose the announcement: a repeat lists it all the same.
     sharing.list_in_feed(job.asset_id)

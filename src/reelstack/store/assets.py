@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pynamodb.exceptions import DoesNotExist
 
 from reelstack.errors import AssetGone, NotFound
-from reelstack.store.records import AssetModel, ErrorAttribute, conditional, owned_record, utc_now
+from reelstack.store.records import AssetModel, Change, ErrorAttribute, commit, conditional, owned_record, utc_now
 from reelstack.store.states import AssetStatus, may_become
+
+if TYPE_CHECKING:
+    from reelstack.store.events import Event
 
 
 def owned_asset(owner_id: str, asset_id: str) -> AssetModel:
@@ -39,11 +44,13 @@ def move(
     error: ErrorAttribute | None = None,
     now: str | None = None,
     only_from: tuple[AssetStatus, ...] | None = None,
+    announcing: Event | None = None,
 ) -> bool:
     """Move the asset to ``status`` if it is in a state that may (states.ASSET_TRANSITIONS), narrowed
     to ``only_from`` where the caller knows more (an upload's end only ever moves an asset still
     uploading); False if it is not (it moved on already, or this is a repeat). Whoever gets True
-    announces the change."""
+    announces the change: ``announcing`` is recorded in the outbox with the move (one transaction),
+    and the caller publishes it (reelstack.store.events)."""
     origins = may_become(status)
     if only_from is not None:
         if not set(only_from) <= set(origins):
@@ -57,19 +64,34 @@ def move(
         actions.append(AssetModel.feed.remove())  # only shared (public, ready) assets are in the feed
     if error is not None:
         actions.append(AssetModel.error.set(error))
+    if announcing is not None:
+        change = Change(AssetModel(asset_id), actions, AssetModel.status.is_in(*origins), (announcing.outbox_item(),))
+        return commit(change, "the asset")
     return conditional(
         lambda: AssetModel(asset_id).update(actions=actions, condition=AssetModel.status.is_in(*origins)),
         "the asset",
     )
 
 
-def mark_playable(asset_id: str, master: str) -> bool:
+def mark_playable(asset_id: str, master: str, announcing: Event) -> bool:
     """The processing asset becomes playable with its master playlist, once: True for the one caller
-    who made it so (and announces it)."""
+    who made it so (``announcing`` is in the outbox with it; the caller publishes it)."""
+    change = Change(
+        AssetModel(asset_id),
+        [AssetModel.playable.set(True), AssetModel.hls.set({"master": master})],
+        (AssetModel.status == AssetStatus.PROCESSING) & AssetModel.playable.does_not_exist(),
+        (announcing.outbox_item(),),
+    )
+    return commit(change, "the asset")
+
+
+def strike_once(asset_id: str, fault: str) -> bool:
+    """Record that an injected ``fault`` struck the asset: True the first time only (FAULT_INJECTION's
+    faults strike once per asset, so that the retry that follows succeeds)."""
     return conditional(
         lambda: AssetModel(asset_id).update(
-            actions=[AssetModel.playable.set(True), AssetModel.hls.set({"master": master})],
-            condition=(AssetModel.status == AssetStatus.PROCESSING) & AssetModel.playable.does_not_exist(),
+            actions=[AssetModel.injected_faults.add({fault})],
+            condition=AssetModel.injected_faults.does_not_exist() | ~AssetModel.injected_faults.contains(fault),
         ),
         "the asset",
     )

@@ -3,7 +3,8 @@ in template.yaml; a model finds its table's name in the deployment when it is us
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +17,13 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from reelstack.config import Deployment, deployment
 from reelstack.errors import NotFound, StorageUnavailable
@@ -176,6 +181,116 @@ class DeviceModel(Model):
     updated_at = UnicodeAttribute(attr_name="updatedAt")
 
     by_owner = DevicesByOwnerIndex()
+
+
+class OutboxModel(Model):
+    """An event recorded with the change it announces, not yet on the topic (reelstack.store.events):
+    deleted once published; whatever stays past OutboxGraceSeconds is published by the sweeper."""
+
+    class Meta:
+        table_name = _FromDeployment(lambda settings: settings.outbox_table)
+
+    event_id = UnicodeAttribute(hash_key=True, attr_name="eventId")
+    type = UnicodeAttribute()
+    document = UnicodeAttribute()  # the event's JSON, exactly as it is published
+    recorded_at = UnicodeAttribute(attr_name="recordedAt")
+
+
+class WebhooksByOwnerIndex(ByOwnerIndex):
+    class Meta:
+        index_name = "ByOwner"
+        projection = AllProjection()
+
+
+class WebhookSecret(MapAttribute):
+    value = UnicodeAttribute()
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    expires_at = UnicodeAttribute(null=True, attr_name="expiresAt")  # a rotated-out secret's last moment
+
+
+class WebhookModel(Model):
+    """An owner's webhook endpoint (reelstack.webhooks.endpoints)."""
+
+    class Meta:
+        table_name = _FromDeployment(lambda settings: settings.webhooks_table)
+
+    webhook_id = UnicodeAttribute(hash_key=True, attr_name="webhookId")
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    url = UnicodeAttribute()
+    events = ListAttribute(of=UnicodeAttribute, null=True)  # None: every event type
+    description = UnicodeAttribute(null=True)
+    secrets = ListAttribute(of=WebhookSecret)  # the newest first
+    enabled = BooleanAttribute(default=True)
+    disabled_reason = UnicodeAttribute(null=True, attr_name="disabledReason")
+    # Since when every delivery has failed (removed by the first success): disabled past a limit.
+    failing_since = UnicodeAttribute(null=True, attr_name="failingSince")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+
+    by_owner = WebhooksByOwnerIndex()
+
+
+class ByWebhookIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "ByWebhook"
+        projection = AllProjection()
+
+    webhook_id = UnicodeAttribute(hash_key=True, attr_name="webhookId")
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
+
+
+class DeliveryModel(Model):
+    """One event for one endpoint (reelstack.webhooks.deliveries): its id derives from both, so an
+    event published twice is delivered once."""
+
+    class Meta:
+        table_name = _FromDeployment(lambda settings: settings.deliveries_table)
+
+    delivery_id = UnicodeAttribute(hash_key=True, attr_name="deliveryId")
+    webhook_id = UnicodeAttribute(attr_name="webhookId")
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    event_id = UnicodeAttribute(attr_name="eventId")
+    event_type = UnicodeAttribute(attr_name="eventType")
+    payload = UnicodeAttribute()  # the body every attempt sends, byte for byte
+    status = UnicodeAttribute()  # pending | delivered | failed
+    attempt_count = NumberAttribute(default=0, attr_name="attemptCount")
+    # Attempts of the current schedule started after this many (a manual retry starts a new one).
+    schedule_base = NumberAttribute(default=0, attr_name="scheduleBase")
+    # [{attempt, at, responseStatus?, responseBody? (1 KiB), latencyMs, error?}]
+    attempts = ListAttribute(of=MapAttribute, null=True)
+    next_attempt_at = UnicodeAttribute(null=True, attr_name="nextAttemptAt")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    purge_at = NumberAttribute(null=True, attr_name="purgeAt")  # DynamoDB TTL, epoch seconds
+
+    by_webhook = ByWebhookIndex()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One update of one record, with the condition it needs: written alone or in a transaction."""
+
+    record: Model
+    actions: Sequence[Action]
+    condition: Condition | None = None
+    also: Sequence[Model] = field(default_factory=tuple)  # records put in the same transaction
+
+
+def commit(change: Change, what: str) -> bool:
+    """Write ``change`` and the records it carries along in one DynamoDB transaction: all or nothing.
+    True if it applied, False if the change's condition did not hold; anything else (throttling, a
+    conflicting transaction, a 5xx) is StorageUnavailable."""
+    try:
+        with TransactWrite(connection=Connection()) as transaction:
+            transaction.update(change.record, actions=list(change.actions), condition=change.condition)
+            for record in change.also:
+                transaction.save(record)
+    except TransactWriteError as error:
+        codes = {reason.code for reason in error.cancellation_reasons if reason is not None} - {None, "None"}
+        if codes == {"ConditionalCheckFailed"}:
+            return False
+        raise StorageUnavailable(f"{what} could not be updated; try again") from error
+    return True
 
 
 def conditional(write: Callable[[], Any], what: str) -> bool:

@@ -18,7 +18,7 @@ def test_chalice_own_errors_use_the_contract_shape(aws: None) -> None:
     assert set(json.loads(response["body"])["error"]) == {"code", "message"}
 
 
-BODY_ROUTES = ["create-upload", "request-parts", "complete-upload", "update-asset", "register-device"]
+BODY_ROUTES = ["create-upload", "request-parts", "complete-upload", "update-asset", "register-device", "create-webhook"]
 
 
 @pytest.mark.parametrize("route", BODY_ROUTES)

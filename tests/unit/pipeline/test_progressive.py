@@ -312,7 +312,7 @@ def test_extras_wait_for_the_first_segments_but_never_longer_than_their_yield(
     assert polls == [progressive.PLAYABLE_POLL_SECONDS] * 4
 
     polls.clear()
-    assets.mark_playable(job.asset_id, MediaKeys(job.asset_id).master_playlist)
+    progressive.announce_playable(job)
     wait(job.asset_id, 60)
     assert polls == []  # playable: no wait at all
 

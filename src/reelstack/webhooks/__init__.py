@@ -1,0 +1,1 @@
+"""Webhooks: owners' endpoints, Standard Webhooks signatures, deliveries retried for a day."""
