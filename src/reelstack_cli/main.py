@@ -576,13 +576,13 @@ def parser() -> argparse.ArgumentParser:
         commands,
         "dlq",
         help="events the asynchronous functions failed on: list them, run them again",
-        description="Each asynchronously invoked function (ingest, notify, executionEnded, uploadSweeper) "
-        "sends the events its retries could not handle to a dead-letter queue of its own. `list` shows them "
+        description="Each asynchronously invoked function (ingest, notify, executionEnded, uploadSweeper, "
+        "outboxSweeper) sends the events its retries could not handle to a dead-letter queue of its own. `list` shows them "
         "and leaves them there; `redrive` runs each one's function again with its original event and deletes "
         "it only when that run succeeded (exit status 1 if any failed again).",
     )
     dlq.add_argument("action", choices=["list", "redrive"])
-    dlq.add_argument("--queue", help="only this queue (ingest, notify, executionEnded, uploadSweeper)")
+    dlq.add_argument("--queue", help="only this queue (ingest, notify, executionEnded, uploadSweeper, outboxSweeper)")
     dlq.add_argument("--limit", type=int, help="at most this many events per queue")
     dlq.add_argument("--target", choices=["local", "aws"], default="local")
     dlq.add_argument("--stack", help="with --target aws: the stack's name (default reelstack)")

@@ -214,7 +214,10 @@ def test_health_reports_each_dependency_honestly(stack: Stack, api_environment: 
     health_url = stack.outputs["apiUrl"] + "/health"
     answer = json.loads(http.request("GET", health_url).data)  # no token needed
     assert answer["status"] == "ok"
-    dead_letters = {"ingestDeadLetters", "notifyDeadLetters", "executionEndedDeadLetters", "uploadSweeperDeadLetters"}
+    dead_letters = {
+        "ingestDeadLetters", "notifyDeadLetters", "executionEndedDeadLetters", "uploadSweeperDeadLetters",
+        "outboxSweeperDeadLetters",
+    }  # fmt: skip
     assert set(answer["checks"]) == {
         "assetsTable", "uploadsTable", "uploadBucket", "mediaBucket", "eventsTopic", "stateMachine", *dead_letters
     }  # fmt: skip
