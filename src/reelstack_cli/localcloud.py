@@ -40,6 +40,11 @@ SERVICES = [
     "events",
 ]
 INSTALL_HINT = "run `make localcloud` (it installs LocalStack's pinned runtime and the plugins)"
+OUTDATED_PLUGINS = (
+    "the local cloud started before its plugins were last installed (`make localcloud`), so it runs the "
+    "old ones: restart it to load them (`reelstack local stop`, `reelstack local start`, `reelstack deploy`; "
+    "a restart forgets the local cloud's stack and data)"
+)
 
 
 class LocalCloudError(RuntimeError):
@@ -105,15 +110,27 @@ class LocalCloud:
             log_file=self.log_file,
         )
 
+    @staticmethod
+    def _site_packages() -> Path:
+        return LOCALSTACK_PYTHON.parent.parent / "lib" / "python3.13" / "site-packages"
+
     def missing_parts(self) -> list[str]:
         missing = []
         if not LOCALSTACK_PYTHON.exists():
             missing.append(f"LocalStack's runtime ({LOCALSTACK_PYTHON.parent.parent})")
-        elif not list(LOCALSTACK_PYTHON.parent.parent.glob("lib/python3.13/site-packages/reelstack_localcloud")):
+        elif not (self._site_packages() / "reelstack_localcloud").is_dir():
             missing.append("the reelstack-localcloud plugins in LocalStack's virtualenv")
         if not LAMBDA_RUNTIME_PYTHON.exists():
             missing.append(f"the Lambda runtime interpreter ({LAMBDA_RUNTIME_PYTHON.parent.parent})")
         return missing
+
+    def runs_outdated_plugins(self) -> bool:
+        """Whether the plugins were installed again (`make localcloud`, as `make demo` does after a pull)
+        after this local cloud started: LocalStack loads them once, when it starts."""
+        if not self._pid():
+            return False
+        records = self._site_packages().glob("reelstack_localcloud-*.dist-info/RECORD")
+        return any(record.stat().st_mtime > self.pid_file.stat().st_mtime for record in records)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from reelstack_cli.build_tools import BuildError
 from reelstack_cli.demo import DEMO_USER, run_demo
 from reelstack_cli.deploy import DeployError, current_parameters, deploy_aws, deploy_local, dev_secret, local_outputs
 from reelstack_cli.invoke import InvokeError, invoke, read_event, resolve, signed_as
-from reelstack_cli.localcloud import LocalCloud, LocalCloudError
+from reelstack_cli.localcloud import OUTDATED_PLUGINS, LocalCloud, LocalCloudError
 from reelstack_cli.settings import settings
 from reelstack_cli.uploader import Uploader, UploadError, describe_progress, wait_for_asset
 from reelstack_cli.waiting import AssetTimeout
@@ -66,6 +66,7 @@ def cmd_local(args: argparse.Namespace) -> None:
         with progress_console.status("starting the local cloud (LocalStack, host mode)") as spinner:
             status = cloud.start(on_wait=lambda elapsed: spinner.update(f"starting the local cloud ({elapsed:.0f}s)"))
         elapsed = time.monotonic() - started
+        _note_outdated_plugins(cloud)
         result = {**status.as_dict(), "startSeconds": round(elapsed, 2)}
         _emit(
             args,
@@ -122,6 +123,7 @@ def cmd_deploy(args: argparse.Namespace) -> None:
         return
     config = settings()
     _require_cloud(config)
+    _note_outdated_plugins(LocalCloud(config))
     if args.stack:
         config = type(config)(config.cloud_dir, config.port, args.stack)
     outputs = deploy_local(config, report, parameters)
@@ -365,6 +367,11 @@ def cmd_invoke(args: argparse.Namespace) -> None:
         named, message = error.get("errorType", "an error"), error.get("errorMessage", "")
         progress_console.print(f"[red]error:[/red] {escape(f'{logical_id} raised {named}: {message}')}")
         sys.exit(1)
+
+
+def _note_outdated_plugins(cloud: LocalCloud) -> None:
+    if cloud.runs_outdated_plugins():
+        progress_console.print(f"[yellow]note:[/yellow] {escape(OUTDATED_PLUGINS)}")
 
 
 def _require_cloud(config: Any) -> None:

@@ -7,6 +7,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.demo import wait_for_execution
 from reelstack_cli.settings import CHECKOUT
 from tests.integration.conftest import Cli, Stack
@@ -100,26 +101,80 @@ def test_function_logs_reach_cloudwatch_logs(stack: Stack) -> None:
     assert any(message.startswith("REPORT RequestId") for message in messages)
 
 
-def test_a_code_change_takes_effect_on_the_next_invoke(stack: Stack, cli: Cli, tmp_path: Path) -> None:
-    source = tmp_path / "project"
+def _project_copy(folder: Path) -> Path:
+    """A copy of the project's deployable sources, to change and deploy in place of the checkout."""
+    source = folder / "project"
     source.mkdir()
     for part in ("template.yaml", "functions", "layers", "statemachines", "src", "web", "package-lock.json"):
         copy = shutil.copytree if (CHECKOUT / part).is_dir() else shutil.copy2
         copy(CHECKOUT / part, source / part)
     (source / "node_modules").symlink_to(CHECKOUT / "node_modules")  # hls.js for the web layer
+    return source
+
+
+def _add_route(source: Path) -> None:
+    """GET /redeploy-check: a Chalice route and its SAM event, the way a developer adds one."""
+    template = source / "template.yaml"
+    catch_all = "        UnknownRoute:\n"
+    event = """\
+        RedeployCheck:
+          Type: Api
+          Properties: {RestApiId: !Ref Api, Path: /redeploy-check, Method: ANY}
+"""
+    assert catch_all in template.read_text()
+    template.write_text(template.read_text().replace(catch_all, event + catch_all, 1))
+    app = source / "functions" / "api" / "app.py"
+    view = """
+
+@route("/redeploy-check", "GET", public=True)
+def redeploy_check() -> dict:
+    return {"route": "added"}
+"""
+    app.write_text(app.read_text() + view)
+
+
+def _new_route_answer(api: ApiClient) -> dict:
+    try:
+        return api.get("/redeploy-check")
+    except ApiError as error:
+        return {"status": error.status, "code": error.code}
+
+
+def test_a_changed_project_redeploys_over_the_existing_stack(
+    stack: Stack, cli: Cli, alice: ApiClient, tmp_path: Path
+) -> None:
+    """A code change and a route change (a new route; on AWS a new API deployment for its stage) take
+    effect on the next `reelstack deploy` over the running stack: same API URL, data kept. Both ride one
+    redeploy (and one more to put the checkout back), which is most of this test's time."""
+    source = _project_copy(tmp_path)
     app = source / "functions" / "toolcheck" / "app.py"
     app.write_text(app.read_text().replace("return build", 'return {**build, "revision": "changed"}'))
+    _add_route(source)
+    kept = f"it-redeploy-{uuid.uuid4().hex[:8]}"
+    stack.client("dynamodb").put_item(TableName=stack.outputs["tableName"], Item={"assetId": {"S": kept}})
+    stack.client("s3").put_object(Bucket=stack.outputs["mediaBucket"], Key=f"{kept}/kept.txt", Body=b"kept")
 
     function = stack.function_name("ToolchainCheckFunction")
     assert "revision" not in _invoke(stack, function, {"assetId": "before-change"})[1]
+    assert _new_route_answer(alice) == {"status": 404, "code": "RouteNotFound"}
     try:
-        cli.run("deploy", env={"REELSTACK_PROJECT_ROOT": str(source)})
+        deployed = cli.json("deploy", env={"REELSTACK_PROJECT_ROOT": str(source)})
+        assert deployed["outputs"] == stack.outputs  # the same API, stage, tables and buckets
         error, payload = _invoke(stack, function, {"assetId": "after-change"})
         assert error is None
         assert payload["revision"] == "changed"
+        assert _new_route_answer(alice) == {"route": "added"}
+        assert "items" in alice.get("/assets")  # the routes it had still answer
     finally:
-        cli.run("deploy")  # leave the stack as the checkout describes it
+        cli.run("deploy")  # leave the stack as the checkout describes it (the route removed: a route change too)
     assert "revision" not in _invoke(stack, function, {"assetId": "restored"})[1]
+    assert _new_route_answer(alice) == {"status": 404, "code": "RouteNotFound"}
+    table_item = stack.client("dynamodb").get_item(TableName=stack.outputs["tableName"], Key={"assetId": {"S": kept}})
+    assert "Item" in table_item
+    assert (
+        stack.client("s3").get_object(Bucket=stack.outputs["mediaBucket"], Key=f"{kept}/kept.txt")["Body"].read()
+        == b"kept"
+    )
 
 
 def test_a_redeploy_without_changes_uploads_and_changes_nothing(stack: Stack, cli: Cli) -> None:

@@ -5,6 +5,7 @@ tests/integration/test_invoke.py)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import urllib3
 from standardwebhooks.webhooks import Webhook
 
 from reelstack.webhooks.signing import new_secret
-from reelstack_cli import invoke
+from reelstack_cli import invoke, localcloud
 from reelstack_cli import main as cli
 from reelstack_cli.settings import CHECKOUT
 from reelstack_cli.webhooks import Delivery, Receiver
@@ -82,6 +83,34 @@ def test_an_unexpected_error_says_how_to_see_where_it_happened(
     monkeypatch.setenv("REELSTACK_DEBUG", "1")
     with pytest.raises(KeyError):
         cli.main(["openapi"])
+
+
+def test_a_local_cloud_older_than_its_plugins_says_to_restart(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """After a pull, `make demo` reinstalls the plugins but finds the local cloud running with the old
+    ones (LocalStack loads them when it starts): `local start` says so instead of carrying on silently."""
+    record = (
+        tmp_path / "venv" / "lib" / "python3.13" / "site-packages" / "reelstack_localcloud-0.1.0.dist-info" / "RECORD"
+    )
+    record.parent.mkdir(parents=True)
+    record.write_text("")
+    monkeypatch.setattr(localcloud, "LOCALSTACK_PYTHON", tmp_path / "venv" / "bin" / "python")
+    monkeypatch.setenv("REELSTACK_CLOUD_DIR", str(tmp_path / "cloud"))
+    cloud = localcloud.LocalCloud(cli.settings())
+    cloud.pid_file.parent.mkdir(parents=True)
+    cloud.pid_file.write_text(str(os.getpid()))  # a live process stands in for LocalStack
+    # It answers: `local start` finds it running.
+    monkeypatch.setattr(localcloud.LocalCloud, "_health", lambda self, timeout=2.0: {"version": "2026.3.0"})
+
+    started = time.time() - 60
+    os.utime(cloud.pid_file, (started, started))
+    cli.main(["local", "start"])
+    assert "restart it" in " ".join(capsys.readouterr().err.split())
+
+    os.utime(record, (started - 60, started - 60))  # installed before the cloud started
+    cli.main(["local", "start"])
+    assert "restart" not in capsys.readouterr().err
 
 
 def test_bash_completion_completes_commands_and_their_options(tmp_path: Path) -> None:

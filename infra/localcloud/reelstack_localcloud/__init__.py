@@ -4,4 +4,6 @@
   DynamoDB Local at run time, which cannot work offline.
 - ``local-process``: a Lambda runtime executor that runs each execution environment as a local
   process instead of a Docker container.
+- ``apply_api_update_patches`` (a start hook): CloudFormation updates a REST API and its stage in place,
+  so a redeploy that changes the API's routes or gateway responses works on an existing local cloud.
 """

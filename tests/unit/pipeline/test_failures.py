@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from reelstack.media import identify
 from reelstack.pipeline.failures import failure_from_state_error
 from reelstack.store.records import AssetModel
 from reelstack_cli.settings import CHECKOUT
@@ -51,6 +52,18 @@ def test_record_failure_marks_the_asset_and_removes_partial_outputs(
 def test_failures_outside_the_domain_reach_users_as_plain_sentences(error: dict, code: str, sentence: str) -> None:
     """Lambda's and Python's own words (request ids, paths, JSONPaths) stay in the log."""
     assert failure_from_state_error(error) == (code, sentence)
+
+
+def test_the_sample_failure_events_say_what_the_pipeline_says() -> None:
+    """events/ shows the real refusal of a file that is no media at all, as the probe raises it, as
+    Record failure reads it and as asset.failed announces it."""
+    refusal = identify.UNKNOWN.refusal()
+    caught = load_event("record_failure/caught-error.json")
+    assert "media" not in caught  # caught at "Probe source", before the probe's facts exist
+    assert json.loads(caught["error"]["Cause"]) == {"errorType": type(refusal).__name__, "errorMessage": str(refusal)}
+    assert failure_from_state_error(caught["error"]) == (refusal.code, refusal.message)
+    announced = json.loads(load_event("notify/asset-failed.json")["Records"][0]["Sns"]["Message"])
+    assert announced["error"] == {"code": refusal.code, "message": refusal.message}
 
 
 def ended_event(name: str, asset_id: str, execution: str) -> dict[str, Any]:

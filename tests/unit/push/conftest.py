@@ -12,6 +12,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 
 from reelstack.ids import new_id
+from reelstack.media import identify
 from reelstack.store.records import AssetModel, DeviceModel, ErrorAttribute, SourceAttribute, utc_now
 from tests.unit.conftest import call, load_event, load_handler
 
@@ -70,7 +71,8 @@ def terminal_asset(status: str, owner: str = "alice", title: str | None = "Sunse
         title=title,
         created_at=utc_now(),
         source=SourceAttribute(filename="IMG_0042.MOV", size=1, content_type="video/quicktime"),
-        error=ErrorAttribute(code="NotMedia", message="the file is not audio or video") if status == "failed" else None,
+        # As the sample asset.failed event announces it: the probe's refusal of a file that is no media.
+        error=ErrorAttribute(code="NotMedia", message=identify.UNKNOWN.sentence) if status == "failed" else None,
     ).save()
     return asset_id
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import boto3
 
 from reelstack.ids import new_id
+from reelstack.media import identify
 from tests.unit.conftest import call
 from tests.unit.push.conftest import endpoint_attributes, notify, pushes_to, terminal_asset
 
@@ -32,7 +33,7 @@ def test_failed_pushes_the_reason(phones: dict[str, str]) -> None:
     notify("asset-failed", asset_id)
     [ios] = pushes_to(phones["alice-ios"])
     assert ios["aps"]["alert"]["title"] == "Your video could not be processed"
-    assert ios["aps"]["alert"]["body"] == "IMG_0042.MOV: the file is not audio or video"
+    assert ios["aps"]["alert"]["body"] == f"IMG_0042.MOV: {identify.UNKNOWN.sentence}"  # the sample's reason
     assert (ios["status"], ios["errorCode"]) == ("failed", "NotMedia")
     [android] = pushes_to(phones["alice-android"])
     assert android["fcmV1Message"]["message"]["data"]["errorCode"] == "NotMedia"
