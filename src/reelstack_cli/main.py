@@ -585,8 +585,8 @@ def parser() -> argparse.ArgumentParser:
         help="events the asynchronous functions failed on: list them, run them again",
         description="Each asynchronously invoked function (ingest, notify, executionEnded, uploadSweeper, "
         "outboxSweeper) sends the events its retries could not handle to a dead-letter queue of its own. "
-        "`list` shows them and leaves them there; `redrive` runs each one's function again with its original event and deletes "
-        "it only when that run succeeded (exit status 1 if any failed again).",
+        "`list` shows them and leaves them there; `redrive` runs each one's function again with its original "
+        "event and deletes it only when that run succeeded (exit status 1 if any failed again).",
     )
     dlq.add_argument("action", choices=["list", "redrive"])
     dlq.add_argument("--queue", help="only this queue (ingest, notify, executionEnded, uploadSweeper, outboxSweeper)")
