@@ -19,7 +19,8 @@ from standardwebhooks.webhooks import Webhook
 from reelstack.webhooks.signing import new_secret
 from reelstack_cli import invoke, localcloud
 from reelstack_cli import main as cli
-from reelstack_cli.settings import CHECKOUT
+from reelstack_cli.commands import common, developer
+from reelstack_cli.settings import CHECKOUT, settings
 from reelstack_cli.webhooks import Delivery, Receiver
 
 EVENTS = CHECKOUT / "events"
@@ -76,7 +77,7 @@ def test_an_unexpected_error_says_how_to_see_where_it_happened(
     def broken(args: object) -> None:
         raise KeyError("surprise")
 
-    monkeypatch.setattr(cli, "cmd_openapi", broken)
+    monkeypatch.setattr(developer, "cmd_openapi", broken)
     with pytest.raises(SystemExit) as done:
         cli.main(["openapi"])
     assert done.value.code == 1 and "REELSTACK_DEBUG=1" in " ".join(capsys.readouterr().err.split())
@@ -97,7 +98,7 @@ def test_a_local_cloud_older_than_its_plugins_says_to_restart(
     record.write_text("")
     monkeypatch.setattr(localcloud, "LOCALSTACK_PYTHON", tmp_path / "venv" / "bin" / "python")
     monkeypatch.setenv("REELSTACK_CLOUD_DIR", str(tmp_path / "cloud"))
-    cloud = localcloud.LocalCloud(cli.settings())
+    cloud = localcloud.LocalCloud(settings())
     cloud.pid_file.parent.mkdir(parents=True)
     cloud.pid_file.write_text(str(os.getpid()))  # a live process stands in for LocalStack
     # It answers: `local start` finds it running.
@@ -162,9 +163,9 @@ def test_user_signs_an_api_event_in_both_header_maps_and_nothing_else() -> None:
     assert [k for k in signed["headers"] if k.lower() == "authorization"] == ["Authorization"]
     with pytest.raises(invoke.InvokeError, match="API Gateway events only"):
         invoke.signed_as(json.loads((EVENTS / "plan" / "job-with-media.json").read_text()), "TOKEN")
-    assert cli._pairs(["A=1", "B=x=y"], "--env") == {"A": "1", "B": "x=y"}
-    with pytest.raises(cli.CommandError, match="--env takes NAME=VALUE"):
-        cli._pairs(["A"], "--env")
+    assert common.pairs(["A=1", "B=x=y"], "--env") == {"A": "1", "B": "x=y"}
+    with pytest.raises(common.CommandError, match="--env takes NAME=VALUE"):
+        common.pairs(["A"], "--env")
 
 
 def test_webhooks_listen_verifies_the_raw_body_and_marks_repeats() -> None:
