@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from reelstack.observability import lambda_handler
+from reelstack.pipeline.chunked import encode_audio
 from reelstack.pipeline.job import Job
-from reelstack.pipeline.steps import encode_audio
 
 
 @lambda_handler

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from reelstack.observability import lambda_handler, logger
+from reelstack.pipeline.chunked import join_chunks
 from reelstack.pipeline.job import Job
-from reelstack.pipeline.steps import join_chunks
 
 
 @lambda_handler

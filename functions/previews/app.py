@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from reelstack.observability import MetricUnit, lambda_handler, metrics
+from reelstack.pipeline.extras import previews
 from reelstack.pipeline.job import Job
-from reelstack.pipeline.steps import previews
 
 
 @lambda_handler

@@ -6,11 +6,11 @@ from typing import Any
 
 from reelstack.observability import MetricUnit, lambda_handler, metrics
 from reelstack.pipeline.job import Job
-from reelstack.pipeline.steps import probe
+from reelstack.pipeline.steps import probe_source
 
 
 @lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    media = probe(Job.from_state(event), context.get_remaining_time_in_millis)
+    media = probe_source(Job.from_state(event), context.get_remaining_time_in_millis)
     metrics.add_metric(name="SourceSeconds", unit=MetricUnit.Seconds, value=media["durationSeconds"])
     return media

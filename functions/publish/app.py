@@ -6,11 +6,11 @@ from typing import Any
 
 from reelstack.observability import MetricUnit, lambda_handler, metrics
 from reelstack.pipeline.job import Job
-from reelstack.pipeline.steps import publish_ready
+from reelstack.pipeline.steps import publish
 
 
 @lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = publish_ready(Job.from_state(event))
+    result = publish(Job.from_state(event))
     metrics.add_metric(name="AssetsReady", unit=MetricUnit.Count, value=1 if result["announced"] else 0)
     return result

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from reelstack.observability import MetricUnit, lambda_handler, metrics
+from reelstack.pipeline.extras import thumbnails
 from reelstack.pipeline.job import Job
-from reelstack.pipeline.steps import thumbnails
 
 
 @lambda_handler

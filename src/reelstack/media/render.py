@@ -50,7 +50,7 @@ class Made:
 def inspect(source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLimits | None = None) -> MediaInfo:
     """Header and packet scan (no decoding), then the limits: a :class:`MediaInfo` or a named error."""
     try:
-        header = ffmpeg.probe(source, seconds_left(), work)
+        header = ffmpeg.read_header(source, seconds_left(), work)
     except UnsupportedMedia as refused:
         named = identify.refusal(source, refused)  # names what the file is instead
         if named is refused:
@@ -178,7 +178,7 @@ def ladder_playlists(plan: Plan, out: Path, progress: dict[str, Progress], ended
 ChunkPart = dict[str, Any]
 
 
-def encode_chunk(
+def chunk_renditions(
     source: ffmpeg.Source, media: MediaInfo, plan: Plan, chunk: Chunk, out: Path, seconds_left: SecondsLeft
 ) -> tuple[Made, dict[str, ChunkPart]]:
     """One chunk of every rendition (video only) into ``out/<rendition>/``: globally numbered segments
@@ -198,7 +198,7 @@ def encode_chunk(
     return made, segments
 
 
-def encode_audio(source: ffmpeg.Source, media: MediaInfo, plan: Plan, out: Path, seconds_left: SecondsLeft) -> Made:
+def audio_rendition(source: ffmpeg.Source, media: MediaInfo, plan: Plan, out: Path, seconds_left: SecondsLeft) -> Made:
     """The audio rendition of chunked video with sound (``out/audio/``); nothing for a silent video."""
     started = time.monotonic()
     if plan.has_audio and not plan.audio_only:
@@ -212,7 +212,7 @@ def encode_audio(source: ffmpeg.Source, media: MediaInfo, plan: Plan, out: Path,
     return Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started)
 
 
-def join_chunks(plan: Plan, chunks: list[dict[str, ChunkPart]], out: Path) -> None:
+def write_joined_playlists(plan: Plan, chunks: list[dict[str, ChunkPart]], out: Path) -> None:
     """Each rendition's media playlist from its chunks' segments, in order, and the master playlist."""
     for name, text in joined_playlists(plan, chunks, ended=True).items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,7 @@
-"""The pipeline's steps, one function per Task state of ``statemachines/pipeline.asl.json``.
+"""The pipeline's steps, one function per Task state of ``statemachines/pipeline.asl.json``, named
+after it (Probe source, Plan renditions, Transcode HLS ladder, Publish; the chunked encoding's steps
+are in :mod:`reelstack.pipeline.chunked`, the extras' in :mod:`reelstack.pipeline.extras`), and the
+helpers they share (the work folder, the source, the uploads, the time left).
 
 Each takes the job (reelstack.pipeline.job) and returns what the state machine stores under the
 step's key. Every step may run more than once (Retry, duplicate events): they overwrite the same
@@ -9,7 +12,6 @@ anything twice.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -26,7 +28,6 @@ from reelstack.media import render
 from reelstack.media.budget import check_fits
 from reelstack.media.ladder import Plan, plan_ladder
 from reelstack.media.limits import MediaLimits
-from reelstack.media.probe import MediaInfo
 from reelstack.pipeline import progressive
 from reelstack.pipeline.failures import failure_from_state_error
 from reelstack.pipeline.faults import fault_due, inject_fault, stall_if_due
@@ -34,7 +35,7 @@ from reelstack.pipeline.job import Job
 from reelstack.store import assets, events
 from reelstack.store.events import EventType
 from reelstack.store.keys import MediaKeys
-from reelstack.store.objects import delete_prefix, get_document, upload_folder
+from reelstack.store.objects import upload_folder
 from reelstack.store.records import AssetModel, conditional, utc_now
 from reelstack.store.states import AssetStatus
 from reelstack.store.views import asset_view
@@ -44,20 +45,20 @@ UPLOAD_MARGIN_SECONDS = 20  # kept back from FFmpeg's timeout to upload its outp
 UPLOAD_MARGIN_SHARE = 0.25  # ... or this share of the time a short function has
 
 
-# -- probe ---------------------------------------------------------------------------------------
+# -- probe source ---------------------------------------------------------------------------------------
 
 
-def probe(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
+def probe_source(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
     """Verify the object against its declaration, then describe it; nothing is decoded yet."""
     processing = events.event(EventType.ASSET_PROCESSING, job.asset_id, job.owner_id, step="probing")
     if assets.move(job.asset_id, AssetStatus.PROCESSING, step="probing", announcing=processing):
         events.publish(processing)
     else:
-        _set_step(job.asset_id, "probing")
+        set_step(job.asset_id, "probing")
     inject_fault("probe", job.asset_id)
     with work_folder() as work:
         source = download_source(job, work)
-        media = render.inspect(source, _time_left(remaining_ms), work, _source_limits())
+        media = render.inspect(source, time_left(remaining_ms), work, _source_limits())
     check_fits(media, job.chunk_seconds, deployment().chunk_timeout_seconds, deployment().transcode_timeout_seconds)
     AssetModel(job.asset_id).update(actions=[AssetModel.media.set(media.contract_view())])
     return media.as_dict()
@@ -99,7 +100,7 @@ def download_source(job: Job, work: Path) -> Path:
 
 def plan(job: Job) -> dict[str, Any]:
     """The ladder, and the chunks when the video is longer than the job's chunk length."""
-    _set_step(job.asset_id, "planning")
+    set_step(job.asset_id, "planning")
     return plan_ladder(job.described(), job.chunk_seconds, deployment().passthrough).as_dict()
 
 
@@ -109,7 +110,7 @@ def plan(job: Job) -> dict[str, Any]:
 def transcode(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
     """All renditions from one FFmpeg process. Segments go to the media bucket as FFmpeg writes them,
     and the asset becomes playable once every rung has its first (reelstack.pipeline.progressive)."""
-    _set_step(job.asset_id, "transcoding")
+    set_step(job.asset_id, "transcoding")
     inject_fault("transcode", job.asset_id)
     the_plan = job.planned()
     keys = MediaKeys(job.asset_id)
@@ -119,7 +120,7 @@ def transcode(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
         out.mkdir()
         publisher = progressive.LadderPublisher(job, the_plan, out)
         try:
-            made = render.encode_ladder(source, job.described(), the_plan, out, _time_left(remaining_ms), publisher)
+            made = render.encode_ladder(source, job.described(), the_plan, out, time_left(remaining_ms), publisher)
             stall_if_due("stall:hls", job.asset_id)  # a slow step, for the race tests (FAULT_INJECTION)
             uploaded = publisher.finish(made.progress)
         except AssetGone:
@@ -128,10 +129,14 @@ def transcode(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
             # Segments went up while FFmpeg ran: if the asset went meanwhile, they go too (AssetGone).
             progressive.fence(job.asset_id, keys.hls_prefix)
             raise
-    return _ladder(keys, the_plan, uploaded, [warning.as_dict() for warning in made.warnings], made.ffmpeg_seconds)
+    return ladder_outputs(
+        keys, the_plan, uploaded, [warning.as_dict() for warning in made.warnings], made.ffmpeg_seconds
+    )
 
 
-def _ladder(keys: MediaKeys, the_plan: Plan, objects: int, warnings: list[dict[str, str]], seconds: float) -> dict:
+def ladder_outputs(
+    keys: MediaKeys, the_plan: Plan, objects: int, warnings: list[dict[str, str]], seconds: float
+) -> dict:
     """What Publish gets from the video branch, in one piece or in chunks: ``{master, renditions}``."""
     return {
         "master": keys.master_playlist,
@@ -153,133 +158,10 @@ def _ladder(keys: MediaKeys, the_plan: Plan, objects: int, warnings: list[dict[s
     }
 
 
-# -- chunked encoding: a Map over the plan's chunks, the audio beside it, then the join ------------
-
-
-SOURCE_URL_SECONDS = 3600  # longer than any chunk may run
-
-
-def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, Any]:
-    """One chunk of every rendition. FFmpeg reads only the chunk's part of the source (HTTP range
-    requests on a presigned GET); the segments go to the media bucket under their global numbers and
-    the chunk's report (each rendition's segments and durations) under ``work/`` for the join, in one
-    fenced upload. A retry encodes the same chunk again and overwrites the same keys."""
-    _set_step(job.asset_id, "transcoding")
-    inject_fault("transcode", job.asset_id)  # once per asset: the chunk it strikes is retried alone
-    the_plan = job.planned()
-    chunk = the_plan.chunks[index]
-    keys = MediaKeys(job.asset_id)
-    with work_folder() as work:
-        out = work / "asset"
-        hls = out / keys.hls_prefix.removeprefix(keys.prefix)
-        hls.mkdir(parents=True)
-        made, segments = render.encode_chunk(
-            _source_url(job), job.described(), the_plan, chunk, hls, _time_left(remaining_ms)
-        )
-        report = {
-            "index": index,
-            "segments": segments,
-            "objects": len(made.files),
-            "warnings": [warning.as_dict() for warning in made.warnings],
-            "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
-        }
-        report_path = out / keys.chunk_report(index).removeprefix(keys.prefix)
-        report_path.parent.mkdir(parents=True)
-        report_path.write_text(json.dumps(report))
-        upload_outputs(job.asset_id, out, keys.prefix)
-    progressive.chunk_done(job, index)
-    return {"chunk": index, "objects": report["objects"], "ffmpegSeconds": report["ffmpegSeconds"]}
-
-
-def encode_audio(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
-    """The audio of chunked video, once, as its own rendition; nothing for a silent video."""
-    keys = MediaKeys(job.asset_id)
-    with work_folder() as work:
-        hls = work / "hls"
-        hls.mkdir()
-        made = render.encode_audio(_source_url(job), job.described(), job.planned(), hls, _time_left(remaining_ms))
-        uploaded = upload_outputs(job.asset_id, hls, keys.hls_prefix) if made.files else 0
-    progressive.audio_done(job)
-    return {"objects": uploaded, "ffmpegSeconds": round(made.ffmpeg_seconds, 3)}
-
-
-def join_chunks(job: Job, audio: dict[str, Any] | None) -> dict[str, Any]:
-    """Each rendition's media playlist from its chunks' segments and the master playlist; the chunk
-    reports go. Publish gets the same ``{master, renditions}`` as from the one-piece transcode."""
-    the_plan = job.planned()
-    keys = MediaKeys(job.asset_id)
-    reports = [get_document(keys.chunk_report(chunk.index)) for chunk in the_plan.chunks]
-    warnings = list({warning["code"]: warning for report in reports for warning in report["warnings"]}.values())
-    with work_folder() as work:
-        hls = work / "hls"
-        render.join_chunks(the_plan, [report["segments"] for report in reports], hls)
-        uploaded = upload_outputs(job.asset_id, hls, keys.hls_prefix)
-    delete_prefix(keys.work_prefix)
-    objects = uploaded + sum(report["objects"] for report in reports) + int((audio or {}).get("objects") or 0)
-    seconds = sum(report["ffmpegSeconds"] for report in reports) + float((audio or {}).get("ffmpegSeconds") or 0)
-    return _ladder(keys, the_plan, objects, warnings, seconds)
-
-
-def _source_url(job: Job) -> str:
-    """A presigned GET of the source's version, for FFmpeg to read in ranges."""
-    params = {"Bucket": job.source.bucket, "Key": job.source.key}
-    if job.source.version_id:
-        params["VersionId"] = job.source.version_id
-    return aws.presigning_s3().generate_presigned_url("get_object", Params=params, ExpiresIn=SOURCE_URL_SECONDS)
-
-
-# -- thumbnails and previews (extras: what cannot be made from the file is a warning) ----------------
-
-
-Maker = Callable[[Path, MediaInfo, Path, render.SecondsLeft], render.Made]
-
-
-def _make(job: Job, remaining_ms: RemainingMs, folder: str, prefix: str, maker: Maker) -> tuple[render.Made, int]:
-    """Download the source, let ``maker(source, media, out, seconds_left)`` write into a work folder,
-    upload what it wrote under ``prefix``; returns what was made and how many objects went up."""
-    media = job.described()
-    with work_folder() as work:
-        source = download_source(job, work)
-        out = work / folder
-        out.mkdir()
-        made = maker(source, media, out, _time_left(remaining_ms))
-        stall_if_due(f"stall:{folder}", job.asset_id)  # a slow step, for the race tests (FAULT_INJECTION)
-        uploaded = upload_outputs(job.asset_id, out, prefix)
-    return made, uploaded
-
-
-def thumbnails(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
-    """A poster (one seek, else the first frame that decodes) and a storyboard sprite with its WebVTT."""
-    keys = MediaKeys(job.asset_id)
-    # The extras' branch starts here (previews come after): it lets the first segments go first, once.
-    progressive.yield_until_playable(job.asset_id, deployment().extras_yield_seconds)
-    made, _ = _make(job, remaining_ms, "thumbnails", keys.thumbnails_prefix, render.make_thumbnails)
-    return {
-        "poster": keys.poster,
-        **({"storyboard": {"image": keys.storyboard_image, "vtt": keys.storyboard_vtt}}
-           if "storyboard.jpg" in made.files else {}),
-        "warnings": [warning.as_dict() for warning in made.warnings],
-        "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
-    }  # fmt: skip
-
-
-def previews(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
-    """A muted preview MP4 that feeds autoplay, and an animated WebP of the same moment."""
-    keys = MediaKeys(job.asset_id)
-    made, _ = _make(job, remaining_ms, "previews", keys.previews_prefix, render.make_previews)
-    return {
-        "video": keys.preview_video if "preview.mp4" in made.files else None,
-        "animated": keys.preview_animated if "preview.webp" in made.files else None,
-        "bytes": made.files,
-        "warnings": [warning.as_dict() for warning in made.warnings],
-        "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
-    }
-
-
 # -- publish -------------------------------------------------------------------------------------
 
 
-def publish_ready(job: Job) -> dict[str, Any]:
+def publish(job: Job) -> dict[str, Any]:
     """The asset becomes ready with its ladder and whatever extras were made; each extra that could
     not be made is a warning on it (the Parallel state's Catch hands over the extra's error)."""
     outputs = job.encoded()
@@ -369,14 +251,14 @@ def _source_limits() -> MediaLimits:
     return MediaLimits(max_duration_seconds=deployment().max_source_seconds)
 
 
-def _time_left(remaining_ms: RemainingMs) -> render.SecondsLeft:
+def time_left(remaining_ms: RemainingMs) -> render.SecondsLeft:
     """Seconds FFmpeg may still use: the invocation's remaining time less what the upload needs
     (UPLOAD_MARGIN_SECONDS, or a quarter of the time for a short function, such as a chunk's)."""
     margin = min(UPLOAD_MARGIN_SECONDS, remaining_ms() / 1000 * UPLOAD_MARGIN_SHARE)
     return lambda: remaining_ms() / 1000 - margin
 
 
-def _set_step(asset_id: str, step: str) -> None:
+def set_step(asset_id: str, step: str) -> None:
     conditional(
         lambda: AssetModel(asset_id).update(
             actions=[AssetModel.step.set(step), AssetModel.updated_at.set(utc_now())],

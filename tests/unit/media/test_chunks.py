@@ -79,10 +79,10 @@ def test_chunks_join_into_the_same_video_as_one_piece(recipe: Clip, tmp_path: Pa
     chunked = tmp_path / "chunked"
     reports = []
     for chunk in reversed(plan.chunks):  # in any order, as a Map finishes them
-        _, segments = render.encode_chunk(source, media, plan, chunk, chunked, seconds_left)
+        _, segments = render.chunk_renditions(source, media, plan, chunk, chunked, seconds_left)
         reports.insert(0, segments)
-    render.encode_audio(source, media, plan, chunked, seconds_left)
-    render.join_chunks(plan, reports, chunked)
+    render.audio_rendition(source, media, plan, chunked, seconds_left)
+    render.write_joined_playlists(plan, reports, chunked)
 
     # Segment for segment the rungs cut at the same moments: their IDR frames line up for switching.
     lists = {

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from reelstack.pipeline import steps
+from reelstack.pipeline import chunked
 from reelstack.store.records import AssetModel
 from tests.unit.conftest import MEDIA_BUCKET, load_handler
 from tests.unit.pipeline.conftest import job_event
@@ -25,7 +25,7 @@ def test_a_long_clip_is_encoded_in_chunks_and_published_as_one_ladder(
     long_pipeline: dict[str, Any], monkeypatch: pytest.MonkeyPatch, setenv: Callable[..., None]
 ) -> None:
     # moto serves no HTTP: the chunks read the same bytes from the local file instead of a presigned GET.
-    monkeypatch.setattr(steps, "_source_url", lambda job: long_pipeline["clip"])
+    monkeypatch.setattr(chunked, "_source_url", lambda job: long_pipeline["clip"])
     setenv(FAULT_INJECTION="transcode")  # the first chunk to start fails once
     asset_id = long_pipeline["upload"].asset_id
     media = load_handler("probe")(job_event("probe/job.json", long_pipeline), None)

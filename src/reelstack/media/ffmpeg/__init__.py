@@ -37,7 +37,7 @@ from reelstack.media.ffmpeg.previews import (
     preview_window,
 )
 from reelstack.media.ffmpeg.reasons import damaged_frames, explain
-from reelstack.media.ffmpeg.runner import Completed, probe, run
+from reelstack.media.ffmpeg.runner import Completed, read_header, run
 from reelstack.media.ffmpeg.thumbnails import (
     POSTER_LONG_SIDE,
     Storyboard,
@@ -53,6 +53,6 @@ __all__ = [
     "SHORT_SEGMENT_SECONDS", "X264_PRESET", "X264_PRESET_BELOW_COPY", "Completed", "Source", "Storyboard",
     "Target", "animated_command", "audio_command", "damaged_frames", "explain", "ffmpeg_command", "find_binary",
     "fit", "input_arguments", "packet_scan_command", "picture_filter", "plan_storyboard", "poster_command",
-    "preview_command", "preview_window", "probe", "probe_command", "run", "storyboard_command",
+    "preview_command", "preview_window", "probe_command", "read_header", "run", "storyboard_command",
     "transcode_command",
 ]  # fmt: skip

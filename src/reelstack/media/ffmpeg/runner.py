@@ -98,5 +98,6 @@ def _run_watched(
         return subprocess.CompletedProcess(command, process.returncode, stdout.read(), stderr.read())
 
 
-def probe(source: Path, timeout_seconds: float, workdir: Path) -> dict[str, Any]:
+def read_header(source: Path, timeout_seconds: float, workdir: Path) -> dict[str, Any]:
+    """ffprobe's description of the container and its streams (nothing decoded)."""
     return json.loads(run(probe_command(source), timeout_seconds, workdir, "read the file's header").stdout or "{}")

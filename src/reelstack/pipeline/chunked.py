@@ -1,0 +1,94 @@
+"""The chunked encoding's steps: a Map over the plan's chunks (Encode chunk), the audio once beside it
+(Encode audio), then Join chunks. Each chunk reads only its part of the source, by HTTP range requests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reelstack import aws
+from reelstack.media import render
+from reelstack.pipeline import progressive
+from reelstack.pipeline.faults import inject_fault
+from reelstack.pipeline.job import Job
+from reelstack.pipeline.steps import (
+    RemainingMs,
+    ladder_outputs,
+    set_step,
+    time_left,
+    upload_outputs,
+    work_folder,
+)
+from reelstack.store.keys import MediaKeys
+from reelstack.store.objects import delete_prefix, get_document
+
+SOURCE_URL_SECONDS = 3600  # longer than any chunk may run
+
+
+def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, Any]:
+    """One chunk of every rendition. FFmpeg reads only the chunk's part of the source (HTTP range
+    requests on a presigned GET); the segments go to the media bucket under their global numbers and
+    the chunk's report (each rendition's segments and durations) under ``work/`` for the join, in one
+    fenced upload. A retry encodes the same chunk again and overwrites the same keys."""
+    set_step(job.asset_id, "transcoding")
+    inject_fault("transcode", job.asset_id)  # once per asset: the chunk it strikes is retried alone
+    the_plan = job.planned()
+    chunk = the_plan.chunks[index]
+    keys = MediaKeys(job.asset_id)
+    with work_folder() as work:
+        out = work / "asset"
+        hls = out / keys.hls_prefix.removeprefix(keys.prefix)
+        hls.mkdir(parents=True)
+        made, segments = render.chunk_renditions(
+            _source_url(job), job.described(), the_plan, chunk, hls, time_left(remaining_ms)
+        )
+        report = {
+            "index": index,
+            "segments": segments,
+            "objects": len(made.files),
+            "warnings": [warning.as_dict() for warning in made.warnings],
+            "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
+        }
+        report_path = out / keys.chunk_report(index).removeprefix(keys.prefix)
+        report_path.parent.mkdir(parents=True)
+        report_path.write_text(json.dumps(report))
+        upload_outputs(job.asset_id, out, keys.prefix)
+    progressive.chunk_done(job, index)
+    return {"chunk": index, "objects": report["objects"], "ffmpegSeconds": report["ffmpegSeconds"]}
+
+
+def encode_audio(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
+    """The audio of chunked video, once, as its own rendition; nothing for a silent video."""
+    keys = MediaKeys(job.asset_id)
+    with work_folder() as work:
+        hls = work / "hls"
+        hls.mkdir()
+        made = render.audio_rendition(_source_url(job), job.described(), job.planned(), hls, time_left(remaining_ms))
+        uploaded = upload_outputs(job.asset_id, hls, keys.hls_prefix) if made.files else 0
+    progressive.audio_done(job)
+    return {"objects": uploaded, "ffmpegSeconds": round(made.ffmpeg_seconds, 3)}
+
+
+def join_chunks(job: Job, audio: dict[str, Any] | None) -> dict[str, Any]:
+    """Each rendition's media playlist from its chunks' segments and the master playlist; the chunk
+    reports go. Publish gets the same ``{master, renditions}`` as from the one-piece transcode."""
+    the_plan = job.planned()
+    keys = MediaKeys(job.asset_id)
+    reports = [get_document(keys.chunk_report(chunk.index)) for chunk in the_plan.chunks]
+    warnings = list({warning["code"]: warning for report in reports for warning in report["warnings"]}.values())
+    with work_folder() as work:
+        hls = work / "hls"
+        render.write_joined_playlists(the_plan, [report["segments"] for report in reports], hls)
+        uploaded = upload_outputs(job.asset_id, hls, keys.hls_prefix)
+    delete_prefix(keys.work_prefix)
+    objects = uploaded + sum(report["objects"] for report in reports) + int((audio or {}).get("objects") or 0)
+    seconds = sum(report["ffmpegSeconds"] for report in reports) + float((audio or {}).get("ffmpegSeconds") or 0)
+    return ladder_outputs(keys, the_plan, objects, warnings, seconds)
+
+
+def _source_url(job: Job) -> str:
+    """A presigned GET of the source's version, for FFmpeg to read in ranges."""
+    params = {"Bucket": job.source.bucket, "Key": job.source.key}
+    if job.source.version_id:
+        params["VersionId"] = job.source.version_id
+    return aws.presigning_s3().generate_presigned_url("get_object", Params=params, ExpiresIn=SOURCE_URL_SECONDS)
