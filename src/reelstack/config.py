@@ -149,7 +149,7 @@ def _seconds_list(env: Mapping[str, str], name: str, default: tuple[float, ...])
 @cache
 def deployment() -> Deployment:
     env = os.environ
-    defaults, limits, webhooks = Deployment(), Limits(), Webhooks()
+    defaults, limits = Deployment(), Limits()
     return Deployment(
         assets_table=env.get("ASSETS_TABLE", defaults.assets_table),
         uploads_table=env.get("UPLOADS_TABLE", defaults.uploads_table),
@@ -200,11 +200,16 @@ def deployment() -> Deployment:
         dead_letter_queues=named_urls(env.get("DEAD_LETTER_QUEUES", "")),
         allow_loopback_urls=env.get("ALLOW_LOOPBACK_URLS", "off") == "on",
         outbox_grace_seconds=_number(env, "OUTBOX_GRACE_SECONDS", defaults.outbox_grace_seconds),
-        webhooks=Webhooks(
-            retry_schedule=_seconds_list(env, "WEBHOOK_RETRY_SCHEDULE", webhooks.retry_schedule),
-            timeout_seconds=_number(env, "WEBHOOK_TIMEOUT_SECONDS", webhooks.timeout_seconds),
-            disable_after_seconds=_number(env, "WEBHOOK_DISABLE_AFTER_SECONDS", webhooks.disable_after_seconds),
-            secret_overlap_seconds=_number(env, "WEBHOOK_SECRET_OVERLAP_SECONDS", webhooks.secret_overlap_seconds),
-            deliveries_queue_url=env.get("WEBHOOK_DELIVERIES_QUEUE_URL", ""),
-        ),
+        webhooks=_webhooks(env),
+    )
+
+
+def _webhooks(env: Mapping[str, str]) -> Webhooks:
+    defaults = Webhooks()
+    return Webhooks(
+        retry_schedule=_seconds_list(env, "WEBHOOK_RETRY_SCHEDULE", defaults.retry_schedule),
+        timeout_seconds=_number(env, "WEBHOOK_TIMEOUT_SECONDS", defaults.timeout_seconds),
+        disable_after_seconds=_number(env, "WEBHOOK_DISABLE_AFTER_SECONDS", defaults.disable_after_seconds),
+        secret_overlap_seconds=_number(env, "WEBHOOK_SECRET_OVERLAP_SECONDS", defaults.secret_overlap_seconds),
+        deliveries_queue_url=env.get("WEBHOOK_DELIVERIES_QUEUE_URL", ""),
     )
