@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reelstack_cli.api_client import ApiClient, ApiError
@@ -181,3 +182,42 @@ def test_a_redeploy_without_changes_uploads_and_changes_nothing(stack: Stack, cl
     result = cli.run("deploy")
     assert "no changes" in result.stderr
     assert "uploading" not in result.stderr
+
+
+def test_a_cancelled_transaction_loses_no_other_write_to_its_table(stack: Stack) -> None:
+    """The local cloud's DynamoDB (moto) put back its copy of a table when a transaction was cancelled,
+    undoing what other requests wrote to that table meanwhile (an asset's move to processing, once; the
+    asset stayed uploaded). Cancelled transactions on one item, racing plain writes of others: every
+    write stays."""
+    table, prefix = stack.outputs["tableName"], f"race-{uuid.uuid4().hex[:8]}"
+    dynamodb = stack.client("dynamodb")
+    dynamodb.put_item(TableName=table, Item={"assetId": {"S": f"{prefix}-held"}, "status": {"S": "ready"}})
+    cancelled = []
+
+    def cancelled_transactions() -> None:
+        for _ in range(40):
+            try:
+                dynamodb.transact_write_items(TransactItems=[{"Update": {
+                    "TableName": table, "Key": {"assetId": {"S": f"{prefix}-held"}},
+                    "UpdateExpression": "SET #s = :s", "ConditionExpression": "#s = :never",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":s": {"S": "failed"}, ":never": {"S": "uploading"}},
+                }}])  # fmt: skip
+            except dynamodb.exceptions.TransactionCanceledException:
+                cancelled.append(1)
+
+    def plain_writes() -> None:
+        for index in range(120):
+            dynamodb.put_item(TableName=table, Item={"assetId": {"S": f"{prefix}-{index}"}})
+
+    with ThreadPoolExecutor(4) as pool:
+        for done in [
+            pool.submit(cancelled_transactions),
+            pool.submit(cancelled_transactions),
+            pool.submit(plain_writes),
+        ]:
+            done.result()
+    assert len(cancelled) == 80
+    keys = [{"assetId": {"S": f"{prefix}-{index}"}} for index in range(120)]
+    kept = [key for key in keys if "Item" in dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)]
+    assert len(kept) == 120, f"{120 - len(kept)} writes lost"
