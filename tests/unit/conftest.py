@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -80,7 +81,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
-        for logical_id, table in resources_of_type(load_template(TEMPLATE), "AWS::DynamoDB::Table").items():
+        for logical_id, table in resources_of_type(the_template(), "AWS::DynamoDB::Table").items():
             name = f"unit-{logical_id}"
             properties = {key: value for key, value in table["Properties"].items() if key in _TABLE_KEYS}
             dynamodb.create_table(TableName=name, **properties)
@@ -148,9 +149,16 @@ def load_handler(function: str) -> Callable[[dict[str, Any], Any], Any]:
 TOOLS = ("ffmpeg", "ffprobe")
 
 
-def layer_binaries_of(function: str) -> set[str]:
+@cache
+def the_template() -> dict[str, Any]:
+    """template.yaml, parsed once per test run (PyYAML takes about a second for it)."""
+    return load_template(TEMPLATE)
+
+
+@cache
+def layer_binaries_of(function: str) -> frozenset[str]:
     """The executables that functions/<function>'s layers put on its PATH, per template.yaml."""
-    template = load_template(TEMPLATE)
+    template = the_template()
     functions = resources_of_type(template, "AWS::Serverless::Function")
     (logical_id,) = [
         name
@@ -158,11 +166,11 @@ def layer_binaries_of(function: str) -> set[str]:
         if resource["Properties"].get("CodeUri", "").rstrip("/") == f"functions/{function}"
     ]
     layers = template["Resources"]
-    return {
+    return frozenset(
         binary
         for layer in function_layers(template, logical_id)
         for binary in layer_binaries(layers[layer]["Properties"]["ContentUri"])
-    }
+    )
 
 
 @contextmanager
