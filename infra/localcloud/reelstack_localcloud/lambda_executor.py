@@ -48,6 +48,9 @@ LOG = logging.getLogger(__name__)
 SUPPORTED_RUNTIMES = {"python3.13"}
 BOOTSTRAP = Path(__file__).parent / "runtime" / "bootstrap.py"
 MONITOR_INTERVAL_SECONDS = 0.1
+# Finding a process's descendants reads every process's /proc entry (a few ms each time): the list of
+# them is refreshed this often, their memory read at every look.
+DESCENDANTS_REFRESH_SECONDS = 1.0
 _MIB = 1024 * 1024
 
 
@@ -198,14 +201,19 @@ class LocalProcessExecutor(RuntimeExecutor):
             root = psutil.Process(process.pid)
         except psutil.NoSuchProcess:
             root = None
+        descendants: list[psutil.Process] = []
+        refreshed = 0.0
         while process.poll() is None:
-            if root is not None and self._pending_request and self._rss(root) > limit:
-                self._expected_exit = True
-                self._fail_pending(
-                    "Runtime.OutOfMemory", "Runtime exited with error: signal: killed (memory limit exceeded)"
-                )
-                self._kill()
-                return
+            if root is not None and self._pending_request:
+                if time.monotonic() - refreshed > DESCENDANTS_REFRESH_SECONDS:
+                    descendants, refreshed = self._descendants(root), time.monotonic()
+                if self._rss([root, *descendants]) > limit:
+                    self._expected_exit = True
+                    self._fail_pending(
+                        "Runtime.OutOfMemory", "Runtime exited with error: signal: killed (memory limit exceeded)"
+                    )
+                    self._kill()
+                    return
             time.sleep(MONITOR_INTERVAL_SECONDS)
         if self._stopping or self._expected_exit or process is not self.process:
             return
@@ -218,14 +226,18 @@ class LocalProcessExecutor(RuntimeExecutor):
         self._fail_pending("Runtime.ExitError", f"Runtime exited with error: {reason}")
 
     @staticmethod
-    def _rss(root: psutil.Process) -> int:
-        total = 0
+    def _descendants(root: psutil.Process) -> list[psutil.Process]:
         try:
-            for process in [root, *root.children(recursive=True)]:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    total += process.memory_info().rss
+            return root.children(recursive=True)
         except psutil.NoSuchProcess:
-            pass
+            return []
+
+    @staticmethod
+    def _rss(processes: list[psutil.Process]) -> int:
+        total = 0
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += process.memory_info().rss
         return total
 
     def _fail_pending(self, error_type: str, message: str, *, lambda_prefix: bool = True) -> None:
