@@ -29,7 +29,7 @@ SUITES: dict[str, ModuleType] = {
     "foundation": foundation,
     "soak": soak,  # races and faults under load; `python -m bench soak`
     "chunked": chunked,  # chunked encoding end to end, on and off, and the Lambda model; `python -m bench chunked`
-    "playable": playable,  # time to playable and to ready, pass-through on and off; `python -m bench playable`
+    "playable": playable,  # time to playable and to ready by input and length; `python -m bench playable`
     "webhooks": webhooks,  # from an asset's write to the webhook's 2xx; `python -m bench webhooks`
 }
 DEFAULT = ["transcode", "chunking", "uploads", "pipeline"]

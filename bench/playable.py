@@ -1,20 +1,20 @@
-"""Time to playable and time to ready on the local cloud, in Mux's length buckets, for standard input
-and for input that needs a full encode, against today's pipeline in the same run.
+"""Time to playable and time to ready on the local cloud, by input and by length (issue 26).
 
 Each upload's clock runs from the API's answer to ``complete`` to ``asset.playable``'s and
-``asset.ready``'s ``occurredAt``. Arms, one after the other on one freshly deployed cloud:
+``asset.ready``'s ``occurredAt``. Inputs, each 1080p30 with AAC stereo, as phones record them:
 
-- **standard input, pass-through**: a phone's 1080p30 H.264 (High, B-frames, about 6 Mbit/s) with
-  AAC-LC: its video is the top rung as it is, the rungs below are encoded, published as they grow.
-- **standard input, encoded**: the same file with ``PASSTHROUGH=off`` on PlanFunction: every rung is
-  encoded (still published as it grows). Its time to ready is what today's pipeline took to make
-  the video playable at all (before progressive publishing, playable was ready).
-- **full encode**: the same picture in HEVC (an iPhone's default), which must be encoded whatever
-  the switch says.
+- **standard H.264**: about 6 Mbit/s, High with B-frames: its video is the top rung as it is (pass-through);
+- **H.264 16 Mbit/s**: a phone's "most compatible" setting: over the pass-through cap, fully encoded;
+- **HEVC 6 Mbit/s**: an iPhone's default: fully encoded.
 
-Buckets: under 1 minute (60 s clips) and 1-5 minutes (90 s clips; chunked when encoded, never when
-passed through). p50 and p95 over BENCH_ROUNDS uploads per arm (p95 by nearest rank: with 5
-uploads, the slowest).
+Lengths (``BENCH_PLAYABLE_SECONDS``, default ``30,180,600``; the long ones last): a 60 s clip of
+each input is made once per machine and cut or looped without re-encoding. Rounds per cell:
+``BENCH_ROUNDS`` (default 5), ``BENCH_LONG_ROUNDS`` for videos over 3 minutes (default 1);
+``BENCH_PLAYABLE_INPUTS`` picks inputs by key (``standard,h264-16m,hevc``). p50 and p95 (nearest
+rank: with 5 uploads, the slowest). Beside each cell: the CPU-seconds the cloud's FFmpeg and ffprobe
+processes spent on the upload, where the time went (each state's first start and last end, from the
+execution's history), and, for the full encodes up to 3 minutes, the wall time of the one-piece
+ladder command run alone on the same clip (the floor for time to ready on these cores).
 """
 
 from __future__ import annotations
@@ -30,35 +30,38 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.chunked import _function_env
-from bench.common import cached_clip, deployed_cloud, median, pipeline_clients, write_results
-from reelstack_cli.media import Clip, ffmpeg, make_clip
+from bench.common import BenchCloud, deployed_cloud, median, pipeline_clients, write_results
+from reelstack.media import render
+from reelstack.media.ladder import plan_ladder
+from reelstack_cli.media import Clip, ffmpeg, ffprobe, make_clip
 from reelstack_cli.settings import LOCAL_DIR
 from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
-_LENGTHS = [int(value) for value in os.environ.get("BENCH_PLAYABLE_SECONDS", "60,90").split(",")]
-BUCKETS = {("under 1 minute" if seconds <= 60 else "1-5 minutes"): seconds for seconds in _LENGTHS}
-STANDARD = Clip(60, 1920, 1080, "30", x264_preset="veryfast", crf=21)  # a phone's camera, H.264
-HEVC = Clip(60, 1920, 1080, "30", codec="hevc", container="mov")  # an iPhone's "High Efficiency"
-ARMS = {  # arm -> (clip kind, PASSTHROUGH on PlanFunction)
-    "standard input, pass-through": ("standard", "on"),
-    "standard input, encoded": ("standard", "off"),
-    "full encode (HEVC)": ("hevc", "on"),
+LONG_ROUNDS = int(os.environ.get("BENCH_LONG_ROUNDS", "1"))
+LENGTHS = sorted(int(value) for value in os.environ.get("BENCH_PLAYABLE_SECONDS", "30,180,600").split(","))
+LADDER_ALONE_UP_TO = 180  # the one-piece ladder alone is timed for full encodes up to this length
+INPUTS: dict[str, tuple[str, Clip]] = {  # key -> (name, its 60 s recipe)
+    "standard": ("standard H.264", Clip(60, 1920, 1080, "30", x264_preset="veryfast", crf=21)),
+    "h264-16m": ("H.264 16 Mbit/s", Clip(60, 1920, 1080, "30", x264_preset="veryfast", bitrate=16_000_000)),
+    "hevc": ("HEVC 6 Mbit/s", Clip(60, 1920, 1080, "30", codec="hevc", container="mov", bitrate=6_000_000)),
 }
+CHOSEN = [key for key in os.environ.get("BENCH_PLAYABLE_INPUTS", ",".join(INPUTS)).split(",") if key]
+TIMELINE = ("Probe source", "Plan renditions", "Transcode HLS ladder", "Encode chunk", "Encode audio",
+            "Join chunks", "Make thumbnails", "Make previews", "Publish")  # fmt: skip
 
 
-def bench_clip(kind: str, seconds: int) -> Path:
-    """The kind's 60 s clip (made once per machine), or ``seconds`` of it looped without re-encoding."""
-    recipe = STANDARD if kind == "standard" else HEVC
+def bench_clip(key: str, seconds: int) -> Path:
+    """The input's 60 s clip (made once per machine), or ``seconds`` of it, cut or looped without re-encoding."""
+    recipe = INPUTS[key][1]
     folder = LOCAL_DIR / "bench-media"
-    minute = folder / f"{kind}-1080p30-60s{recipe.suffix}"
+    minute = folder / f"{key}-1080p30-60s{recipe.suffix}"
     if not minute.exists():
-        print(f"playable: generating the {kind} clip", file=sys.stderr, flush=True)
+        print(f"playable: generating the {key} clip", file=sys.stderr, flush=True)
         make_clip(minute, recipe)
     if seconds == 60:
         return minute
-    path = folder / f"{kind}-1080p30-{seconds}s{recipe.suffix}"
+    path = folder / f"{key}-1080p30-{seconds}s{recipe.suffix}"
     if not path.exists():
         command = [ffmpeg(), "-v", "error", "-y", "-stream_loop", str(seconds // 60), "-i", str(minute),
                    "-t", str(seconds), "-c", "copy", "-movflags", "+faststart", str(path)]  # fmt: skip
@@ -66,7 +69,7 @@ def bench_clip(kind: str, seconds: int) -> Path:
     return path
 
 
-def _moments(sqs: Any, queue: str, asset_id: str, timeout: float = 1200) -> dict[str, float]:
+def _moments(sqs: Any, queue: str, asset_id: str, timeout: float = 3600) -> dict[str, float]:
     """``{event type: occurredAt}`` of the asset's events, up to asset.ready (asset.failed raises)."""
     seen: dict[str, float] = {}
     deadline = time.monotonic() + timeout
@@ -92,89 +95,132 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+def tools_cpu_seconds(cloud: BenchCloud) -> float:
+    """CPU-seconds of the finished child processes (FFmpeg, ffprobe) of this cloud's function
+    processes: each waits for its tools, so the kernel adds their time to its own children's."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    marker = str(cloud.settings.cloud_dir).encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker not in (proc / "environ").read_bytes():
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[13]) + int(fields[14])) / tick  # cutime, cstime
+    return total
+
+
+def timeline(sfn: Any, cloud: BenchCloud, asset_id: str, since: float) -> dict[str, list[float]]:
+    """Each state's first start and last end, in seconds after ``since`` (from the execution's history)."""
+    executions = sfn.list_executions(stateMachineArn=cloud.outputs["stateMachineArn"])["executions"]
+    arn = next(item["executionArn"] for item in executions if item["name"].startswith(asset_id))
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    spans: dict[str, list[float]] = {}
+    for event in events:
+        details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails")
+        if not details or details["name"] not in TIMELINE:
+            continue
+        moment = round(event["timestamp"].timestamp() - since, 2)
+        span = spans.setdefault(details["name"], [moment, moment])
+        span[0], span[1] = min(span[0], moment), max(span[1], moment)
+    return spans
+
+
+def ladder_alone(clip: Path, scratch: Path) -> float:
+    """Wall seconds of the one-piece ladder command (every rung encoded, as the transcode would) alone."""
+    os.environ.setdefault("FFMPEG_PATH", ffmpeg())
+    os.environ.setdefault("FFPROBE_PATH", ffprobe())
+    media = render.inspect(clip, lambda: 3600, scratch)
+    out = scratch / "ladder-alone"
+    started = time.perf_counter()
+    render.encode_ladder(clip, media, plan_ladder(media), out, lambda: 3600)
+    seconds = time.perf_counter() - started
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    return round(seconds, 2)
+
+
 def run() -> dict[str, Any]:
     raw: dict[str, list[dict[str, Any]]] = {}
+    floors: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as scratch, deployed_cloud() as cloud:
-        sqs, _, queue, api = pipeline_clients(cloud, "bench-playable", scratch)
+        sqs, sfn, queue, api = pipeline_clients(cloud, "bench-playable", scratch)
         state = StateStore(Path(scratch) / "state")
-        switch = None
-        for bucket, seconds in BUCKETS.items():
-            for arm, (kind, passthrough) in ARMS.items():
-                clip = bench_clip(kind, seconds)
-                if passthrough != switch:
-                    _function_env(cloud, "PlanFunction", {"PASSTHROUGH": passthrough})
-                    switch = passthrough
-                    # The changed function starts afresh: warm it up, so no measured upload waits for it.
-                    warm = Uploader(api, "bench", state=state).upload(cached_clip(2), resume="never")
-                    wait_for_asset(api, warm["assetId"], timeout=900)
-                runs = raw.setdefault(f"{bucket}, {arm}", [])
-                for round_ in range(ROUNDS):
-                    print(f"playable: {bucket}, {arm}, upload {round_ + 1}/{ROUNDS}", file=sys.stderr, flush=True)
+        for seconds in LENGTHS:
+            for key in CHOSEN:
+                name, _ = INPUTS[key]
+                clip = bench_clip(key, seconds)
+                cell = f"{name}, {seconds} s"
+                if key != "standard" and seconds <= LADDER_ALONE_UP_TO:
+                    print(f"playable: {cell}, the ladder alone", file=sys.stderr, flush=True)
+                    floors[cell] = ladder_alone(clip, Path(scratch))
+                rounds = ROUNDS if seconds <= LADDER_ALONE_UP_TO else LONG_ROUNDS
+                for round_ in range(rounds):
+                    print(f"playable: {cell}, upload {round_ + 1}/{rounds}", file=sys.stderr, flush=True)
                     uploaded = Uploader(api, "bench", state=state).upload(clip, resume="never")
-                    completed_at = time.time()
+                    completed_at, cpu = time.time(), tools_cpu_seconds(cloud)
                     moments = _moments(sqs, queue, uploaded["assetId"])
                     asset = wait_for_asset(api, uploaded["assetId"], timeout=60)
-                    runs.append({
+                    time.sleep(1)  # the last step's function has waited for its tools
+                    raw.setdefault(cell, []).append({
                         "seconds": seconds,
-                        "sourceBytes": clip.stat().st_size,
+                        "sourceMbits": round(clip.stat().st_size * 8 / seconds / 1e6, 1),
                         "toPlayable": round(moments["asset.playable"] - completed_at, 2),
                         "toReady": round(moments["asset.ready"] - completed_at, 2),
+                        "toolsCpuSeconds": round(tools_cpu_seconds(cloud) - cpu, 1),
                         "passthrough": asset["renditions"][0]["passthrough"]["video"],
+                        "timeline": timeline(sfn, cloud, uploaded["assetId"], completed_at),
                     })  # fmt: skip
-        _function_env(cloud, "PlanFunction", {"PASSTHROUGH": "on"})
+                    report_run(cell, raw[cell][-1])
     summary = {}
-    for name, runs in raw.items():
+    for cell, runs in raw.items():
         playable, ready = [run["toPlayable"] for run in runs], [run["toReady"] for run in runs]
-        summary[name] = {
+        summary[cell] = {
             "seconds": runs[0]["seconds"],
             "uploads": len(runs),
+            "sourceMbits": runs[0]["sourceMbits"],
             "passthrough": all(run["passthrough"] for run in runs),
             "playableP50": round(median(playable), 2),
             "playableP95": round(percentile(playable, 0.95), 2),
             "readyP50": round(median(ready), 2),
             "readyP95": round(percentile(ready, 0.95), 2),
             "readyP50PerSourceSecond": round(median(ready) / runs[0]["seconds"], 3),
-        }
-    return write_results("playable", summary, raw, rounds=ROUNDS)
+            "toolsCpuSecondsP50": round(median([run["toolsCpuSeconds"] for run in runs]), 1),
+            **({"ladderAloneSeconds": floors[cell], "readyOverLadderAlone": round(median(ready) / floors[cell], 2)}
+               if cell in floors else {}),
+        }  # fmt: skip
+    return write_results("playable", summary, raw, rounds=ROUNDS, longRounds=LONG_ROUNDS, load=os.getloadavg())
+
+
+def report_run(cell: str, run: dict[str, Any]) -> None:
+    spans = ", ".join(f"{name} {start}-{end}" for name, (start, end) in run["timeline"].items())
+    print(f"  {cell}: playable {run['toPlayable']} s, ready {run['toReady']} s, "
+          f"tools {run['toolsCpuSeconds']} CPU-s; {spans}", file=sys.stderr, flush=True)  # fmt: skip
 
 
 def report(record: dict[str, Any]) -> None:
-    print(f"complete -> asset.playable and asset.ready, {record['rounds']} uploads per arm (p95: the slowest)")
-    print(f"  {'arm':<52} {'playable p50':>12} {'p95':>6} {'ready p50':>10} {'p95':>6} {'ready/length':>13}")
+    print(f"complete -> asset.playable and asset.ready; {record['rounds']} uploads per cell up to 3 minutes,"
+          f" {record.get('longRounds', record['rounds'])} past (p95: nearest rank)")  # fmt: skip
+    print(f"  {'cell':<28} {'Mbit/s':>6} {'playable p50':>12} {'p95':>6} {'ready p50':>10} {'p95':>7}"
+          f" {'ready/length':>12} {'CPU-s':>7} {'ladder alone':>12}")  # fmt: skip
     for name, row in record["median"].items():
+        alone = f"{row['ladderAloneSeconds']} ({row['readyOverLadderAlone']}x)" if "ladderAloneSeconds" in row else "-"
         print(
-            f"  {name:<52} {row['playableP50']:>12} {row['playableP95']:>6} {row['readyP50']:>10}"
-            f" {row['readyP95']:>6} {row['readyP50PerSourceSecond']:>12}x"
+            f"  {name:<28} {row['sourceMbits']:>6} {row['playableP50']:>12} {row['playableP95']:>6}"
+            f" {row['readyP50']:>10} {row['readyP95']:>7} {row['readyP50PerSourceSecond']:>11}x"
+            f" {row['toolsCpuSecondsP50']:>7} {alone:>12}"
         )
 
 
 def ratios(record: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows = []
-    for bucket, seconds in BUCKETS.items():
-        project = record["median"].get(f"{bucket}, standard input, pass-through")
-        today = record["median"].get(f"{bucket}, standard input, encoded")
-        full = record["median"].get(f"{bucket}, full encode (HEVC)")
-        if not (project and today and full):
-            continue
-        rows += [
-            (
-                f"Time to playable, {seconds} s 1080p30 standard input (p50 / p95)",
-                f"{project['playableP50']} s / {project['playableP95']} s",
-                f"today's pipeline (playable when ready): {today['readyP50']} s / {today['readyP95']} s",
-                f"{today['readyP50'] / project['playableP50']:.1f}x sooner",
-            ),
-            (
-                f"Time to ready, {seconds} s 1080p30 standard input (p50 / p95)",
-                f"pass-through: {project['readyP50']} s / {project['readyP95']} s "
-                f"({project['readyP50PerSourceSecond']}x its length)",
-                f"every rung encoded: {today['readyP50']} s / {today['readyP95']} s",
-                f"{today['readyP50'] / project['readyP50']:.2f}x faster",
-            ),
-            (
-                f"Time to playable, {seconds} s 1080p30 HEVC, full encode (p50 / p95)",
-                f"{full['playableP50']} s / {full['playableP95']} s",
-                f"playable when ready: {full['readyP50']} s / {full['readyP95']} s",
-                f"{full['readyP50'] / full['playableP50']:.1f}x sooner",
-            ),
-        ]
+    for name, row in record["median"].items():
+        rows.append((
+            f"Time to playable, {name} 1080p30 (p50 / p95)",
+            f"{row['playableP50']} s / {row['playableP95']} s",
+            f"playable when ready: {row['readyP50']} s / {row['readyP95']} s",
+            f"{row['readyP50'] / row['playableP50']:.1f}x sooner",
+        ))  # fmt: skip
     return rows

@@ -88,6 +88,7 @@ class Clip:
     dolby_vision: tuple[int, int] | None = None  # (profile, base-layer compatibility id), e.g. (8, 4)
     faststart: bool = True  # MP4/MOV index first, as apps export; a recorder writes it last
     crf: int | None = None  # x264/x265 quality (lower is closer to the pattern); None = the encoder's default
+    bitrate: int | None = None  # video bits per second, as a phone's encoder keeps it (instead of crf)
     x264_preset: str = "ultrafast"  # ultrafast: no B-frames, Constrained Baseline; a phone's encoder uses them
     audio_rate: int = 48000  # the stereo track's sample rate (44100 for many Android phones)
 
@@ -174,6 +175,8 @@ def make_clip(path: Path, clip: Clip) -> Path:
     arguments += [*codec, "-pix_fmt", _pixel_format(clip)]
     if clip.crf is not None:
         arguments += ["-crf", str(clip.crf)]
+    if clip.bitrate is not None:
+        arguments += ["-b:v", str(clip.bitrate), "-maxrate", str(clip.bitrate), "-bufsize", str(clip.bitrate)]
     if clip.frames is not None:
         arguments += ["-frames:v", str(clip.frames)]
     if clip.gop_seconds is not None and clip.codec not in ("prores", "mjpeg"):

@@ -8,20 +8,23 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reelstack import config
 from reelstack.media import render
+from reelstack.media.ffmpeg import SHORT_SEGMENT_SECONDS
 from reelstack.media.ladder import plan_ladder
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.media import ffmpeg, ffprobe, generate_clip
 from reelstack_cli.uploader import wait_for_asset
 from tests.integration.conftest import Stack
-from tests.integration.test_pipeline import upload
+from tests.integration.test_pipeline import events_for, upload
 
 pytestmark = pytest.mark.localcloud
 CHUNK_SECONDS = 6
@@ -57,7 +60,7 @@ def function_timeout(stack: Stack, logical_id: str, seconds: int) -> Iterator[No
 
 @pytest.mark.usefixtures("pinned_tools")
 def test_a_clip_too_long_for_one_encode_is_made_in_chunks_and_plays(
-    stack: Stack, alice: ApiClient, tmp_path: Path
+    stack: Stack, alice: ApiClient, tmp_path: Path, events_queue: Callable[[], list[dict[str, Any]]]
 ) -> None:
     clip = generate_clip(tmp_path / "long.mp4", seconds=SECONDS, width=960, height=540)
     # What one encode of the whole clip takes here, in this run; the chunk function gets less.
@@ -85,6 +88,15 @@ def test_a_clip_too_long_for_one_encode_is_made_in_chunks_and_plays(
     entered = [event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event]
     assert entered.count("Encode chunk") == SECONDS // CHUNK_SECONDS and "Transcode HLS ladder" not in entered
 
+    # Playable while the chunks were still encoding (the first chunk and the audio are published as
+    # they encode), once, and before ready.
+    playable = events_for(events_queue, uploaded["assetId"], "asset.playable")
+    ready = events_for(events_queue, uploaded["assetId"], "asset.ready")
+    assert len(playable) == 1 and len(ready) == 1 and playable[0]["occurredAt"] <= ready[0]["occurredAt"]
+    chunks_done = [event["timestamp"] for event in history
+                   if event.get("stateExitedEventDetails", {}).get("name") == "Encode chunk"]  # fmt: skip
+    assert datetime.fromisoformat(playable[0]["occurredAt"].replace("Z", "+00:00")) < max(chunks_done)
+
     # Every segment every playlist names is in the media bucket, numbered without a gap.
     s3, bucket = stack.client("s3"), stack.outputs["mediaBucket"]
     prefix = f"assets/{uploaded['assetId']}/hls/"
@@ -92,11 +104,12 @@ def test_a_clip_too_long_for_one_encode_is_made_in_chunks_and_plays(
             for item in page.get("Contents", [])}  # fmt: skip
     for rendition in [*asset["renditions"], {"name": "audio"}]:
         playlist = s3.get_object(Bucket=bucket, Key=f"{prefix}{rendition['name']}/index.m3u8")["Body"].read().decode()
-        named = re.findall(r"^(segment_\d+\.m4s)$", playlist, re.MULTILINE)
+        named = re.findall(r"^((?:start|segment)_\d+\.m4s)$", playlist, re.MULTILINE)
         named += re.findall(r'^#EXT-X-MAP:URI="([^"]+)"', playlist, re.MULTILINE)  # the init segment too
         assert named and {f"{prefix}{rendition['name']}/{name}" for name in named} <= keys
-        if rendition["name"] != "audio":
-            assert named[:-1] == [f"segment_{n:05d}.m4s" for n in range(SECONDS // 6)]
+        if rendition["name"] != "audio":  # the first chunk's 6 s in short segments, then the 6 s grid
+            short = [f"start_{n:05d}.m4s" for n in range(CHUNK_SECONDS // SHORT_SEGMENT_SECONDS)]
+            assert named[:-1] == short + [f"segment_{n:05d}.m4s" for n in range(1, SECONDS // 6)]
     assert not [key for key in keys if "/work/" in key]
 
     # A stock HLS client plays it through the playback URL: every frame, with its sound.

@@ -100,32 +100,43 @@ class Progress:
     segments: list[hls.Segment]
 
 
-_SEGMENT_NUMBER = re.compile(r"segment_(\d+)\.m4s$")
+_SEGMENT_NUMBER = re.compile(r"_(\d+)\.m4s$")
 
 
 class SegmentLog:
-    """Every segment FFmpeg has finished, per rendition. FFmpeg rewrites each rendition's playlist
-    (whole, by rename) as it closes a segment, but lists only its last few (ffmpeg.SHORT_SEGMENTS_WINDOW):
-    this keeps what it listed before. A segment that left the window before it was read (whoever
-    calls :meth:`update` was slow) is measured from its file."""
+    """Every segment FFmpeg has finished, per rendition (the plan's, or those ``names``). FFmpeg
+    rewrites each rendition's playlist (whole, by rename) as it closes a segment, but lists only its
+    last few when it makes short first segments (ffmpeg.SHORT_SEGMENTS_WINDOW): this keeps what it
+    listed before. A segment that left the window before it was read (whoever calls :meth:`update`
+    was slow) is measured from its file."""
 
-    def __init__(self, plan: Plan, out: Path, seconds_left: SecondsLeft) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        out: Path,
+        seconds_left: SecondsLeft,
+        names: list[str] | None = None,
+        chunk: Chunk | None = None,
+    ) -> None:
         self.plan, self.out, self.seconds_left = plan, out, seconds_left
+        # A chunk's segments are numbered from its first, and named after it (ffmpeg.segment_stem).
+        self.stem, self.first = ffmpeg.segment_stem(chunk), chunk.first_segment if chunk else 0
+        self.names = names if names is not None else [r.name for r in plan.renditions]
         self.init: dict[str, str] = {}
-        self.seen: dict[str, dict[int, hls.Segment]] = {r.name: {} for r in plan.renditions}
+        self.seen: dict[str, dict[int, hls.Segment]] = {name: {} for name in self.names}
 
     def update(self) -> dict[str, Progress]:
         progress = {}
-        for rendition in self.plan.renditions:
-            name, seen = rendition.name, self.seen[rendition.name]
+        for name in self.names:
+            seen = self.seen[name]
             playlist = self.out / name / "index.m3u8"
             text = playlist.read_text() if playlist.exists() else ""
             for segment in hls.playlist_segments(text):
                 seen[_number(segment[0])] = segment
             if seen and name not in self.init:
                 self.init[name] = hls.playlist_init(text)
-            for missing in sorted(set(range(max(seen, default=-1))) - set(seen)):
-                seen[missing] = self._measure(name, f"segment_{missing:05d}.m4s")
+            for missing in sorted(set(range(self.first, max(seen, default=-1))) - set(seen)):
+                seen[missing] = self._measure(name, f"{self.stem}_{missing:05d}.m4s")
             progress[name] = Progress(self.init.get(name), [seen[number] for number in sorted(seen)])
         return progress
 
@@ -152,7 +163,7 @@ def _init_name(folder: Path) -> str:
 def _number(segment: str) -> int:
     found = _SEGMENT_NUMBER.search(segment)
     if not found:
-        raise ToolchainFailed(f"FFmpeg named a segment {segment!r}, not segment_NNNNN.m4s")
+        raise ToolchainFailed(f"FFmpeg named a segment {segment!r}, not <name>_NNNNN.m4s")
     return int(found.group(1))
 
 
@@ -178,38 +189,63 @@ def ladder_playlists(plan: Plan, out: Path, progress: dict[str, Progress], ended
 ChunkPart = dict[str, Any]
 
 
+Watch = Callable[[dict[str, Progress]], None]  # told what FFmpeg has finished so far
+
+
 def chunk_renditions(
-    source: ffmpeg.Source, media: MediaInfo, plan: Plan, chunk: Chunk, out: Path, seconds_left: SecondsLeft
+    source: ffmpeg.Source,
+    media: MediaInfo,
+    plan: Plan,
+    chunk: Chunk,
+    out: Path,
+    seconds_left: SecondsLeft,
+    watch: Watch | None = None,
+    niceness: int = 0,
 ) -> tuple[Made, dict[str, ChunkPart]]:
     """One chunk of every rendition (video only) into ``out/<rendition>/``: globally numbered segments
     and the rendition's init segment (the same bytes from every chunk); returns what was made and, per
-    rendition, ``{init, segments}`` for the join. The chunk's own playlists are not kept."""
+    rendition, ``{init, segments}`` for the join. ``watch`` is told what FFmpeg has finished while it
+    writes (the first chunk is published as it encodes). The chunk's own playlists are not kept."""
     started = time.monotonic()
+    log = SegmentLog(plan, out, seconds_left, chunk=chunk)
+    tick = (lambda: watch(log.update())) if watch else None
     done = ffmpeg.run(ffmpeg.transcode_command(source, media, plan, out, chunk), seconds_left(), out.parent,
-                      f"encode the video from {chunk.start_seconds:.0f} s to {chunk.end_seconds:.0f} s")  # fmt: skip
-    segments: dict[str, ChunkPart] = {}
+                      f"encode the video from {chunk.start_seconds:.0f} s to {chunk.end_seconds:.0f} s", tick,
+                      niceness)  # fmt: skip
+    progress = log.update()
     for rendition in plan.renditions:
-        playlist = out / rendition.name / "index.m3u8"
-        text = playlist.read_text()
-        segments[rendition.name] = {"init": hls.playlist_init(text), "segments": hls.playlist_segments(text)}
-        playlist.unlink()
-    made = Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started)
+        (out / rendition.name / "index.m3u8").unlink()
+    segments: dict[str, ChunkPart] = {
+        name: {"init": part.init or "init.mp4", "segments": part.segments} for name, part in progress.items()
+    }
+    made = Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started, progress=progress)
     _warn_if_damaged(made, done.stderr)
     return made, segments
 
 
-def audio_rendition(source: ffmpeg.Source, media: MediaInfo, plan: Plan, out: Path, seconds_left: SecondsLeft) -> Made:
-    """The audio rendition of chunked video with sound (``out/audio/``); nothing for a silent video."""
+def audio_rendition(
+    source: ffmpeg.Source,
+    media: MediaInfo,
+    plan: Plan,
+    out: Path,
+    seconds_left: SecondsLeft,
+    watch: Watch | None = None,
+) -> Made:
+    """The audio rendition of chunked video with sound (``out/audio/``, its playlist closed); nothing
+    for a silent video. ``watch`` is told what FFmpeg has finished while it writes."""
     started = time.monotonic()
+    progress: dict[str, Progress] = {}
     if plan.has_audio and not plan.audio_only:
         (out / hls.AUDIO_RENDITION).mkdir(parents=True, exist_ok=True)
-        ffmpeg.run(ffmpeg.audio_command(source, media, plan, out), seconds_left(), out.parent, "encode the audio")
-        playlist = out / hls.AUDIO_RENDITION / "index.m3u8"
-        text = playlist.read_text()
-        playlist.write_text(
-            hls.event_playlist(hls.playlist_segments(text), hls.playlist_init(text), plan.target_duration, ended=True)
+        log = SegmentLog(plan, out, seconds_left, names=[hls.AUDIO_RENDITION])
+        tick = (lambda: watch(log.update())) if watch else None
+        ffmpeg.run(ffmpeg.audio_command(source, media, plan, out), seconds_left(), out.parent, "encode the audio", tick)
+        progress = log.update()
+        done = progress[hls.AUDIO_RENDITION]
+        (out / hls.AUDIO_RENDITION / "index.m3u8").write_text(
+            hls.event_playlist(done.segments, done.init or "init.mp4", plan.target_duration, ended=True)
         )
-    return Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started)
+    return Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started, progress=progress)
 
 
 def write_joined_playlists(plan: Plan, chunks: list[dict[str, ChunkPart]], out: Path) -> None:
@@ -291,15 +327,16 @@ def make_previews(source: Path, media: MediaInfo, out: Path, seconds_left: Secon
     return made
 
 
-# Pictures are extras: where they share CPUs with the ladder (the local cloud's processes on one
-# machine) the ladder goes first, so that the first segments, and playback, come sooner. On Lambda
-# each function has CPUs of its own and this changes nothing.
-EXTRAS_NICENESS = 10
+# Pictures are extras, and the chunks after the first are not what a player starts with: where they
+# share CPUs with the first segments (the local cloud's processes on one machine) they run at the
+# lowest priority, so that the first segments, and playback, come sooner; the cores stay busy all the
+# same, so nothing is ready later. On Lambda each function has CPUs of its own and this changes nothing.
+YIELDING_NICENESS = 19
 
 
 def _run_for(command: list[str], target: Path, seconds_left: SecondsLeft, work: Path, doing: str) -> None:
     """Run ``command``; a run that succeeds but writes nothing (no frame decoded) is a failure too."""
-    ffmpeg.run(command, seconds_left(), work, doing, niceness=EXTRAS_NICENESS)
+    ffmpeg.run(command, seconds_left(), work, doing, niceness=YIELDING_NICENESS)
     if not target.exists() or target.stat().st_size == 0:
         target.unlink(missing_ok=True)
         raise UnsupportedMedia(f"no frame of the video could be decoded to {doing}", code="UnreadableVideo")

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from typing import Any
 
 from reelstack import aws
+from reelstack.errors import AssetGone
 from reelstack.media import render
 from reelstack.pipeline import progressive
 from reelstack.pipeline.faults import inject_fault
@@ -28,8 +30,12 @@ SOURCE_URL_SECONDS = 3600  # longer than any chunk may run
 def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, Any]:
     """One chunk of every rendition. FFmpeg reads only the chunk's part of the source (HTTP range
     requests on a presigned GET); the segments go to the media bucket under their global numbers and
-    the chunk's report (each rendition's segments and durations) under ``work/`` for the join, in one
-    fenced upload. A retry encodes the same chunk again and overwrites the same keys."""
+    the chunk's report (each rendition's segments and durations) under ``work/`` for the join. A retry
+    encodes the same chunk again and overwrites the same keys.
+
+    The first chunk is what a player starts with: it is published as it encodes
+    (:class:`progressive.StreamPublisher`); the others run at the lowest CPU priority meanwhile
+    (render.YIELDING_NICENESS: where they share cores with it, the local cloud)."""
     set_step(job.asset_id, "transcoding")
     inject_fault("transcode", job.asset_id)  # once per asset: the chunk it strikes is retried alone
     the_plan = job.planned()
@@ -39,9 +45,21 @@ def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, A
         out = work / "asset"
         hls = out / keys.hls_prefix.removeprefix(keys.prefix)
         hls.mkdir(parents=True)
-        made, segments = render.chunk_renditions(
-            _source_url(job), job.described(), the_plan, chunk, hls, time_left(remaining_ms)
-        )
+        first = index == 0
+        publisher = progressive.StreamPublisher(job, the_plan, hls, "video") if first else None
+        try:
+            made, segments = render.chunk_renditions(
+                _source_url(job), job.described(), the_plan, chunk, hls, time_left(remaining_ms), publisher,
+                niceness=0 if first else render.YIELDING_NICENESS,
+            )  # fmt: skip
+            if publisher:
+                publisher.finish(made.progress, ended=False)  # the rest of its segments
+                shutil.rmtree(hls)  # all sent
+        except AssetGone:
+            raise
+        except Exception:
+            progressive.fence(job.asset_id, keys.hls_prefix)  # segments went up while FFmpeg ran
+            raise
         report = {
             "index": index,
             "segments": segments,
@@ -58,13 +76,23 @@ def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, A
 
 
 def encode_audio(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
-    """The audio of chunked video, once, as its own rendition; nothing for a silent video."""
+    """The audio of chunked video, once, as its own rendition, published as it encodes (a player
+    starts with its first segment); nothing for a silent video."""
     keys = MediaKeys(job.asset_id)
     with work_folder() as work:
         hls = work / "hls"
         hls.mkdir()
-        made = render.audio_rendition(_source_url(job), job.described(), job.planned(), hls, time_left(remaining_ms))
-        uploaded = upload_outputs(job.asset_id, hls, keys.hls_prefix) if made.files else 0
+        publisher = progressive.StreamPublisher(job, job.planned(), hls, "audio")
+        try:
+            made = render.audio_rendition(
+                _source_url(job), job.described(), job.planned(), hls, time_left(remaining_ms), publisher
+            )
+            uploaded = publisher.finish(made.progress) if made.progress else 0
+        except AssetGone:
+            raise
+        except Exception:
+            progressive.fence(job.asset_id, keys.hls_prefix)
+            raise
     progressive.audio_done(job)
     return {"objects": uploaded, "ffmpegSeconds": round(made.ffmpeg_seconds, 3)}
 

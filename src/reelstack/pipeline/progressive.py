@@ -6,7 +6,12 @@ it, and each rendition's EVENT playlist (reelstack.media.hls) is rewritten when 
 is at least once a segment (1 target duration). Once every rung
 has its first segment the master goes up and the asset becomes playable (``asset.playable``, once).
 
-In chunks, chunks finish in any order. Each records its completion on the asset (a set in DynamoDB,
+In chunks, the first chunk and the audio rendition are published the same way while they encode
+(:class:`StreamPublisher`); each records on the asset that it has started, and whichever is second
+puts up the master and makes the asset playable: the playable moment does not depend on how long a
+chunk is. Until the first chunk is done, players get the playlists it writes as it goes.
+
+Chunks finish in any order. Each records its completion on the asset (a set in DynamoDB,
 written atomically; the write returns the record as it is after it, so of two chunks finishing at
 once the later write sees both). Whoever sees a contiguous prefix of finished chunks longer than the
 published one writes that prefix's playlists under keys of their own (never overwritten), then
@@ -87,17 +92,19 @@ def published_segments(key: str) -> int:
     return len(hls.playlist_segments(text)) if text else 0
 
 
-class LadderPublisher:
-    """Called while FFmpeg encodes the ladder in one piece (reelstack.media.render.encode_ladder's
-    ``watch``); :meth:`finish` once it is done."""
+class SegmentPublisher:
+    """Called while FFmpeg encodes (a reelstack.media.render function's ``watch``) with what it has
+    finished of the renditions ``names``: every segment goes to the media bucket as soon as FFmpeg
+    closes it, and each rendition's EVENT playlist is rewritten when it has grown; :meth:`started`
+    once every rendition has its first segment, :meth:`finish` once FFmpeg is done."""
 
-    def __init__(self, job: Job, plan: Plan, out: Path) -> None:
+    def __init__(self, job: Job, plan: Plan, out: Path, names: list[str]) -> None:
         self.job, self.plan, self.out = job, plan, out
         self.keys = MediaKeys(job.asset_id)
         self.sent: set[str] = set()
         # A retried step must not publish fewer segments than a player may already have seen.
-        self.listed = {r.name: published_segments(self.keys.media_playlist(r.name)) for r in plan.renditions}
-        self.playable = False
+        self.listed = {name: published_segments(self.keys.media_playlist(name)) for name in names}
+        self.playable = False  # every rendition has its first segment published
         self.checked = time.monotonic()
 
     def __call__(self, progress: dict[str, render.Progress]) -> None:
@@ -108,16 +115,27 @@ class LadderPublisher:
             self.checked = time.monotonic()
             fence(self.job.asset_id, self.keys.hls_prefix)
 
-    def finish(self, progress: dict[str, render.Progress]) -> int:
-        """The rest of the segments and the closed playlists (``#EXT-X-ENDLIST``) once FFmpeg is done
-        (``progress`` is all it made); how many objects."""
+    def finish(self, progress: dict[str, render.Progress], ended: bool = True) -> int:
+        """The rest of the segments and the playlists, closed (``#EXT-X-ENDLIST``) if ``ended``, once
+        FFmpeg is done (``progress`` is all it made); how many objects went up."""
         short = [name for name, done in progress.items() if len(done.segments) < self.listed[name]]
         if short:  # a retry that cut the video differently: never take segments back from players
             raise ToolchainFailed(f"the encode made fewer segments than were published ({', '.join(short)})")
         self._send(progress)
-        self._publish(progress, ended=True)
+        self._publish(progress, ended=ended)
         fence(self.job.asset_id, self.keys.hls_prefix)
-        return len(self.sent) + len(self.plan.renditions) + 1
+        return len(self.sent) + len(self.listed)
+
+    def playlists(self, progress: dict[str, render.Progress], ended: bool) -> dict[str, str]:
+        """What to publish for ``progress`` (relative path -> text): each rendition's playlist."""
+        return {
+            f"{name}/index.m3u8": hls.event_playlist(done.segments, done.init or "init.mp4", self.plan.target_duration,
+                                                     ended)
+            for name, done in progress.items()
+        }  # fmt: skip
+
+    def started(self) -> None:
+        """Every rendition has its first segment published (once per step)."""
 
     def _send(self, progress: dict[str, render.Progress]) -> None:
         files = []
@@ -134,7 +152,7 @@ class LadderPublisher:
         grown = [name for name, done in progress.items() if len(done.segments) > self.listed[name] or ended]
         if not grown and self.playable:
             return
-        texts = render.ladder_playlists(self.plan, self.out, progress, ended)
+        texts = self.playlists(progress, ended)
         chosen = {f"{name}/index.m3u8" for name in grown}
         if ended or not self.playable:
             chosen.add("master.m3u8")
@@ -143,7 +161,39 @@ class LadderPublisher:
             self.listed[name] = len(progress[name].segments)
         if not self.playable:
             self.playable = True
-            announce_playable(self.job)
+            self.started()
+
+
+class LadderPublisher(SegmentPublisher):
+    """A video in one piece: the master goes up with the first segments, and the asset becomes
+    playable then."""
+
+    def __init__(self, job: Job, plan: Plan, out: Path) -> None:
+        super().__init__(job, plan, out, [r.name for r in plan.renditions])
+
+    def finish(self, progress: dict[str, render.Progress], ended: bool = True) -> int:
+        return super().finish(progress, ended) + 1  # and the master
+
+    def playlists(self, progress: dict[str, render.Progress], ended: bool) -> dict[str, str]:
+        return render.ladder_playlists(self.plan, self.out, progress, ended)
+
+    def started(self) -> None:
+        announce_playable(self.job)
+
+
+class StreamPublisher(SegmentPublisher):
+    """Chunked video's first chunk (the video renditions) or its audio rendition, published as it
+    encodes: once every rendition has its first segment the stream is recorded as started on the
+    asset, and whichever of the two is second puts up the master and makes the asset playable. Its
+    playlists stay open: the chunks' own (MediaKeys.partial_playlist), then the join's, follow on."""
+
+    def __init__(self, job: Job, plan: Plan, out: Path, stream: assets.Stream) -> None:
+        names = [hls.AUDIO_RENDITION] if stream == "audio" else [r.name for r in plan.renditions]
+        super().__init__(job, plan, out, names)
+        self.stream = stream
+
+    def started(self) -> None:
+        _playable_if_started(self.job, assets.record_started(self.job.asset_id, self.stream))
 
 
 # -- chunked encoding --------------------------------------------------------------------------------
@@ -169,8 +219,8 @@ def _prefix(done: set[int] | None) -> int:
 
 def _extend(job: Job, asset: AssetModel) -> None:
     """Publish the prefix of finished chunks that ``asset`` (the record after this step's write) shows,
-    if it is longer than what players get, then the master and ``asset.playable`` once there is a
-    first chunk and the audio. Whatever this wrote goes again if the asset went meanwhile."""
+    if it is longer than what players get, then the master and ``asset.playable`` if this makes a
+    start possible. Whatever this wrote goes again if the asset went meanwhile."""
     plan, keys = job.planned(), MediaKeys(job.asset_id)
     prefix = _prefix(asset.chunks_done)
     if prefix > int(asset.published_chunks or 0):
@@ -178,10 +228,20 @@ def _extend(job: Job, asset: AssetModel) -> None:
         # Written first, raised after: the counter never names a playlist that is not whole, and it
         # only grows, so what players get only grows whatever order the chunks finish in.
         asset = assets.raise_published(job.asset_id, prefix) or AssetModel.get(job.asset_id, consistent_read=True)
-    if asset.published_chunks and (asset.audio_done or not plan.has_audio) and not asset.playable:
-        put_texts({keys.master_playlist: hls.master_playlist(plan)})
-        announce_playable(job)
+    _playable_if_started(job, asset)
     fence(job.asset_id, keys.prefix)
+
+
+def _playable_if_started(job: Job, asset: AssetModel) -> None:
+    """The master and ``asset.playable`` once ``asset`` (the record after this step's write) shows the
+    video and its audio started: the first chunk's first segments published, or a prefix of chunks;
+    the audio's first segment, or all of it."""
+    plan, started = job.planned(), asset.streams_started or set()
+    video = bool(asset.published_chunks) or "video" in started
+    audio = bool(asset.audio_done) or "audio" in started or not plan.has_audio
+    if video and audio and not asset.playable:
+        put_texts({MediaKeys(job.asset_id).master_playlist: hls.master_playlist(plan)})
+        announce_playable(job)
 
 
 def _write_partial_playlists(keys: MediaKeys, plan: Plan, chunks: int) -> None:

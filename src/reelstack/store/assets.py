@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -101,6 +101,15 @@ def record_chunk(asset_id: str, index: int) -> AssetModel:
     """Add ``index`` to the chunks done (a retried chunk adds it again: a set); the record as it is now,
     so that of two chunks finishing together, the later write sees both."""
     return _ledger(asset_id, AssetModel.chunks_done.add({index}))
+
+
+Stream = Literal["video", "audio"]  # what chunked video publishes while it encodes: its first chunk, its audio
+
+
+def record_started(asset_id: str, stream: Stream) -> AssetModel:
+    """``stream`` has its first segments published; the record as it is now (of the video and the
+    audio starting together, the later write sees both)."""
+    return _ledger(asset_id, AssetModel.streams_started.add({stream}))
 
 
 def record_audio(asset_id: str) -> AssetModel:

@@ -113,8 +113,10 @@ class AssetModel(Model):
     previews = MapAttribute(null=True)  # {"video": key, "animated": key}
     warnings = ListAttribute(of=MapAttribute, null=True)  # [{code, message}]: extras that could not be made
     playable = BooleanAttribute(null=True)  # a player can start: every rung has its first segments
-    # The chunked encode's ledger (reelstack.pipeline.progressive): chunks done, the audio done, and how
-    # many chunks the published playlists hold (it only grows).
+    # The chunked encode's ledger (reelstack.pipeline.progressive): the streams published while they
+    # encode that have their first segments up ("video": the first chunk, "audio"), chunks done, the
+    # audio done, and how many chunks the published playlists hold (it only grows).
+    streams_started = UnicodeSetAttribute(null=True, attr_name="streamsStarted")
     chunks_done = NumberSetAttribute(null=True, attr_name="chunksDone")
     audio_done = BooleanAttribute(null=True, attr_name="audioDone")
     published_chunks = NumberAttribute(null=True, attr_name="publishedChunks")

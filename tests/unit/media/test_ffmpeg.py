@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,31 @@ def test_the_storyboard_has_a_tile_per_interval_and_no_tile_for_a_last_sliver(
     assert (board.interval_seconds, board.count) == (interval, count)
     assert (board.tile_width, board.tile_height) == (160, 90)
     assert ffmpeg.plan_storyboard(duration, 64, 48).tile_width == 64  # never upscaled
+
+
+_REPORT_PRIORITY = (
+    "import os; print(open('/proc/self/autogroup').read().split()[-1], os.nice(0))"  # session's nice, own nice
+)
+
+
+@pytest.mark.skipif(not ffmpeg.runner.AUTOGROUP.exists(), reason="this kernel does not group sessions")
+def test_a_yielding_tool_lowers_its_whole_sessions_priority_while_it_runs(tmp_path: Path) -> None:
+    """On the local cloud each function is a session of its own, and Linux schedules sessions against
+    each other (autogroup): a tool's own nice value would not let another function's FFmpeg go first."""
+    leader = f"""
+import sys
+from pathlib import Path
+from reelstack.media.ffmpeg import runner
+print(runner.run([sys.executable, "-c", {_REPORT_PRIORITY!r}], 30, Path("."), niceness=19).stdout.strip())
+print(runner.AUTOGROUP.read_text().split()[-1])
+"""
+    # A function's process leads its session, as the local cloud starts it.
+    done = subprocess.run([sys.executable, "-c", leader], capture_output=True, text=True, check=True,
+                          start_new_session=True, cwd=tmp_path)  # fmt: skip
+    during, after = done.stdout.splitlines()
+    assert during == "19 19" and after == "0"  # lowered while the tool ran, put back after
+
+    # Anywhere else (a test run, Lambda) only the tool's own priority changes.
+    before = ffmpeg.runner.AUTOGROUP.read_text()
+    alone = ffmpeg.run([sys.executable, "-c", _REPORT_PRIORITY], 30, tmp_path, niceness=19).stdout.split()
+    assert alone[1] == "19" and ffmpeg.runner.AUTOGROUP.read_text() == before

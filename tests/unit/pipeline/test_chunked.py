@@ -48,7 +48,9 @@ def test_a_long_clip_is_encoded_in_chunks_and_published_as_one_ladder(
     )
     keys = _keys()
     assert not [key for key in keys if "/work/" in key]  # the reports are gone with the join
-    assert {f"assets/{asset_id}/hls/180p/segment_0000{n}.m4s" for n in range(3)} <= keys
+    # The first chunk starts with short segments, named apart from the others' 6 s grid.
+    assert {f"assets/{asset_id}/hls/180p/start_0000{n}.m4s" for n in range(3)} <= keys
+    assert {f"assets/{asset_id}/hls/180p/segment_0000{n}.m4s" for n in (1, 2)} <= keys
     assert f"assets/{asset_id}/hls/audio/index.m3u8" in keys
     assert joined["master"].endswith("master.m3u8") and joined["objects"] >= len(keys) - 1
 

@@ -197,6 +197,57 @@ def test_chunks_finishing_out_of_order_publish_the_prefix_and_playable_waits_for
     assert len(playable_events(pipeline)) == 0
 
 
+def _finished(out: Path, names: list[str], stem: str, count: int) -> dict[str, render.Progress]:
+    """What FFmpeg has finished of ``names``: ``count`` segments of 2 s each (the files exist)."""
+    for name in names:
+        (out / name).mkdir(parents=True, exist_ok=True)
+        for file in ["init.mp4", *[f"{stem}_{n:05d}.m4s" for n in range(count)]]:
+            (out / name / file).write_bytes(b"media")
+    init = "init.mp4" if count else None  # FFmpeg names it in its playlist with the first segment
+    return {name: render.Progress(init, [(f"{stem}_{n:05d}.m4s", 2.0) for n in range(count)]) for name in names}
+
+
+@pytest.mark.parametrize("audio_first", [False, True], ids=["video-first", "audio-first"])
+def test_a_chunked_video_is_playable_once_its_first_chunk_and_its_audio_have_their_first_segments(
+    pipeline: dict[str, Any], tmp_path: Path, audio_first: bool
+) -> None:
+    """The playable moment does not wait for a whole chunk or the whole audio: the first chunk and the
+    audio are published as they encode, and the second of them to have its first segment up makes
+    the asset playable. Players get the first chunk's own playlist until it is done, then the chunks'."""
+    job = chunked_job(pipeline, 3)
+    plan, keys = job.planned(), MediaKeys(job.asset_id)
+    names = [r.name for r in plan.renditions]
+    video = progressive.StreamPublisher(job, plan, tmp_path / "video", "video")
+    audio = progressive.StreamPublisher(job, plan, tmp_path / "audio", "audio")
+    streams = [(audio, [hls.AUDIO_RENDITION], "segment"), (video, names, "start")]
+    first, second = streams if audio_first else streams[::-1]
+
+    first[0](_finished(first[0].out, first[1], first[2], 0))  # FFmpeg has started: nothing to publish
+    assert not [key for key in stored_keys() if key.startswith(keys.hls_prefix)]
+    first[0](_finished(first[0].out, first[1], first[2], 1))
+    assert not AssetModel.get(job.asset_id).playable and published(keys.master_playlist) is None
+    second[0](_finished(second[0].out, second[1], second[2], 1))
+    asset = AssetModel.get(job.asset_id)
+    assert asset.playable and len(playable_events(pipeline)) == 1
+    assert 'URI="audio/index.m3u8"' in published(keys.master_playlist)
+    assert listed_segments(job) == ["start_00000.m4s"]
+    sound = playback.current_playlist(asset, keys, hls.AUDIO_RENDITION)
+    assert hls.playlist_segments(sound) == [("segment_00000.m4s", 2.0)] and "#EXT-X-ENDLIST" not in sound
+
+    video(_finished(video.out, names, "start", 2))  # the first chunk goes on
+    assert listed_segments(job) == ["start_00000.m4s", "start_00001.m4s"]
+    video.finish(_finished(video.out, names, "start", 3), ended=False)
+    report = {name: {"init": "init.mp4", "segments": [[f"start_{n:05d}.m4s", 2.0] for n in range(3)]} for name in names}
+    boto3.client("s3").put_object(Bucket=MEDIA_BUCKET, Key=keys.chunk_report(0), Body=_json({"segments": report}))
+    progressive.chunk_done(job, 0)  # now the chunks' playlists: the same segments, nothing taken back
+    assert listed_segments(job) == ["start_00000.m4s", "start_00001.m4s", "start_00002.m4s"]
+    audio.finish(_finished(audio.out, [hls.AUDIO_RENDITION], "segment", 4))
+    progressive.audio_done(job)
+    sound = playback.current_playlist(AssetModel.get(job.asset_id), keys, hls.AUDIO_RENDITION)
+    assert len(hls.playlist_segments(sound)) == 4 and sound.endswith("#EXT-X-ENDLIST\n")
+    assert len(playable_events(pipeline)) == 1
+
+
 def test_a_slow_writer_of_a_shorter_prefix_never_takes_segments_back(
     pipeline: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

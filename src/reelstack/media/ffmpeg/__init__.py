@@ -15,6 +15,7 @@ from reelstack.media.ffmpeg.encode import (
     X264_PRESET,
     X264_PRESET_BELOW_COPY,
     audio_command,
+    segment_stem,
     transcode_command,
 )
 from reelstack.media.ffmpeg.hardened import (
@@ -53,6 +54,6 @@ __all__ = [
     "SHORT_SEGMENT_SECONDS", "X264_PRESET", "X264_PRESET_BELOW_COPY", "Completed", "Source", "Storyboard",
     "Target", "animated_command", "audio_command", "damaged_frames", "explain", "ffmpeg_command", "find_binary",
     "fit", "input_arguments", "packet_scan_command", "picture_filter", "plan_storyboard", "poster_command",
-    "preview_command", "preview_window", "probe_command", "read_header", "run", "storyboard_command",
+    "preview_command", "preview_window", "probe_command", "read_header", "run", "segment_stem", "storyboard_command",
     "transcode_command",
 ]  # fmt: skip

@@ -28,7 +28,9 @@ def transcode_command(source: Source, media: MediaInfo, plan: Plan, out: Path, c
     by :func:`audio_command`): the input seeks to the chunk's start (to the keyframe before it, then
     decodes forward), the segments are numbered from the chunk's first, and their timestamps are the
     chunk's place on the whole video's timeline (plus TIMELINE_OFFSET_SECONDS, as in every chunk and
-    the audio), written into each fragment (``frag_discont``), so the joined segments run on.
+    the audio), written into each fragment (``frag_discont``), so the joined segments run on. The
+    first chunk starts with short segments, as a video in one piece does (it is published while it
+    encodes), named apart from the grid's (:func:`segment_stem`).
 
     With ``plan.copy_video`` (standard input, one piece), the top rung is the source's video as it is
     (stream copy, segmented at the source's keyframes) and the rungs below force their keyframes onto
@@ -70,8 +72,8 @@ def transcode_command(source: Source, media: MediaInfo, plan: Plan, out: Path, c
         stream_map = " ".join(maps)
     if chunk is not None:
         arguments += ["-an", *_chunk_timeline(chunk.start_seconds), "-start_number", str(chunk.first_segment)]
-    arguments += [*_hls_output(plan, short_start=chunk is None), "-hls_segment_filename",
-                  str(out / "%v" / "segment_%05d.m4s"), "-var_stream_map", stream_map,
+    arguments += [*_hls_output(plan, short_start=chunk is None or chunk.index == 0), "-hls_segment_filename",
+                  str(out / "%v" / f"{segment_stem(chunk)}_%05d.m4s"), "-var_stream_map", stream_map,
                   str(out / "%v" / "index.m3u8")]  # fmt: skip
     return ffmpeg_command(*arguments)
 
@@ -128,6 +130,16 @@ SHORT_SEGMENT_SECONDS = 2
 # many plus one short segments, then segments of the plan's length (the first of them shorter by
 # SHORT_SEGMENT_SECONDS). The pipeline keeps every segment FFmpeg has listed (render.SegmentLog).
 SHORT_SEGMENTS_WINDOW = 3
+
+
+# The first chunk's segments: its short first segments do not fit the plan's 6 s grid, on which the
+# other chunks number theirs (segment_<n>.m4s from the chunk's first_segment), so they are named apart.
+FIRST_CHUNK_STEM = "start"
+
+
+def segment_stem(chunk: Chunk | None) -> str:
+    """How the segments of ``chunk`` (None: a video in one piece) are named: ``<stem>_00000.m4s``..."""
+    return FIRST_CHUNK_STEM if chunk is not None and chunk.index == 0 else "segment"
 
 
 def _hls_output(plan: Plan, short_start: bool = False) -> list[str]:

@@ -7,10 +7,11 @@ import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,21 +43,13 @@ def run(
     """Run a tool; its output, or a named error. The end of its stderr goes to the log (with the
     function's keys, the asset id among them) for operators; clients get one sentence. ``watch`` is
     called every WATCH_SECONDS while the tool runs (to publish what it wrote so far); if it raises,
-    the tool is stopped and the error goes on. ``niceness`` lowers the tool's CPU priority."""
+    the tool is stopped and the error goes on. ``niceness`` lowers the tool's CPU priority
+    (:func:`lower_priority`)."""
     tool = Path(command[0]).name
     if timeout_seconds <= 1:
         raise OutOfTime(f"there was no time left to {doing}")
-    if watch is None:
-        try:
-            result = subprocess.run(
-                command, capture_output=True, text=True, timeout=timeout_seconds, cwd=workdir,
-                stdin=subprocess.DEVNULL, check=False, errors="replace",
-                preexec_fn=_lower_priority(niceness),
-            )  # fmt: skip
-        except subprocess.TimeoutExpired as error:
-            raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}") from error
-    else:
-        result = _run_watched(command, timeout_seconds, workdir, doing, watch, niceness)
+    with lower_priority(niceness):
+        result = _run(command, timeout_seconds, workdir, doing, watch, niceness)
     if result.returncode != 0:
         detail = (result.stderr or "").replace(str(workdir), "")[-2000:]
         log.warning("%s failed to %s (exit %s): %s", tool, doing, result.returncode, detail)
@@ -66,9 +59,65 @@ def run(
     return Completed(result.stdout, result.stderr or "")
 
 
+def _run(
+    command: list[str],
+    timeout_seconds: float,
+    workdir: Path,
+    doing: str,
+    watch: Callable[[], None] | None,
+    niceness: int,
+) -> subprocess.CompletedProcess[str]:
+    if watch is None:
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout_seconds, cwd=workdir,
+                stdin=subprocess.DEVNULL, check=False, errors="replace",
+                preexec_fn=_lower_priority(niceness),
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as error:
+            raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}") from error
+        return result
+    return _run_watched(command, timeout_seconds, workdir, doing, watch, niceness)
+
+
 def _lower_priority(niceness: int) -> Callable[[], None] | None:
     """What the child runs before the tool: a lower CPU priority (no threads are started in between)."""
     return (lambda: os.nice(niceness)) if niceness else None
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+_AUTOGROUP_NICE = re.compile(r"nice (-?\d+)")
+
+
+@contextlib.contextmanager
+def lower_priority(niceness: int) -> Iterator[None]:
+    """A nice value counts only against processes of the same session where Linux groups sessions for
+    the scheduler (``sched_autogroup``, on by default): the local cloud runs each function in a session
+    of its own. So a process that leads its session lowers the whole session's priority while its tool
+    runs, and puts it back after; anywhere else (Lambda, tests) only the tool's own nice value changes."""
+    before = _session_nice() if niceness and os.getsid(0) == os.getpid() else None
+    lowered = before is not None and _set_session_nice(max(before, niceness))
+    try:
+        yield
+    finally:
+        if lowered and before is not None:
+            _set_session_nice(before)
+
+
+def _session_nice() -> int | None:
+    try:
+        found = _AUTOGROUP_NICE.search(AUTOGROUP.read_text())
+    except OSError:  # no autogroups here
+        return None
+    return int(found.group(1)) if found else None
+
+
+def _set_session_nice(value: int) -> bool:
+    try:
+        AUTOGROUP.write_text(str(value))
+    except OSError:  # not allowed here: the tool's own nice value is all there is
+        return False
+    return True
 
 
 def _run_watched(
