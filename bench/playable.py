@@ -14,7 +14,8 @@ each input is made once per machine and cut or looped without re-encoding. Round
 rank: with 5 uploads, the slowest). Beside each cell: the CPU-seconds the cloud's FFmpeg and ffprobe
 processes spent on the upload, where the time went (each state's first start and last end, from the
 execution's history), and, for the full encodes up to 3 minutes, the wall time of the one-piece
-ladder command run alone on the same clip (the floor for time to ready on these cores).
+ladder command run alone on the same clip (the floor for time to ready on these cores;
+``BENCH_LADDER_ALONE_UP_TO`` seconds, 0: never).
 """
 
 from __future__ import annotations
@@ -40,13 +41,20 @@ from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 LONG_ROUNDS = int(os.environ.get("BENCH_LONG_ROUNDS", "1"))
 LENGTHS = sorted(int(value) for value in os.environ.get("BENCH_PLAYABLE_SECONDS", "30,180,600").split(","))
-LADDER_ALONE_UP_TO = 180  # the one-piece ladder alone is timed for full encodes up to this length
+# The one-piece ladder alone is timed for full encodes up to this length (0: never).
+LADDER_ALONE_UP_TO = int(os.environ.get("BENCH_LADDER_ALONE_UP_TO", "180"))
 INPUTS: dict[str, tuple[str, Clip]] = {  # key -> (name, its 60 s recipe)
     "standard": ("standard H.264", Clip(60, 1920, 1080, "30", x264_preset="veryfast", crf=21)),
     "h264-16m": ("H.264 16 Mbit/s", Clip(60, 1920, 1080, "30", x264_preset="veryfast", bitrate=16_000_000)),
     "hevc": ("HEVC 6 Mbit/s", Clip(60, 1920, 1080, "30", codec="hevc", container="mov", bitrate=6_000_000)),
 }
 CHOSEN = [key for key in os.environ.get("BENCH_PLAYABLE_INPUTS", ",".join(INPUTS)).split(",") if key]
+# (input, seconds) in running order: every chosen input at every length, or BENCH_PLAYABLE_CELLS
+# ("hevc:90,h264-16m:150") for a few cells of their own.
+CELLS = [
+    (key, int(seconds))
+    for key, seconds in (item.split(":") for item in os.environ.get("BENCH_PLAYABLE_CELLS", "").split(",") if item)
+] or [(key, seconds) for seconds in LENGTHS for key in CHOSEN]
 TIMELINE = ("Probe source", "Plan renditions", "Transcode HLS ladder", "Encode chunk", "Encode audio",
             "Join chunks", "Make thumbnails", "Make previews", "Publish")  # fmt: skip
 
@@ -148,32 +156,31 @@ def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch, deployed_cloud() as cloud:
         sqs, sfn, queue, api = pipeline_clients(cloud, "bench-playable", scratch)
         state = StateStore(Path(scratch) / "state")
-        for seconds in LENGTHS:
-            for key in CHOSEN:
-                name, _ = INPUTS[key]
-                clip = bench_clip(key, seconds)
-                cell = f"{name}, {seconds} s"
-                if key != "standard" and seconds <= LADDER_ALONE_UP_TO:
-                    print(f"playable: {cell}, the ladder alone", file=sys.stderr, flush=True)
-                    floors[cell] = ladder_alone(clip, Path(scratch))
-                rounds = ROUNDS if seconds <= LADDER_ALONE_UP_TO else LONG_ROUNDS
-                for round_ in range(rounds):
-                    print(f"playable: {cell}, upload {round_ + 1}/{rounds}", file=sys.stderr, flush=True)
-                    uploaded = Uploader(api, "bench", state=state).upload(clip, resume="never")
-                    completed_at, cpu = time.time(), tools_cpu_seconds(cloud)
-                    moments = _moments(sqs, queue, uploaded["assetId"])
-                    asset = wait_for_asset(api, uploaded["assetId"], timeout=60)
-                    time.sleep(1)  # the last step's function has waited for its tools
-                    raw.setdefault(cell, []).append({
-                        "seconds": seconds,
-                        "sourceMbits": round(clip.stat().st_size * 8 / seconds / 1e6, 1),
-                        "toPlayable": round(moments["asset.playable"] - completed_at, 2),
-                        "toReady": round(moments["asset.ready"] - completed_at, 2),
-                        "toolsCpuSeconds": round(tools_cpu_seconds(cloud) - cpu, 1),
-                        "passthrough": asset["renditions"][0]["passthrough"]["video"],
-                        "timeline": timeline(sfn, cloud, uploaded["assetId"], completed_at),
-                    })  # fmt: skip
-                    report_run(cell, raw[cell][-1])
+        for key, seconds in CELLS:
+            name, _ = INPUTS[key]
+            clip = bench_clip(key, seconds)
+            cell = f"{name}, {seconds} s"
+            if key != "standard" and seconds <= LADDER_ALONE_UP_TO:
+                print(f"playable: {cell}, the ladder alone", file=sys.stderr, flush=True)
+                floors[cell] = ladder_alone(clip, Path(scratch))
+            rounds = ROUNDS if seconds <= 180 else LONG_ROUNDS
+            for round_ in range(rounds):
+                print(f"playable: {cell}, upload {round_ + 1}/{rounds}", file=sys.stderr, flush=True)
+                uploaded = Uploader(api, "bench", state=state).upload(clip, resume="never")
+                completed_at, cpu = time.time(), tools_cpu_seconds(cloud)
+                moments = _moments(sqs, queue, uploaded["assetId"])
+                asset = wait_for_asset(api, uploaded["assetId"], timeout=60)
+                time.sleep(1)  # the last step's function has waited for its tools
+                raw.setdefault(cell, []).append({
+                    "seconds": seconds,
+                    "sourceMbits": round(clip.stat().st_size * 8 / seconds / 1e6, 1),
+                    "toPlayable": round(moments["asset.playable"] - completed_at, 2),
+                    "toReady": round(moments["asset.ready"] - completed_at, 2),
+                    "toolsCpuSeconds": round(tools_cpu_seconds(cloud) - cpu, 1),
+                    "passthrough": asset["renditions"][0]["passthrough"]["video"],
+                    "timeline": timeline(sfn, cloud, uploaded["assetId"], completed_at),
+                })  # fmt: skip
+                report_run(cell, raw[cell][-1])
     summary = {}
     for cell, runs in raw.items():
         playable, ready = [run["toPlayable"] for run in runs], [run["toReady"] for run in runs]
