@@ -200,7 +200,6 @@ def chunk_renditions(
     out: Path,
     seconds_left: SecondsLeft,
     watch: Watch | None = None,
-    niceness: int = 0,
 ) -> tuple[Made, dict[str, ChunkPart]]:
     """One chunk of every rendition (video only) into ``out/<rendition>/``: globally numbered segments
     and the rendition's init segment (the same bytes from every chunk); returns what was made and, per
@@ -210,8 +209,8 @@ def chunk_renditions(
     log = SegmentLog(plan, out, seconds_left, chunk=chunk)
     tick = (lambda: watch(log.update())) if watch else None
     done = ffmpeg.run(ffmpeg.transcode_command(source, media, plan, out, chunk), seconds_left(), out.parent,
-                      f"encode the video from {chunk.start_seconds:.0f} s to {chunk.end_seconds:.0f} s", tick,
-                      niceness)  # fmt: skip
+                      f"encode the video from {chunk.start_seconds:.0f} s to {chunk.end_seconds:.0f} s",
+                      tick)  # fmt: skip
     progress = log.update()
     for rendition in plan.renditions:
         (out / rendition.name / "index.m3u8").unlink()
@@ -327,16 +326,15 @@ def make_previews(source: Path, media: MediaInfo, out: Path, seconds_left: Secon
     return made
 
 
-# Pictures are extras, and the chunks after the first are not what a player starts with: where they
-# share CPUs with the first segments (the local cloud's processes on one machine) they run at the
-# lowest priority, so that the first segments, and playback, come sooner; the cores stay busy all the
-# same, so nothing is ready later. On Lambda each function has CPUs of its own and this changes nothing.
-YIELDING_NICENESS = 19
+# Pictures are extras: where they share CPUs with the ladder (the local cloud's processes on one
+# machine) the ladder goes first, so that the first segments, and playback, come sooner. On Lambda
+# each function has CPUs of its own and this changes nothing.
+EXTRAS_NICENESS = 10
 
 
 def _run_for(command: list[str], target: Path, seconds_left: SecondsLeft, work: Path, doing: str) -> None:
     """Run ``command``; a run that succeeds but writes nothing (no frame decoded) is a failure too."""
-    ffmpeg.run(command, seconds_left(), work, doing, niceness=YIELDING_NICENESS)
+    ffmpeg.run(command, seconds_left(), work, doing, niceness=EXTRAS_NICENESS)
     if not target.exists() or target.stat().st_size == 0:
         target.unlink(missing_ok=True)
         raise UnsupportedMedia(f"no frame of the video could be decoded to {doing}", code="UnreadableVideo")

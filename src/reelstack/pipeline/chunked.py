@@ -8,6 +8,7 @@ import shutil
 from typing import Any
 
 from reelstack import aws
+from reelstack.config import deployment
 from reelstack.errors import AssetGone
 from reelstack.media import render
 from reelstack.pipeline import progressive
@@ -25,6 +26,7 @@ from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import delete_prefix, get_document
 
 SOURCE_URL_SECONDS = 3600  # longer than any chunk may run
+CHUNK_YIELD_SHARE = 0.1  # of its own time, at most, a chunk after the first waits for the first segments
 
 
 def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, Any]:
@@ -34,9 +36,14 @@ def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, A
     encodes the same chunk again and overwrites the same keys.
 
     The first chunk is what a player starts with: it is published as it encodes
-    (:class:`progressive.StreamPublisher`); the others run at the lowest CPU priority meanwhile
-    (render.YIELDING_NICENESS: where they share cores with it, the local cloud)."""
+    (:class:`progressive.StreamPublisher`); the others wait until the asset is playable, as the extras
+    do (ExtrasYieldSeconds, and at most a share of their own time), where they would share its cores.
+    (At the lowest CPU priority instead, a chunk starved by whatever else the machine ran and ran out
+    of its time.)"""
     set_step(job.asset_id, "transcoding")
+    if index:
+        seconds = min(deployment().extras_yield_seconds, remaining_ms() / 1000 * CHUNK_YIELD_SHARE)
+        progressive.yield_until_playable(job.asset_id, seconds)
     inject_fault("transcode", job.asset_id)  # once per asset: the chunk it strikes is retried alone
     the_plan = job.planned()
     chunk = the_plan.chunks[index]
@@ -49,9 +56,8 @@ def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, A
         publisher = progressive.StreamPublisher(job, the_plan, hls, "video") if first else None
         try:
             made, segments = render.chunk_renditions(
-                _source_url(job), job.described(), the_plan, chunk, hls, time_left(remaining_ms), publisher,
-                niceness=0 if first else render.YIELDING_NICENESS,
-            )  # fmt: skip
+                _source_url(job), job.described(), the_plan, chunk, hls, time_left(remaining_ms), publisher
+            )
             if publisher:
                 publisher.finish(made.progress, ended=False)  # the rest of its segments
                 shutil.rmtree(hls)  # all sent
