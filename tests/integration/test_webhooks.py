@@ -172,7 +172,10 @@ def scenario(
         )
         assert "FunctionError" not in swept, swept["Payload"].read()
 
-        # The old secret keeps signing beside the new one while the receiver switches.
+        # The old secret keeps signing beside the new one while the receiver switches; asset.playable,
+        # delivered before the rotation, is signed by the first secret alone.
+        playable = lambda: "asset.playable" in {doc["type"] for doc in receivers["alice"].verified()}  # noqa: E731
+        until(playable, "alice's asset.playable")
         rotated = alice.post(f"/webhooks/{webhooks['alice']}/rotate-secret", {})
         receivers["alice"].secrets.append(rotated["secret"])
         alice.patch(f"/assets/{asset_id}", {"title": "Beach, edited"})
