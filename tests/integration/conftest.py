@@ -8,6 +8,7 @@ environment or timeout changes it for its own worker's tests only.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -29,6 +30,7 @@ from reelstack_cli.deploy import dev_secret
 from reelstack_cli.invoke import physical_name, set_environment
 from reelstack_cli.media import generate_clip
 from reelstack_cli.settings import CHECKOUT, LOCAL_DIR, Settings
+from reelstack_cli.template import load_template
 from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
 
 pytestmark = pytest.mark.localcloud
@@ -119,11 +121,26 @@ class Stack:
 
         def configure(changes: dict[str, str]) -> None:
             set_environment(lambda_client, name, {**original, **changes})
+            if _invoked_asynchronously(logical_id):
+                # LocalStack's async event poller of the replaced version may have just taken an event off
+                # its queue; it stops without handling it, and the event waits out its visibility timeout
+                # (the function's timeout + 60 s: 90 s for Ingest). The poller's receive lasts at most 2 s
+                # and LocalStack waits up to 3 s for it to stop: after that no event can be held.
+                time.sleep(POLLER_HANDOVER_SECONDS)
 
         try:
             yield configure
         finally:
             configure({})
+
+
+POLLER_HANDOVER_SECONDS = 3
+
+
+@functools.cache
+def _invoked_asynchronously(logical_id: str) -> bool:
+    """Whether the function takes asynchronous events (those have an on-failure destination)."""
+    return "EventInvokeConfig" in load_template(CHECKOUT / "template.yaml")["Resources"][logical_id]["Properties"]
 
 
 @pytest.fixture(scope="session")
