@@ -145,6 +145,7 @@ class Uploads:
             part_size=part_size,
             part_count=part_count,
             part_checksums=bool(request.checksum_algorithm),
+            normalize_audio=self.settings.normalize_audio if request.normalize_audio is None else request.normalize_audio,
             status=UploadStatus.UPLOADING,
             created_at=iso(now),
             updated_at=iso(now),
