@@ -19,6 +19,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -490,7 +491,7 @@ def decoded_tone(path: Path, *extra: str) -> float:
     command = [ffmpeg(), "-v", "error", *extra, "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", "48000",
                "-f", "s16le", "-"]  # fmt: skip
     samples = array("h", subprocess.run(command, capture_output=True, check=True).stdout)
-    crossings = sum(1 for before, after in zip(samples, samples[1:], strict=False) if (before < 0) != (after < 0))
+    crossings = sum(1 for before, after in pairwise(samples) if (before < 0) != (after < 0))
     return crossings / 2 / max(1e-9, len(samples) / 48000)
 
 

@@ -169,9 +169,7 @@ class Uploader:
         self.on_event(f"resuming upload {state.upload_id}: {len(held)} of {state.part_count} parts already in S3")
         return state, held
 
-    def _start(
-        self, path: Path, title: str | None, content_type: str | None, options: dict[str, Any]
-    ) -> UploadState:
+    def _start(self, path: Path, title: str | None, content_type: str | None, options: dict[str, Any]) -> UploadState:
         stat = path.stat()
         body: dict[str, Any] = {
             **options,

@@ -261,9 +261,7 @@ def audio_passthrough(media: MediaInfo, video: Verdict, tracks: list[AudioTrack]
             return Verdict(False, f"the {which} is {track.codec} {track.profile or ''}, not AAC-LC".replace("  ", " "))
         if track.channels != 2 or track.sample_rate not in (44100, 48000):
             channels = f"{track.channels} channel" + ("" if track.channels == 1 else "s")
-            return Verdict(
-                False, f"the {which} has {channels} at {track.sample_rate} Hz, not stereo at 44.1 or 48 kHz"
-            )
+            return Verdict(False, f"the {which} has {channels} at {track.sample_rate} Hz, not stereo at 44.1 or 48 kHz")
     return Verdict(True, "the source's AAC-LC stereo is kept as it is")
 
 

@@ -37,7 +37,7 @@ _LANGUAGES = {
     "tur": ("tr", "Turkish"), "ukr": ("uk", "Ukrainian"), "urd": ("ur", "Urdu"), "vie": ("vi", "Vietnamese"),
     "cym": ("cy", "Welsh"), "wel": ("cy", "Welsh"),
 }  # fmt: skip
-_NAMES = {short: name for short, name in _LANGUAGES.values()}
+_NAMES = dict(_LANGUAGES.values())
 _UNDETERMINED = frozenset({"", "und", "unk", "mis", "mul", "zxx", "xx", "none"})
 _TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$")
 _COMMENTARY = re.compile(r"comment", re.IGNORECASE)
@@ -96,7 +96,9 @@ def describe_track(stream: dict[str, Any], chosen: bool) -> AudioTrack:
     kind = None
     if disposition.get("comment") or (title and _COMMENTARY.search(title)):
         kind = "commentary"
-    elif disposition.get("visual_impaired") or disposition.get("descriptions") or (title and _DESCRIPTIONS.search(title)):
+    elif (
+        disposition.get("visual_impaired") or disposition.get("descriptions") or (title and _DESCRIPTIONS.search(title))
+    ):
         kind = "descriptions"
     return AudioTrack(
         stream=int(stream.get("index", 0)),

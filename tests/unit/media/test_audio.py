@@ -131,17 +131,17 @@ def test_one_gain_when_the_peaks_allow_it_a_limiter_when_they_do_not_silence_lef
 # -- with FFmpeg: languages apart, loudness measured and evened out ---------------------------------
 
 
-def encode(source: Path, work: Path, target: Target | None = None) -> tuple[render.Made, Path, object]:
+def encode(source: Path, work: Path, target: Target | None = None) -> tuple[render.Made, Path]:
     described = render.inspect(source, seconds_left, work)
     plan = plan_ladder(described, loudness_target=target)
     out = work / "hls"
     out.mkdir()
-    return render.encode_ladder(source, described, plan, out, seconds_left), out, plan
+    return render.encode_ladder(source, described, plan, out, seconds_left), out
 
 
 def test_each_language_plays_its_own_track_and_the_source_loudness_is_on_the_asset(tmp_path: Path) -> None:
     source = make_clip(tmp_path / "film.mkv", Clip(2, 160, 120, container="mkv", audio="languages"))
-    made, out, plan = encode(source, tmp_path)
+    made, out = encode(source, tmp_path)
     master = (out / "master.m3u8").read_text()
     assert 'LANGUAGE="en"' in master and 'LANGUAGE="fr"' in master
     assert [round(decoded_tone(out / name / "index.m3u8", *HLS), -1) for name in ("audio", "audio2")] == [440, 1000]
@@ -164,7 +164,7 @@ def test_normalised_audio_comes_within_1_lu_of_the_target_never_over_the_ceiling
 ) -> None:
     target = Target(-16, -1.5)
     source = make_clip(tmp_path / f"{name}.mp4", recipe)
-    made, out, _ = encode(source, tmp_path, target)
+    made, out = encode(source, tmp_path, target)
     heard, peak = loudness_of(out / "120p" / "index.m3u8", *HLS)
     assert heard == pytest.approx(target.integrated_lufs, abs=1.0), (name, heard)
     assert peak <= target.true_peak_dbtp, (name, peak)

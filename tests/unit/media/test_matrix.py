@@ -111,7 +111,8 @@ def _check_languages(seen: Seen, folder: Path, plan: Plan, case: Case) -> None:
         heard = decoded_tone(folder / uri, "-allowed_extensions", "ALL")
         seen.check(abs(heard - tone) < tone * 0.03, f"the {language} rendition plays {heard:.0f} Hz, not {tone} Hz")
     if case.languages:
-        seen.check(plan.separate_audio and "DEFAULT=YES" in master.split("\n")[3], "the first language is not the default")
+        first = master.splitlines()[3]
+        seen.check(plan.separate_audio and "DEFAULT=YES" in first, f"the first language is not the default: {first}")
 
 
 def _check_codecs(seen: Seen, folder: Path, plan: Plan) -> None:
