@@ -40,6 +40,9 @@ _LANGUAGES = {
 _NAMES = dict(_LANGUAGES.values())
 _UNDETERMINED = frozenset({"", "und", "unk", "mis", "mul", "zxx", "xx", "none"})
 _TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$")
+# MP4 handler names muxers write (FFmpeg, Android's MediaMuxer, Apple, GPAC, L-SMASH): not titles.
+_HANDLER_NAMES = frozenset({"soundhandler", "soundhandle", "sound handler", "audio handler", "core media audio",
+                            "gpac iso audio handler", "l-smash audio handler", "isomedia file produced by gpac"})  # fmt: skip
 _COMMENTARY = re.compile(r"comment", re.IGNORECASE)
 _DESCRIPTIONS = re.compile(r"descri(bed|ption|ptive)|\bAD\b|visually impaired", re.IGNORECASE)
 
@@ -91,7 +94,7 @@ def describe_track(stream: dict[str, Any], chosen: bool) -> AudioTrack:
     tags = {str(key).lower(): value for key, value in (stream.get("tags") or {}).items()}
     disposition = stream.get("disposition") or {}
     title = str(tags.get("title") or tags.get("handler_name") or "").strip() or None
-    if title and title.lower() in ("soundhandler", "sound handler", "audio handler", "core media audio"):
+    if title and title.casefold() in _HANDLER_NAMES:
         title = None  # what MP4 muxers write in every file, not a title anyone gave
     kind = None
     if disposition.get("comment") or (title and _COMMENTARY.search(title)):
