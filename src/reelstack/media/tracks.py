@@ -41,8 +41,10 @@ _NAMES = dict(_LANGUAGES.values())
 _UNDETERMINED = frozenset({"", "und", "unk", "mis", "mul", "zxx", "xx", "none"})
 _TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$")
 # MP4 handler names muxers write (FFmpeg, Android's MediaMuxer, Apple, GPAC, L-SMASH): not titles.
-_HANDLER_NAMES = frozenset({"soundhandler", "soundhandle", "sound handler", "audio handler", "core media audio",
-                            "gpac iso audio handler", "l-smash audio handler", "isomedia file produced by gpac"})  # fmt: skip
+_HANDLER_NAMES = frozenset(
+    {"soundhandler", "soundhandle", "sound handler", "audio handler", "core media audio", "gpac iso audio handler",
+     "l-smash audio handler"}
+)  # fmt: skip
 _COMMENTARY = re.compile(r"comment", re.IGNORECASE)
 _DESCRIPTIONS = re.compile(r"descri(bed|ption|ptive)|\bAD\b|visually impaired", re.IGNORECASE)
 
