@@ -322,8 +322,9 @@ def generate_audio(path: Path, seconds: float = 10, cover_art: bool = False) -> 
     ``cover_art`` adds an album picture, as music files carry."""
     arguments = ["-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=44100:duration={seconds}"]
     if cover_art:
-        arguments += ["-f", "lavfi", "-i", "testsrc2=size=300x300:duration=0.1", "-map", "0:a", "-map", "1:v",
-                      "-frames:v", "1", "-c:v", "mjpeg", "-disposition:v", "attached_pic"]  # fmt: skip
+        # One picture from a source of one (``-frames:v 1`` would end the whole file after 27 ms of sound).
+        arguments += ["-f", "lavfi", "-i", "testsrc2=size=300x300:rate=1:duration=1", "-map", "0:a", "-map", "1:v",
+                      "-c:v", "mjpeg", "-disposition:v", "attached_pic"]  # fmt: skip
     return _run([*arguments, "-c:a", _AUDIO_FILES[path.suffix]], path)
 
 
