@@ -137,7 +137,8 @@ def _tone(clip: Clip, seconds: float, frequency: int = 440) -> str:
         return f"sine=frequency={frequency}:sample_rate={clip.audio_rate}:duration={seconds}"
     amplitude = 0.125 * 10 ** (clip.audio_gain_db / 20)
     click = "+if(lt(mod(t\\,1)\\,0.0005)\\,0.8\\,0)" if clip.clicks else ""  # half a millisecond at 0.8
-    return f"aevalsrc={amplitude:.6f}*sin(2*PI*{frequency}*t){click}:s={clip.audio_rate}:d={seconds}"
+    # Stereo from the start: FFmpeg spreads mono over two channels 3 dB down, 3 LU under the level meant.
+    return f"aevalsrc={amplitude:.6f}*sin(2*PI*{frequency}*t){click}:c=stereo:s={clip.audio_rate}:d={seconds}"
 
 
 def _audio_inputs(clip: Clip, seconds: float) -> tuple[list[str], list[str]]:
