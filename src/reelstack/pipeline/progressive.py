@@ -96,7 +96,7 @@ class LadderPublisher:
         self.keys = MediaKeys(job.asset_id)
         self.sent: set[str] = set()
         # A retried step must not publish fewer segments than a player may already have seen.
-        self.listed = {r.name: published_segments(self.keys.media_playlist(r.name)) for r in plan.renditions}
+        self.listed = {name: published_segments(self.keys.media_playlist(name)) for name in plan.playlists}
         self.playable = False
         self.checked = time.monotonic()
 
@@ -117,7 +117,7 @@ class LadderPublisher:
         self._send(progress)
         self._publish(progress, ended=True)
         fence(self.job.asset_id, self.keys.hls_prefix)
-        return len(self.sent) + len(self.plan.renditions) + 1
+        return len(self.sent) + len(self.plan.playlists) + 1
 
     def _send(self, progress: dict[str, render.Progress]) -> None:
         files = []
