@@ -18,7 +18,7 @@ from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.deploy import dev_secret
 from reelstack_cli.media import Clip, generate_clip, make_clip
-from reelstack_cli.settings import LOCAL_DIR
+from reelstack_cli.settings import LOCAL_DIR, PROJECT_ROOT
 from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
 from tests.integration.browsers import chromium
 from tests.integration.conftest import Stack
@@ -240,3 +240,77 @@ def test_playback_starts_before_the_asset_is_ready_and_plays_to_the_end(
     assert played["time"] >= 19.9 and played["frames"] >= 20 * 30 * 0.9, played  # from the start to the end
     assert api.get(f"/assets/{asset['assetId']}")["status"] == "ready"
     assert not [line for line in console if "error" in line.lower()], console
+
+
+# Opens ``url`` in a new <video> with the player's documented defaults (Shaka: ``load(url)``; hls.js:
+# ``new Hls()``) and notes where it was when it first played, what it had buffered, and its live edge then.
+OPEN_WITH_DEFAULTS = """async ([kind, url]) => {
+  const video = Object.assign(document.createElement('video'), {muted: true});
+  document.body.append(video);
+  let liveEdge = () => null;
+  video.addEventListener('playing', () => {
+    window.started ??= {time: video.currentTime, liveEdge: liveEdge(),
+                        buffered: video.buffered.length ? video.buffered.start(0) : null};
+  });
+  if (kind === 'shaka') {
+    const player = new shaka.Player();
+    await player.attach(video);
+    liveEdge = () => player.seekRange().end;
+    await player.load(url);
+  } else {
+    const player = new Hls();
+    liveEdge = () => player.liveSyncPosition;
+    player.loadSource(url);
+    player.attachMedia(video);
+  }
+  video.play();
+}"""
+SHAKA_JS = PROJECT_ROOT / "node_modules" / "shaka-player" / "dist" / "shaka-player.compiled.js"
+SEGMENT_NUMBER = re.compile(r"/segment_(\d+)\.m4s\b")
+
+
+def test_shaka_and_hls_js_start_a_processing_video_at_its_beginning(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    """Shaka Player and hls.js, each with its defaults, open a video that is still processing, with
+    about 30 s of it in its playlists (the encode held before its last upload: FAULT_INJECTION=stall:hls),
+    and start it at 0 from its first segment, not at their live edge (docs/playback.md, Players)."""
+    if not SHAKA_JS.exists():
+        pytest.fail(f"{SHAKA_JS} is missing: run `make node_modules/.installed`")
+    user = f"web-{uuid.uuid4().hex[:6]}"
+    api = ApiClient(stack.outputs["apiUrl"], issue_dev_token(dev_secret(stack.settings), user))
+    clip = make_clip(tmp_path / "long.mp4", Clip(36, 320, 180, "30"))  # 4 short segments, then 6 s ones
+    with stack.stalled("hls", seconds=8):  # the window the players open it in (about 5 s here)
+        uploaded = Uploader(api, user, state=StateStore(tmp_path / "state")).upload(clip, resume="never")
+        stack.wait_until_stalled(uploaded["assetId"], "hls")
+        asset = api.get(f"/assets/{uploaded['assetId']}")
+        assert asset["playable"] and asset["status"] == "processing", asset
+
+        pages = {kind: browser.new_page() for kind in ("shaka", "hls.js")}
+        playlists: dict[str, list[Any]] = {kind: [] for kind in pages}  # the media playlists each loaded
+        segments: dict[str, list[int]] = {kind: [] for kind in pages}  # the segments each asked for, in order
+        for kind, page in pages.items():
+            page.on("response", lambda response, kind=kind: playlists[kind].append(response)
+                    if "/index.m3u8" in response.url else None)  # fmt: skip
+            page.on("request", lambda request, kind=kind: segments[kind].extend(
+                int(number) for number in SEGMENT_NUMBER.findall(request.url)))  # fmt: skip
+            page.goto(f"{stack.outputs['apiUrl']}/")  # the web page: same origin as the playlists, hls.js loaded
+            if kind == "shaka":
+                page.add_script_tag(path=str(SHAKA_JS))
+            page.evaluate(OPEN_WITH_DEFAULTS, [kind, asset["playback"]["hls"]])
+        started = {}
+        for kind, page in pages.items():
+            page.wait_for_function("window.started", timeout=30_000)
+            started[kind] = page.evaluate("window.started")
+        print(f"\nwhere each player started: {started}; segments asked for: {segments}")
+        for kind in pages:
+            first = playlists[kind][0]
+            assert first.ok and "#EXT-X-ENDLIST" not in first.text(), kind  # it opened a growing playlist
+            assert started[kind]["liveEdge"] >= 2, (kind, started[kind])  # at its live edge it would be 2 s in
+            assert started[kind]["time"] < 0.1 and started[kind]["buffered"] < 0.1, (kind, started[kind])
+        # hls.js asks for the segment it starts in first; Shaka first reads segment 0 and the ones it may
+        # start in, whatever the tag says (printed above), so where it started is what tells.
+        assert segments["hls.js"][0] == 0, segments
+        for page in pages.values():
+            page.close()
+        assert wait_for_asset(api, asset["assetId"], timeout=120)["status"] == "ready"
