@@ -92,6 +92,10 @@ class Cli:
         return json.loads(self.run("--json", *args, **kwargs).stdout)
 
 
+# The steps FAULT_INJECTION=stall:<step> can hold, and the function each runs in.
+STALLABLE_STEPS = {"hls": "TranscodeFunction", "thumbnails": "ThumbnailsFunction", "previews": "PreviewsFunction"}
+
+
 @dataclass
 class Stack:
     cli: Cli
@@ -132,6 +136,26 @@ class Stack:
             yield configure
         finally:
             configure({})
+
+    @contextmanager
+    def stalled(self, step: str, seconds: float) -> Iterator[None]:
+        """FAULT_INJECTION=stall:<step> (reelstack.pipeline.faults): the step holds what it made for
+        ``seconds`` before it uploads it, once per asset: a window for races, or a video that stays
+        processing."""
+        with self.function_environment(STALLABLE_STEPS[step]) as configure:
+            configure({"FAULT_INJECTION": f"stall:{step}", "FAULT_STALL_SECONDS": str(seconds)})
+            yield
+
+    def wait_until_stalled(self, asset_id: str, step: str, timeout: float = 90) -> None:
+        """Until the step has made its outputs and is holding them (the fault is recorded on the asset)."""
+        table, dynamodb = self.outputs["tableName"], self.client("dynamodb")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            item = dynamodb.get_item(TableName=table, Key={"assetId": {"S": asset_id}}, ConsistentRead=True)
+            if f"stall:{step}" in item.get("Item", {}).get("injectedFaults", {}).get("SS", []):
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"the {step} step never reached its upload")
 
 
 POLLER_HANDOVER_SECONDS = 3

@@ -318,3 +318,78 @@ def test_a_video_in_two_languages_offers_both_and_switching_changes_what_plays(
     wait_for_tone(shaka, french_hz)
     assert shaka.evaluate("player.getVariantTracks().find((track) => track.active).language") == "fr"
     shaka.close()
+
+
+# Opens ``url`` in a new <video> with the player's documented defaults (Shaka: ``load(url)``; hls.js:
+# ``new Hls()``) and notes where it was when it first played, what it had buffered, and its live edge then.
+OPEN_WITH_DEFAULTS = """async ([kind, url]) => {
+  const video = Object.assign(document.createElement('video'), {muted: true});
+  document.body.append(video);
+  let liveEdge = () => null;
+  video.addEventListener('playing', () => {
+    window.started ??= {time: video.currentTime, liveEdge: liveEdge(),
+                        buffered: video.buffered.length ? video.buffered.start(0) : null};
+  });
+  if (kind === 'shaka') {
+    const player = new shaka.Player();
+    await player.attach(video);
+    liveEdge = () => player.seekRange().end;
+    await player.load(url);
+  } else {
+    const player = new Hls();
+    liveEdge = () => player.liveSyncPosition;
+    player.loadSource(url);
+    player.attachMedia(video);
+  }
+  video.play();
+}"""
+SEGMENT_NUMBER = re.compile(r"/segment_(\d+)\.m4s\b")
+
+
+def test_shaka_and_hls_js_start_a_processing_video_at_its_beginning(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    """Shaka Player and hls.js, each with its defaults, open a video that is still processing, with
+    about 30 s of it in its playlists (the encode held before its last upload: FAULT_INJECTION=stall:hls),
+    and start it at 0 from its first segment, not at their live edge (docs/playback.md, Players)."""
+    if not SHAKA.exists():
+        pytest.fail(f"{SHAKA} is missing: run `make node_modules/.installed`")
+    user = f"web-{uuid.uuid4().hex[:6]}"
+    api = ApiClient(stack.outputs["apiUrl"], issue_dev_token(dev_secret(stack.settings), user))
+    clip = make_clip(tmp_path / "long.mp4", Clip(36, 320, 180, "30"))  # 4 short segments, then 6 s ones
+    # The encode holds its last upload long enough for the players to open the video on a busy machine;
+    # the delete at the end stops its execution, so no one waits for the hold to end.
+    with stack.stalled("hls", seconds=120):
+        uploaded = Uploader(api, user, state=StateStore(tmp_path / "state")).upload(clip, resume="never")
+        stack.wait_until_stalled(uploaded["assetId"], "hls")
+        asset = api.get(f"/assets/{uploaded['assetId']}")
+        assert asset["playable"] and asset["status"] == "processing", asset
+
+        pages = {kind: browser.new_page() for kind in ("shaka", "hls.js")}
+        playlists: dict[str, list[Any]] = {kind: [] for kind in pages}  # the media playlists each loaded
+        segments: dict[str, list[int]] = {kind: [] for kind in pages}  # the segments each asked for, in order
+        for kind, page in pages.items():
+            page.on("response", lambda response, kind=kind: playlists[kind].append(response)
+                    if "/index.m3u8" in response.url else None)  # fmt: skip
+            page.on("request", lambda request, kind=kind: segments[kind].extend(
+                int(number) for number in SEGMENT_NUMBER.findall(request.url)))  # fmt: skip
+            page.goto(f"{stack.outputs['apiUrl']}/")  # the web page: same origin as the playlists, hls.js loaded
+            if kind == "shaka":
+                page.add_script_tag(path=str(SHAKA))
+            page.evaluate(OPEN_WITH_DEFAULTS, [kind, asset["playback"]["hls"]])
+        started = {}
+        for kind, page in pages.items():
+            page.wait_for_function("window.started", timeout=30_000)
+            started[kind] = page.evaluate("window.started")
+        print(f"\nwhere each player started: {started}; segments asked for: {segments}")
+        for kind in pages:
+            first = playlists[kind][0]
+            assert first.ok and "#EXT-X-ENDLIST" not in first.text(), kind  # it opened a growing playlist
+            assert started[kind]["liveEdge"] >= 2, (kind, started[kind])  # at its live edge it would be 2 s in
+            assert started[kind]["time"] < 0.1 and started[kind]["buffered"] < 0.1, (kind, started[kind])
+        # hls.js asks for the segment it starts in first; Shaka first reads segment 0 and the ones it may
+        # start in, whatever the tag says (printed above), so where it started is what tells.
+        assert segments["hls.js"][0] == 0, segments
+        for page in pages.values():
+            page.close()
+        api.delete(f"/assets/{asset['assetId']}")

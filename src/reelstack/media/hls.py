@@ -2,8 +2,8 @@
 
 Media playlists are EVENT playlists (RFC 8216): published while the video is still being encoded,
 they only ever grow (segments are appended, then ``#EXT-X-ENDLIST``), their target duration is fixed
-by the plan and the same in every rendition, and ``#EXT-X-START:TIME-OFFSET=0`` makes a player that
-opens one early start at the beginning rather than at the live edge.
+by the plan and the same in every rendition, and :data:`START_AT_BEGINNING` makes a player that
+opens one early start at the beginning rather than at the live edge (docs/playback.md, "Players").
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ _CHARACTERISTICS = {"descriptions": "public.accessibility.describes-video"}
 Segment = tuple[str, float]  # (file name, seconds)
 _EXTINF = re.compile(r"^#EXTINF:([0-9.]+),?[^\n]*\n(\S+)$", re.MULTILINE)
 _MAP = re.compile(r'^#EXT-X-MAP:URI="([^"]+)"', re.MULTILINE)
+# Not TIME-OFFSET=0: Shaka Player (4.11 and later) drops a start time of 0 as unset and starts a
+# playlist without ENDLIST at its live edge. A thousandth of a second in is the first frame for every
+# player (Shaka, hls.js, video.js VHS, AVPlayer). Media playlists only: VHS ignores the master's.
+START_AT_BEGINNING = "#EXT-X-START:TIME-OFFSET=0.001"
 
 
 def playlist_segments(text: str) -> list[Segment]:
@@ -38,7 +42,7 @@ def event_playlist(segments: list[Segment], init: str, target_duration: int, end
     """A rendition's fMP4 media playlist of ``segments`` so far; ``ended`` closes it for good."""
     lines = [
         "#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target_duration}", "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-START:TIME-OFFSET=0", "#EXT-X-INDEPENDENT-SEGMENTS",
+        "#EXT-X-PLAYLIST-TYPE:EVENT", START_AT_BEGINNING, "#EXT-X-INDEPENDENT-SEGMENTS",
         f'#EXT-X-MAP:URI="{init}"',
     ]  # fmt: skip
     for name, seconds in segments:
