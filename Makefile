@@ -92,7 +92,7 @@ browser:
 	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update >/dev/null && \
 	       $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium >/dev/null; }; }
 
-# Node packages (package-lock.json): the ASL validator, and hls.js for the web page.
+# Node packages (package-lock.json): the ASL validator, hls.js for the web page, Shaka Player for the browser tests.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	@touch $@

@@ -15,9 +15,11 @@ import struct
 import subprocess
 import tarfile
 import zipfile
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,8 @@ class Case:
     warnings: frozenset[str] = frozenset()  # warning codes the ready asset must carry, exactly
     dynamic_range: str = "sdr"
     audible: bool | None = None  # for several audio tracks: the one that plays carries the tone
+    # Tracks in several languages: each audio rendition's (language, tone in Hz), the default first.
+    languages: tuple[tuple[str, int], ...] = ()
     # A refused file: words its sentence must hold (what the file is, or what is wrong with it), and
     # whether the file really points to other files or addresses (only then may the sentence say so).
     says: str = ""
@@ -245,6 +249,12 @@ MATRIX: list[Case] = [
         "h264-ts-two-tracks-no-default",
         Clip(2, container="ts", audio="two-tracks-no-default", colour="bt601"),
         audible=True,
+    ),
+    # A film with a dub: every language an audio rendition, each playing its own track.
+    clip(
+        "h264-mkv-english-and-french",
+        Clip(2, container="mkv", audio="languages"),
+        languages=(("en", 440), ("fr", 1000)),
     ),
     # HDR phones and HDR exports.
     clip(
@@ -473,6 +483,27 @@ def mean_volume(path: Path, *extra: str) -> float:
     output = subprocess.run(command, capture_output=True, text=True, check=True).stderr
     match = re.search(r"mean_volume: (-?[\d.]+|-inf) dB", output)
     return float(match.group(1)) if match and match.group(1) != "-inf" else -200.0
+
+
+def decoded_tone(path: Path, *extra: str) -> float:
+    """The frequency (Hz) of the tone the first audio stream plays, from the decoded samples' zero
+    crossings (the test clips' tracks are sines)."""
+    command = [ffmpeg(), "-v", "error", *extra, "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", "48000",
+               "-f", "s16le", "-"]  # fmt: skip
+    samples = array("h", subprocess.run(command, capture_output=True, check=True).stdout)
+    crossings = sum(1 for before, after in pairwise(samples) if (before < 0) != (after < 0))
+    return crossings / 2 / max(1e-9, len(samples) / 48000)
+
+
+def loudness_of(path: Path, *extra: str) -> tuple[float, float]:
+    """FFmpeg's own EBU R128 summary of the first audio stream: (integrated LUFS, true peak dBTP)."""
+    command = [ffmpeg(), "-hide_banner", "-nostats", *extra, "-i", str(path), "-map", "0:a:0",
+               "-af", "ebur128=peak=true", "-f", "null", "-"]  # fmt: skip
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    summary = output[output.rindex("Summary:") :]
+    integrated = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))
+    peak = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1)
+    return integrated, float(peak)
 
 
 @dataclass

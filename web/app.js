@@ -157,12 +157,24 @@ async function play(asset) {
   if (hls) hls.destroy();
   if (window.Hls && Hls.isSupported()) {
     hls = new Hls({ capLevelToPlayerSize: true }); // no 1080p decode for a 640 px player
+    offerAudioTracks(hls, $("audio-track"));
     hls.loadSource(url);
     hls.attachMedia(video);
   } else {
     video.src = url; // Safari plays HLS natively
   }
   await video.play().catch(() => {});
+}
+
+// A video with several audio tracks (languages, a commentary): a menu of them, the default chosen.
+function offerAudioTracks(player, menu) {
+  menu.hidden = true;
+  player.on(Hls.Events.AUDIO_TRACKS_UPDATED, (_, { audioTracks }) => {
+    menu.replaceChildren(...audioTracks.map((track, index) => new Option(track.name, index)));
+    menu.value = String(player.audioTrack);
+    menu.hidden = audioTracks.length < 2;
+  });
+  menu.onchange = () => { player.audioTrack = Number(menu.value); };
 }
 
 async function rename(asset) {

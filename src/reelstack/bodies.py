@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     ValidationError,
     field_validator,
@@ -78,6 +79,12 @@ class CreateUpload(_Body):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
     # Extension: "SHA256" makes every part URL carry a signed checksum that S3 verifies on upload.
     checksum_algorithm: Literal["SHA256"] | None = Field(default=None, alias="checksumAlgorithm")
+    normalize_audio: StrictBool | None = Field(
+        default=None,
+        alias="normalizeAudio",
+        description="Even out the audio's loudness (EBU R128) to the deployment's target (LoudnessTarget, "
+        "TruePeakCeiling); absent: the deployment's NormalizeAudio.",
+    )
 
     @field_validator("sha256")
     @classmethod

@@ -95,6 +95,9 @@ class Deployment:
     transcode_timeout_seconds: float = 900  # TranscodeTimeoutSeconds: what the one-piece encode may take
     passthrough: bool = True  # Passthrough: standard input keeps its video as the top rung
     extras_yield_seconds: float = 10  # ExtrasYieldSeconds: extras wait this long, at most, for playable
+    normalize_audio: bool = False  # NormalizeAudio: an upload that does not say evens its audio out
+    loudness_target_lufs: float = -16.0  # LoudnessTarget: integrated loudness evened out to (LUFS)
+    true_peak_ceiling_dbtp: float = -1.5  # TruePeakCeiling: no peak evened out past it (dBTP)
     faults: Faults = field(default_factory=Faults)
     tool_paths: Mapping[str, str] = field(default_factory=dict)  # FFMPEG_PATH, FFPROBE_PATH overrides
     # DEAD_LETTER_QUEUES: each asynchronously invoked function's dead-letter queue, name -> URL
@@ -123,6 +126,9 @@ TEMPLATE_PARAMETERS = {
     "transcode_timeout_seconds": "TranscodeTimeoutSeconds",
     "passthrough": "Passthrough",
     "extras_yield_seconds": "ExtrasYieldSeconds",
+    "normalize_audio": "NormalizeAudio",
+    "loudness_target_lufs": "LoudnessTarget",
+    "true_peak_ceiling_dbtp": "TruePeakCeiling",
     "allow_loopback_urls": "AllowLoopbackUrls",
     "outbox_grace_seconds": "OutboxGraceSeconds",
     "webhooks.retry_schedule": "WebhookRetrySchedule",
@@ -190,6 +196,9 @@ def deployment() -> Deployment:
         transcode_timeout_seconds=_number(env, "TRANSCODE_TIMEOUT_SECONDS", defaults.transcode_timeout_seconds),
         passthrough=env.get("PASSTHROUGH", "on" if defaults.passthrough else "off") != "off",
         extras_yield_seconds=_number(env, "EXTRAS_YIELD_SECONDS", defaults.extras_yield_seconds),
+        normalize_audio=env.get("NORMALIZE_AUDIO", "on" if defaults.normalize_audio else "off") == "on",
+        loudness_target_lufs=_number(env, "LOUDNESS_TARGET", defaults.loudness_target_lufs),
+        true_peak_ceiling_dbtp=_number(env, "TRUE_PEAK_CEILING", defaults.true_peak_ceiling_dbtp),
         faults=Faults(
             names=frozenset(name for name in env.get("FAULT_INJECTION", "").split(",") if name),
             stall_seconds=_number(env, "FAULT_STALL_SECONDS", Faults.stall_seconds),

@@ -148,6 +148,10 @@ class LocalCloud:
             "LOCALSTACK_VOLUME_DIR": str(state / "volume"),
             "TMPDIR": str(state / "tmp"),  # Lambda code and layers unzip here
             "XDG_CACHE_HOME": str(state / "cache"),  # plux's entry point cache
+            # LocalStack keeps its TLS certificate in one machine-wide folder and rewrites its key and
+            # certificate files at every start: two clouds starting at once (the test workers) could read
+            # each other's half-written file and fail to start. Each cloud has its own.
+            "CUSTOM_SSL_CERT_PATH": str(state / "cache" / "server.test.pem"),
             "REELSTACK_LOCALCLOUD_DIR": str(state),
             "REELSTACK_LAMBDA_PYTHON": str(LAMBDA_RUNTIME_PYTHON),
             "LAMBDA_RUNTIME_EXECUTOR": "local-process",

@@ -79,7 +79,11 @@ class Clip:
     colour: str = "bt709"  # bt709, bt601, hlg, pq, untagged
     full_range: bool = False
     rotation: int = 0  # display matrix, degrees counter-clockwise as FFmpeg's -display_rotation
-    audio: str = "stereo"  # stereo, none, mono8k, 5.1, two-tracks (2nd default), two-tracks-no-default
+    # stereo, none, mono8k, 5.1, two-tracks (2nd default), two-tracks-no-default, or languages: a track
+    # per language (LANGUAGE_TONES), the first the default, each its own tone
+    audio: str = "stereo"
+    audio_gain_db: float = 0  # the tone's level: 0 is the sine at 1/8 (about -18.7 LUFS), +17.5 near full scale
+    clicks: bool = False  # a loud click every second over the tone: peaks far over its loudness
     variable_frame_rate: bool = False
     interlaced: bool = False
     subtitle: bool = False
@@ -124,9 +128,23 @@ def _picture_chain(clip: Clip) -> str:
     return ",".join(steps)
 
 
+# The "languages" clip's tracks: ISO 639-2 code (as Matroska and MP4 store it), title, tone (Hz).
+LANGUAGE_TONES = (("eng", "English stereo", 440), ("fre", "Version française", 1000))
+
+
+def _tone(clip: Clip, seconds: float, frequency: int = 440) -> str:
+    """A sine at ``frequency`` (FFmpeg's sine source: 1/8 of full scale), at the clip's level and with its clicks."""
+    if not clip.audio_gain_db and not clip.clicks:
+        return f"sine=frequency={frequency}:sample_rate={clip.audio_rate}:duration={seconds}"
+    amplitude = 0.125 * 10 ** (clip.audio_gain_db / 20)
+    click = "+if(lt(mod(t\\,1)\\,0.0005)\\,0.8\\,0)" if clip.clicks else ""  # half a millisecond at 0.8
+    # Stereo from the start: FFmpeg spreads mono over two channels 3 dB down, 3 LU under the level meant.
+    return f"aevalsrc={amplitude:.6f}*sin(2*PI*{frequency}*t){click}:c=stereo:s={clip.audio_rate}:d={seconds}"
+
+
 def _audio_inputs(clip: Clip, seconds: float) -> tuple[list[str], list[str]]:
     """``(inputs, output options)`` for the clip's audio; the video is input 0."""
-    tone = f"sine=frequency=440:sample_rate={clip.audio_rate}:duration={seconds}"
+    tone = _tone(clip, seconds)
     silence = f"anullsrc=r=48000:cl=stereo,atrim=duration={seconds}"
     codec = (
         "pcm_s16le" if clip.codec == "prores" else "libopencore_amrnb" if clip.container == "3gp"
@@ -139,6 +157,14 @@ def _audio_inputs(clip: Clip, seconds: float) -> tuple[list[str], list[str]]:
         return ["-f", "lavfi", "-i", tone], ["-map", "1:a", "-c:a", codec, *options]
     if clip.audio == "5.1":
         return ["-f", "lavfi", "-i", f"{tone},aformat=channel_layouts=5.1"], ["-map", "1:a", "-c:a", codec]
+    if clip.audio == "languages":
+        inputs, options = [], []
+        for index, (language, title, frequency) in enumerate(LANGUAGE_TONES):
+            inputs += ["-f", "lavfi", "-i", _tone(clip, seconds, frequency)]
+            options += ["-map", f"{index + 1}:a", f"-metadata:s:a:{index}", f"language={language}",
+                        f"-metadata:s:a:{index}", f"title={title}",
+                        f"-disposition:a:{index}", "default" if index == 0 else "0"]  # fmt: skip
+        return inputs, [*options, "-c:a", codec, "-ac", "2"]
     if clip.audio.startswith("two-tracks"):
         # The track a player should pick carries the tone; the other is silent.
         second_default = clip.audio == "two-tracks"
@@ -300,8 +326,9 @@ def generate_audio(path: Path, seconds: float = 10, cover_art: bool = False) -> 
     ``cover_art`` adds an album picture, as music files carry."""
     arguments = ["-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=44100:duration={seconds}"]
     if cover_art:
-        arguments += ["-f", "lavfi", "-i", "testsrc2=size=300x300:duration=0.1", "-map", "0:a", "-map", "1:v",
-                      "-frames:v", "1", "-c:v", "mjpeg", "-disposition:v", "attached_pic"]  # fmt: skip
+        # One picture from a source of one (``-frames:v 1`` would end the whole file after 27 ms of sound).
+        arguments += ["-f", "lavfi", "-i", "testsrc2=size=300x300:rate=1:duration=1", "-map", "0:a", "-map", "1:v",
+                      "-c:v", "mjpeg", "-disposition:v", "attached_pic"]  # fmt: skip
     return _run([*arguments, "-c:a", _AUDIO_FILES[path.suffix]], path)
 
 

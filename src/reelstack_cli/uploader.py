@@ -108,6 +108,7 @@ class Uploader:
         title: str | None = None,
         content_type: str | None = None,
         resume: str = "auto",  # "auto" | "require" | "never"
+        options: dict[str, Any] | None = None,  # more of POST /uploads' body, e.g. {"normalizeAudio": True}
     ) -> dict[str, Any]:
         if not path.is_file():
             raise UploadError(f"{path} is not a file")
@@ -118,7 +119,7 @@ class Uploader:
             asset = self.api.get(f"/assets/{state.asset_id}")
             return {"assetId": state.asset_id, "uploadId": state.upload_id, "status": asset["status"], "partsSent": 0}
         if state is None:
-            state = self._start(path, title, content_type)
+            state = self._start(path, title, content_type, options or {})
             held = {}
         pending = [number for number in range(1, state.part_count + 1) if number not in held]
         progress = Progress(state.size, self.on_progress)
@@ -168,9 +169,10 @@ class Uploader:
         self.on_event(f"resuming upload {state.upload_id}: {len(held)} of {state.part_count} parts already in S3")
         return state, held
 
-    def _start(self, path: Path, title: str | None, content_type: str | None) -> UploadState:
+    def _start(self, path: Path, title: str | None, content_type: str | None, options: dict[str, Any]) -> UploadState:
         stat = path.stat()
         body: dict[str, Any] = {
+            **options,
             "filename": path.name,
             "size": stat.st_size,
             "contentType": content_type or guess_content_type(path),

@@ -8,6 +8,7 @@ environment or timeout changes it for its own worker's tests only.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -29,6 +30,7 @@ from reelstack_cli.deploy import dev_secret
 from reelstack_cli.invoke import physical_name, set_environment
 from reelstack_cli.media import generate_clip
 from reelstack_cli.settings import CHECKOUT, LOCAL_DIR, Settings
+from reelstack_cli.template import load_template
 from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
 
 pytestmark = pytest.mark.localcloud
@@ -90,6 +92,10 @@ class Cli:
         return json.loads(self.run("--json", *args, **kwargs).stdout)
 
 
+# The steps FAULT_INJECTION=stall:<step> can hold, and the function each runs in.
+STALLABLE_STEPS = {"hls": "TranscodeFunction", "thumbnails": "ThumbnailsFunction", "previews": "PreviewsFunction"}
+
+
 @dataclass
 class Stack:
     cli: Cli
@@ -119,11 +125,46 @@ class Stack:
 
         def configure(changes: dict[str, str]) -> None:
             set_environment(lambda_client, name, {**original, **changes})
+            if _invoked_asynchronously(logical_id):
+                # LocalStack's async event poller of the replaced version may have just taken an event off
+                # its queue; it stops without handling it, and the event waits out its visibility timeout
+                # (the function's timeout + 60 s: 90 s for Ingest). The poller's receive lasts at most 2 s
+                # and LocalStack waits up to 3 s for it to stop: after that no event can be held.
+                time.sleep(POLLER_HANDOVER_SECONDS)
 
         try:
             yield configure
         finally:
             configure({})
+
+    @contextmanager
+    def stalled(self, step: str, seconds: float) -> Iterator[None]:
+        """FAULT_INJECTION=stall:<step> (reelstack.pipeline.faults): the step holds what it made for
+        ``seconds`` before it uploads it, once per asset: a window for races, or a video that stays
+        processing."""
+        with self.function_environment(STALLABLE_STEPS[step]) as configure:
+            configure({"FAULT_INJECTION": f"stall:{step}", "FAULT_STALL_SECONDS": str(seconds)})
+            yield
+
+    def wait_until_stalled(self, asset_id: str, step: str, timeout: float = 90) -> None:
+        """Until the step has made its outputs and is holding them (the fault is recorded on the asset)."""
+        table, dynamodb = self.outputs["tableName"], self.client("dynamodb")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            item = dynamodb.get_item(TableName=table, Key={"assetId": {"S": asset_id}}, ConsistentRead=True)
+            if f"stall:{step}" in item.get("Item", {}).get("injectedFaults", {}).get("SS", []):
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"the {step} step never reached its upload")
+
+
+POLLER_HANDOVER_SECONDS = 3
+
+
+@functools.cache
+def _invoked_asynchronously(logical_id: str) -> bool:
+    """Whether the function takes asynchronous events (those have an on-failure destination)."""
+    return "EventInvokeConfig" in load_template(CHECKOUT / "template.yaml")["Resources"][logical_id]["Properties"]
 
 
 @pytest.fixture(scope="session")

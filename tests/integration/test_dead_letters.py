@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from reelstack import deadletters
+from reelstack.config import named_urls
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.media import generate_clip
 from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
@@ -19,9 +21,14 @@ pytestmark = pytest.mark.localcloud
 
 
 def _dead_letters_for(stack: Stack, asset_id: str, timeout: float = 120) -> list[dict[str, Any]]:
-    """Ingest's dead letters whose event is this asset's upload, once there is one."""
+    """Ingest's dead letters whose event is this asset's upload (as `reelstack dlq list` shows them),
+    once there is one. The queue's depth is watched in-process: a CLI process a second costs the cores."""
+    sqs, queue_url = stack.client("sqs"), named_urls(stack.outputs["deadLetterQueues"])["ingest"]
     deadline = time.monotonic() + timeout
     while True:
+        if deadletters.depth(sqs, queue_url) == 0 and time.monotonic() < deadline:
+            time.sleep(1)
+            continue
         (queue,) = stack.cli.json("dlq", "list", "--queue", "ingest")["queues"]
         mine = [
             letter

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import textwrap
 import uuid
 import zipfile
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from reelstack_cli.settings import LOCALSTACK_PYTHON
 from tests.integration.conftest import Stack
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-test"
@@ -240,3 +242,47 @@ def test_concurrent_invocations_run_in_separate_environments_at_once(stack: Stac
     latest_start = max(result["start"] for result in results)
     earliest_end = min(result["end"] for result in results)
     assert latest_start < earliest_end  # all three were running at the same moment
+
+
+# Runs in LocalStack's own interpreter: the Step Functions task that invokes a function, with the
+# local cloud's start hooks applied as LocalStack applies them.
+_TASK_FAILURES = """
+import json
+from importlib.metadata import entry_points
+from types import SimpleNamespace
+
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+from localstack.services.stepfunctions.asl.component.state.state_execution.state_task import lambda_eval_utils
+from localstack.services.stepfunctions.asl.component.state.state_execution.state_task.state_task_lambda import (
+    StateTaskLambda,
+)
+
+for hook in entry_points(group="localstack.hooks.on_infra_start"):
+    if hook.value.startswith("reelstack_localcloud."):
+        hook.load()()
+env = SimpleNamespace(next_state_name="Make thumbnails", event_history_context=SimpleNamespace(source_event_id=7))
+task = StateTaskLambda.__new__(StateTaskLambda)
+failures = {
+    "closed": ConnectionClosedError(endpoint_url="http://localhost:4566/"),
+    "refused": EndpointConnectionError(endpoint_url="http://localhost:4566/"),
+    "handler": lambda_eval_utils.LambdaFunctionErrorException(
+        "Unhandled", json.dumps({"errorType": "ToolchainFailed", "errorMessage": "ffmpeg exited 1"})
+    ),
+}
+names = {key: task._from_error(env, error).error_name.error_name for key, error in failures.items()}
+print(json.dumps(names))
+"""
+
+
+def test_step_functions_names_a_call_to_lambda_that_got_no_answer_as_aws_does() -> None:
+    """A closed connection between Step Functions and Lambda is the transient
+    ``Lambda.SdkClientException`` every Task retries, not LocalStack's bare ``Exception``, which once
+    failed a fresh clone's asset; a function's own error keeps its name."""
+    result = subprocess.run(
+        [str(LOCALSTACK_PYTHON), "-c", _TASK_FAILURES], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(result.stdout) == {
+        "closed": "Lambda.SdkClientException",
+        "refused": "Lambda.SdkClientException",
+        "handler": "ToolchainFailed",
+    }

@@ -22,7 +22,17 @@ from reelstack_cli.media import Clip, generate_audio, generate_clip, generate_im
 from reelstack_cli.settings import CHECKOUT
 from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
 from tests.integration.conftest import Stack
-from tests.media_cases import BY_NAME, Seen, check_poster, check_rendition, mean_volume, probe, source_facts
+from tests.media_cases import (
+    BY_NAME,
+    Seen,
+    check_poster,
+    check_rendition,
+    decoded_tone,
+    loudness_of,
+    mean_volume,
+    probe,
+    source_facts,
+)
 
 pytestmark = pytest.mark.localcloud
 
@@ -35,6 +45,7 @@ class Case:
     says: str = ""  # words a failed asset's sentence must hold (what the file is)
     asset: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # more of POST /uploads' body
 
 
 def _clip(name: str, recipe: Clip) -> Callable[[Path], Path]:
@@ -68,6 +79,12 @@ CASES = {
     "6s-hevc-10bit": Case(_clip("hevc", Clip(6, 640, 360, codec="hevc", pixel_format="yuv420p10le",
                                              gop_seconds=None, container="mov")), "ready"),
     "two-audio-tracks": Case(_clip("two", Clip(4, 640, 360, audio="two-tracks", gop_seconds=None)), "ready"),
+    # A film with a dub (English 440 Hz, French 1 kHz), and levels evened out on request.
+    "english-and-french-mkv": Case(_clip("film", Clip(3, 320, 240, container="mkv", audio="languages")), "ready"),
+    "quiet-normalised": Case(_clip("quiet", Clip(3, 320, 240, audio_gain_db=-16.3)), "ready",
+                             options={"normalizeAudio": True}),  # about -35 LUFS
+    "loud-normalised": Case(_clip("loud", Clip(3, 320, 240, audio_gain_db=17.5)), "ready",
+                            options={"normalizeAudio": True}),  # near full scale, about -1 LUFS
     "variable-frame-rate": Case(_clip("vfr", Clip(4, 640, 360, variable_frame_rate=True, gop_seconds=None)),
                                 "ready"),
     # What phones, browsers and broadcast make besides (a slice of the media matrix).
@@ -92,10 +109,10 @@ CASES = {
 }  # fmt: skip
 
 
-def upload(api: ApiClient, path: Path, state: Path) -> dict[str, Any]:
+def upload(api: ApiClient, path: Path, state: Path, options: dict[str, Any] | None = None) -> dict[str, Any]:
     """As the CLI does: the declared type from the file's name (the pipeline reads the content)."""
     uploader = Uploader(api, "alice", state=StateStore(state))
-    return uploader.upload(path, content_type=guess_content_type(path), resume="never")
+    return uploader.upload(path, content_type=guess_content_type(path), resume="never", options=options)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +127,7 @@ def processed(
         name, case = item
         (folder / name).mkdir()
         case.source = case.make(folder / name)
-        uploaded = upload(alice, case.source, folder / "state")
+        uploaded = upload(alice, case.source, folder / "state", case.options)
         case.asset = wait_for_asset(alice, uploaded["assetId"], timeout=300)
 
     with ThreadPoolExecutor(4) as pool:
@@ -151,6 +168,10 @@ def test_playable_sources_become_ready_hls(
     stream_lines = [line for line in master.splitlines() if line.startswith("#EXT-X-STREAM-INF")]
     assert len(stream_lines) == len(asset["renditions"])
     media = asset["media"]
+    # Several audio tracks play from audio renditions of their own, else the sound is in every rendition.
+    muxed = media["hasAudio"] and "#EXT-X-MEDIA:TYPE=AUDIO" not in master
+    if media["hasAudio"]:  # measured on every source (EBU R128)
+        assert set(media["loudness"]) >= {"integratedLufs", "rangeLu", "truePeakDbtp"}, media
     for line, rendition in zip(stream_lines, asset["renditions"], strict=True):
         assert "BANDWIDTH=" in line
         assert f'CODECS="{rendition["codecs"]}"' in line
@@ -173,7 +194,7 @@ def test_playable_sources_become_ready_hls(
             copied = rendition["passthrough"]["video"]
             assert video["codec_name"] == "h264" and (copied or video["profile"] == "High"), (video, rendition)
             assert (video["width"], video["height"]) == (rendition["width"], rendition["height"])
-        assert kinds == (["audio"] if media["hasAudio"] else []) + (["video"] if media["hasVideo"] else [])
+        assert kinds == (["audio"] if muxed or not media["hasVideo"] else []) + (["video"] if media["hasVideo"] else [])
     case = processed[name]
     assert {warning["code"] for warning in asset.get("warnings", [])} == set(case.warnings), asset.get("warnings")
     if media["hasVideo"]:
@@ -181,7 +202,7 @@ def test_playable_sources_become_ready_hls(
         # upright and not washed out; a poster that decodes upright and is not black.
         seen, facts = Seen(), source_facts(case.source)
         for rendition in asset["renditions"]:
-            check_rendition(seen, tmp_path / "hls", rendition, facts, media["dynamicRange"] != "sdr", media["hasAudio"])
+            check_rendition(seen, tmp_path / "hls", rendition, facts, media["dynamicRange"] != "sdr", muxed)
         check_poster(seen, tmp_path / "thumbnails" / "poster.jpg", (media["width"], media["height"]))
         assert not seen.notes, seen.notes
         assert min(asset["renditions"][0]["width"], asset["renditions"][0]["height"]) <= min(
@@ -234,6 +255,41 @@ def test_of_two_audio_tracks_the_default_one_plays(processed: dict[str, Case], s
     download_prefix(stack, f"assets/{asset['assetId']}/hls/", tmp_path)
     playlist = tmp_path / asset["renditions"][0]["name"] / "index.m3u8"
     assert mean_volume(playlist, "-allowed_extensions", "ALL") > -40
+
+
+def test_every_language_is_an_audio_rendition_that_plays_its_own_track(
+    processed: dict[str, Case], stack: Stack, tmp_path: Path
+) -> None:
+    asset = processed["english-and-french-mkv"].asset
+    assert [(t["type"], t["languageCode"], t["name"], t["source"], t["status"]) for t in asset["tracks"]] == [
+        ("audio", "en", "English", "embedded", "ready"),
+        ("audio", "fr", "French", "embedded", "ready"),
+    ]
+    download_prefix(stack, f"assets/{asset['assetId']}/hls/", tmp_path)
+    master = (tmp_path / "master.m3u8").read_text()
+    audio = re.findall(r'^#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="(\w+)",LANGUAGE="(\w+)",DEFAULT=(\w+),'
+                       r'AUTOSELECT=YES,CHANNELS="2",URI="(\w+)/index.m3u8"$', master, re.M)  # fmt: skip
+    assert audio == [("English", "en", "YES", "audio"), ("French", "fr", "NO", "audio2")], master
+    heard = [decoded_tone(tmp_path / folder / "index.m3u8", "-allowed_extensions", "ALL") for *_, folder in audio]
+    assert abs(heard[0] - 440) < 15 and abs(heard[1] - 1000) < 30, heard
+
+
+def test_normalised_audio_meets_the_target_and_never_passes_the_ceiling(
+    processed: dict[str, Case], stack: Stack, tmp_path: Path
+) -> None:
+    """A quiet clip (about -35 LUFS) comes up to -16 LUFS, a loud one (about -1 LUFS, peaks near
+    0 dBTP) down to it; neither peaks over -1.5 dBTP, and the asset gives the figures before and after."""
+    for name, before in (("quiet-normalised", -35), ("loud-normalised", -1)):
+        asset = processed[name].asset
+        download_prefix(stack, f"assets/{asset['assetId']}/hls/", tmp_path / name)
+        integrated, peak = loudness_of(tmp_path / name / asset["renditions"][0]["name"] / "index.m3u8",
+                                       "-allowed_extensions", "ALL")  # fmt: skip
+        assert abs(integrated - -16) <= 1 and peak <= -1.5, (name, integrated, peak)
+        loudness = asset["media"]["loudness"]
+        assert abs(loudness["integratedLufs"] - before) <= 1.5, loudness  # the source's, as measured
+        after = loudness["normalized"]
+        assert (after["targetLufs"], after["ceilingDbtp"]) == (-16, -1.5) and after["applied"], after
+        assert abs(after["integratedLufs"] - integrated) <= 0.5 and after["truePeakDbtp"] <= -1.5, after
 
 
 def test_hdr_is_recorded_and_converted(processed: dict[str, Case]) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,10 @@ import pytest
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.media import Clip, make_clip
 from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
-from tests.integration.conftest import Stack
+from tests.integration.conftest import STALLABLE_STEPS, Stack
 
 pytestmark = pytest.mark.localcloud
 STALL_SECONDS = 5
-STEPS = {"hls": "TranscodeFunction", "thumbnails": "ThumbnailsFunction", "previews": "PreviewsFunction"}
-
-
-@contextmanager
-def stalled(stack: Stack, step: str) -> Iterator[None]:
-    with stack.function_environment(STEPS[step]) as configure:
-        configure({"FAULT_INJECTION": f"stall:{step}", "FAULT_STALL_SECONDS": str(STALL_SECONDS)})
-        yield
 
 
 def upload_clip(api: ApiClient, folder: Path, name: str) -> dict[str, Any]:
@@ -35,18 +26,6 @@ def upload_clip(api: ApiClient, folder: Path, name: str) -> dict[str, Any]:
     clip = make_clip(folder / f"{name}.mp4", Clip(2, 360, 640, "25", gop_seconds=None))
     uploader = Uploader(api, "alice", state=StateStore(folder / "state"))
     return uploader.upload(clip, content_type=guess_content_type(clip), resume="never")
-
-
-def wait_until_stalled(stack: Stack, asset_id: str, step: str, timeout: float = 90) -> None:
-    """Until the step has made its outputs and is holding them (the fault is recorded on the asset)."""
-    table = stack.outputs["tableName"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        item = stack.client("dynamodb").get_item(TableName=table, Key={"assetId": {"S": asset_id}}, ConsistentRead=True)
-        if f"stall:{step}" in item.get("Item", {}).get("injectedFaults", {}).get("SS", []):
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"the {step} step never reached its upload")
 
 
 def objects_under(stack: Stack, asset_id: str) -> list[str]:
@@ -66,14 +45,14 @@ def execution_of(stack: Stack, asset_id: str) -> dict[str, Any]:
     return next(item for item in executions if item["name"].startswith(asset_id))
 
 
-@pytest.mark.parametrize("step", list(STEPS))
+@pytest.mark.parametrize("step", list(STALLABLE_STEPS))
 def test_a_delete_while_a_step_is_writing_leaves_nothing_behind(
     step: str, stack: Stack, alice: ApiClient, tmp_path: Path
 ) -> None:
-    with stalled(stack, step):
+    with stack.stalled(step, STALL_SECONDS):
         uploaded = upload_clip(alice, tmp_path, f"deleted-during-{step}")
         asset_id = uploaded["assetId"]
-        wait_until_stalled(stack, asset_id, step)
+        stack.wait_until_stalled(asset_id, step)
         alice.delete(f"/assets/{asset_id}")
         with pytest.raises(ApiError) as gone:
             alice.get(f"/assets/{asset_id}")
@@ -86,10 +65,10 @@ def test_an_execution_stopped_by_hand_fails_its_asset_through_the_eventbridge_ru
     stack: Stack, alice: ApiClient, events_queue: Callable[[], list[dict[str, Any]]], tmp_path: Path
 ) -> None:
     events_queue()
-    with stalled(stack, "hls"):
+    with stack.stalled("hls", STALL_SECONDS):
         uploaded = upload_clip(alice, tmp_path, "stopped")
         asset_id = uploaded["assetId"]
-        wait_until_stalled(stack, asset_id, "hls")
+        stack.wait_until_stalled(asset_id, "hls")
         stack.client("stepfunctions").stop_execution(executionArn=execution_of(stack, asset_id)["executionArn"])
         asset = wait_for_asset(alice, asset_id, timeout=60)
         assert (asset["status"], asset["error"]["code"]) == ("failed", "PipelineStopped")
@@ -113,10 +92,10 @@ def test_the_sweeper_settles_an_asset_whose_execution_ended_without_an_event(
     )
     events.remove_targets(Rule=rule, Ids=[target["Id"] for target in targets])
     try:
-        with stalled(stack, "hls"):
+        with stack.stalled("hls", STALL_SECONDS):
             uploaded = upload_clip(alice, tmp_path, "unnoticed")
             asset_id = uploaded["assetId"]
-            wait_until_stalled(stack, asset_id, "hls")
+            stack.wait_until_stalled(asset_id, "hls")
             sfn, arn = stack.client("stepfunctions"), execution_of(stack, asset_id)["executionArn"]
             sfn.stop_execution(executionArn=arn)
             deadline = time.monotonic() + 60  # the local cloud ends it once the task in flight returns

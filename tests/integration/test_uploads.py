@@ -107,7 +107,9 @@ def test_a_killed_upload_resumes_from_the_ledger(stack: Stack, alice: ApiClient,
     state_dir = tmp_path / "state"
     command = [sys.executable, "-m", "reelstack_cli.main", "upload", str(path), "--user", "alice"]
     process = subprocess.Popen(
-        [*command, "--parallel", "1", "--max-rate", "6M"],
+        # Paced so that the whole file takes about 17 s: the ledger's answers below may wait seconds
+        # for a cold API function on a busy machine, and the kill must still come mid-upload.
+        [*command, "--parallel", "1", "--max-rate", "2M"],
         env={**stack.cli.env, "REELSTACK_STATE_DIR": str(state_dir)},
         cwd=CHECKOUT,
         stdout=subprocess.DEVNULL,

@@ -17,8 +17,8 @@ from playwright.sync_api import Browser, Page
 from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.deploy import dev_secret
-from reelstack_cli.media import Clip, generate_clip, make_clip
-from reelstack_cli.settings import LOCAL_DIR
+from reelstack_cli.media import LANGUAGE_TONES, Clip, generate_clip, make_clip
+from reelstack_cli.settings import CHECKOUT, LOCAL_DIR
 from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
 from tests.integration.browsers import chromium
 from tests.integration.conftest import Stack
@@ -240,3 +240,158 @@ def test_playback_starts_before_the_asset_is_ready_and_plays_to_the_end(
     assert played["time"] >= 19.9 and played["frames"] >= 20 * 30 * 0.9, played  # from the start to the end
     assert api.get(f"/assets/{asset['assetId']}")["status"] == "ready"
     assert not [line for line in console if "error" in line.lower()], console
+
+
+# What the page's player plays, heard through Web Audio: the loudest frequency of its sound now.
+TONE_PROBE = """
+window.heardTone = () => {
+  const video = document.querySelector('video');
+  if (!window.toneAnalyser) {
+    const context = new AudioContext(), analyser = context.createAnalyser();
+    analyser.fftSize = 8192;
+    context.createMediaElementSource(video).connect(analyser);
+    analyser.connect(context.destination);
+    context.resume();
+    window.toneAnalyser = analyser;
+  }
+  const bins = new Float32Array(toneAnalyser.frequencyBinCount);
+  toneAnalyser.getFloatFrequencyData(bins);
+  let loudest = 0;
+  bins.forEach((level, index) => { if (level > bins[loudest]) loudest = index; });
+  return bins[loudest] > -90 ? loudest * toneAnalyser.context.sampleRate / toneAnalyser.fftSize : 0;
+};
+"""
+SHAKA = CHECKOUT / "node_modules" / "shaka-player" / "dist" / "shaka-player.compiled.js"
+
+
+def wait_for_tone(page: Page, hertz: int) -> None:
+    """Until the player plays ``hertz`` (within 3 %), heard through Web Audio."""
+    page.wait_for_function(f"Math.abs(heardTone() - {hertz}) < {hertz * 0.03}", timeout=20_000, polling=100)
+
+
+def test_a_video_in_two_languages_offers_both_and_switching_changes_what_plays(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    """A dubbed film (English 440 Hz, French 1 kHz): hls.js in the web page, and Shaka Player, list
+    both languages; choosing the other one changes the sound that plays."""
+    (*_, english_hz), (*_, french_hz) = LANGUAGE_TONES
+    user = f"web-{uuid.uuid4().hex[:6]}"
+    token = issue_dev_token(dev_secret(stack.settings), user)
+    api = ApiClient(stack.outputs["apiUrl"], token)
+    clip = make_clip(tmp_path / "dubbed.mkv", Clip(6, 320, 240, container="mkv", audio="languages"))
+    uploaded = Uploader(api, user, state=StateStore(tmp_path / "state")).upload(clip, resume="never")
+    asset = wait_for_asset(api, uploaded["assetId"], timeout=180)
+    assert asset["status"] == "ready", asset.get("error")
+
+    page: Page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.add_init_script(TONE_PROBE)
+    play_until(page, stack, token, asset["assetId"], "currentTime > 0.3", 30)
+    page.evaluate("(() => { const v = document.getElementById('player'); v.muted = false; v.loop = true; })()")
+    menu = page.locator("#audio-track")
+    menu.wait_for()
+    assert menu.locator("option").all_inner_texts() == ["English", "French"]
+    wait_for_tone(page, english_hz)
+    menu.select_option(label="French")
+    wait_for_tone(page, french_hz)
+    menu.select_option(label="English")
+    wait_for_tone(page, english_hz)
+    page.close()
+
+    shaka = browser.new_page()
+    shaka.goto(f"{stack.outputs['apiUrl']}/health")  # the API's origin, as a player app's page would be
+    shaka.add_script_tag(path=str(SHAKA))
+    shaka.evaluate("document.body.innerHTML = '<video muted autoplay loop></video>'")
+    shaka.add_script_tag(content=TONE_PROBE)
+    url = api.get(f"/assets/{asset['assetId']}/playback")["hls"]
+    languages = shaka.evaluate(
+        """async (url) => {
+          const video = document.querySelector('video'), player = new shaka.Player();
+          await player.attach(video); await player.load(url); window.player = player;
+          video.muted = false; await video.play();
+          return player.getAudioLanguages();
+        }""",
+        url,
+    )
+    assert languages == ["en", "fr"], languages
+    wait_for_tone(shaka, english_hz)
+    shaka.evaluate("player.selectAudioLanguage('fr')")
+    wait_for_tone(shaka, french_hz)
+    assert shaka.evaluate("player.getVariantTracks().find((track) => track.active).language") == "fr"
+    shaka.close()
+
+
+# Opens ``url`` in a new <video> with the player's documented defaults (Shaka: ``load(url)``; hls.js:
+# ``new Hls()``) and notes where it was when it first played, what it had buffered, and its live edge then.
+OPEN_WITH_DEFAULTS = """async ([kind, url]) => {
+  const video = Object.assign(document.createElement('video'), {muted: true});
+  document.body.append(video);
+  let liveEdge = () => null;
+  video.addEventListener('playing', () => {
+    window.started ??= {time: video.currentTime, liveEdge: liveEdge(),
+                        buffered: video.buffered.length ? video.buffered.start(0) : null};
+  });
+  if (kind === 'shaka') {
+    const player = new shaka.Player();
+    await player.attach(video);
+    liveEdge = () => player.seekRange().end;
+    await player.load(url);
+  } else {
+    const player = new Hls();
+    liveEdge = () => player.liveSyncPosition;
+    player.loadSource(url);
+    player.attachMedia(video);
+  }
+  video.play();
+}"""
+SEGMENT_NUMBER = re.compile(r"/segment_(\d+)\.m4s\b")
+
+
+def test_shaka_and_hls_js_start_a_processing_video_at_its_beginning(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    """Shaka Player and hls.js, each with its defaults, open a video that is still processing, with
+    about 30 s of it in its playlists (the encode held before its last upload: FAULT_INJECTION=stall:hls),
+    and start it at 0 from its first segment, not at their live edge (docs/playback.md, Players)."""
+    if not SHAKA.exists():
+        pytest.fail(f"{SHAKA} is missing: run `make node_modules/.installed`")
+    user = f"web-{uuid.uuid4().hex[:6]}"
+    api = ApiClient(stack.outputs["apiUrl"], issue_dev_token(dev_secret(stack.settings), user))
+    clip = make_clip(tmp_path / "long.mp4", Clip(36, 320, 180, "30"))  # 4 short segments, then 6 s ones
+    # The encode holds its last upload long enough for the players to open the video on a busy machine;
+    # the delete at the end stops its execution, so no one waits for the hold to end.
+    with stack.stalled("hls", seconds=120):
+        uploaded = Uploader(api, user, state=StateStore(tmp_path / "state")).upload(clip, resume="never")
+        stack.wait_until_stalled(uploaded["assetId"], "hls")
+        asset = api.get(f"/assets/{uploaded['assetId']}")
+        assert asset["playable"] and asset["status"] == "processing", asset
+
+        pages = {kind: browser.new_page() for kind in ("shaka", "hls.js")}
+        playlists: dict[str, list[Any]] = {kind: [] for kind in pages}  # the media playlists each loaded
+        segments: dict[str, list[int]] = {kind: [] for kind in pages}  # the segments each asked for, in order
+        for kind, page in pages.items():
+            page.on("response", lambda response, kind=kind: playlists[kind].append(response)
+                    if "/index.m3u8" in response.url else None)  # fmt: skip
+            page.on("request", lambda request, kind=kind: segments[kind].extend(
+                int(number) for number in SEGMENT_NUMBER.findall(request.url)))  # fmt: skip
+            page.goto(f"{stack.outputs['apiUrl']}/")  # the web page: same origin as the playlists, hls.js loaded
+            if kind == "shaka":
+                page.add_script_tag(path=str(SHAKA))
+            page.evaluate(OPEN_WITH_DEFAULTS, [kind, asset["playback"]["hls"]])
+        started = {}
+        for kind, page in pages.items():
+            page.wait_for_function("window.started", timeout=30_000)
+            started[kind] = page.evaluate("window.started")
+        print(f"\nwhere each player started: {started}; segments asked for: {segments}")
+        for kind in pages:
+            first = playlists[kind][0]
+            assert first.ok and "#EXT-X-ENDLIST" not in first.text(), kind  # it opened a growing playlist
+            # At its live edge (3 target durations from the end, RFC 8216 6.3.3) it would be seconds in.
+            listed = sum(float(seconds) for seconds in re.findall(r"#EXTINF:([0-9.]+)", first.text()))
+            assert listed >= 3 * 6 + 2, (kind, listed)
+            assert started[kind]["time"] < 0.1 and started[kind]["buffered"] < 0.1, (kind, started[kind])
+        # hls.js asks for the segment it starts in first; Shaka first reads segment 0 and the ones it may
+        # start in, whatever the tag says (printed above), so where it started is what tells.
+        assert segments["hls.js"][0] == 0, segments
+        for page in pages.values():
+            page.close()
+        api.delete(f"/assets/{asset['assetId']}")

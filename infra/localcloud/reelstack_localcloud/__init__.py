@@ -6,4 +6,7 @@
   process instead of a Docker container.
 - ``apply_api_update_patches`` (a start hook): CloudFormation updates a REST API and its stage in place,
   so a redeploy that changes the API's routes or gateway responses works on an existing local cloud.
+- ``name_lambda_sdk_failures_as_aws_does`` (a start hook): a call from Step Functions to Lambda that
+  got no answer (a closed connection) fails as ``Lambda.SdkClientException``, which the state machine
+  retries, as on AWS, instead of LocalStack's bare ``Exception``.
 """

@@ -86,13 +86,20 @@ def page(asset_id: str, api_base: str) -> Page:
 main{{max-width:60rem;margin:0 auto;padding:1rem}}video{{width:100%;max-height:80vh;background:#000}}</style>
 </head><body><main>
 <video id="player" controls playsinline{poster} data-hls="{hls}"></video>
+<select id="audio-track" aria-label="Audio" hidden></select>
 <h1>{escape(title)}</h1><p>{escape(description)}</p>
 </main>
 <script src="{escape(api_base)}/web/hls.min.js"></script>
 <script>
 const video = document.getElementById("player"), source = video.dataset.hls;
 if (source && window.Hls && Hls.isSupported()) {{
-  const hls = new Hls(); hls.loadSource(source); hls.attachMedia(video);
+  const hls = new Hls(), menu = document.getElementById("audio-track");
+  hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, (_, {{ audioTracks }}) => {{
+    menu.replaceChildren(...audioTracks.map((track, index) => new Option(track.name, index)));
+    menu.value = String(hls.audioTrack); menu.hidden = audioTracks.length < 2;
+  }});
+  menu.onchange = () => {{ hls.audioTrack = Number(menu.value); }};
+  hls.loadSource(source); hls.attachMedia(video);
 }} else if (source) {{ video.src = source; }}
 </script>
 </body></html>

@@ -2,8 +2,8 @@
 
 Media playlists are EVENT playlists (RFC 8216): published while the video is still being encoded,
 they only ever grow (segments are appended, then ``#EXT-X-ENDLIST``), their target duration is fixed
-by the plan and the same in every rendition, and ``#EXT-X-START:TIME-OFFSET=0`` makes a player that
-opens one early start at the beginning rather than at the live edge.
+by the plan and the same in every rendition, and :data:`START_AT_BEGINNING` makes a player that
+opens one early start at the beginning rather than at the live edge (docs/playback.md, "Players").
 """
 
 from __future__ import annotations
@@ -13,12 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reelstack.media import fmp4
-from reelstack.media.ladder import MAXRATE_SHARE, Plan
+from reelstack.media.ladder import AUDIO_RENDITION, MAXRATE_SHARE, AudioRendition, Plan
 
-AUDIO_RENDITION = "audio"  # the audio rendition's folder and group id when video is chunked
+AUDIO_CODECS = "mp4a.40.2"  # every audio rendition's, encoded or copied (only AAC-LC is copied)
+# HLS's CHARACTERISTICS of an audio description (what players offer to who asked for one).
+_CHARACTERISTICS = {"descriptions": "public.accessibility.describes-video"}
 Segment = tuple[str, float]  # (file name, seconds)
 _EXTINF = re.compile(r"^#EXTINF:([0-9.]+),?[^\n]*\n(\S+)$", re.MULTILINE)
 _MAP = re.compile(r'^#EXT-X-MAP:URI="([^"]+)"', re.MULTILINE)
+# Not TIME-OFFSET=0: Shaka Player (4.11 and later) drops a start time of 0 as unset and starts a
+# playlist without ENDLIST at its live edge. A thousandth of a second in is the first frame for every
+# player (Shaka, hls.js, video.js VHS, AVPlayer). Media playlists only: VHS ignores the master's.
+START_AT_BEGINNING = "#EXT-X-START:TIME-OFFSET=0.001"
 
 
 def playlist_segments(text: str) -> list[Segment]:
@@ -36,7 +42,7 @@ def event_playlist(segments: list[Segment], init: str, target_duration: int, end
     """A rendition's fMP4 media playlist of ``segments`` so far; ``ended`` closes it for good."""
     lines = [
         "#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target_duration}", "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-START:TIME-OFFSET=0", "#EXT-X-INDEPENDENT-SEGMENTS",
+        "#EXT-X-PLAYLIST-TYPE:EVENT", START_AT_BEGINNING, "#EXT-X-INDEPENDENT-SEGMENTS",
         f'#EXT-X-MAP:URI="{init}"',
     ]  # fmt: skip
     for name, seconds in segments:
@@ -69,21 +75,40 @@ def measure(segments: list[tuple[int, float]], init: bytes, shortest: float = 0,
     return Measured(max(peak, average), average, ",".join(track.codec for track in fmp4.tracks(init)))
 
 
+def audio_media(audio: AudioRendition) -> str:
+    """An audio rendition's ``EXT-X-MEDIA`` line (group ``audio``): its language, its menu name, the
+    default one, and every one AUTOSELECT (a player may pick by the device's language)."""
+    attributes = [f'TYPE=AUDIO,GROUP-ID="{AUDIO_RENDITION}"', f'NAME="{_quoted(audio.label)}"']
+    if audio.language:
+        attributes.append(f'LANGUAGE="{audio.language}"')
+    attributes += [f"DEFAULT={'YES' if audio.default else 'NO'}", "AUTOSELECT=YES"]
+    if audio.kind in _CHARACTERISTICS:
+        attributes.append(f'CHARACTERISTICS="{_CHARACTERISTICS[audio.kind]}"')
+    attributes += ['CHANNELS="2"', f'URI="{audio.name}/index.m3u8"']
+    return "#EXT-X-MEDIA:" + ",".join(attributes)
+
+
+def _quoted(text: str) -> str:
+    """A quoted-string attribute may hold neither a double quote nor a line break (RFC 8216 4.2)."""
+    return " ".join(text.replace('"', "'").split())
+
+
 def master_playlist(plan: Plan, measured: Mapping[str, Measured] | None = None) -> str:
     """The master playlist from the plan (BANDWIDTH, RESOLUTION, CODECS, FRAME-RATE), with what was
-    ``measured`` for copied renditions. Chunked video with sound plays its audio from one audio
-    rendition (``EXT-X-MEDIA``, group ``audio``)."""
+    ``measured`` for copied renditions. Chunked video with sound, and video with several audio tracks,
+    play their audio from audio renditions (``EXT-X-MEDIA``, group ``audio``)."""
     measured = measured or {}
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    audio_group = plan.chunked and plan.has_audio and not plan.audio_only
+    audio_group = plan.separate_audio
     if audio_group:
-        lines.append(
-            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_RENDITION}",NAME="{AUDIO_RENDITION}",DEFAULT=YES,'
-            f'AUTOSELECT=YES,CHANNELS="2",URI="{AUDIO_RENDITION}/index.m3u8"'
-        )
+        lines += [audio_media(audio) for audio in plan.audio_renditions]
     for rendition in plan.renditions:
         found = measured.get(rendition.name)
-        if found:
+        if found and audio_group:
+            # The copied video's own segments: the audio comes from the group, at the plan's bitrate.
+            bandwidth, average = found.peak + rendition.audio_bitrate, found.average + rendition.audio_bitrate
+            codecs = ",".join(dict.fromkeys([*found.codecs.split(","), AUDIO_CODECS]))
+        elif found:
             bandwidth, average, codecs = found.peak, found.average, found.codecs
         else:
             bandwidth = int(rendition.video_bitrate * MAXRATE_SHARE) + rendition.audio_bitrate

@@ -13,7 +13,9 @@ from fractions import Fraction
 from typing import Any
 
 from reelstack.media.chunks import Chunk, plan_chunks
+from reelstack.media.loudness import Target
 from reelstack.media.probe import MediaInfo
+from reelstack.media.tracks import MAX_AUDIO_TRACKS, AudioTrack, keep_tracks
 from reelstack.wire import as_wire, known_fields
 
 KEYFRAME_SECONDS = 2
@@ -64,6 +66,27 @@ class Rendition:
         return self.video_bitrate + self.audio_bitrate
 
 
+AUDIO_RENDITION = "audio"  # the default audio rendition's folder and the group's id (EXT-X-MEDIA)
+
+
+@dataclass(frozen=True)
+class AudioRendition:
+    """A kept audio track of the source (reelstack.media.tracks) as an HLS audio rendition."""
+
+    name: str  # its folder: "audio" for the default track, "audio2", "audio3"... for the others (the
+    # playback route takes [a-z0-9] names)
+    stream: int  # the source's stream index
+    label: str  # NAME: what a player's menu shows
+    language: str | None = None  # LANGUAGE (BCP 47)
+    default: bool = False
+    kind: str | None = None  # "commentary" or "descriptions"
+
+    @classmethod
+    def of(cls, track: AudioTrack, position: int) -> AudioRendition:
+        name = AUDIO_RENDITION if position == 0 else f"{AUDIO_RENDITION}{position + 1}"
+        return cls(name, track.stream, track.name, track.language, position == 0, track.kind)
+
+
 @dataclass(frozen=True)
 class Plan:
     renditions: list[Rendition] = field(default_factory=list)
@@ -77,6 +100,10 @@ class Plan:
     copy_video: bool = False  # the top rung is the source's video, segmented at its own keyframes
     copy_audio: bool = False  # every rung carries the source's AAC as it is
     target_duration: int = SEGMENT_SECONDS  # EXT-X-TARGETDURATION of every media playlist, fixed up front
+    # The kept audio tracks, the default first (one for a source with one track, none when silent).
+    audio_renditions: list[AudioRendition] = field(default_factory=list)
+    dropped_audio_tracks: int = 0  # distinct tracks past MAX_AUDIO_TRACKS (a warning)
+    loudness_target: Target | None = None  # normalizeAudio: what the audio is evened out to
 
     def as_dict(self) -> dict[str, Any]:
         """The job's ``plan`` (camelCase)."""
@@ -89,8 +116,36 @@ class Plan:
                 **known_fields(cls, data),
                 "renditions": [Rendition(**known_fields(Rendition, item)) for item in data["renditions"]],
                 "chunks": [Chunk(**known_fields(Chunk, item)) for item in data.get("chunks") or []],
+                "audio_renditions": [
+                    AudioRendition(**known_fields(AudioRendition, item)) for item in data.get("audioRenditions") or []
+                ],
+                "loudness_target": Target(**known_fields(Target, data["loudnessTarget"]))
+                if data.get("loudnessTarget")
+                else None,
             }
         )
+
+    @property
+    def separate_audio(self) -> bool:
+        """Whether the audio plays from audio renditions of its own (``EXT-X-MEDIA``) rather than in
+        every video rendition: chunked video (the chunks carry video only), or several audio tracks."""
+        return self.has_audio and not self.audio_only and (self.chunked or len(self.audio_renditions) > 1)
+
+    @property
+    def playlists(self) -> list[str]:
+        """The media playlists' folders of the encode in one piece: each rendition's, then the audio's."""
+        audio = [audio.name for audio in self.audio_renditions] if self.separate_audio else []
+        return [rendition.name for rendition in self.renditions] + audio
+
+    def warnings(self) -> list[dict[str, str]]:
+        """What the plan leaves out of the source, as the asset's warnings."""
+        if not self.dropped_audio_tracks:
+            return []
+        return [{
+            "code": "AudioTracksDropped",
+            "message": f"the file has {MAX_AUDIO_TRACKS + self.dropped_audio_tracks} audio tracks in different "
+            f"languages; the first {MAX_AUDIO_TRACKS} are kept",
+        }]  # fmt: skip
 
     @property
     def chunked(self) -> bool:
@@ -190,19 +245,23 @@ def video_passthrough(media: MediaInfo, top: Rendition, level: str) -> Verdict:
     return Verdict(True, f"the source's H.264 ({media.video_profile}, {bitrate / 1e6:.1f} Mbit/s) is kept as it is")
 
 
-def audio_passthrough(media: MediaInfo, video: Verdict) -> Verdict:
-    """AAC-LC stereo at 44.1 or 48 kHz is kept as it is, alongside a copied video (standard input)."""
+def audio_passthrough(media: MediaInfo, video: Verdict, tracks: list[AudioTrack], normalize: bool = False) -> Verdict:
+    """AAC-LC stereo at 44.1 or 48 kHz is kept as it is, alongside a copied video (standard input),
+    unless it is to be evened out (normalizeAudio). Several tracks are kept as they are only if every
+    one of them may be."""
     if not media.has_audio:
         return Verdict(False, "there is no audio")
     if not video.used:
         return Verdict(False, "the audio is encoded with the video")
-    if media.audio_codec != "aac" or media.audio_profile != "LC":
-        return Verdict(
-            False, f"the audio is {media.audio_codec} {media.audio_profile or ''}, not AAC-LC".replace("  ", " ")
-        )
-    if media.audio_channels != 2 or media.audio_sample_rate not in (44100, 48000):
-        channels = f"{media.audio_channels} channel" + ("" if media.audio_channels == 1 else "s")
-        return Verdict(False, f"the audio has {channels} at {media.audio_sample_rate} Hz, not stereo at 44.1 or 48 kHz")
+    if normalize:
+        return Verdict(False, "the audio is encoded to even out its loudness (normalizeAudio)")
+    for track in tracks:
+        which = f"audio track {track.stream}" if len(tracks) > 1 else "audio"
+        if track.codec != "aac" or track.profile != "LC":
+            return Verdict(False, f"the {which} is {track.codec} {track.profile or ''}, not AAC-LC".replace("  ", " "))
+        if track.channels != 2 or track.sample_rate not in (44100, 48000):
+            channels = f"{track.channels} channel" + ("" if track.channels == 1 else "s")
+            return Verdict(False, f"the {which} has {channels} at {track.sample_rate} Hz, not stereo at 44.1 or 48 kHz")
     return Verdict(True, "the source's AAC-LC stereo is kept as it is")
 
 
@@ -240,15 +299,21 @@ def avc_codecs(profile: str | None, level: int) -> str:
     return f"avc1.{idc:02x}{constraints:02x}{level:02x}"
 
 
-def plan_ladder(media: MediaInfo, chunk_seconds: float = 0, passthrough: bool = True) -> Plan:
+def plan_ladder(
+    media: MediaInfo, chunk_seconds: float = 0, passthrough: bool = True, loudness_target: Target | None = None
+) -> Plan:
     """The renditions for ``media``, and its chunks of about ``chunk_seconds`` (0: one chunk). Audio
     alone is always one chunk: AAC encodes at hundreds of times realtime. A standard source keeps its
-    video as the top rung (:func:`video_passthrough`) and is never chunked."""
+    video as the top rung (:func:`video_passthrough`) and is never chunked. With ``loudness_target``
+    the audio is evened out to it (reelstack.media.loudness)."""
+    kept = keep_tracks(_audio_tracks(media))
     if not media.has_video:
+        # Sound alone is one rendition: the track a player would pick (a menu needs a video to go with).
         audio = Rendition("audio", 0, 0, 0, AUDIO_BITRATE, "mp4a.40.2")
         return Plan(
-            renditions=[audio], audio_only=True, has_audio=True, chunks=plan_chunks(media.duration_seconds, 0, 1)
-        )
+            renditions=[audio], audio_only=True, has_audio=True, chunks=plan_chunks(media.duration_seconds, 0, 1),
+            audio_renditions=[AudioRendition.of(kept.tracks[0], 0)], loudness_target=loudness_target,
+        )  # fmt: skip
     fps = output_frame_rate(media)
     short, long_ = sorted((media.width, media.height))
     rungs = [rung for rung in LADDER if rung.short_side <= short] or [
@@ -266,7 +331,7 @@ def plan_ladder(media: MediaInfo, chunk_seconds: float = 0, passthrough: bool = 
     video = video_passthrough(media, renditions[0], rungs[0].max_copy_level)
     if not passthrough and video.used:
         video = Verdict(False, "pass-through is switched off here (Passthrough=off)")
-    audio = audio_passthrough(media, video)
+    audio = audio_passthrough(media, video, kept.tracks, normalize=loudness_target is not None)
     if video.used:
         renditions[0] = replace(
             renditions[0],
@@ -290,7 +355,19 @@ def plan_ladder(media: MediaInfo, chunk_seconds: float = 0, passthrough: bool = 
         copy_audio=audio.used,
         # Copied video is cut at its own keyframes: a segment may run one keyframe gap past 6 s.
         target_duration=math.ceil(SEGMENT_SECONDS + media.max_keyframe_gap_seconds) if video.used else SEGMENT_SECONDS,
+        audio_renditions=[AudioRendition.of(track, position) for position, track in enumerate(kept.tracks)],
+        dropped_audio_tracks=kept.dropped,
+        loudness_target=loudness_target if media.has_audio else None,
     )
+
+
+def _audio_tracks(media: MediaInfo) -> list[AudioTrack]:
+    """The source's audio tracks; a description from before tracks were read has its chosen one only."""
+    if media.audio_tracks or not media.has_audio:
+        return media.audio_tracks
+    return [AudioTrack(media.audio_stream, default=True, codec=media.audio_codec, profile=media.audio_profile,
+                       channels=media.audio_channels, sample_rate=media.audio_sample_rate,
+                       bitrate=media.audio_bitrate)]  # fmt: skip
 
 
 def _decision(copied: bool, audio_copied: bool, video: Verdict, audio: Verdict, index: int) -> dict[str, Any]:

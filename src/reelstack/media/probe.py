@@ -10,7 +10,7 @@ about 8 s one keyframe).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -27,6 +27,7 @@ from reelstack.media.limits import (
     rotation_of,
 )
 from reelstack.media.packets import StreamPackets, keyframe_gap
+from reelstack.media.tracks import AudioTrack, describe_track
 from reelstack.wire import as_wire, known_fields
 
 IMAGE_CODECS = frozenset({"png", "mjpeg", "jpeg2000", "bmp", "gif", "webp", "tiff", "apng", "heif", "av1_image"})
@@ -71,6 +72,8 @@ class MediaInfo:
     audio_profile: str | None = None  # "LC", "HE-AAC"...
     audio_sample_rate: int = 0
     audio_bitrate: int = 0
+    # Every audio stream, in the file's order (the chosen one is ``default``): reelstack.media.tracks.
+    audio_tracks: list[AudioTrack] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The job's ``media`` (camelCase); the asset keeps :meth:`contract_view` instead."""
@@ -78,7 +81,8 @@ class MediaInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MediaInfo:
-        return cls(**known_fields(cls, data))
+        tracks = [AudioTrack(**known_fields(AudioTrack, track)) for track in data.get("audioTracks") or []]
+        return cls(**{**known_fields(cls, data), "audio_tracks": tracks})
 
     @property
     def fps(self) -> Fraction:
@@ -234,6 +238,7 @@ def describe(probe: dict[str, Any], packets: dict[int, StreamPackets], limits: M
         "container": container,
         "bitrate": int(float(file_format.get("bit_rate") or 0)),
         "audio_streams": len(audios),
+        "audio_tracks": [describe_track(stream, stream is audio) for stream in audios],
     }
     if audio is not None:
         info.update(_describe_audio(audio, int(audio.get("index", streams.index(audio)))))

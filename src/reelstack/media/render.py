@@ -21,6 +21,7 @@ from reelstack.media import ffmpeg, fmp4, hls, identify
 from reelstack.media.chunks import Chunk
 from reelstack.media.ladder import Plan
 from reelstack.media.limits import MediaLimits, check_header
+from reelstack.media.loudness import Loudness, TrackLevel, level_filter, read_report
 from reelstack.media.packets import parse_packet_scan
 from reelstack.media.probe import MediaInfo, describe
 
@@ -45,6 +46,7 @@ class Made:
     warnings: list[AssetWarning] = field(default_factory=list)
     ffmpeg_seconds: float = 0.0
     progress: dict[str, Progress] = field(default_factory=dict)  # the ladder's segments (encode_ladder)
+    loudness: dict[str, Any] | None = None  # media.loudness, where the audio was encoded (AudioLevels.figures)
 
 
 def inspect(source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLimits | None = None) -> MediaInfo:
@@ -73,7 +75,9 @@ def encode_ladder(
 ) -> Made:
     """Every rendition and the master playlist into ``out`` (one folder per rendition); ``watch`` is
     called with what FFmpeg has finished so far (:class:`SegmentLog`) while it writes. A decoder that
-    met damaged data and concealed it is a warning: the video plays, with a glitch where it was hurt."""
+    met damaged data and concealed it is a warning: the video plays, with a glitch where it was hurt.
+    The audio's loudness is measured in the same process (and evened out first if the plan says so):
+    ``made.loudness``."""
     started = time.monotonic()
     segments = SegmentLog(plan, out, seconds_left)
 
@@ -82,14 +86,60 @@ def encode_ladder(
         if watch:
             watch(progress)
 
-    done = ffmpeg.run(ffmpeg.transcode_command(source, media, plan, out), seconds_left(), out.parent,
-                      "encode the HLS ladder", tick)  # fmt: skip
+    levels = audio_levels(source, plan, out.parent, seconds_left)
+    done = ffmpeg.run(ffmpeg.transcode_command(source, media, plan, out, levels=levels.encode), seconds_left(),
+                      out.parent, "encode the HLS ladder", tick)  # fmt: skip
     progress = segments.update()
     for name, text in ladder_playlists(plan, out, progress, ended=True).items():
         (out / name).write_text(text)
     made = Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started, progress=progress)
+    made.loudness = levels.figures(plan)
     _warn_if_damaged(made, done.stderr)
     return made
+
+
+@dataclass(frozen=True)
+class AudioLevels:
+    """The encode's :class:`TrackLevel` for each kept track, and what the first pass measured (when
+    the audio is evened out)."""
+
+    encode: list[TrackLevel]
+    before: dict[int, Loudness | None]
+
+    def figures(self, plan: Plan) -> dict[str, Any] | None:
+        """``media.loudness`` (reelstack.media.loudness): the default track's figures as the source
+        has them, and, evened out, ``normalized`` with the figures after and the target."""
+        if not self.encode:
+            return None
+        default = self.encode[0]
+        after = read_report(default.report.read_text()) if default.report.exists() else None
+        target = plan.loudness_target
+        if target is None:
+            return after.view() if after else None
+        before = self.before.get(default.stream)
+        if before is None:
+            return None
+        normalized = {**(after.view() if after else {}), "targetLufs": target.integrated_lufs,
+                      "ceilingDbtp": target.true_peak_dbtp, "applied": bool(default.filters)}  # fmt: skip
+        return {**before.view(), "normalized": normalized}
+
+
+def audio_levels(source: ffmpeg.Source, plan: Plan, work: Path, seconds_left: SecondsLeft) -> AudioLevels:
+    """What the encode does to each kept track's level. Measured only, unless the plan evens the audio
+    out: then the first pass measures every track (audio alone) and each gets its own gain."""
+    streams = [audio.stream for audio in plan.audio_renditions] if plan.has_audio else []
+    after = {stream: work / f"loudness-{stream}.txt" for stream in streams}
+    if plan.loudness_target is None or not streams:
+        return AudioLevels([TrackLevel(stream, "", after[stream]) for stream in streams], {})
+    first = [TrackLevel(stream, "", work / f"loudness-source-{stream}.txt") for stream in streams]
+    ffmpeg.run(ffmpeg.measure_command(source, first), seconds_left(), work, "measure the audio's loudness")
+    before = {level.stream: read_report(level.report.read_text()) if level.report.exists() else None
+              for level in first}  # fmt: skip
+    encode = [
+        TrackLevel(stream, level_filter(found, plan.loudness_target) if found else "", after[stream])
+        for stream, found in before.items()
+    ]
+    return AudioLevels(encode, before)
 
 
 @dataclass(frozen=True)
@@ -121,7 +171,7 @@ class SegmentLog:
         self.plan, self.out, self.seconds_left = plan, out, seconds_left
         # A chunk's segments are numbered from its first, and named after it (ffmpeg.segment_stem).
         self.stem, self.first = ffmpeg.segment_stem(chunk), chunk.first_segment if chunk else 0
-        self.names = names if names is not None else [r.name for r in plan.renditions]
+        self.names = names if names is not None else plan.playlists
         self.init: dict[str, str] = {}
         self.seen: dict[str, dict[int, hls.Segment]] = {name: {} for name in self.names}
 
@@ -171,16 +221,17 @@ def ladder_playlists(plan: Plan, out: Path, progress: dict[str, Progress], ended
     """The playlists to publish for ``progress`` (relative path -> text): each rendition's EVENT
     playlist, and the master, with a copied rendition's bandwidth and codecs measured from its files."""
     texts, measured = {}, {}
-    for index, rendition in enumerate(plan.renditions):
-        done = progress[rendition.name]
-        texts[f"{rendition.name}/index.m3u8"] = hls.event_playlist(
-            done.segments, done.init or "init.mp4", plan.target_duration, ended
-        )
-        if index == 0 and plan.copy_video and done.init:
-            folder = out / rendition.name
-            sizes = [((folder / name).stat().st_size, seconds) for name, seconds in done.segments]
-            init = (folder / done.init).read_bytes()
-            measured[rendition.name] = hls.measure(sizes, init, plan.target_duration / 2, ended)
+    for name in plan.playlists:
+        done = progress[name]
+        texts[f"{name}/index.m3u8"] = hls.event_playlist(done.segments, done.init or "init.mp4", plan.target_duration,
+                                                         ended)  # fmt: skip
+    top = plan.renditions[0]
+    done = progress[top.name]
+    if plan.copy_video and done.init:
+        folder = out / top.name
+        sizes = [((folder / name).stat().st_size, seconds) for name, seconds in done.segments]
+        init = (folder / done.init).read_bytes()
+        measured[top.name] = hls.measure(sizes, init, plan.target_duration / 2, ended)
     texts["master.m3u8"] = hls.master_playlist(plan, measured)
     return texts
 
@@ -206,7 +257,7 @@ def chunk_renditions(
     rendition, ``{init, segments}`` for the join. ``watch`` is told what FFmpeg has finished while it
     writes (the first chunk is published as it encodes). The chunk's own playlists are not kept."""
     started = time.monotonic()
-    log = SegmentLog(plan, out, seconds_left, chunk=chunk)
+    log = SegmentLog(plan, out, seconds_left, names=[r.name for r in plan.renditions], chunk=chunk)
     tick = (lambda: watch(log.update())) if watch else None
     done = ffmpeg.run(ffmpeg.transcode_command(source, media, plan, out, chunk), seconds_left(), out.parent,
                       f"encode the video from {chunk.start_seconds:.0f} s to {chunk.end_seconds:.0f} s",
@@ -230,21 +281,28 @@ def audio_rendition(
     seconds_left: SecondsLeft,
     watch: Watch | None = None,
 ) -> Made:
-    """The audio rendition of chunked video with sound (``out/audio/``, its playlist closed); nothing
+    """The audio renditions of chunked video with sound (``out/audio/``, ``out/audio2/``...), their
+    playlists closed and their loudness measured (and evened out first if the plan says so); nothing
     for a silent video. ``watch`` is told what FFmpeg has finished while it writes."""
     started = time.monotonic()
-    progress: dict[str, Progress] = {}
+    made = Made()
     if plan.has_audio and not plan.audio_only:
-        (out / hls.AUDIO_RENDITION).mkdir(parents=True, exist_ok=True)
-        log = SegmentLog(plan, out, seconds_left, names=[hls.AUDIO_RENDITION])
+        names = [audio.name for audio in plan.audio_renditions]
+        for name in names:
+            (out / name).mkdir(parents=True, exist_ok=True)
+        log = SegmentLog(plan, out, seconds_left, names=names)
         tick = (lambda: watch(log.update())) if watch else None
-        ffmpeg.run(ffmpeg.audio_command(source, media, plan, out), seconds_left(), out.parent, "encode the audio", tick)
-        progress = log.update()
-        done = progress[hls.AUDIO_RENDITION]
-        (out / hls.AUDIO_RENDITION / "index.m3u8").write_text(
-            hls.event_playlist(done.segments, done.init or "init.mp4", plan.target_duration, ended=True)
-        )
-    return Made(files=_sizes(out), ffmpeg_seconds=time.monotonic() - started, progress=progress)
+        levels = audio_levels(source, plan, out.parent, seconds_left)
+        ffmpeg.run(ffmpeg.audio_command(source, media, plan, out, levels.encode), seconds_left(), out.parent,
+                   "encode the audio", tick)  # fmt: skip
+        made.progress = log.update()
+        for name, done in made.progress.items():
+            (out / name / "index.m3u8").write_text(
+                hls.event_playlist(done.segments, done.init or "init.mp4", plan.target_duration, ended=True)
+            )
+        made.loudness = levels.figures(plan)
+    made.files, made.ffmpeg_seconds = _sizes(out), time.monotonic() - started
+    return made
 
 
 def write_joined_playlists(plan: Plan, chunks: list[dict[str, ChunkPart]], out: Path) -> None:

@@ -82,8 +82,9 @@ def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, A
 
 
 def encode_audio(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
-    """The audio of chunked video, once, as its own rendition, published as it encodes (a player
-    starts with its first segment); nothing for a silent video."""
+    """The audio of chunked video, once, as its own renditions (one per kept track), published as they
+    encode (a player starts with their first segments), their loudness measured (and evened out first
+    when asked); nothing for a silent video."""
     keys = MediaKeys(job.asset_id)
     with work_folder() as work:
         hls = work / "hls"
@@ -100,7 +101,11 @@ def encode_audio(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
             progressive.fence(job.asset_id, keys.hls_prefix)
             raise
     progressive.audio_done(job)
-    return {"objects": uploaded, "ffmpegSeconds": round(made.ffmpeg_seconds, 3)}
+    return {
+        "objects": uploaded,
+        "ffmpegSeconds": round(made.ffmpeg_seconds, 3),
+        **({"loudness": made.loudness} if made.loudness else {}),
+    }
 
 
 def join_chunks(job: Job, audio: dict[str, Any] | None) -> dict[str, Any]:
@@ -117,7 +122,7 @@ def join_chunks(job: Job, audio: dict[str, Any] | None) -> dict[str, Any]:
     delete_prefix(keys.work_prefix)
     objects = uploaded + sum(report["objects"] for report in reports) + int((audio or {}).get("objects") or 0)
     seconds = sum(report["ffmpegSeconds"] for report in reports) + float((audio or {}).get("ffmpegSeconds") or 0)
-    return ladder_outputs(keys, the_plan, objects, warnings, seconds)
+    return ladder_outputs(keys, the_plan, objects, warnings, seconds, (audio or {}).get("loudness"))
 
 
 def _source_url(job: Job) -> str:

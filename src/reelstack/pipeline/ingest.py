@@ -57,6 +57,7 @@ def ingest(bucket: str, raw_key: str, version_id: str | None, size: int) -> dict
         upload_id=upload.upload_id,
         chunk_seconds=deployment().chunk_seconds,
         chunk_concurrency=deployment().chunk_concurrency,
+        normalize_audio=bool(upload.normalize_audio),
         source=Source(
             bucket=bucket,
             key=key,

@@ -1,6 +1,7 @@
 """The job: the state every step of ``statemachines/pipeline.asl.json`` receives, defined once.
 
-``ingest`` makes it, ``{assetId, ownerId, uploadId, chunkSeconds, chunkConcurrency, source}``; a
+``ingest`` makes it, ``{assetId, ownerId, uploadId, chunkSeconds, chunkConcurrency, normalizeAudio,
+source}``; a
 Map iteration gets the job with its ``chunk``; the state machine adds each step's
 result under its own key (``media`` from Probe, ``plan`` from Plan, ``outputs: {hls, pictures}``
 from Encode, ``error`` from a Catch). One casing on the wire: camelCase (reelstack.wire). Steps
@@ -50,6 +51,7 @@ class Job:
     # the chunk length asked for (0: one piece), and how many chunks encode at once (the Map's).
     chunk_seconds: float = 0
     chunk_concurrency: int = 1
+    normalize_audio: bool = False  # the upload's normalizeAudio (the deployment's default if it said nothing)
     media: MediaInfo | None = None
     plan: Plan | None = None
     outputs: Outputs | None = None
@@ -73,6 +75,7 @@ class Job:
                 upload_id=state.get("uploadId"),
                 chunk_seconds=float(state.get("chunkSeconds") or 0),
                 chunk_concurrency=int(state.get("chunkConcurrency") or 1),
+                normalize_audio=state.get("normalizeAudio") is True,
                 source=Source(**known_fields(Source, source)),
                 media=MediaInfo.from_dict(state["media"]) if state.get("media") else None,
                 plan=Plan.from_dict(state["plan"]) if state.get("plan") else None,

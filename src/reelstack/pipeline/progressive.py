@@ -169,7 +169,7 @@ class LadderPublisher(SegmentPublisher):
     playable then."""
 
     def __init__(self, job: Job, plan: Plan, out: Path) -> None:
-        super().__init__(job, plan, out, [r.name for r in plan.renditions])
+        super().__init__(job, plan, out, plan.playlists)
 
     def finish(self, progress: dict[str, render.Progress], ended: bool = True) -> int:
         return super().finish(progress, ended) + 1  # and the master
@@ -188,7 +188,7 @@ class StreamPublisher(SegmentPublisher):
     playlists stay open: the chunks' own (MediaKeys.partial_playlist), then the join's, follow on."""
 
     def __init__(self, job: Job, plan: Plan, out: Path, stream: assets.Stream) -> None:
-        names = [hls.AUDIO_RENDITION] if stream == "audio" else [r.name for r in plan.renditions]
+        names = [a.name for a in plan.audio_renditions] if stream == "audio" else [r.name for r in plan.renditions]
         super().__init__(job, plan, out, names)
         self.stream = stream
 

@@ -28,6 +28,7 @@ from reelstack.media import render
 from reelstack.media.budget import check_fits
 from reelstack.media.ladder import Plan, plan_ladder
 from reelstack.media.limits import MediaLimits
+from reelstack.media.loudness import Target
 from reelstack.pipeline import progressive
 from reelstack.pipeline.failures import failure_from_state_error
 from reelstack.pipeline.faults import fault_due, inject_fault, stall_if_due
@@ -39,6 +40,7 @@ from reelstack.store.objects import upload_folder
 from reelstack.store.records import AssetModel, conditional, utc_now
 from reelstack.store.states import AssetStatus
 from reelstack.store.views import asset_view
+from reelstack.wire import as_wire
 
 RemainingMs = Callable[[], int]
 UPLOAD_MARGIN_SECONDS = 20  # kept back from FFmpeg's timeout to upload its output
@@ -99,9 +101,12 @@ def download_source(job: Job, work: Path) -> Path:
 
 
 def plan(job: Job) -> dict[str, Any]:
-    """The ladder, and the chunks when the video is longer than the job's chunk length."""
+    """The ladder, and the chunks when the video is longer than the job's chunk length; the audio is
+    evened out to the deployment's target when the upload asked for it (normalizeAudio)."""
     set_step(job.asset_id, "planning")
-    return plan_ladder(job.described(), job.chunk_seconds, deployment().passthrough).as_dict()
+    settings = deployment()
+    target = Target(settings.loudness_target_lufs, settings.true_peak_ceiling_dbtp) if job.normalize_audio else None
+    return plan_ladder(job.described(), job.chunk_seconds, settings.passthrough, target).as_dict()
 
 
 # -- transcode -----------------------------------------------------------------------------------
@@ -130,14 +135,20 @@ def transcode(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
             progressive.fence(job.asset_id, keys.hls_prefix)
             raise
     return ladder_outputs(
-        keys, the_plan, uploaded, [warning.as_dict() for warning in made.warnings], made.ffmpeg_seconds
+        keys, the_plan, uploaded, [warning.as_dict() for warning in made.warnings], made.ffmpeg_seconds, made.loudness
     )
 
 
 def ladder_outputs(
-    keys: MediaKeys, the_plan: Plan, objects: int, warnings: list[dict[str, str]], seconds: float
+    keys: MediaKeys,
+    the_plan: Plan,
+    objects: int,
+    warnings: list[dict[str, str]],
+    seconds: float,
+    loudness: dict[str, Any] | None = None,
 ) -> dict:
-    """What Publish gets from the video branch, in one piece or in chunks: ``{master, renditions}``."""
+    """What Publish gets from the video branch, in one piece or in chunks: ``{master, renditions}``,
+    the audio tracks kept and the audio's loudness (``media.loudness``)."""
     return {
         "master": keys.master_playlist,
         "renditions": [
@@ -152,8 +163,10 @@ def ladder_outputs(
             }
             for rendition in the_plan.renditions
         ],
+        "audioTracks": [as_wire(audio) for audio in the_plan.audio_renditions],
+        **({"loudness": loudness} if loudness else {}),
         "objects": objects,
-        "warnings": warnings,
+        "warnings": the_plan.warnings() + warnings,
         "ffmpegSeconds": round(seconds, 3),
     }
 
@@ -168,9 +181,12 @@ def publish(job: Job) -> dict[str, Any]:
     hls, pictures = outputs.hls, outputs.pictures
     media = job.described()
     warnings = list(hls.get("warnings") or [])
+    media_view = {**media.contract_view(), **({"loudness": hls["loudness"]} if hls.get("loudness") else {})}
     actions = [
         AssetModel.renditions.set(hls["renditions"]),
         AssetModel.hls.set({"master": hls["master"]}),
+        AssetModel.media.set(media_view),
+        AssetModel.audio_tracks.set(embedded_audio_tracks(hls.get("audioTracks") or [])),
     ]
     thumbs = _extra(pictures.get("thumbnails"), "NoThumbnails", "there are no thumbnails", warnings)
     made = _extra(pictures.get("previews"), "NoPreviews", "there are no previews", warnings)
@@ -195,7 +211,8 @@ def publish(job: Job) -> dict[str, Any]:
         thumbnails=view.get("thumbnails"),
         previews=view.get("previews"),
         renditions=view.get("renditions"),
-        media=media.contract_view(),
+        media=media_view,
+        **({"tracks": view["tracks"]} if view.get("tracks") else {}),
         **({"warnings": warnings} if warnings else {}),
     )
     moved = assets.move(job.asset_id, AssetStatus.READY, announcing=ready)
@@ -206,6 +223,25 @@ def publish(job: Job) -> dict[str, Any]:
     # of this step (a failed write here) cannot lose the announcement: a repeat lists it all the same.
     sharing.list_in_feed(job.asset_id)
     return {"assetId": job.asset_id, "status": asset.status, "announced": moved, "warnings": warnings}
+
+
+def embedded_audio_tracks(renditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The asset's ``tracks`` entries of the source's own audio (the contract's shape): each kept track
+    that has a language or a name of its own; a single untagged track says nothing worth a track."""
+    tagged = [audio for audio in renditions if audio.get("language") or len(renditions) > 1]
+    return [
+        {
+            "trackId": audio["name"],
+            "type": "audio",
+            "languageCode": audio.get("language") or "und",
+            "name": audio["label"],
+            **({"kind": audio["kind"]} if audio.get("kind") else {}),
+            "source": "embedded",
+            "status": "ready",
+            "default": bool(audio.get("default")),
+        }
+        for audio in tagged
+    ]
 
 
 def _extra(

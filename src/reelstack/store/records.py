@@ -112,6 +112,8 @@ class AssetModel(Model):
     thumbnails = MapAttribute(null=True)  # {"poster": key, "storyboard": {"image", "vtt"}}
     previews = MapAttribute(null=True)  # {"video": key, "animated": key}
     warnings = ListAttribute(of=MapAttribute, null=True)  # [{code, message}]: extras that could not be made
+    # The source's own audio tracks kept as audio renditions: the contract's ``tracks`` entries.
+    audio_tracks = ListAttribute(of=MapAttribute, null=True, attr_name="audioTracks")
     playable = BooleanAttribute(null=True)  # a player can start: every rung has its first segments
     # The chunked encode's ledger (reelstack.pipeline.progressive): the streams published while they
     # encode that have their first segments up ("video": the first chunk, "audio"), chunks done, the
@@ -150,6 +152,7 @@ class UploadModel(Model):
     part_size = NumberAttribute(attr_name="partSize")
     part_count = NumberAttribute(attr_name="partCount")
     part_checksums = BooleanAttribute(default=False, attr_name="partChecksums")
+    normalize_audio = BooleanAttribute(null=True, attr_name="normalizeAudio")  # evened out (template default)
     status = UnicodeAttribute()
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")

@@ -43,6 +43,8 @@ def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[s
         }
     if asset.media:
         view["media"] = plain(asset.media)
+    if asset.audio_tracks:
+        view["tracks"] = [plain(track) for track in asset.audio_tracks]
     if asset.status == AssetStatus.PROCESSING and asset.step:
         view["step"] = asset.step
     view["playable"] = is_playable(asset)

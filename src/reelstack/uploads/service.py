@@ -145,12 +145,17 @@ class Uploads:
             part_size=part_size,
             part_count=part_count,
             part_checksums=bool(request.checksum_algorithm),
+            normalize_audio=self._normalize_audio(request),
             status=UploadStatus.UPLOADING,
             created_at=iso(now),
             updated_at=iso(now),
             expires_at=iso(now + timedelta(days=self.limits.upload_window_days)),
         )
         return asset, upload
+
+    def _normalize_audio(self, request: CreateUpload) -> bool:
+        """Whether the audio is evened out: as the upload says, else as the deployment's NormalizeAudio."""
+        return self.settings.normalize_audio if request.normalize_audio is None else request.normalize_audio
 
     # -- POST /uploads/{id}/parts ----------------------------------------------------------------
 

@@ -19,6 +19,7 @@ def test_master_playlist_names_every_rendition_with_bandwidth_resolution_codecs(
     lines = [line for line in text.splitlines() if line.startswith("#EXT-X-STREAM-INF")]
     assert len(lines) == 3
     assert all("BANDWIDTH=" in line and "RESOLUTION=" in line and 'CODECS="avc1.' in line for line in lines)
+    assert "#EXT-X-START" not in text  # only in the media playlists, where every player reads it (VHS only there)
 
 
 def test_the_storyboard_cues_cover_the_video() -> None:

@@ -23,6 +23,7 @@ from tests.media_cases import (
     Seen,
     check_poster,
     check_rendition,
+    decoded_tone,
     mean_volume,
     playlist_probe,
     probe,
@@ -60,15 +61,19 @@ def test_media_matrix(case: Case, tmp_path: Path) -> None:
     warnings = list(ladder.warnings)
     seen = Seen()
     facts = source_facts(source) if media.has_video else {}
+    muxed = media.has_audio and not plan.separate_audio  # else the audio renditions carry it
     for rendition in plan.renditions:
         if media.has_video:
-            check_rendition(seen, hls, {**rendition.__dict__}, facts, media.is_hdr, media.has_audio)
+            check_rendition(seen, hls, {**rendition.__dict__}, facts, media.is_hdr, muxed)
             short_side = min(rendition.width, rendition.height)
             seen.check(short_side <= min(media.width, media.height), f"{rendition.name} is upscaled")
     _check_codecs(seen, hls, plan)
     if case.audible:
-        volume = mean_volume(hls / plan.renditions[0].name / "index.m3u8", "-allowed_extensions", "ALL")
+        volume = mean_volume(hls / plan.playlists[-1] / "index.m3u8", "-allowed_extensions", "ALL")
         seen.check(volume > -40, f"the track that plays is silent ({volume} dB): the wrong audio track was chosen")
+    _check_languages(seen, hls, plan, case)
+    if media.has_audio:
+        seen.check(bool(ladder.loudness), "the audio's loudness was not measured")
     assert media.dynamic_range == case.dynamic_range
     if media.has_video:
         thumbnails, previews = tmp_path / "thumbnails", tmp_path / "previews"
@@ -94,6 +99,22 @@ def test_media_matrix(case: Case, tmp_path: Path) -> None:
     assert not seen.notes, f"{case.name}: " + "; ".join(seen.notes)
 
 
+def _check_languages(seen: Seen, folder: Path, plan: Plan, case: Case) -> None:
+    """Each language's audio rendition, tagged in the master, plays its own track (its own tone)."""
+    master = (folder / "master.m3u8").read_text()
+    media = re.findall(r'^#EXT-X-MEDIA:TYPE=AUDIO.*LANGUAGE="([^"]+)".*URI="([^"]+)"', master, re.M)
+    seen.check(
+        [language for language, _ in media] == [language for language, _ in case.languages],
+        f"the master's audio languages are {media}, not {case.languages}",
+    )
+    for (_, uri), (language, tone) in zip(media, case.languages, strict=False):
+        heard = decoded_tone(folder / uri, "-allowed_extensions", "ALL")
+        seen.check(abs(heard - tone) < tone * 0.03, f"the {language} rendition plays {heard:.0f} Hz, not {tone} Hz")
+    if case.languages:
+        first = master.splitlines()[3]
+        seen.check(plan.separate_audio and "DEFAULT=YES" in first, f"the first language is not the default: {first}")
+
+
 def _check_codecs(seen: Seen, folder: Path, plan: Plan) -> None:
     """Each rendition's CODECS in the master names what its init segment really holds (avcC, esds):
     a player picks renditions by them, and some refuse a stream above the level it was promised."""
@@ -106,6 +127,8 @@ def _check_codecs(seen: Seen, folder: Path, plan: Plan) -> None:
     for codecs, rendition in declared:
         text = (folder / rendition / "index.m3u8").read_text()
         held = {track.codec for track in fmp4.tracks((folder / rendition / hls.playlist_init(text)).read_bytes())}
+        if plan.separate_audio:  # with the audio group's
+            held.add(hls.AUDIO_CODECS)
         seen.check(
             set(codecs.split(",")) == held, f"{rendition} declares CODECS {codecs}; its init segment holds {held}"
         )

@@ -95,7 +95,8 @@ def test_a_player_polling_the_bucket_sees_playlists_that_only_grow(
             assert listed[: len(seen[name])] == seen[name] and len(listed) == written  # it grew, nothing lost
             assert {keys.rendition_prefix(name) + file for file, _ in listed} <= stored_keys()
             assert f"#EXT-X-TARGETDURATION:{plan.target_duration}" in text and "#EXT-X-PLAYLIST-TYPE:EVENT" in text
-            assert "#EXT-X-START:TIME-OFFSET=0" in text and "#EXT-X-ENDLIST" not in text
+            # The exact tag: Shaka Player starts a playlist that says TIME-OFFSET=0 at its live edge.
+            assert "#EXT-X-START:TIME-OFFSET=0.001" in text.splitlines() and "#EXT-X-ENDLIST" not in text
             seen[name] = listed
         view = asset_view(AssetModel.get(job.asset_id))
         assert view["playable"] is bool(written) and ("playback" in view) is bool(written)

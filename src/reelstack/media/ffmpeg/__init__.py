@@ -15,6 +15,7 @@ from reelstack.media.ffmpeg.encode import (
     X264_PRESET,
     X264_PRESET_BELOW_COPY,
     audio_command,
+    measure_command,
     segment_stem,
     transcode_command,
 )
@@ -53,7 +54,8 @@ __all__ = [
     "PREVIEW_MAX_BYTES", "PREVIEW_SECONDS", "REMOTE_PROTOCOLS", "SAFE_INPUT", "SHORT_SEGMENTS_WINDOW",
     "SHORT_SEGMENT_SECONDS", "X264_PRESET", "X264_PRESET_BELOW_COPY", "Completed", "Source", "Storyboard",
     "Target", "animated_command", "audio_command", "damaged_frames", "explain", "ffmpeg_command", "find_binary",
-    "fit", "input_arguments", "packet_scan_command", "picture_filter", "plan_storyboard", "poster_command",
-    "preview_command", "preview_window", "probe_command", "read_header", "run", "segment_stem", "storyboard_command",
+    "fit", "input_arguments", "measure_command", "packet_scan_command", "picture_filter", "plan_storyboard",
+    "poster_command", "preview_command", "preview_window", "probe_command", "read_header", "run", "segment_stem",
+    "storyboard_command",
     "transcode_command",
 ]  # fmt: skip

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from reelstack.media.chunks import TIMELINE_OFFSET_SECONDS, Chunk
 from reelstack.media.ffmpeg.hardened import Source, ffmpeg_command, input_arguments
 from reelstack.media.ffmpeg.picture import BT709_TAGS, Target, picture_filter
-from reelstack.media.hls import AUDIO_RENDITION
 from reelstack.media.ladder import MAXRATE_SHARE, Plan, codecs_level
+from reelstack.media.loudness import SAMPLE_RATE, TrackLevel
 from reelstack.media.probe import MediaInfo
 
 X264_PRESET = "veryfast"
@@ -17,7 +18,9 @@ X264_PRESET = "veryfast"
 X264_PRESET_BELOW_COPY = "superfast"
 
 
-def transcode_command(source: Source, media: MediaInfo, plan: Plan, out: Path, chunk: Chunk | None = None) -> list[str]:
+def transcode_command(
+    source: Source, media: MediaInfo, plan: Plan, out: Path, chunk: Chunk | None = None, levels: Levels = ()
+) -> list[str]:
     """Every rendition from one decode: the picture is converted once at the top rung's size, then
     scaled down rung by rung (each rung from the one above, which is cheaper than scaling each from
     the source) and ``-var_stream_map`` writes one fMP4 HLS playlist per rendition. Keyframes are
@@ -34,28 +37,29 @@ def transcode_command(source: Source, media: MediaInfo, plan: Plan, out: Path, c
 
     With ``plan.copy_video`` (standard input, one piece), the top rung is the source's video as it is
     (stream copy, segmented at the source's keyframes) and the rungs below force their keyframes onto
-    the source's; with ``plan.copy_audio`` every rung carries the source's AAC as it is."""
+    the source's; with ``plan.copy_audio`` every rung carries the source's AAC as it is.
+
+    One audio track goes in every rendition; several (``plan.separate_audio``) are audio renditions
+    of their own, after the video's. ``levels`` (in one piece) evens out each track's loudness and
+    measures what comes out (:func:`_level_outputs`)."""
     renditions = plan.renditions
-    with_audio = plan.has_audio and chunk is None
-    arguments = (
-        input_arguments(source) if chunk is None else input_arguments(source, chunk.start_seconds, chunk.seconds)
-    )
-    audio = f"0:{media.audio_stream}"
-    audio_codec = ["-c:a", "copy"] if plan.copy_audio else _audio_options(None)
-    copy_top = plan.copy_video and chunk is None
+    whole = chunk is None
+    arguments = input_arguments(source) if whole else input_arguments(source, chunk.start_seconds, chunk.seconds)
+    copy_top = plan.copy_video and whole
     if plan.audio_only:
-        arguments += ["-map", audio, *_audio_options(0)]
+        arguments += ["-map", f"0:{_audio_streams(media, plan)[0]}", *_audio_options(None)]
         stream_map = "a:0,name:audio"
     else:
+        muxed = plan.has_audio and whole and not plan.separate_audio
         graph = _ladder_graph(media, plan, copy_top)
         arguments += ["-filter_complex", graph] if graph else []  # nothing to encode: one copied rung
         maps = []
         for index, rendition in enumerate(renditions):
             copied = copy_top and index == 0
             arguments += ["-map", f"0:{media.video_stream}" if copied else f"[v{index}]"]
-            if with_audio:
-                arguments += ["-map", audio]
-            maps.append(f"v:{index}" + (f",a:{index}" if with_audio else "") + f",name:{rendition.name}")
+            if muxed:
+                arguments += ["-map", f"0:{_audio_streams(media, plan)[0]}"]
+            maps.append(f"v:{index}" + (f",a:{index}" if muxed else "") + f",name:{rendition.name}")
             if copied:
                 arguments += [f"-c:v:{index}", "copy"]
                 continue
@@ -67,15 +71,54 @@ def transcode_command(source: Source, media: MediaInfo, plan: Plan, out: Path, c
                 f"-level:v:{index}", codecs_level(rendition.codecs),  # what the master's CODECS says
                 *_per_stream(index, _x264_options(plan, copy_top)),
             ]  # fmt: skip
-        if with_audio:
-            arguments += audio_codec
+        if plan.separate_audio and whole:
+            for index, audio in enumerate(plan.audio_renditions):
+                arguments += ["-map", f"0:{audio.stream}"]
+                maps.append(f"a:{index},name:{audio.name}")
+        if plan.has_audio and whole:
+            arguments += ["-c:a", "copy"] if plan.copy_audio else _audio_options(None)
         stream_map = " ".join(maps)
-    if chunk is not None:
+    arguments += _level_filters(plan, levels)
+    if not whole:
         arguments += ["-an", *_chunk_timeline(chunk.start_seconds), "-start_number", str(chunk.first_segment)]
     arguments += [*_hls_output(plan, short_start=chunk is None or chunk.index == 0), "-hls_segment_filename",
                   str(out / "%v" / f"{segment_stem(chunk)}_%05d.m4s"), "-var_stream_map", stream_map,
                   str(out / "%v" / "index.m3u8")]  # fmt: skip
-    return ffmpeg_command(*arguments)
+    return ffmpeg_command(*arguments, *_level_outputs(levels))
+
+
+Levels = Sequence[TrackLevel]
+
+
+def _audio_streams(media: MediaInfo, plan: Plan) -> list[int]:
+    """The source's audio streams the encode carries (a plan from before tracks were kept: the chosen one)."""
+    return [audio.stream for audio in plan.audio_renditions] or [media.audio_stream]
+
+
+def _level_filters(plan: Plan, levels: Levels) -> list[str]:
+    """Each output audio stream's filters where its track's level changes (``-filter:a:N``): one
+    track in every rendition takes the same, audio renditions each their track's."""
+    changed = {level.stream: level.chain() for level in levels if level.filters}
+    if not changed:
+        return []
+    if not plan.separate_audio:
+        return ["-filter:a", next(iter(changed.values()))]
+    return [
+        argument
+        for index, audio in enumerate(plan.audio_renditions)
+        if audio.stream in changed
+        for argument in (f"-filter:a:{index}", changed[audio.stream])
+    ]
+
+
+def _level_outputs(levels: Levels) -> list[str]:
+    """A side output per track that measures what the encode gives it (reelstack.media.loudness): the
+    audio decoded once more, in the same process, as fast as the encode reads the file."""
+    return [
+        argument
+        for level in levels
+        for argument in ("-map", f"0:{level.stream}", "-vn", "-af", level.measuring(), "-f", "null", "-")
+    ]
 
 
 def _x264_options(plan: Plan, copy_top: bool) -> list[str]:
@@ -165,20 +208,30 @@ def _chunk_timeline(start_seconds: float) -> list[str]:
     ]  # fmt: skip
 
 
-def audio_command(source: Source, media: MediaInfo, plan: Plan, out: Path) -> list[str]:
-    """The audio alone, once for the whole video, as the HLS audio rendition that chunked video plays
-    with (``EXT-X-MEDIA``), on the chunks' timeline: ``out/audio/index.m3u8``."""
+def audio_command(source: Source, media: MediaInfo, plan: Plan, out: Path, levels: Levels = ()) -> list[str]:
+    """The audio alone, once for the whole video, as the HLS audio renditions that chunked video plays
+    with (``EXT-X-MEDIA``), on the chunks' timeline: ``out/audio/index.m3u8`` (and ``out/audio2/``...
+    for the other kept tracks); ``levels`` as in :func:`transcode_command`."""
+    arguments = [*input_arguments(source)]
+    for audio in plan.audio_renditions:
+        arguments += ["-map", f"0:{audio.stream}"]
+    stream_map = " ".join(f"a:{index},name:{audio.name}" for index, audio in enumerate(plan.audio_renditions))
     return ffmpeg_command(
-        *input_arguments(source), "-map", f"0:{media.audio_stream}", "-vn", *_audio_options(None),
+        *arguments, "-vn", *_audio_options(None), *_level_filters(plan, levels),
         # The encoder's priming (one AAC frame) comes before the first picture, as when muxed: the first
         # sample heard is the one that goes with the first picture.
         *_chunk_timeline(0),
-        *_hls_output(plan), "-hls_segment_filename", str(out / AUDIO_RENDITION / "segment_%05d.m4s"),
-        str(out / AUDIO_RENDITION / "index.m3u8"),
+        *_hls_output(plan), "-hls_segment_filename", str(out / "%v" / "segment_%05d.m4s"),
+        "-var_stream_map", stream_map, str(out / "%v" / "index.m3u8"), *_level_outputs(levels),
     )  # fmt: skip
 
 
-AUDIO_SAMPLE_RATE = 48000
+def measure_command(source: Source, levels: Levels) -> list[str]:
+    """The first pass of evening out: each track measured (audio alone, nothing written but the figures)."""
+    return ffmpeg_command(*input_arguments(source), *_level_outputs(levels))
+
+
+AUDIO_SAMPLE_RATE = SAMPLE_RATE
 
 
 def _audio_options(index: int | None) -> list[str]:
