@@ -138,6 +138,24 @@ class Stack:
             configure({})
 
     @contextmanager
+    def chunk_map_mode(self, mode: str) -> Iterator[None]:
+        """The deployed state machine with its chunk Map in ``mode`` (``INLINE`` or ``DISTRIBUTED``), as a
+        deploy with ``ChunkMapMode=<mode>`` makes it (the parameter only substitutes the Map's
+        ``ProcessorConfig.Mode``); the deployed definition is restored after."""
+        sfn, arn = self.client("stepfunctions"), self.outputs["stateMachineArn"]
+        original = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+        definition = json.loads(original)
+        maps = [state for state in _all_states(definition) if state["Type"] == "Map" and "ItemProcessor" in state]
+        assert maps, "the pipeline has no Map with an ItemProcessor"
+        for state in maps:
+            state["ItemProcessor"]["ProcessorConfig"]["Mode"] = mode
+        sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
+        try:
+            yield
+        finally:
+            sfn.update_state_machine(stateMachineArn=arn, definition=original)
+
+    @contextmanager
     def stalled(self, step: str, seconds: float) -> Iterator[None]:
         """FAULT_INJECTION=stall:<step> (reelstack.pipeline.faults): the step holds what it made for
         ``seconds`` before it uploads it, once per asset: a window for races, or a video that stays
@@ -159,6 +177,14 @@ class Stack:
 
 
 POLLER_HANDOVER_SECONDS = 3
+
+
+def _all_states(definition: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every state of an ASL definition, those in Parallel branches and Map processors included."""
+    for state in definition["States"].values():
+        yield state
+        for inner in [*state.get("Branches", []), *filter(None, [state.get("ItemProcessor")])]:
+            yield from _all_states(inner)
 
 
 @functools.cache
