@@ -333,7 +333,10 @@ def test_shaka_and_hls_js_start_a_processing_video_at_its_beginning(
         pytest.fail(f"{SHAKA} is missing: run `make node_modules/.installed`")
     user = f"web-{uuid.uuid4().hex[:6]}"
     api = ApiClient(stack.outputs["apiUrl"], issue_dev_token(dev_secret(stack.settings), user))
-    clip = make_clip(tmp_path / "long.mp4", Clip(36, 320, 180, "30"))  # 4 short segments, then 6 s ones
+    # 4 short segments, then 6 s ones. Not smaller: the encode must take long enough that its segments
+    # are published as they come (at 320x180 it ended before half of them were, and the players'
+    # first playlist listed 18 s, too little for a live edge away from 0).
+    clip = make_clip(tmp_path / "long.mp4", Clip(36, 640, 360, "30"))
     # The encode holds its last upload long enough for the players to open the video on a busy machine;
     # the delete at the end stops its execution, so no one waits for the hold to end.
     with stack.stalled("hls", seconds=120):
