@@ -435,12 +435,15 @@ def test_an_iphones_hevc_video_in_chunks_starts_in_seconds_and_plays_across_its_
             page.evaluate(OPEN_WITH_DEFAULTS, [kind, asset["playback"]["hls"]])
         played = {}
         for kind, page in pages.items():
-            page.wait_for_function("window.video.currentTime > 13", timeout=90_000)
-            played[kind] = page.evaluate(
-                "(() => { const q = window.video.getVideoPlaybackQuality();"
-                " return {started: window.started, frames: q.totalVideoFrames, stalls: window.stalls,"
-                " errors: window.playerErrors}; })()"
-            )
+            try:
+                page.wait_for_function("window.video.currentTime > 13", timeout=150_000)
+            finally:
+                played[kind] = page.evaluate(
+                    "(() => { const q = window.video.getVideoPlaybackQuality();"
+                    " return {time: window.video.currentTime, started: window.started, frames: q.totalVideoFrames,"
+                    " stalls: window.stalls, errors: window.playerErrors}; })()"
+                )
+                print(f"\n{kind}: {played[kind]}; the asset: {api.get(f'/assets/{asset_id}')['status']}")
             page.close()
         asset = wait_for_asset(api, asset_id, timeout=180)
     # Stalls are reported, not asserted (no timed assertions here): figures in the note.
