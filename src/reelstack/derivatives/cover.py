@@ -68,7 +68,7 @@ class Cover(Derivative):
         with work_folder() as work:
             joined, out = work / "segment.mp4", work / "poster.jpg"
             join_objects([init, segment], joined)
-            ffmpeg.run(ffmpeg.still_command(joined, offset, width, height, "preserve", "jpg", out),
+            ffmpeg.run(ffmpeg.still_command(joined, offset, chosen.frame_rate, width, height, "preserve", "jpg", out),
                        time_left(remaining_ms)(), work, "render the cover")  # fmt: skip
             upload_files([(out, key)])
         updated = events.event(EventType.ASSET_UPDATED, asset_id, state["ownerId"], changes={"thumbnails": ["poster"]},

@@ -155,8 +155,8 @@ class Pictures(Derivative):
             joined, out = work / "segments.mp4", work / picture.file_name
             join_objects([init, *needed], joined)
             if picture.kind == "thumbnail":
-                command = ffmpeg.still_command(joined, offset, picture.width, picture.height, picture.fit,
-                                               picture.format, out)  # fmt: skip
+                command = ffmpeg.still_command(joined, offset, chosen.frame_rate, picture.width, picture.height,
+                                               picture.fit, picture.format, out)  # fmt: skip
             else:
                 width = picture.width or min(DEFAULT_ANIMATED_WIDTH, chosen.width)
                 command = ffmpeg.animated_clip_command(joined, offset, picture.end - picture.start, width,

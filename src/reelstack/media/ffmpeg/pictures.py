@@ -36,15 +36,30 @@ def _scaled(width: int | None, height: int | None, fit: str, colour: str) -> str
     return f"scale={width or -2}:{height or -2}:{options}" if width or height else f"scale=iw:ih:{options}"
 
 
+def shown_at(seconds: float, frame_rate: float) -> float:
+    """Where to seek for the frame *shown* at ``seconds``: FFmpeg stops at the first frame that starts
+    at or after its seek, which is the next one whenever ``seconds`` falls inside a frame (or its
+    timestamp rounds a hair below); seeking just past the start of the frame before finds the one on
+    screen at that moment."""
+    return max(0.0, seconds - 1 / frame_rate + 0.001) if frame_rate > 0 else seconds
+
+
 def still_command(
-    segment: Path, at_seconds: float, width: int | None, height: int | None, fit: str, kind: str, out: Path
+    segment: Path,
+    at_seconds: float,
+    frame_rate: float,
+    width: int | None,
+    height: int | None,
+    fit: str,
+    kind: str,
+    out: Path,
 ) -> list[str]:
-    """The frame shown ``at_seconds`` into ``segment`` (a rendition's init segment and one segment),
-    as ``kind`` (jpg, webp, png)."""
+    """The frame shown ``at_seconds`` into ``segment`` (a rendition's init segment and one segment, at
+    ``frame_rate``), as ``kind`` (jpg, webp, png)."""
     colour, pixels, encoder = _STILL[kind]
     chain = f"{_scaled(width, height, fit, colour)},{pixels}"
     return ffmpeg_command(
-        *input_arguments(segment, seek=at_seconds), "-map", "0:v:0", "-frames:v", "1", "-vf", chain, *encoder,
+        *input_arguments(segment, seek=shown_at(at_seconds, frame_rate)), "-map", "0:v:0", "-frames:v", "1", "-vf", chain, *encoder,
         "-f", "image2", str(out),
     )  # fmt: skip
 
