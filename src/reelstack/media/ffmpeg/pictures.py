@@ -59,8 +59,8 @@ def still_command(
     colour, pixels, encoder = _STILL[kind]
     chain = f"{_scaled(width, height, fit, colour)},{pixels}"
     return ffmpeg_command(
-        *input_arguments(segment, seek=shown_at(at_seconds, frame_rate)), "-map", "0:v:0", "-frames:v", "1", "-vf", chain, *encoder,
-        "-f", "image2", str(out),
+        *input_arguments(segment, seek=shown_at(at_seconds, frame_rate)), "-map", "0:v:0", "-frames:v", "1",
+        "-vf", chain, *encoder, "-f", "image2", str(out),
     )  # fmt: skip
 
 
