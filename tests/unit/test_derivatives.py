@@ -34,7 +34,7 @@ def test_every_derivative_declares_its_recipe_and_every_sample_event_names_one()
     for name, derivative in derivatives.REGISTRY.items():
         assert derivative.name == name and derivative.makes and derivative.warning and derivative.view_field
         assert all("/" in content_type for content_type in derivative.makes.values())
-    assert derivatives.DOWNLOADS == ("highest", "audio")
+    assert derivatives.DOWNLOADS == ("highest", "audio", "small")
     for path in sorted((CHECKOUT / "events" / "derive").glob("*.json")):
         state = json.loads(path.read_text())
         derivative = derivatives.named(state["name"])
@@ -73,13 +73,13 @@ def ready_asset(pipeline: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
 def test_downloads_asked_for_at_upload_are_the_top_rendition_and_its_sound_by_stream_copy(
     aws: None, setenv: Callable[..., None], tmp_path: Path
 ) -> None:
-    pipeline = uploaded_clip(setenv, tmp_path, seconds=2, downloads=["highest", "audio"])
+    pipeline = uploaded_clip(setenv, tmp_path, seconds=2, downloads=["highest", "audio", "small"])
     asset_id = pipeline["upload"].asset_id
     _, planned = ready_asset(pipeline)
-    assert planned["fromLadder"] == ["highest", "audio"]
+    assert planned["fromLadder"] == ["highest", "audio", "small"]
     ready = asset_view(AssetModel.get(asset_id))
     assert [(entry["name"], entry["status"]) for entry in ready["downloads"]] == [
-        ("audio", "preparing"), ("highest", "preparing")
+        ("audio", "preparing"), ("highest", "preparing"), ("small", "preparing")
     ]  # fmt: skip
     derive = load_handler("derive")
     for name in planned["fromLadder"]:
@@ -103,15 +103,19 @@ def test_downloads_asked_for_at_upload_are_the_top_rendition_and_its_sound_by_st
     s3.download_file(MEDIA_BUCKET, keys.download("audio.m4a"), str(m4a))
     assert packet_durations(mp4) == packet_durations(joined)  # the same frames and sound: copied, not encoded again
     assert packet_durations(m4a) == {"audio": packet_durations(joined)["audio"]}
+    small = tmp_path / "small.mp4"  # the clip's one rung is 180p: under 480p, so it is the small one too
+    s3.download_file(MEDIA_BUCKET, keys.download("small.mp4"), str(small))
+    assert packet_durations(small) == packet_durations(joined)
+    assert (entries["small"]["width"], entries["small"]["height"]) == (320, 180)
     assert mp4.read_bytes()[4:8] == b"ftyp" and mp4.read_bytes().find(b"moov") < mp4.read_bytes().find(b"mdat")
     assert entries["highest"]["bytes"] == mp4.stat().st_size
     # Each appeared with an asset.updated; the public view lists them only when the owner says so.
     updates = [event for event in pipeline["events"]() if event["type"] == "asset.updated"]
-    assert sorted(event["download"]["name"] for event in updates) == ["audio", "highest"]
+    assert sorted(event["download"]["name"] for event in updates) == ["audio", "highest", "small"]
     asset = AssetModel.get(asset_id)
     assert "downloads" not in public_view(asset, None, {})
     asset.update(actions=[AssetModel.public_downloads.set(True)])
-    assert len(public_view(asset, None, {})["downloads"]) == 2
+    assert len(public_view(asset, None, {})["downloads"]) == 3
 
 
 def test_a_download_asked_for_later_starts_for_a_ready_asset_only_and_only_for_its_owner(

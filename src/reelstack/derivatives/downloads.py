@@ -136,4 +136,8 @@ AUDIO = Mp4Download(
     name="audio", needs=Needs.LADDER, makes={"audio.m4a": "audio/mp4"}, view_field="downloads",
     warning="DownloadFailed", requested=True, sound_only=True,
 )  # fmt: skip
-DERIVATIVES = (HIGHEST, AUDIO)
+SMALL = Mp4Download(
+    name="small", needs=Needs.LADDER, makes={"small.mp4": "video/mp4"}, view_field="downloads",
+    warning="DownloadFailed", requested=True, short_side=480,
+)  # fmt: skip
+DERIVATIVES = (HIGHEST, AUDIO, SMALL)
