@@ -135,10 +135,36 @@ function assetCard(asset) {
   button("Rename", rename);
   button(asset.visibility === "public" ? "Make private" : "Make public", toggleVisibility);
   if (asset.visibility === "public" && asset.status === "ready") info.append(shareLink(asset));
+  if (asset.status === "ready" && asset.thumbnails?.storyboard) button("Cover", pickCover);
   button("Delete", remove);
   button("Pipeline", (chosen) => showPipeline(chosen.assetId));
   item.append(picture, info);
   return item;
+}
+
+// The cover picker: the storyboard's tiles (its WebVTT cues point into the sprite sheet); a click
+// makes the frame at that tile's moment the poster (PATCH posterTime; rendered server-side).
+async function pickCover(asset) {
+  const card = document.querySelector(`li.asset[data-asset-id="${asset.assetId}"]`);
+  const cues = await (await fetch(asset.thumbnails.storyboard.vtt)).text();
+  const strip = document.createElement("div");
+  strip.className = "cover-picker";
+  const cue = /(\d+):(\d+):(\d+\.\d+) --> [^\n]+\n[^#\n]+#xywh=(\d+),(\d+),(\d+),(\d+)/g;
+  for (const [, hours, minutes, rest, x, y, width, height] of cues.matchAll(cue)) {
+    const seconds = Number(hours) * 3600 + Number(minutes) * 60 + Number(rest);
+    const tile = document.createElement("button");
+    tile.className = "tile";
+    tile.dataset.seconds = seconds;
+    tile.title = `cover at ${seconds} s`;
+    tile.style.cssText = `width:${width}px;height:${height}px;`
+      + `background:url("${asset.thumbnails.storyboard.image}") -${x}px -${y}px`;
+    tile.onclick = () => api("PATCH", `/assets/${asset.assetId}`, { posterTime: seconds })
+      .then(() => { strip.remove(); $("upload-status").textContent = `cover at ${seconds} s: on its way`; })
+      .catch((error) => alert(error.message));
+    strip.append(tile);
+  }
+  card.querySelector(".cover-picker")?.remove();
+  card.append(strip);
 }
 
 async function refresh() {

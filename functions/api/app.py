@@ -15,8 +15,8 @@ from typing import Any
 
 from chalice.app import Chalice, CORSConfig, Response
 
-from reelstack import aws, library, sharing
-from reelstack.api import playback, share, throttle
+from reelstack import aws, derivatives, library, sharing
+from reelstack.api import pictures, playback, share, throttle
 from reelstack.api.auth import owner_of
 from reelstack.api.health import health
 from reelstack.bodies import (
@@ -25,6 +25,7 @@ from reelstack.bodies import (
     CreateUpload,
     CreateWebhook,
     RegisterDevice,
+    RequestDownloads,
     RequestParts,
     UpdateWebhook,
     parse_body,
@@ -34,7 +35,7 @@ from reelstack.errors import NotFound, ReelstackError, error_body
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
 from reelstack.pipeline.execution import execution_states
 from reelstack.push import devices
-from reelstack.store.views import PlaybackUrl
+from reelstack.store.views import PlaybackUrl, asset_view
 from reelstack.uploads.service import Uploads
 from reelstack.webhooks import deliveries, endpoints
 from reelstack_draw.diagram import render_svg
@@ -139,7 +140,9 @@ def contract_error_shape(event: Any, get_response: Callable[[Any], Response]) ->
 
 @route("/uploads", "POST", status=201)
 def create_upload(owner: str) -> dict[str, Any]:
-    return uploads().create(owner, body(CreateUpload))
+    request = body(CreateUpload)
+    derivatives.check_downloads(request.downloads)
+    return uploads().create(owner, request)
 
 
 @route("/uploads/{upload_id}", "GET")
@@ -175,12 +178,24 @@ def get_asset(caller: str, asset_id: str) -> dict[str, Any]:
 
 @route("/assets/{asset_id}", "PATCH")
 def update_asset(owner: str, asset_id: str) -> dict[str, Any]:
-    return library.update_asset(owner, asset_id, body(AssetChanges), playback_url())
+    changes = body(AssetChanges)
+    if changes.poster_time is not None:  # a cover picked: checked first, rendered once it is written
+        derivatives.check_cover(owner, asset_id, changes.poster_time)
+    view = library.update_asset(owner, asset_id, changes, playback_url())
+    if changes.poster_time is not None:
+        derivatives.start(asset_id, owner, ["cover"])
+    return view
 
 
 @route("/assets/{asset_id}", "DELETE", status=204)
 def delete_asset(owner: str, asset_id: str) -> None:
     library.delete_asset(owner, asset_id)
+
+
+@route("/assets/{asset_id}/downloads", "POST", status=202)
+def request_downloads(owner: str, asset_id: str) -> dict[str, Any]:
+    asset = derivatives.request_downloads(owner, asset_id, body(RequestDownloads).names)
+    return asset_view(asset, playback_url())
 
 
 @route("/assets/{asset_id}/playback", "GET")
@@ -234,7 +249,14 @@ def watch_page(asset_id: str) -> Response:
 
 @route("/watch/{asset_id}/{file}", "GET", public=True)
 def watch_media(asset_id: str, file: str) -> Response:
+    if pictures.is_picture(file):
+        return served(pictures.shared_picture(asset_id, file, app.current_request.query_params or {}))
     return served(share.media_location(asset_id, file))
+
+
+@route("/assets/{asset_id}/{picture}", "GET")
+def asset_picture(owner: str, asset_id: str, picture: str) -> Response:
+    return served(pictures.owners_picture(owner, asset_id, picture, app.current_request.query_params or {}))
 
 
 @route("/assets/{asset_id}/execution", "GET")

@@ -39,6 +39,9 @@ Description = Annotated[str, Field(max_length=5000)]
 Tag = Annotated[str, Field(min_length=1, max_length=50)]
 PartNumber = Annotated[StrictInt, Field(ge=1, le=Limits.max_parts), _AS_INTEGER]
 PartBatch = Field(min_length=1, max_length=Limits.max_batch_parts)
+# A download's name (reelstack.derivatives: highest, audio, ...); the service refuses unknown ones.
+DownloadName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")]
+DOWNLOADS_DESCRIPTION = "Downloads to make (docs/api.md, Downloads): highest (MP4), audio (M4A)...; none by default"
 
 
 # The largest body any route needs is a complete of 10,000 parts (about 700 kB); nothing it takes
@@ -85,6 +88,7 @@ class CreateUpload(_Body):
         description="Even out the audio's loudness (EBU R128) to the deployment's target (LoudnessTarget, "
         "TruePeakCeiling); absent: the deployment's NormalizeAudio.",
     )
+    downloads: Annotated[list[DownloadName], Field(max_length=10, description=DOWNLOADS_DESCRIPTION)] | None = None
 
     @field_validator("sha256")
     @classmethod
@@ -151,15 +155,27 @@ class AssetChanges(BaseModel):
     description: Description | SkipJsonSchema[None] = None
     tags: Annotated[list[Tag], Field(max_length=20)] | SkipJsonSchema[None] = None
     visibility: Literal["private", "public"] | SkipJsonSchema[None] = None
+    public_downloads: StrictBool | SkipJsonSchema[None] = Field(
+        default=None, alias="publicDownloads", description="Whether the public view lists the downloads (false)"
+    )
+    poster_time: Annotated[float, Field(ge=0, le=86400)] | SkipJsonSchema[None] = Field(
+        default=None, alias="posterTime", description="The cover: the frame at this second becomes the poster"
+    )
 
     @model_validator(mode="after")
     def _something(self) -> AssetChanges:
         if not self.model_fields_set:
-            raise ValueError("send at least one of title, description, tags, visibility")
+            raise ValueError("send at least one of title, description, tags, visibility, publicDownloads, posterTime")
         for name in self.model_fields_set:
             if getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
+
+
+class RequestDownloads(_Body):
+    """POST /assets/{id}/downloads: downloads of a ready asset, made from its renditions."""
+
+    names: Annotated[list[DownloadName], Field(min_length=1, max_length=10, description=DOWNLOADS_DESCRIPTION)]
 
 
 # APNs device tokens are 32 bytes of hex today (Apple allows them to grow); FCM registration tokens

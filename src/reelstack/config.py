@@ -76,6 +76,8 @@ class Deployment:
     media_bucket: str = ""
     events_topic_arn: str = ""
     state_machine_arn: str = ""
+    derive_state_machine_arn: str = ""  # downloads asked for once an asset is ready (reelstack.derivatives)
+    derive_function: str = ""  # pictures rendered on demand: the API calls the Derive function and waits
     region: str = "us-east-1"
     limits: Limits = field(default_factory=Limits)
     # "local-test-keys": the local cloud refuses presigned URLs signed with temporary credentials,
@@ -169,6 +171,8 @@ def deployment() -> Deployment:
         media_bucket=env.get("MEDIA_BUCKET", ""),
         events_topic_arn=env.get("EVENTS_TOPIC_ARN", ""),
         state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+        derive_state_machine_arn=env.get("DERIVE_STATE_MACHINE_ARN", ""),
+        derive_function=env.get("DERIVE_FUNCTION_NAME", ""),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or defaults.region,
         limits=Limits(
             max_upload_bytes=int(_number(env, "MAX_UPLOAD_BYTES", limits.max_upload_bytes)),

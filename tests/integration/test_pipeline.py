@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 from PIL import Image
 
-from reelstack.media import ffmpeg
+from reelstack.media import ffmpeg, hls
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.media import Clip, generate_audio, generate_clip, generate_image, make_clip
 from reelstack_cli.settings import CHECKOUT
@@ -30,11 +31,13 @@ from tests.media_cases import (
     decoded_tone,
     loudness_of,
     mean_volume,
+    packet_durations,
     probe,
     source_facts,
 )
 
 pytestmark = pytest.mark.localcloud
+http = urllib3.PoolManager(retries=False)
 
 
 @dataclass
@@ -61,9 +64,14 @@ def _matrix(name: str) -> Case:
 # None for the GOP is the encoder's default: one keyframe in a clip shorter than about 8 s.
 CASES = {
     "landscape-1080p-with-audio": Case(lambda p: generate_clip(p / "a.mp4", seconds=4, width=1920, height=1080),
-                                       "ready"),
-    "portrait-with-rotation": Case(_clip("portrait", Clip(3, 720, 1280, rotation=90)), "ready"),
-    "audio-only": Case(lambda p: generate_audio(p / "memo.m4a", seconds=4), "ready"),
+                                       "ready", options={"downloads": ["small"]}),  # 480p, not 1080p
+    "portrait-with-rotation": Case(_clip("portrait", Clip(3, 720, 1280, rotation=90)), "ready",
+                                   options={"downloads": ["highest"]}),
+    "audio-only": Case(lambda p: generate_audio(p / "memo.m4a", seconds=4), "ready",
+                       options={"downloads": ["audio", "highest"]}),  # highest: failed, there is no picture
+    # Downloads (reelstack.derivatives.downloads): the top rung and its sound, each in one file.
+    "20s-with-downloads": Case(lambda p: generate_clip(p / "twenty.mp4", seconds=20, width=640, height=360),
+                               "ready", options={"downloads": ["highest", "audio"]}),
     # Encoded far faster than they play: FFmpeg's playlist window moves on before the watcher looks
     # (they failed with "ffprobe was not found" when segments were measured with ffprobe).
     "aac-only-10s": Case(lambda p: generate_audio(p / "tone.m4a", seconds=10), "ready"),
@@ -73,14 +81,16 @@ CASES = {
     "standard-input-720p": Case(_clip("phone", Clip(8, 1280, 720, x264_preset="veryfast", audio_rate=44100)),
                                 "ready"),
     # The six short clips made by FFmpeg's defaults that used to fail (one keyframe each).
-    "6s-720x1280-silent": Case(_clip("silent", Clip(6, 720, 1280, gop_seconds=None, audio="none")), "ready"),
+    "6s-720x1280-silent": Case(_clip("silent", Clip(6, 720, 1280, gop_seconds=None, audio="none")), "ready",
+                               options={"downloads": ["audio"]}),  # failed: there is no sound
     "8s-rotated": Case(_clip("rotated", Clip(8, 360, 640, rotation=90, gop_seconds=None)), "ready"),
     "5s-160x120": Case(_clip("tiny", Clip(5, 160, 120, gop_seconds=None)), "ready"),
     "6s-hevc-10bit": Case(_clip("hevc", Clip(6, 640, 360, codec="hevc", pixel_format="yuv420p10le",
                                              gop_seconds=None, container="mov")), "ready"),
     "two-audio-tracks": Case(_clip("two", Clip(4, 640, 360, audio="two-tracks", gop_seconds=None)), "ready"),
     # A film with a dub (English 440 Hz, French 1 kHz), and levels evened out on request.
-    "english-and-french-mkv": Case(_clip("film", Clip(3, 320, 240, container="mkv", audio="languages")), "ready"),
+    "english-and-french-mkv": Case(_clip("film", Clip(3, 320, 240, container="mkv", audio="languages")), "ready",
+                                   options={"downloads": ["audio"]}),  # the default track's own rendition
     "quiet-normalised": Case(_clip("quiet", Clip(3, 320, 240, audio_gain_db=-16.3)), "ready",
                              options={"normalizeAudio": True}),  # about -35 LUFS
     "loud-normalised": Case(_clip("loud", Clip(3, 320, 240, audio_gain_db=17.5)), "ready",
@@ -237,6 +247,76 @@ def test_playable_sources_become_ready_hls(
     assert ready[0]["playback"]["hls"]
     assert set(ready[0]["previews"]) == set(asset["previews"])  # asset.ready carries the previews too
     assert ready[0].get("warnings", []) == asset.get("warnings", [])  # and the warnings
+
+
+ASKED_FOR_DOWNLOADS = [name for name, case in CASES.items() if "downloads" in case.options]
+VIDEO_DOWNLOADS = {"highest": 1080, "small": 480}
+
+
+def settled_downloads(api: ApiClient, asset_id: str, timeout: float = 180) -> dict[str, dict[str, Any]]:
+    """The asset's downloads once none is preparing any more (they are made after asset.ready)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = {entry["name"]: entry for entry in api.get(f"/assets/{asset_id}").get("downloads", [])}
+        if all(entry["status"] != "preparing" for entry in entries.values()) or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.5)
+
+
+def joined_rendition(folder: Path, target: Path) -> Path:
+    """A downloaded rendition's init segment and segments, as its playlist lists them, in one file."""
+    text = (folder / "index.m3u8").read_text()
+    with target.open("wb") as out:
+        for name in [hls.playlist_init(text), *(segment for segment, _ in hls.playlist_segments(text))]:
+            out.write((folder / name).read_bytes())
+    return target
+
+
+@pytest.mark.parametrize("name", ASKED_FOR_DOWNLOADS)
+def test_downloads_asked_for_are_the_renditions_own_frames_and_sound_in_one_file(
+    name: str, processed: dict[str, Case], stack: Stack, alice: ApiClient, tmp_path: Path, events_queue: Any
+) -> None:
+    """Each download asked for at upload: an MP4 (or M4A) whose packets are the rendition's own (a
+    stream copy), saved under the asset's title; what cannot apply fails with a sentence."""
+    case = processed[name]
+    asset, media = case.asset, case.asset["media"]
+    entries = settled_downloads(alice, asset["assetId"])
+    assert sorted(entries) == sorted(case.options["downloads"])
+    download_prefix(stack, f"assets/{asset['assetId']}/hls/", tmp_path / "hls")
+    master = (tmp_path / "hls" / "master.m3u8").read_text()
+    variants, own_audio = hls.master_variants(master)
+    for download, entry in entries.items():
+        if not (media["hasAudio"] if download == "audio" else media["hasVideo"]):
+            assert entry["status"] == "failed" and entry["message"] and "url" not in entry, entry
+            continue
+        assert entry["status"] == "ready", entry
+        answer = http.request("GET", entry["url"])
+        assert answer.status == 200
+        assert answer.headers["Content-Disposition"].startswith(f'attachment; filename="{asset["title"]}')
+        saved = tmp_path / f"{download}.{'m4a' if download == 'audio' else 'mp4'}"
+        saved.write_bytes(answer.data)
+        assert entry["bytes"] == len(answer.data) and answer.data[4:8] == b"ftyp"
+        assert answer.data.find(b"moov") < answer.data.find(b"mdat")  # faststart: plays while it arrives
+        got = packet_durations(saved)
+        if download in VIDEO_DOWNLOADS:  # the largest rendition at most this tall (short side), else the smallest
+            fitting = [v for v in variants if min(v.width, v.height) <= VIDEO_DOWNLOADS[download]] or variants[-1:]
+            top = fitting[0]
+            assert (entry["width"], entry["height"]) == (top.width, top.height)
+            assert min(top.width, top.height) <= VIDEO_DOWNLOADS[download]
+            rung = packet_durations(joined_rendition(tmp_path / "hls" / top.playlist.split("/")[0], tmp_path / "top"))
+            assert got["video"] == rung["video"]
+            assert got.get("audio") == rung.get("audio") or own_audio  # the sound in the rung, or its own
+        else:
+            sound = own_audio or variants[-1].playlist
+            rendition = packet_durations(joined_rendition(tmp_path / "hls" / sound.split("/")[0], tmp_path / "sound"))
+            assert got == {"audio": rendition["audio"]}
+    announced: list[str] = []
+    deadline = time.monotonic() + 20  # SNS to SQS
+    while sorted(announced) != sorted(entries) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        updates = events_for(events_queue, asset["assetId"], "asset.updated")
+        announced = [event["download"]["name"] for event in updates if "download" in event]
+    assert sorted(announced) == sorted(entries)  # each announced once, ready or failed
 
 
 def test_standard_input_keeps_its_own_video_and_sound_as_the_top_rung(processed: dict[str, Case]) -> None:

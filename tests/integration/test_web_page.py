@@ -91,13 +91,21 @@ def test_the_page_uploads_plays_renames_shares_and_deletes(stack: Stack, browser
 
     page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=rename]").click()
     page.locator("li.asset .title", has_text="Renamed in the browser").wait_for()
+    # The cover picker: the storyboard's tile at 4 s becomes the poster (rendered by the Derive machine).
+    api = ApiClient(stack.outputs["apiUrl"], token)
+    page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=cover]").click()
+    page.locator(f"li.asset[data-asset-id='{asset_id}'] .cover-picker .tile[data-seconds='4']").click()
+    deadline = time.monotonic() + 60
+    while "/poster-4000.jpg" not in api.get(f"/assets/{asset_id}")["thumbnails"]["poster"]:
+        assert time.monotonic() < deadline, "the picked cover never became the poster"
+        time.sleep(0.5)
+    assert api.get(f"/assets/{asset_id}")["posterTime"] == 4
     page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action='make public']").click()
     share_link = page.locator(f"li.asset[data-asset-id='{asset_id}'] a.share")
     share_link.wait_for()
     seen_by_bob(stack, browser, asset_id, share_link.get_attribute("href"))
     page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=delete]").click()
     page.locator(f"li.asset[data-asset-id='{asset_id}']").wait_for(state="detached")
-    api = ApiClient(stack.outputs["apiUrl"], token)
     with pytest.raises(ApiError) as gone:
         api.get(f"/assets/{asset_id}")
     assert gone.value.status == 404
@@ -126,6 +134,8 @@ def seen_by_bob(stack: Stack, browser: Browser, asset_id: str, share_link: str) 
     }
     assert tags["og:title"] == "Renamed in the browser" and tags["twitter:card"] == "summary_large_image"
     assert tags["og:image"] == f"{stack.outputs['apiUrl']}/watch/{asset_id}/poster.jpg"
+    picked = share.request.get(tags["og:image"], max_redirects=0)  # the picked cover, under its own key
+    assert picked.status == 302 and "/poster-4000.jpg" in picked.headers["location"]
     share.evaluate("(() => { const v = document.getElementById('player'); v.muted = true; v.play(); })()")
     share.wait_for_function("document.getElementById('player').currentTime > 1", timeout=30_000)
     share.screenshot(path=str(SCREENSHOTS / "share-page.png"))

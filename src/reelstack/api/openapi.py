@@ -17,6 +17,7 @@ from reelstack.bodies import (
     CreateUpload,
     CreateWebhook,
     RegisterDevice,
+    RequestDownloads,
     RequestParts,
     UpdateWebhook,
 )
@@ -42,9 +43,25 @@ _ASSET = _object(
     visibility={"enum": ["private", "public"]},
     playable=_BOOLEAN,
     playback=_object("hls", hls=_STRING),
-)
+    posterTime={"type": "number"},
+    downloads={"type": "array", "items": _object(
+        "name status", name=_STRING, status={"enum": ["preparing", "ready", "failed"]}, url=_STRING,
+        bytes=_INTEGER, width=_INTEGER, height=_INTEGER, message=_STRING)},
+)  # fmt: skip
 _PAGE = _object("items nextCursor", items={"type": "array", "items": _ASSET}, nextCursor={"type": ["string", "null"]})
 _DEVICE = _object("deviceId platform createdAt", deviceId=_STRING, platform={"enum": ["apns", "fcm"]})
+_PICTURE_QUERY = tuple(
+    {"name": name, "in": "query", "schema": schema, "description": description}
+    for name, schema, description in (
+        ("time", {"type": "number", "minimum": 0}, "thumbnail: the moment, in seconds (before the end)"),
+        ("width", {"type": "integer", "minimum": 1, "maximum": 1920}, "pixels (animated: at most 640)"),
+        ("height", {"type": "integer", "minimum": 1, "maximum": 1920}, "thumbnail: pixels"),
+        ("fit", {"enum": ["preserve", "crop", "pad", "stretch"]}, "thumbnail, with width and height"),
+        ("start", {"type": "number", "minimum": 0}, "animated: from (seconds)"),
+        ("end", {"type": "number", "minimum": 0}, "animated: to (seconds; at most 10 s after start)"),
+        ("fps", {"type": "integer", "minimum": 1, "maximum": 24}, "animated: frames a second (10)"),
+    )
+)
 _PAGING = (
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
     {"name": "cursor", "in": "query", "schema": _STRING, "description": "nextCursor of the page before"},
@@ -104,8 +121,18 @@ OPERATIONS = (
     Operation("getAsset", "GET", "/assets/{asset_id}",
               "One of the caller's assets; playable (with playback.hls) once every rung has its first segments. "
               "Anyone's public, ready asset in its public view", 200, answer=_ASSET),
-    Operation("updateAsset", "PATCH", "/assets/{asset_id}", "Change title, description, tags or visibility", 200,
+    Operation("updateAsset", "PATCH", "/assets/{asset_id}",
+              "Change title, description, tags, visibility, publicDownloads; posterTime picks the cover (the frame "
+              "at that second becomes the poster, then asset.updated)", 200,
               AssetChanges, (400, 401, 404, 409), answer=_ASSET),
+    Operation("requestDownloads", "POST", "/assets/{asset_id}/downloads",
+              "Downloads of a ready asset (highest: MP4, audio: M4A), made from its renditions by stream copy; "
+              "each entry of downloads is preparing, then ready or failed (asset.updated)", 202,
+              RequestDownloads, (400, 401, 404, 409), answer=_ASSET),
+    Operation("assetPicture", "GET", "/assets/{asset_id}/{picture}",
+              "thumbnail.jpg|webp|png (time, width, height, fit) or animated.webp|gif (start, end, width, fps): "
+              "302 to the picture, rendered once from the nearest segment and kept", 302, None,
+              (400, 401, 404, 409), media_types=(), query=_PICTURE_QUERY),
     Operation("deleteAsset", "DELETE", "/assets/{asset_id}", "Delete the asset and every object it owns", 204,
               media_types=()),
     Operation("startPlayback", "GET", "/assets/{asset_id}/playback",
@@ -129,8 +156,9 @@ OPERATIONS = (
               "a plain HTML 404 page otherwise", 200, None, (404,), public=True, media_types=(HTML,),
               error_media_types={404: HTML}),
     Operation("watchMedia", "GET", "/watch/{asset_id}/{file}",
-              "302 to a shared asset's poster.jpg, preview.mp4 or preview.webp, presigned for two minutes", 302,
-              None, (404,), public=True, media_types=()),
+              "302 to a shared asset's poster.jpg, preview.mp4 or preview.webp, or a picture on demand "
+              "(thumbnail.*, animated.*, as under /assets/{id}/), presigned for two minutes", 302,
+              None, (400, 404, 429), public=True, media_types=(), query=_PICTURE_QUERY),
     Operation("pipelineReport", "GET", "/assets/{asset_id}/execution",
               "The pipeline drawn from its ASL, with this asset's execution on it: each state's outcome and "
               "milliseconds (`states`) and the graph as SVG, coloured by them (`svg`)", 200,

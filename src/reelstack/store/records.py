@@ -111,6 +111,11 @@ class AssetModel(Model):
     hls = MapAttribute(null=True)  # {"master": key}
     thumbnails = MapAttribute(null=True)  # {"poster": key, "storyboard": {"image", "vtt"}}
     previews = MapAttribute(null=True)  # {"video": key, "animated": key}
+    # Downloads asked for (reelstack.derivatives.downloads): name -> {status, key?, bytes?, width?, height?,
+    # message?}; and whether the public view lists them (the owner's choice).
+    downloads = MapAttribute(null=True)
+    public_downloads = BooleanAttribute(null=True, attr_name="publicDownloads")
+    poster_time = NumberAttribute(null=True, attr_name="posterTime")  # the cover the owner picked (seconds)
     warnings = ListAttribute(of=MapAttribute, null=True)  # [{code, message}]: extras that could not be made
     # The source's own audio tracks kept as audio renditions: the contract's ``tracks`` entries.
     audio_tracks = ListAttribute(of=MapAttribute, null=True, attr_name="audioTracks")

@@ -132,6 +132,8 @@ class Uploads:
             source=SourceAttribute(
                 filename=filename, size=request.size, content_type=content_type, sha256=request.sha256
             ),
+            # Downloads asked for (names checked by the route): made once the asset is ready.
+            downloads={name: {"status": "preparing"} for name in request.downloads} if request.downloads else None,
         )
         upload = UploadModel(
             upload_id,
