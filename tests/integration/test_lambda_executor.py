@@ -269,7 +269,8 @@ failures = {
         "Unhandled", json.dumps({"errorType": "ToolchainFailed", "errorMessage": "ffmpeg exited 1"})
     ),
 }
-names = {key: task._from_error(env, error).error_name.error_name for key, error in failures.items()}
+# Called as LocalStack's state machine interpreter calls it (execute_state.py), by keyword.
+names = {key: task._from_error(env=env, ex=error).error_name.error_name for key, error in failures.items()}
 print(json.dumps(names))
 """
 

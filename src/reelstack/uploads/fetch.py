@@ -48,7 +48,7 @@ def fetch_into_upload(
         parts = _stream(uploads, upload, guard or netguard.guard(), clock() + FETCH_SECONDS, clock)
         done = uploads.complete(upload.owner_id, upload_id, lambda: CompleteUpload(parts=parts), fetched=True)
     except ReelstackError as failure:
-        uploads.fail_fetch(upload, failure)
+        uploads.give_up(upload, failure)
         log.info("upload %s from a URL failed: %s", upload_id, failure)
         return {"uploadId": upload_id, "failed": failure.code, "message": failure.message}
     return {"uploadId": upload_id, "status": done["status"], "bytes": int(UploadModel.get(upload_id).size)}

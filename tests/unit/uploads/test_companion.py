@@ -25,7 +25,7 @@ from tests.unit.pipeline.conftest import machine_arn, uploaded_clip
 
 @pytest.fixture
 def grant(aws: None, setenv: Callable[..., None]) -> str:
-    setenv(PLAYBACK_SECRET="unit-playback-secret")
+    setenv(PLAYBACK_SECRET="unit-playback-secret-of-at-least-32-bytes")
     status, body = call("create-upload-grant")
     assert status == 201, body
     assert body["companionEndpoint"].endswith(f"/companion/{body['grant']}")
@@ -138,7 +138,7 @@ def test_uppy_6_small_file_post_form_completes_on_arrival(
     status, form = companion("companion-params", grant, {"filename": "clip.mp4", "type": "video/mp4",
                                                          "metadata[title]": "Tiny"})  # fmt: skip
     assert status == 200 and form["method"] == "POST"
-    policy = json.loads(base64.b64decode(form["fields"]["Policy"]))
+    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
     assert ["content-length-range", 1, 100 * MiB] in policy["conditions"]
     assert {"Content-Type": "video/mp4"} in policy["conditions"]
     upload = UploadModel.get(form["uploadId"])

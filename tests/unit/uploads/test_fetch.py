@@ -64,7 +64,7 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture
-def invoked(aws: None, monkeypatch: pytest.MonkeyPatch, setenv: Callable[..., None]) -> list[dict[str, Any]]:
+def invoked(aws: None, setenv: Callable[..., None]) -> Iterator[list[dict[str, Any]]]:
     """The API's asynchronous invocation of FetchUrl, recorded (moto would want Docker to run it)."""
     setenv(FETCH_URL_FUNCTION="unit-fetch-url")
     calls: list[dict[str, Any]] = []
@@ -75,9 +75,10 @@ def invoked(aws: None, monkeypatch: pytest.MonkeyPatch, setenv: Callable[..., No
             return {"StatusCode": 202}
 
     real = reelstack_aws.client
-    monkeypatch.setattr(reelstack_aws, "client", lambda service: Lambda() if service == "lambda" else real(service))
     previous = netguard.use_resolver(stub)
-    yield calls
+    with pytest.MonkeyPatch.context() as patch:  # undone before the aws fixture clears its caches
+        patch.setattr(reelstack_aws, "client", lambda service: Lambda() if service == "lambda" else real(service))
+        yield calls
     netguard.use_resolver(previous)
 
 
