@@ -28,16 +28,17 @@ from localstack.utils.patch import Patch
 SDK_CLIENT_ERROR = "Lambda.SdkClientException"
 
 
-def lambda_failure(original: Any, task: StateTaskLambda, env: Any, error: Exception) -> FailureEvent:
-    """The SDK's own failures (no answer from Lambda) -> ``Lambda.SdkClientException``."""
-    if not isinstance(error, HTTPClientError | SdkConnectionError):
-        return original(task, env, error)
+def lambda_failure(original: Any, task: StateTaskLambda, env: Any, ex: Exception) -> FailureEvent:
+    """The SDK's own failures (no answer from Lambda) -> ``Lambda.SdkClientException``. (The names
+    are LocalStack's: it calls ``_from_error(env=..., ex=...)``.)"""
+    if not isinstance(ex, HTTPClientError | SdkConnectionError):
+        return original(task, env=env, ex=ex)
     return FailureEvent(
         env=env,
         error_name=CustomErrorName(SDK_CLIENT_ERROR),
         event_type=HistoryEventType.LambdaFunctionFailed,
         event_details=EventDetails(
-            lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=SDK_CLIENT_ERROR, cause=str(error))
+            lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=SDK_CLIENT_ERROR, cause=str(ex))
         ),
     )
 
