@@ -408,19 +408,21 @@ OVER_UPPYS_THRESHOLD = 101 * 1024 * 1024
 START_UPPY = """({ options, useReelstack }) => {
   const { Uppy, AwsS3 } = window.Uppy;
   const uppy = new Uppy({ autoProceed: false });
-  const seen = (window.seen = { done: {}, assets: {}, errors: [], paused: null });
+  const seen = (window.seen = { done: {}, assets: {}, uploads: {}, errors: [], paused: null });
   // Uppy 5: the module tells the app each file's asset; Uppy 6: the key the server chose names it.
-  const onCreated = (file, created) => { seen.assets[file.name] = created.assetId; };
+  const onCreated = (file, created) => {
+    [seen.assets[file.name], seen.uploads[file.name]] = [created.assetId, created.uploadId];
+  };
   uppy.use(AwsS3, useReelstack ? window.ReelstackUppy5.options({ ...options, onCreated }) : options);
   for (const file of document.getElementById("uppy-files").files) {
     uppy.addFile({ name: file.name, type: file.type, data: file, meta: { title: `Uppy ${file.name}` } });
   }
-  uppy.on("s3-multipart:part-uploaded", (file) => {
-    if (seen.paused === null) { seen.paused = file.id; uppy.pauseResume(file.id); }
+  uppy.on("s3-multipart:part-uploaded", (file) => {  // (Uppy 5 reports a one-request upload as a part too)
+    if (seen.paused === null && file.size > 100 * 1024 * 1024) { seen.paused = file.id; uppy.pauseResume(file.id); }
   });
   uppy.on("upload-success", (file, response) => {
     seen.done[file.name] = response.uploadURL;
-    if (response.body?.key) seen.assets[file.name] = response.body.key.split("/")[2];
+    if (response.body?.key) [seen.assets[file.name], seen.uploads[file.name]] = response.body.key.split("/").slice(2);
   });
   uppy.on("upload-error", (file, error) => seen.errors.push(`${file.name}: ${error}`));
   window.uppy = uppy;
@@ -474,15 +476,19 @@ def test_stock_uppy_6_and_5_upload_a_small_and_a_large_clip_with_pause_and_resum
         held = api.get(f"/uploads/{paused}")  # the same ledger the API's own clients use
         assert held["status"] == "uploading" and 0 < held["bytesUploaded"] < OVER_UPPYS_THRESHOLD, held
         page.evaluate("window.uppy.pauseResume(window.seen.paused)")
-    assets = {}
+    assets, modes = {}, {}
     for version, page in pages.items():
         page.wait_for_function("Object.keys(window.seen.done).length === 2 || window.seen.errors.length",
                                timeout=300_000)  # fmt: skip
         assert page.evaluate("window.seen.errors") == [], version
-        for name, asset_id in page.evaluate("window.seen.assets").items():
+        seen = page.evaluate("window.seen")
+        for name, asset_id in seen["assets"].items():
             assets[(version, name)] = asset_id
+            modes[(version, name)] = api.get(f"/uploads/{seen['uploads'][name]}")["mode"]
         page.close()
-    assert len(assets) == 4
+    # Each Uppy took the path its defaults choose: one request under 100 MiB, parts over it.
+    assert modes == {(6, "small.mp4"): "post", (6, "large.mp4"): "companion",
+                     (5, "small.mp4"): "put", (5, "large.mp4"): "multipart"}  # fmt: skip
     for (version, name), asset_id in assets.items():
         asset = wait_for_asset(api, asset_id, timeout=300)
         assert asset["status"] == "ready", (version, name, asset.get("error"))
