@@ -70,6 +70,10 @@ def test_the_page_uploads_plays_renames_shares_and_deletes(stack: Stack, browser
     page.goto(f"{stack.outputs['apiUrl']}/#token={token}")
     assert page.locator("#who").inner_text() == f"signed in as {user}"
 
+    page.fill("#url", "http://169.254.169.254/latest/meta-data/")  # a URL instead: refused at once, said why
+    page.click("#send")
+    page.wait_for_function("document.getElementById('upload-status').textContent.startsWith('failed: UnsafeUrl')")
+    page.fill("#url", "")
     page.set_input_files("#file", str(clip))
     page.click("#send")
     page.wait_for_function("document.getElementById('upload-status').textContent.startsWith('uploaded')")
