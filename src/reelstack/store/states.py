@@ -35,10 +35,9 @@ def reported(status: str) -> str:
 
 
 class UploadMode(StrEnum):
-    """How an upload's bytes come: parts the client declared (the ledger's default), parts Uppy sends
-    through the Companion routes or the server fetches from a URL (size known at complete), or one
-    presigned PUT or POST form, whose
-    object's arrival completes the upload (nothing calls complete)."""
+    """How an upload's bytes come: parts the client declared (the ledger's default); parts Uppy sends
+    through the Companion routes, or the server fetches from a URL (their size known at complete); or
+    one presigned PUT or POST form, whose object's arrival completes the upload (nothing calls complete)."""
 
     MULTIPART = "multipart"
     COMPANION = "companion"
