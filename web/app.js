@@ -317,9 +317,18 @@ async function showPipeline(assetId) {
 for (const tab of document.querySelectorAll("#tabs button")) tab.onclick = () => showTab(tab.dataset.tab);
 $("feed-more").onclick = () => showFeed(true).catch((error) => alert(error.message));
 $("signin").onsubmit = (event) => { event.preventDefault(); signIn($("token").value); };
+// A URL instead of a file: the server fetches it (its card shows the bytes coming, or why it failed).
+async function uploadFromUrl(url) {
+  const created = await api("POST", "/uploads", { url });
+  $("upload-status").textContent = `fetching: asset ${created.assetId}`;
+  refresh();
+}
+
 $("send").onclick = () => {
   const file = $("file").files[0];
-  if (file) upload(file).catch((error) => { $("upload-status").textContent = `failed: ${error.message}`; });
+  const url = $("url").value.trim();
+  const started = url ? uploadFromUrl(url) : file ? upload(file) : null;
+  started?.catch((error) => { $("upload-status").textContent = `failed: ${error.message}`; });
 };
 if (token) signIn(token);
 setInterval(() => refresh().catch(() => {}), 1500);

@@ -27,6 +27,14 @@ class Limits:
     first_batch_parts: int = 100  # part URLs in POST /uploads' answer
     max_batch_parts: int = 100  # part URLs one POST /uploads/{id}/parts may ask for
     upload_window_days: int = 7  # matches the bucket's AbortIncompleteMultipartUpload rule
+    # One presigned PUT or POST form instead of parts (POST /uploads method, Companion's /s3/params):
+    # Uppy's own multipart threshold, so its defaults work; past it a dropped link costs too much.
+    single_request_max_bytes: int = 100 * MiB
+    max_part_bytes: int = 5 * 1024 * MiB  # S3's ceiling for one part
+    # Companion upload grants (reelstack.uploads.grants): a grant starts uploads for an hour and keeps
+    # the uploads it started going for a day (Uppy cannot swap its endpoint in the middle of a file).
+    grant_seconds: int = 3600
+    grant_continue_seconds: int = 24 * 3600
     ledger_retention_days: int = 30  # finished upload records are purged (DynamoDB TTL) after this
 
 
@@ -107,6 +115,7 @@ class Deployment:
     # AllowLoopbackUrls: the development switch of reelstack.netguard (the local cloud and the tests
     # deliver webhooks to a receiver on this machine); never on in a deployment others can reach.
     allow_loopback_urls: bool = False
+    fetch_function: str = ""  # FETCH_URL_FUNCTION: the function that fetches uploads from a URL
     outbox_grace_seconds: float = 60  # OutboxGraceSeconds: an event unpublished this long is swept
     webhooks: Webhooks = field(default_factory=Webhooks)
 
@@ -212,6 +221,7 @@ def deployment() -> Deployment:
         },
         dead_letter_queues=named_urls(env.get("DEAD_LETTER_QUEUES", "")),
         allow_loopback_urls=env.get("ALLOW_LOOPBACK_URLS", "off") == "on",
+        fetch_function=env.get("FETCH_URL_FUNCTION", ""),
         outbox_grace_seconds=_number(env, "OUTBOX_GRACE_SECONDS", defaults.outbox_grace_seconds),
         webhooks=_webhooks(env),
     )

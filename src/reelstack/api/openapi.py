@@ -13,8 +13,11 @@ from pydantic import BaseModel
 
 from reelstack.bodies import (
     AssetChanges,
+    CompanionComplete,
+    CompanionCreate,
     CompleteUpload,
     CreateUpload,
+    CreateUploadFromUrl,
     CreateWebhook,
     RegisterDevice,
     RequestDownloads,
@@ -75,7 +78,7 @@ class Operation:
     path: str  # as Chalice and API Gateway spell it
     summary: str
     status: int
-    request: type[BaseModel] | None = None
+    request: type[BaseModel] | tuple[type[BaseModel], ...] | None = None  # a tuple: one of them
     errors: tuple[int, ...] = (401, 404)
     public: bool = False  # no bearer token: the health check, and playlists whose URL carries a token
     answer: dict[str, Any] | None = None  # the success body's JSON schema (JSON routes)
@@ -85,6 +88,11 @@ class Operation:
     error_media_types: dict[int, str] = field(default_factory=dict)  # errors that are not JSON
 
 
+_COMPANION = "/companion/{grant}/s3"
+_KEY = ({"name": "key", "in": "query", "schema": _STRING, "description": "the key the server chose"},)
+_COMPANION_PARAMS = tuple(
+    {"name": name, "in": "query", "schema": _STRING} for name in ("filename", "type", "metadata[title]")
+)
 _UPLOAD_PLAN = {
     "uploadId": _STRING,
     "assetId": _STRING,
@@ -95,10 +103,14 @@ _UPLOAD_PLAN = {
 }
 OPERATIONS = (
     Operation(
-        "createUpload", "POST", "/uploads", "Declare an upload; get its part plan and first part URLs", 201,
-        CreateUpload, (400, 401, 413, 415),
+        "createUpload", "POST", "/uploads",
+        "Declare an upload; get its part plan and first part URLs (with method: one PUT or POST form; with "
+        "url instead of a file: the server fetches it, bytesUploaded shows how far)", 201,
+        (CreateUpload, CreateUploadFromUrl), (400, 401, 413, 415),
         answer=_object("uploadId assetId partSize partCount expiresAt parts", **_UPLOAD_PLAN,
-                       parts={"type": "array", "items": _PART_URL}),
+                       parts={"type": "array", "items": _PART_URL}, key=_STRING,
+                       method={"enum": ["PUT", "POST"]}, url=_STRING, headers={"type": "object"},
+                       fields={"type": "object"}),
     ),
     Operation("getUpload", "GET", "/uploads/{upload_id}", "What S3 already holds of the upload, to resume it", 200,
               answer=_object("uploadId assetId status partSize partCount uploadedParts bytesUploaded expiresAt",
@@ -110,12 +122,44 @@ OPERATIONS = (
     ),
     Operation(
         "completeUpload", "POST", "/uploads/{upload_id}/complete", "Check the parts and assemble the object", 200,
-        CompleteUpload, (400, 401, 404, 409), answer=_object("assetId status", assetId=_STRING, status=_STRING),
+        CompleteUpload, (400, 401, 404, 409), answer=_object("assetId status location", assetId=_STRING,
+                                                            status=_STRING, location=_STRING),
     ),
     Operation(
         "abortUpload", "DELETE", "/uploads/{upload_id}", "Abort the upload and free its parts", 204, None,
         (401, 404, 409), media_types=(),
     ),
+    # -- issue 31: an upload grant for stock Uppy, and Companion's S3 routes under it (the grant in
+    # the path authenticates them: no bearer token; reelstack.uploads.companion)
+    Operation("createUploadGrant", "POST", "/upload-grants",
+              "A short-lived upload grant and the companionEndpoint that carries it, for Uppy's AwsS3 plugin", 201,
+              None, (401, 503), answer=_object("grant companionEndpoint expiresAt", grant=_STRING,
+                                               companionEndpoint=_STRING, expiresAt=_STRING)),
+    Operation("companionParams", "GET", f"{_COMPANION}/params",
+              "Companion: a POST form for one small file (at most SingleRequestMaxBytes; the object's arrival "
+              "completes the upload)", 200, None, (401, 415), public=True,
+              answer=_object("method url fields", method={"const": "POST"}, url=_STRING,
+                             fields={"type": "object"}), query=_COMPANION_PARAMS),
+    Operation("companionCreate", "POST", f"{_COMPANION}/multipart", "Companion: start a multipart upload", 200,
+              CompanionCreate, (400, 401, 415), public=True,
+              answer=_object("key uploadId", key=_STRING, uploadId=_STRING)),
+    Operation("companionListParts", "GET", f"{_COMPANION}/multipart/{{upload_id}}",
+              "Companion: the parts S3 holds (to resume)", 200, None, (401, 404), public=True, query=_KEY,
+              answer={"type": "array", "items": _object("PartNumber Size ETag", PartNumber=_INTEGER,
+                                                        Size=_INTEGER, ETag=_STRING)}),
+    Operation("companionAbort", "DELETE", f"{_COMPANION}/multipart/{{upload_id}}",
+              "Companion: abort the upload and free its parts", 200, None, (401, 404, 409), public=True, query=_KEY,
+              answer={"type": "object"}),
+    Operation("companionSignPart", "GET", f"{_COMPANION}/multipart/{{upload_id}}/{{part}}",
+              "Companion: a part's URL (`part` a number: {url, expires}) or a batch (`part` = batch, "
+              "?partNumbers=1,2: {presignedUrls})", 200, None, (400, 401, 404, 409), public=True,
+              query=(*_KEY, {"name": "partNumbers", "in": "query", "schema": _STRING}),
+              answer={"type": "object", "properties": {"url": _STRING, "presignedUrls": {"type": "object"}}}),
+    Operation("companionComplete", "POST", f"{_COMPANION}/multipart/{{upload_id}}/{{part}}",
+              "Companion (`part` = complete): check what S3 holds (size limit included) and assemble", 200,
+              CompanionComplete, (400, 401, 404, 409, 413), public=True, query=_KEY,
+              answer=_object("location key assetId status", location=_STRING, key=_STRING, assetId=_STRING,
+                             status=_STRING)),
     Operation("listAssets", "GET", "/assets", "The caller's assets, newest first", 200, None,
               (400, 401), answer=_PAGE, query=_PAGING),
     Operation("getAsset", "GET", "/assets/{asset_id}",
@@ -252,14 +296,15 @@ def document() -> dict[str, Any]:
         if parameters or operation.query:
             entry["parameters"] = [*parameters, *operation.query]
         if operation.request is not None:
-            schema = operation.request.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
-            schemas.update(schema.pop("$defs", {}))
-            schemas[operation.request.__name__] = schema
+            models = operation.request if isinstance(operation.request, tuple) else (operation.request,)
+            for model in models:
+                schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
+            refs = [{"$ref": f"#/components/schemas/{model.__name__}"} for model in models]
             entry["requestBody"] = {
                 "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": f"#/components/schemas/{operation.request.__name__}"}}
-                },
+                "content": {"application/json": {"schema": refs[0] if len(refs) == 1 else {"oneOf": refs}}},
             }
         paths.setdefault(operation.path, {})[operation.method.lower()] = entry
     return {

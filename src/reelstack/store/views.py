@@ -42,7 +42,7 @@ def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[s
     if asset.source:
         view["source"] = {
             "filename": asset.source.filename,
-            "size": int(asset.source.size),
+            "size": None if asset.source.size is None else int(asset.source.size),
             "contentType": asset.source.content_type,
             **({"sha256": asset.source.sha256} if asset.source.sha256 else {}),
         }
