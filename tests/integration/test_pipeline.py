@@ -22,6 +22,7 @@ from reelstack_cli.api_client import ApiClient
 from reelstack_cli.media import Clip, generate_audio, generate_clip, generate_image, make_clip
 from reelstack_cli.settings import CHECKOUT
 from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
+from tests.integration.browsers import chromium
 from tests.integration.conftest import Stack
 from tests.media_cases import (
     BY_NAME,
@@ -317,6 +318,46 @@ def test_downloads_asked_for_are_the_renditions_own_frames_and_sound_in_one_file
         updates = events_for(events_queue, asset["assetId"], "asset.updated")
         announced = [event["download"]["name"] for event in updates if "download" in event]
     assert sorted(announced) == sorted(entries)  # each announced once, ready or failed
+
+
+# What a phone's gallery or a browser does with a download: open it in a plain <video>/<audio> element
+# (no player library, no Media Source), read its size and length, and play past its first second.
+OPEN_DOWNLOAD = """async ([url, tag]) => {
+  const element = document.createElement(tag);
+  element.muted = true;
+  element.src = url;
+  document.body.append(element);
+  await new Promise((resolve, reject) => {
+    element.addEventListener("loadedmetadata", resolve, {once: true});
+    element.addEventListener("error", () => reject(new Error(`media error ${element.error && element.error.code}`)));
+  });
+  await element.play();
+  while (element.currentTime < 1) await new Promise((resolve) => setTimeout(resolve, 50));
+  element.pause();
+  return {width: element.videoWidth || null, height: element.videoHeight || null, duration: element.duration};
+}"""
+
+
+def test_every_ready_download_opens_and_plays_in_chromiums_own_media_element(
+    processed: dict[str, Case], alice: ApiClient
+) -> None:
+    """Every download the cases made, in Chromium's <video> (MP4) or <audio> (M4A), from its signed URL."""
+    opened = []
+    with chromium() as browser:
+        page = browser.new_page()
+        page.set_content("<!doctype html><body></body>")
+        for name in ASKED_FOR_DOWNLOADS:
+            asset = processed[name].asset
+            for entry in settled_downloads(alice, asset["assetId"]).values():
+                if entry["status"] != "ready":
+                    continue
+                video = entry["name"] in VIDEO_DOWNLOADS
+                shown = page.evaluate(OPEN_DOWNLOAD, [entry["url"], "video" if video else "audio"])
+                assert shown["duration"] == pytest.approx(asset["media"]["durationSeconds"], abs=0.3), (name, shown)
+                if video:
+                    assert (shown["width"], shown["height"]) == (entry["width"], entry["height"]), (name, shown)
+                opened.append((name, entry["name"]))
+    assert {download for _, download in opened} == {"highest", "small", "audio"}, opened
 
 
 def test_standard_input_keeps_its_own_video_and_sound_as_the_top_rung(processed: dict[str, Case]) -> None:
