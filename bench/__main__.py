@@ -87,7 +87,7 @@ def main(arguments: list[str]) -> None:
     summary = {
         "date": datetime.now(UTC).date().isoformat(),
         "cores": os.cpu_count(),
-        "ffmpeg": records.get("transcode", {}).get("ffmpeg") or records.get("chunking", {}).get("ffmpeg"),
+        "ffmpeg": next((record["ffmpeg"] for record in records.values() if record.get("ffmpeg")), None),
         "suites": seconds,
         "totalSeconds": total,
         "table": ratio_table(records),
