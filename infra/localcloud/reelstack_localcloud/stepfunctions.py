@@ -1,4 +1,6 @@
-"""Step Functions names a failed call to Lambda the way AWS does.
+"""Step Functions behaves as AWS's does where LocalStack 2026.3.0 differs in ways the pipeline meets.
+
+1. A failed call to Lambda is named the way AWS names it.
 
 When the SDK client that Step Functions invokes a function with fails before an answer comes back
 (the connection closed or refused, a socket timeout), AWS reports ``Lambda.SdkClientException``, a
@@ -7,6 +9,14 @@ and reports any such failure as the bare error ``Exception``, which no Retry nam
 connection on a busy local cloud failed a whole asset ("processing failed unexpectedly"; seen in a
 fresh clone's test run). The hook below gives those failures AWS's name; everything else (the
 function's own errors, timeouts, throttling) is reported as before.
+
+2. A stopped execution stays stopped. AWS ends an execution that ``StopExecution`` reached ABORTED,
+whatever its states were doing. LocalStack marks it stopped, lets the task in flight return, and
+then lets a later error overwrite the mark: an inline Map stopped mid-iteration raises an internal
+``AttributeError`` (its abort carries no error details), the error climbs through the enclosing
+Parallel, and the execution ends FAILED. The asset then failed as "processing failed unexpectedly"
+instead of "processing was stopped before it finished" (seen once derivatives ran as a Map beside
+the ladder). The hook below keeps the first end an execution reached when it was a stop.
 """
 
 from __future__ import annotations
@@ -22,7 +32,9 @@ from localstack.services.stepfunctions.asl.component.common.error_name.failure_e
 from localstack.services.stepfunctions.asl.component.state.state_execution.state_task.state_task_lambda import (
     StateTaskLambda,
 )
+from localstack.services.stepfunctions.asl.eval.environment import Environment
 from localstack.services.stepfunctions.asl.eval.event.event_detail import EventDetails
+from localstack.services.stepfunctions.asl.eval.program_state import ProgramStopped
 from localstack.utils.patch import Patch
 
 SDK_CLIENT_ERROR = "Lambda.SdkClientException"
@@ -43,6 +55,19 @@ def lambda_failure(original: Any, task: StateTaskLambda, env: Any, ex: Exception
     )
 
 
+def error_unless_stopped(original: Any, env: Environment, error: Any) -> None:
+    """An error reported after the execution (or this frame of it) was stopped is the stop's
+    aftermath, not a failure."""
+    if isinstance(env.program_state(), ProgramStopped):
+        return None
+    return original(env, error=error)
+
+
 @hooks.on_infra_start()
 def name_lambda_sdk_failures_as_aws_does() -> None:
     Patch.function(StateTaskLambda._from_error, lambda_failure).apply()
+
+
+@hooks.on_infra_start()
+def keep_stopped_executions_stopped() -> None:
+    Patch.function(Environment.set_error, error_unless_stopped).apply()
