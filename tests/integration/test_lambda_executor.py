@@ -328,3 +328,41 @@ def test_a_stopped_execution_stays_stopped_whatever_error_follows() -> None:
         [str(LOCALSTACK_PYTHON), "-c", _STOP_THEN_ERROR], capture_output=True, text=True, check=True, timeout=120
     )
     assert json.loads(result.stdout) == {"running": "ProgramError", "stopped": "ProgramStopped"}
+
+
+_PATHS_TWICE = """
+import json
+import time
+from importlib.metadata import entry_points
+
+from localstack.services.stepfunctions.asl.component.common.path import result_path
+from localstack.services.stepfunctions.asl.utils import json_path
+
+state = {"plan": {"derivatives": {"fromSource": ["thumbnails", "previews"]}}, "media": [{"seconds": 4.5}]}
+paths = ["$.plan.derivatives.fromSource", "$.media[0].seconds", "$.plan.derivatives.fromSource[1]"]
+before = [json_path.extract_json(path, state) for path in paths]
+for hook in entry_points(group="localstack.hooks.on_infra_start"):
+    if hook.value.startswith("reelstack_localcloud."):
+        hook.load()()
+started = time.process_time()
+after = [[json_path.extract_json(path, state) for path in paths] for _ in range(200)]
+seconds = time.process_time() - started
+# ResultPath writes into each state's own input, whatever it wrote into the last one.
+written = [result_path.parse("$.error").update_or_create({"n": n}, {"Error": f"E{n}"}) for n in (1, 2)]
+print(json.dumps({"before": before, "after": after[-1], "same": all(a == before for a in after),
+                  "cached": json_path.parse(paths[0]) is json_path.parse(paths[0]),
+                  "msPerRead": 1000 * seconds / 600, "written": written}))
+"""
+
+
+def test_step_functions_parses_each_json_path_once_and_reads_the_same() -> None:
+    """LocalStack parsed a path anew at every evaluation (a new LALR parser each time: tens of ms of
+    CPU per ``.$``, the local cloud's largest cost while pipelines ran); parsed once, every read and
+    ResultPath write is what it was."""
+    result = subprocess.run(
+        [str(LOCALSTACK_PYTHON), "-c", _PATHS_TWICE], capture_output=True, text=True, check=True, timeout=120
+    )
+    found = json.loads(result.stdout)
+    assert found["before"] == [["thumbnails", "previews"], 4.5, "previews"]
+    assert found["same"] and found["after"] == found["before"] and found["cached"], found
+    assert found["written"] == [{"n": 1, "error": {"Error": "E1"}}, {"n": 2, "error": {"Error": "E2"}}]
