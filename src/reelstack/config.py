@@ -118,6 +118,7 @@ class Deployment:
     fetch_function: str = ""  # FETCH_URL_FUNCTION: the function that fetches uploads from a URL
     outbox_grace_seconds: float = 60  # OutboxGraceSeconds: an event unpublished this long is swept
     webhooks: Webhooks = field(default_factory=Webhooks)
+    tracing: bool = True  # TracingEnabled, as Powertools reads it (POWERTOOLS_TRACE_DISABLED)
 
 
 # The settings a template parameter decides: the Deployment field (dotted for Limits) -> the parameter.
@@ -224,6 +225,7 @@ def deployment() -> Deployment:
         fetch_function=env.get("FETCH_URL_FUNCTION", ""),
         outbox_grace_seconds=_number(env, "OUTBOX_GRACE_SECONDS", defaults.outbox_grace_seconds),
         webhooks=_webhooks(env),
+        tracing=env.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() not in ("1", "true"),
     )
 
 
