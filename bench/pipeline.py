@@ -45,7 +45,8 @@ def run() -> dict[str, Any]:
                     if item["name"].startswith(uploaded["assetId"])
                 )
                 output = json.loads(wait_for_execution(sfn, arn).get("output") or "{}")
-                hls, pictures = output["outputs"]["hls"], output["outputs"]["pictures"]  # Encode names its branches
+                hls = output["outputs"]["hls"]  # Encode names its branches: the ladder, and the derivatives by name
+                pictures = {made["name"]: made for made in output["outputs"]["derived"]}
                 raw[str(seconds)].append(
                     {
                         "completeToReadySeconds": ready_at - completed_at,

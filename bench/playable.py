@@ -21,7 +21,6 @@ ladder command run alone on the same clip (the floor for time to ready on these 
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import BenchCloud, deployed_cloud, median, pipeline_clients, write_results
+from bench.common import BenchCloud, deployed_cloud, median, percentile, pipeline_clients, write_results
 from reelstack.media import render
 from reelstack.media.ladder import plan_ladder
 from reelstack_cli.media import Clip, ffmpeg, ffprobe, make_clip
@@ -95,12 +94,6 @@ def _moments(sqs: Any, queue: str, asset_id: str, timeout: float = 3600) -> dict
         if "asset.ready" in seen:
             return seen
     raise TimeoutError(f"no asset.ready for {asset_id}")
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest rank: the smallest value with at least ``share`` of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def tools_cpu_seconds(cloud: BenchCloud) -> float:

@@ -9,6 +9,7 @@ the local cloud). Every file is generated here by the project's FFmpeg; nothing 
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import struct
@@ -23,7 +24,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from reelstack.media.packets import parse_packet_scan
 from reelstack_cli.media import Clip, ffmpeg, ffprobe, generate_audio, make_clip
@@ -396,6 +397,33 @@ BY_NAME = {case.name: case for case in MATRIX}
 def probe(path: Path, *extra: str) -> dict[str, Any]:
     command = [ffprobe(), "-v", "error", *extra, "-of", "json", "-show_streams", "-show_format", str(path)]
     return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def rgb_psnr(first: Image.Image, second: Image.Image) -> float:
+    """Peak signal-to-noise ratio of two pictures of the same size, over R, G and B (dB)."""
+    difference = ImageStat.Stat(ImageChops.difference(first.convert("RGB"), second.convert("RGB")))
+    mse = sum(value**2 for value in difference.rms) / 3
+    return 10 * math.log10(255**2 / max(mse, 1e-9))
+
+
+def packet_durations(path: Path) -> dict[str, list[str]]:
+    """Each stream kind's packet durations in seconds, as ffprobe prints them, in order: two files with
+    the same are the same frames and sound (a stream copy), whatever their containers."""
+    command = [
+        ffprobe(),
+        "-v",
+        "error",
+        "-show_entries",
+        "packet=codec_type,duration_time",
+        "-of",
+        "csv=p=0",
+        str(path),
+    ]
+    found: dict[str, list[str]] = {}
+    for line in subprocess.run(command, capture_output=True, text=True, check=True).stdout.split():
+        kind, duration = line.split(",")
+        found.setdefault(kind, []).append(duration)
+    return found
 
 
 def playlist_probe(playlist: Path) -> dict[str, Any]:

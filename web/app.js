@@ -135,16 +135,58 @@ function assetCard(asset) {
   button("Rename", rename);
   button(asset.visibility === "public" ? "Make private" : "Make public", toggleVisibility);
   if (asset.visibility === "public" && asset.status === "ready") info.append(shareLink(asset));
+  if (asset.status === "ready" && asset.thumbnails?.storyboard) button("Cover", pickCover);
   button("Delete", remove);
   button("Pipeline", (chosen) => showPipeline(chosen.assetId));
   item.append(picture, info);
   return item;
 }
 
+// The cover picker: the storyboard's tiles (its WebVTT cues point into the sprite sheet); a click
+// makes the frame at that tile's moment the poster (PATCH posterTime; rendered server-side).
+async function pickCover(asset) {
+  const card = document.querySelector(`li.asset[data-asset-id="${asset.assetId}"]`);
+  const cues = await (await fetch(asset.thumbnails.storyboard.vtt)).text();
+  const strip = document.createElement("div");
+  strip.className = "cover-picker";
+  const cue = /(\d+):(\d+):(\d+\.\d+) --> [^\n]+\n[^#\n]+#xywh=(\d+),(\d+),(\d+),(\d+)/g;
+  for (const [, hours, minutes, rest, x, y, width, height] of cues.matchAll(cue)) {
+    const seconds = Number(hours) * 3600 + Number(minutes) * 60 + Number(rest);
+    const tile = document.createElement("button");
+    tile.className = "tile";
+    tile.dataset.seconds = seconds;
+    tile.title = `cover at ${seconds} s`;
+    tile.style.cssText = `width:${width}px;height:${height}px;`
+      + `background:url("${asset.thumbnails.storyboard.image}") -${x}px -${y}px`;
+    tile.onclick = () => api("PATCH", `/assets/${asset.assetId}`, { posterTime: seconds })
+      .then(() => { strip.remove(); $("upload-status").textContent = `cover at ${seconds} s: on its way`; })
+      .catch((error) => alert(error.message));
+    strip.append(tile);
+  }
+  card.querySelector(".cover-picker")?.remove();
+  card.append(strip);
+}
+
+// What a card shows, and a five-minute tick so its signed picture URLs never go stale on screen.
+const cardSignature = (asset) => JSON.stringify([
+  asset.status, asset.step, asset.playable, asset.title, asset.visibility, asset.updatedAt, asset.error,
+  asset.warnings, Boolean(asset.previews?.animated || asset.thumbnails?.poster), Math.floor(Date.now() / 300_000),
+]);
+
 async function refresh() {
   if (!token) return;
   const page = await api("GET", "/assets?limit=50");
-  $("library").replaceChildren(...page.items.map(assetCard));
+  // A card is drawn anew only when what it shows changed: drawing every card at every poll reloaded
+  // its picture, moved its buttons under the pointer (a click was lost) and closed an open cover picker.
+  const shown = new Map([...$("library").children].map((card) => [card.dataset.assetId, card]));
+  $("library").replaceChildren(...page.items.map((asset) => {
+    const signature = cardSignature(asset);
+    const kept = shown.get(asset.assetId);
+    if (kept?.dataset.signature === signature) return kept;
+    const card = assetCard(asset);
+    card.dataset.signature = signature;
+    return card;
+  }));
   if (shownPipeline && pipelineRunning) showPipeline(shownPipeline);
 }
 
@@ -291,9 +333,18 @@ async function showPipeline(assetId) {
 for (const tab of document.querySelectorAll("#tabs button")) tab.onclick = () => showTab(tab.dataset.tab);
 $("feed-more").onclick = () => showFeed(true).catch((error) => alert(error.message));
 $("signin").onsubmit = (event) => { event.preventDefault(); signIn($("token").value); };
+// A URL instead of a file: the server fetches it (its card says uploading, then processing, or why it failed).
+async function uploadFromUrl(url) {
+  const created = await api("POST", "/uploads", { url });
+  $("upload-status").textContent = `fetching: asset ${created.assetId}`;
+  refresh();
+}
+
 $("send").onclick = () => {
   const file = $("file").files[0];
-  if (file) upload(file).catch((error) => { $("upload-status").textContent = `failed: ${error.message}`; });
+  const url = $("url").value.trim();
+  const started = url ? uploadFromUrl(url) : file ? upload(file) : null;
+  started?.catch((error) => { $("upload-status").textContent = `failed: ${error.message}`; });
 };
 if (token) signIn(token);
 setInterval(() => refresh().catch(() => {}), 1500);

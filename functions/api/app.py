@@ -11,30 +11,36 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from chalice.app import Chalice, CORSConfig, Response
 
-from reelstack import aws, library, sharing
-from reelstack.api import playback, share, throttle
+from reelstack import aws, derivatives, library, sharing
+from reelstack.api import pictures, playback, share, throttle
 from reelstack.api.auth import owner_of
 from reelstack.api.health import health
 from reelstack.bodies import (
     AssetChanges,
+    CompanionComplete,
+    CompanionCreate,
     CompleteUpload,
-    CreateUpload,
+    CreateUploadFromUrl,
     CreateWebhook,
     RegisterDevice,
+    RequestDownloads,
     RequestParts,
     UpdateWebhook,
     parse_body,
+    parse_create_upload,
 )
 from reelstack.config import deployment
 from reelstack.errors import NotFound, ReelstackError, error_body
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
 from reelstack.pipeline.execution import execution_states
 from reelstack.push import devices
-from reelstack.store.views import PlaybackUrl
+from reelstack.store.views import PlaybackUrl, asset_view
+from reelstack.uploads import grants
+from reelstack.uploads.companion import Companion
 from reelstack.uploads.service import Uploads
 from reelstack.webhooks import deliveries, endpoints
 from reelstack_draw.diagram import render_svg
@@ -56,11 +62,17 @@ def uploads() -> Uploads:
 
 
 def route(
-    path: str, method: str, status: int = 200, public: bool = False, content_type: str | None = None
+    path: str,
+    method: str,
+    status: int = 200,
+    public: bool = False,
+    content_type: str | None = None,
+    grant: Literal["starts", "continues"] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``view(owner, **path_params)`` for ``method path``: authenticate the caller first
-    (``public`` routes get no owner: health, and playlists whose URL carries its own token), map the
-    domain's named errors to the contract's error document. Any Content-Type is read as JSON.
+    (``public`` routes get no owner: health, and playlists whose URL carries its own token; ``grant``
+    routes, Companion's, take the owner from the upload grant in their path), map the domain's named
+    errors to the contract's error document. Any Content-Type is read as JSON.
     """
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -71,6 +83,10 @@ def route(
             try:
                 if public:
                     result = view(**path_params)
+                elif grant:
+                    owner = grants.owner_of(path_params.pop("grant"), starting=grant == "starts")
+                    throttle.admit(owner)
+                    result = view(owner, **path_params)
                 else:
                     owner = owner_of(request.headers.get("authorization"))
                     throttle.admit(owner)
@@ -139,7 +155,71 @@ def contract_error_shape(event: Any, get_response: Callable[[Any], Response]) ->
 
 @route("/uploads", "POST", status=201)
 def create_upload(owner: str) -> dict[str, Any]:
-    return uploads().create(owner, body(CreateUpload))
+    request = parse_create_upload(app.current_request.raw_body)
+    derivatives.check_downloads(request.downloads)
+    if isinstance(request, CreateUploadFromUrl):  # issue 31: the server fetches the video
+        return uploads().from_url(owner, request)
+    return uploads().create(owner, request)
+
+
+# -- issue 31: stock clients. An upload grant for Uppy's Companion client, and Companion's S3 routes
+# (reelstack.uploads.companion) under the endpoint that carries it.
+COMPANION = f"{grants.COMPANION_PREFIX}/{{grant}}/s3"
+
+
+@functools.cache
+def companion() -> Companion:
+    return Companion(uploads())
+
+
+def asset_location(answer: dict[str, Any]) -> dict[str, Any]:
+    """A complete's answer with ``location``, the asset's URL (Uppy shows it as the upload's URL)."""
+    return {**answer, "location": f"{api_base()}/assets/{answer['assetId']}"}
+
+
+def query() -> dict[str, str]:
+    return app.current_request.query_params or {}
+
+
+@route("/upload-grants", "POST", status=201)
+def create_upload_grant(owner: str) -> dict[str, Any]:
+    return grants.issue(owner, api_base())
+
+
+@route(f"{COMPANION}/params", "GET", grant="starts")
+def companion_params(owner: str) -> dict[str, Any]:
+    return companion().params(owner, query())
+
+
+@route(f"{COMPANION}/multipart", "POST", grant="starts")
+def companion_create(owner: str) -> dict[str, Any]:
+    return companion().create(owner, body(CompanionCreate))
+
+
+@route(f"{COMPANION}/multipart/{{upload_id}}", "GET", grant="continues", content_type="application/json")
+def companion_list_parts(owner: str, upload_id: str) -> list[dict[str, Any]]:
+    return companion().list_parts(owner, upload_id, query().get("key"))
+
+
+@route(f"{COMPANION}/multipart/{{upload_id}}", "DELETE", grant="continues")
+def companion_abort(owner: str, upload_id: str) -> dict[str, Any]:
+    return companion().abort(owner, upload_id, query().get("key"))
+
+
+# One path for `{partNumber}`, `batch` (GET) and `complete` (POST): Companion's routes, without sibling
+# resources that a part number would shadow.
+@route(f"{COMPANION}/multipart/{{upload_id}}/{{part}}", "GET", grant="continues")
+def companion_sign_part(owner: str, upload_id: str, part: str) -> dict[str, Any]:
+    if part == "batch":
+        return companion().sign_batch(owner, upload_id, query().get("key"), query().get("partNumbers"))
+    return companion().sign_part(owner, upload_id, query().get("key"), part)
+
+
+@route(f"{COMPANION}/multipart/{{upload_id}}/{{part}}", "POST", grant="continues")
+def companion_complete(owner: str, upload_id: str, part: str) -> dict[str, Any]:
+    if part != "complete":
+        raise NotFound(f"POST {part[:20]!r} is not a Companion route; POST .../complete is", code="RouteNotFound")
+    return asset_location(companion().complete(owner, upload_id, query().get("key"), body(CompanionComplete)))
 
 
 @route("/uploads/{upload_id}", "GET")
@@ -154,7 +234,7 @@ def request_parts(owner: str, upload_id: str) -> dict[str, Any]:
 
 @route("/uploads/{upload_id}/complete", "POST")
 def complete_upload(owner: str, upload_id: str) -> dict[str, Any]:
-    return uploads().complete(owner, upload_id, lambda: body(CompleteUpload))
+    return asset_location(uploads().complete(owner, upload_id, lambda: body(CompleteUpload)))
 
 
 @route("/uploads/{upload_id}", "DELETE", status=204)
@@ -175,12 +255,24 @@ def get_asset(caller: str, asset_id: str) -> dict[str, Any]:
 
 @route("/assets/{asset_id}", "PATCH")
 def update_asset(owner: str, asset_id: str) -> dict[str, Any]:
-    return library.update_asset(owner, asset_id, body(AssetChanges), playback_url())
+    changes = body(AssetChanges)
+    if changes.poster_time is not None:  # a cover picked: checked first, rendered once it is written
+        derivatives.check_cover(owner, asset_id, changes.poster_time)
+    view = library.update_asset(owner, asset_id, changes, playback_url())
+    if changes.poster_time is not None:
+        derivatives.start(asset_id, owner, ["cover"])
+    return view
 
 
 @route("/assets/{asset_id}", "DELETE", status=204)
 def delete_asset(owner: str, asset_id: str) -> None:
     library.delete_asset(owner, asset_id)
+
+
+@route("/assets/{asset_id}/downloads", "POST", status=202)
+def request_downloads(owner: str, asset_id: str) -> dict[str, Any]:
+    asset = derivatives.request_downloads(owner, asset_id, body(RequestDownloads).names)
+    return asset_view(asset, playback_url())
 
 
 @route("/assets/{asset_id}/playback", "GET")
@@ -234,7 +326,14 @@ def watch_page(asset_id: str) -> Response:
 
 @route("/watch/{asset_id}/{file}", "GET", public=True)
 def watch_media(asset_id: str, file: str) -> Response:
+    if pictures.is_picture(file):
+        return served(pictures.shared_picture(asset_id, file, app.current_request.query_params or {}))
     return served(share.media_location(asset_id, file))
+
+
+@route("/assets/{asset_id}/{picture}", "GET")
+def asset_picture(owner: str, asset_id: str, picture: str) -> Response:
+    return served(pictures.owners_picture(owner, asset_id, picture, app.current_request.query_params or {}))
 
 
 @route("/assets/{asset_id}/execution", "GET")

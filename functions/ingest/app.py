@@ -21,7 +21,13 @@ idempotency, once_per_version = once_per("[bucket, key, versionId]", payload="ob
 
 @once_per_version
 def handle_object(object_created: dict[str, Any]) -> dict[str, Any]:
-    return ingest(object_created["bucket"], object_created["key"], object_created["versionId"], object_created["size"])
+    return ingest(
+        object_created["bucket"],
+        object_created["key"],
+        object_created["versionId"],
+        object_created["size"],
+        object_created.get("eTag") or "",
+    )
 
 
 @lambda_handler
@@ -35,6 +41,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any
                 "key": record.s3.get_object.key,
                 "versionId": record.s3.get_object.version_id,
                 "size": record.s3.get_object.size,
+                "eTag": record.s3.get_object.get("eTag", ""),
             }
         )
         kind = "Rejected" if "rejected" in outcome else "Started" if outcome.get("started") else "Duplicate"

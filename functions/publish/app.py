@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reelstack import derivatives
 from reelstack.observability import MetricUnit, lambda_handler, metrics
 from reelstack.pipeline.job import Job
 from reelstack.pipeline.steps import publish
@@ -11,6 +12,7 @@ from reelstack.pipeline.steps import publish
 
 @lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = publish(Job.from_state(event))
+    job = Job.from_state(event)
+    result = publish(job, derivatives.published(job))
     metrics.add_metric(name="AssetsReady", unit=MetricUnit.Count, value=1 if result["announced"] else 0)
     return result

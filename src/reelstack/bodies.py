@@ -39,6 +39,9 @@ Description = Annotated[str, Field(max_length=5000)]
 Tag = Annotated[str, Field(min_length=1, max_length=50)]
 PartNumber = Annotated[StrictInt, Field(ge=1, le=Limits.max_parts), _AS_INTEGER]
 PartBatch = Field(min_length=1, max_length=Limits.max_batch_parts)
+# A download's name (reelstack.derivatives: highest, audio, ...); the service refuses unknown ones.
+DownloadName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")]
+DOWNLOADS_DESCRIPTION = "Downloads to make (docs/api.md, Downloads): highest (MP4), audio (M4A)...; none by default"
 
 
 # The largest body any route needs is a complete of 10,000 parts (about 700 kB); nothing it takes
@@ -85,6 +88,27 @@ class CreateUpload(_Body):
         description="Even out the audio's loudness (EBU R128) to the deployment's target (LoudnessTarget, "
         "TruePeakCeiling); absent: the deployment's NormalizeAudio.",
     )
+    downloads: Annotated[list[DownloadName], Field(max_length=10, description=DOWNLOADS_DESCRIPTION)] | None = None
+    # -- issue 31: extensions for stock clients (Uppy) --
+    method: Literal["PUT", "POST"] | None = Field(
+        default=None,
+        description="One request instead of parts, for a file of at most SingleRequestMaxBytes (100 MiB): the "
+        "answer's method, url and headers (PUT) or fields (POST form); the object's arrival completes the upload.",
+    )
+    part_size: Annotated[StrictInt, Field(ge=Limits.min_part_bytes, le=Limits.max_part_bytes), _AS_INTEGER] | None = (
+        Field(
+            default=None,
+            alias="partSize",
+            description="The part size the client chose (S3's bounds: 5 MiB to 5 GiB, at most 10,000 parts); "
+            "absent: the server's (8 MiB, more past 10,000 parts).",
+        )
+    )
+
+    @model_validator(mode="after")
+    def _one_request_has_no_parts(self) -> CreateUpload:
+        if self.method and (self.part_size is not None or self.checksum_algorithm):
+            raise ValueError("method (one request) takes no partSize or checksumAlgorithm: those are for parts")
+        return self
 
     @field_validator("sha256")
     @classmethod
@@ -96,6 +120,25 @@ class CreateUpload(_Body):
     def _undecodable_bytes_become_replacement_characters(cls, value: object) -> object:
         # A name that was not UTF-8 on the phone arrives as JSON lone surrogates (\udcxx).
         return _LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+class CreateUploadFromUrl(_Body):
+    """POST /uploads with ``url`` instead of a file: the server fetches the video (https, a public
+    address; reelstack.uploads.fetch)."""
+
+    url: Annotated[str, Field(min_length=1, max_length=2048, description="https, on a public address")]
+    title: Title | None = None
+    description: Description | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | None = None
+    normalize_audio: StrictBool | None = Field(default=None, alias="normalizeAudio")
+    downloads: Annotated[list[DownloadName], Field(max_length=10, description=DOWNLOADS_DESCRIPTION)] | None = None
+
+
+def parse_create_upload(raw: bytes | str | None) -> CreateUpload | CreateUploadFromUrl:
+    """POST /uploads: a file the client sends (CreateUpload), or a URL the server fetches."""
+    document = read_json(raw)
+    model = CreateUploadFromUrl if isinstance(document, dict) and "url" in document else CreateUpload
+    return parse_body(model, raw)
 
 
 class PartChecksum(_Body):
@@ -137,6 +180,29 @@ class CompleteUpload(_Body):
     parts: Annotated[list[CompletedPart], Field(min_length=1, max_length=Limits.max_parts)]
 
 
+class CompanionCreate(BaseModel):
+    """Companion's ``POST /s3/multipart`` as Uppy sends it. Lenient (Uppy versions add fields), and
+    only display data: the server decides the key and checks the type."""
+
+    model_config = ConfigDict(extra="ignore")
+    filename: Annotated[str, Field(min_length=1, max_length=4096)]
+    type: Annotated[str, Field(max_length=255)] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class CompanionPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    part_number: PartNumber = Field(alias="PartNumber")
+    etag: Annotated[str, Field(alias="ETag", min_length=1, max_length=200)]
+
+
+class CompanionComplete(BaseModel):
+    """Companion's ``POST /s3/multipart/{uploadId}/complete``: ``{parts: [{PartNumber, ETag}]}``."""
+
+    model_config = ConfigDict(extra="ignore")
+    parts: Annotated[list[CompanionPart], Field(min_length=1, max_length=Limits.max_parts)]
+
+
 def _at_least_one_change(schema: dict[str, Any]) -> None:
     _optional_not_null(schema)
     schema["minProperties"] = 1
@@ -151,15 +217,27 @@ class AssetChanges(BaseModel):
     description: Description | SkipJsonSchema[None] = None
     tags: Annotated[list[Tag], Field(max_length=20)] | SkipJsonSchema[None] = None
     visibility: Literal["private", "public"] | SkipJsonSchema[None] = None
+    public_downloads: StrictBool | SkipJsonSchema[None] = Field(
+        default=None, alias="publicDownloads", description="Whether the public view lists the downloads (false)"
+    )
+    poster_time: Annotated[float, Field(ge=0, le=86400)] | SkipJsonSchema[None] = Field(
+        default=None, alias="posterTime", description="The cover: the frame at this second becomes the poster"
+    )
 
     @model_validator(mode="after")
     def _something(self) -> AssetChanges:
         if not self.model_fields_set:
-            raise ValueError("send at least one of title, description, tags, visibility")
+            raise ValueError("send at least one of title, description, tags, visibility, publicDownloads, posterTime")
         for name in self.model_fields_set:
             if getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
+
+
+class RequestDownloads(_Body):
+    """POST /assets/{id}/downloads: downloads of a ready asset, made from its renditions."""
+
+    names: Annotated[list[DownloadName], Field(min_length=1, max_length=10, description=DOWNLOADS_DESCRIPTION)]
 
 
 # APNs device tokens are 32 bytes of hex today (Apple allows them to grow); FCM registration tokens

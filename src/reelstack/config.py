@@ -27,6 +27,14 @@ class Limits:
     first_batch_parts: int = 100  # part URLs in POST /uploads' answer
     max_batch_parts: int = 100  # part URLs one POST /uploads/{id}/parts may ask for
     upload_window_days: int = 7  # matches the bucket's AbortIncompleteMultipartUpload rule
+    # One presigned PUT or POST form instead of parts (POST /uploads method, Companion's /s3/params):
+    # Uppy's own multipart threshold, so its defaults work; past it a dropped link costs too much.
+    single_request_max_bytes: int = 100 * MiB
+    max_part_bytes: int = 5 * 1024 * MiB  # S3's ceiling for one part
+    # Companion upload grants (reelstack.uploads.grants): a grant starts uploads for an hour and keeps
+    # the uploads it started going for a day (Uppy cannot swap its endpoint in the middle of a file).
+    grant_seconds: int = 3600
+    grant_continue_seconds: int = 24 * 3600
     ledger_retention_days: int = 30  # finished upload records are purged (DynamoDB TTL) after this
 
 
@@ -76,6 +84,8 @@ class Deployment:
     media_bucket: str = ""
     events_topic_arn: str = ""
     state_machine_arn: str = ""
+    derive_state_machine_arn: str = ""  # downloads asked for once an asset is ready (reelstack.derivatives)
+    derive_function: str = ""  # pictures rendered on demand: the API calls the Derive function and waits
     region: str = "us-east-1"
     limits: Limits = field(default_factory=Limits)
     # "local-test-keys": the local cloud refuses presigned URLs signed with temporary credentials,
@@ -105,8 +115,10 @@ class Deployment:
     # AllowLoopbackUrls: the development switch of reelstack.netguard (the local cloud and the tests
     # deliver webhooks to a receiver on this machine); never on in a deployment others can reach.
     allow_loopback_urls: bool = False
+    fetch_function: str = ""  # FETCH_URL_FUNCTION: the function that fetches uploads from a URL
     outbox_grace_seconds: float = 60  # OutboxGraceSeconds: an event unpublished this long is swept
     webhooks: Webhooks = field(default_factory=Webhooks)
+    tracing: bool = True  # TracingEnabled, as Powertools reads it (POWERTOOLS_TRACE_DISABLED)
 
 
 # The settings a template parameter decides: the Deployment field (dotted for Limits) -> the parameter.
@@ -169,6 +181,8 @@ def deployment() -> Deployment:
         media_bucket=env.get("MEDIA_BUCKET", ""),
         events_topic_arn=env.get("EVENTS_TOPIC_ARN", ""),
         state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+        derive_state_machine_arn=env.get("DERIVE_STATE_MACHINE_ARN", ""),
+        derive_function=env.get("DERIVE_FUNCTION_NAME", ""),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or defaults.region,
         limits=Limits(
             max_upload_bytes=int(_number(env, "MAX_UPLOAD_BYTES", limits.max_upload_bytes)),
@@ -208,8 +222,10 @@ def deployment() -> Deployment:
         },
         dead_letter_queues=named_urls(env.get("DEAD_LETTER_QUEUES", "")),
         allow_loopback_urls=env.get("ALLOW_LOOPBACK_URLS", "off") == "on",
+        fetch_function=env.get("FETCH_URL_FUNCTION", ""),
         outbox_grace_seconds=_number(env, "OUTBOX_GRACE_SECONDS", defaults.outbox_grace_seconds),
         webhooks=_webhooks(env),
+        tracing=env.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() not in ("1", "true"),
     )
 
 

@@ -152,6 +152,14 @@ class InjectedFault(ReelstackError):
     transient = True
 
 
+class SourceUrlFailed(ReelstackError):
+    """An upload from a URL could not fetch a video there (reelstack.uploads.fetch); the code says
+    which way: SourceNotFound, SourceUnreachable, NotAVideo, UploadTooLarge, UnsafeUrl..."""
+
+    code = "SourceUrlFailed"
+    http_status = 422
+
+
 class StorageUnavailable(ReelstackError):
     """S3 or DynamoDB did not answer as it should (throttling, a 5xx, a reset connection, a read cut
     short, a timeout); trying again may work."""

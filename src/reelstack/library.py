@@ -71,7 +71,7 @@ def update_asset(
             EventType.ASSET_UPDATED,
             asset_id,
             owner_id,
-            changes=fields,
+            changes=changes.model_dump(exclude_unset=True, by_alias=True),
             visibility=visibility,
             **({"previousVisibility": before} if visibility != before else {}),
         )

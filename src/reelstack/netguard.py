@@ -9,8 +9,10 @@ address (IPv4-mapped, IPv4-compatible, 6to4, Teredo, NAT64) whose IPv4 address i
 The request then goes to the address that was vetted, never to a second lookup of the name (a name
 that answers a public address to the check and a private one to the connection is the classic DNS
 rebinding): the socket connects to the vetted IP, with the ``Host`` header and TLS SNI (and the
-certificate check) set to the name. Redirects are not followed (a 3xx is just an answer), and what
-is read of a response body is capped.
+certificate check) set to the name. ``send`` (webhooks) follows no redirect (a 3xx is just an answer)
+and caps what it reads of a body; ``open_following`` (uploads from a URL) follows at most
+MAX_REDIRECTS, vetting every hop's URL as the first before any connection to it, and hands back the
+answer to stream.
 
 The resolver is injectable: tests pass a stub (a real lookup would send a packet off this machine).
 The development switch ``allow_loopback`` (template parameter AllowLoopbackUrls, on in the local
@@ -27,7 +29,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from reelstack.config import deployment
 from reelstack.errors import InvalidInput
@@ -181,6 +183,81 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._tls.wrap_socket(raw, server_hostname=self._target.host)
 
 
+def _connection(target: Target, timeout: float, context: ssl.SSLContext | None) -> http.client.HTTPConnection:
+    if target.scheme == "https":
+        return _PinnedHTTPSConnection(target, timeout, context or ssl.create_default_context())
+    return http.client.HTTPConnection(target.address, target.port, timeout=timeout)
+
+
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass
+class Opened:
+    """A GET's answer after its redirects: its final URL, status and headers; read it, then close it."""
+
+    url: str
+    response: http.client.HTTPResponse
+    connection: http.client.HTTPConnection
+
+    @property
+    def status(self) -> int:
+        return self.response.status
+
+    def header(self, name: str) -> str | None:
+        return self.response.getheader(name)
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self.response.read(size)
+        except (OSError, http.client.HTTPException) as error:
+            raise RequestFailed(f"{type(error).__name__}: {error}"[:300]) from error
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Opened:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def open_following(
+    guard: Guard,
+    url: str,
+    headers: Mapping[str, str],
+    timeout: float,
+    max_redirects: int = MAX_REDIRECTS,
+    context: ssl.SSLContext | None = None,
+) -> Opened:
+    """GET ``url``, following at most ``max_redirects`` redirects; each hop's URL is vetted (resolved,
+    every address public) before anything connects to it, and the request goes to the vetted address.
+    ``timeout`` bounds each connect and read. InvalidInput (``UnsafeUrl``, ``TooManyRedirects``, ...)
+    when a hop may not be fetched; RequestFailed when one does not answer."""
+    for hop in range(max_redirects + 1):
+        try:
+            target = guard.vet(url)
+        except InvalidInput as refusal:
+            if hop == 0:
+                raise
+            raise InvalidInput(f"after a redirect: {refusal.message}", code=refusal.code) from refusal
+        connection = _connection(target, timeout, context)
+        try:
+            connection.request("GET", target.path, headers={**headers, "Host": target.host_header})
+            response = connection.getresponse()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            raise RequestFailed(f"{type(error).__name__}: {error}"[:300]) from error
+        location = response.getheader("Location")
+        if response.status not in _REDIRECTS or not location:
+            return Opened(url, response, connection)
+        connection.close()
+        url = urljoin(url, location)
+    raise InvalidInput(f"more than {max_redirects} redirects", code="TooManyRedirects")
+
+
 def send(
     target: Target,
     method: str,
@@ -193,11 +270,7 @@ def send(
     """One request to a vetted target; the answer's first ``max_body_bytes`` (the rest is not read).
     :class:`RequestFailed` if there is no complete answer within ``timeout`` seconds in all."""
     started = time.monotonic()
-    connection: http.client.HTTPConnection
-    if target.scheme == "https":
-        connection = _PinnedHTTPSConnection(target, timeout, context or ssl.create_default_context())
-    else:
-        connection = http.client.HTTPConnection(target.address, target.port, timeout=timeout)
+    connection = _connection(target, timeout, context)
     try:
         connection.request(method, target.path, body=body, headers={**headers, "Host": target.host_header})
         response = connection.getresponse()

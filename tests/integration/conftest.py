@@ -93,7 +93,7 @@ class Cli:
 
 
 # The steps FAULT_INJECTION=stall:<step> can hold, and the function each runs in.
-STALLABLE_STEPS = {"hls": "TranscodeFunction", "thumbnails": "ThumbnailsFunction", "previews": "PreviewsFunction"}
+STALLABLE_STEPS = {"hls": "TranscodeFunction", "thumbnails": "DeriveFunction", "previews": "DeriveFunction"}
 
 
 @dataclass

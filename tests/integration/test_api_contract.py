@@ -35,8 +35,28 @@ CONFIG = schemathesis.Config.from_dict(
                 # Why: the size limit is a deployment parameter (MaxUploadBytes, 413) and the declared type's
                 # rule (video/*, audio/* or application/octet-stream, any case, parameters ignored: 415)
                 # is in contentType's description: no pattern says it exactly. Both are documented answers.
+                # Also 400: a URL to fetch must be https on a public address (checked by resolving it), and
+                # method (one request) takes no partSize; the schema cannot say either.
                 "include-operation-id": "createUpload",
-                "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "413", "415", "429"]}},
+                "checks": {
+                    "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "413", "415", "429"]}
+                },
+            },
+            {
+                # Why: Companion's routes take an upload grant in the path that only the API can make (401
+                # for any other), an upload id and the key the server chose (404 otherwise), part numbers
+                # and ETags that S3 knows (400, 409); a declared type that is not media is 415, as for POST /uploads.
+                "include-operation-id": [
+                    "companionParams",
+                    "companionCreate",
+                    "companionListParts",
+                    "companionAbort",
+                    "companionSignPart",
+                    "companionComplete",
+                ],
+                "checks": {
+                    "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "404", "409", "415", "429"]}
+                },
             },
             {
                 # Why: what makes these valid is known only to the API: a part number up to the upload's
@@ -82,12 +102,14 @@ def target(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> type[Targe
     declared = {"filename": "later.mp4", "size": 8 * 1024 * 1024, "contentType": "video/mp4"}
     resumable, to_abort, to_delete = (tester.post("/uploads", declared) for _ in range(3))
     device = tester.post("/devices", {"platform": "apns", "token": "ab" * 32})
-    shared = {"asset_id": ready["assetId"], "upload_id": resumable["uploadId"], "token": token}
+    grant = tester.post("/upload-grants", {})["grant"]  # what Companion's routes carry in their path
+    shared = {"asset_id": ready["assetId"], "upload_id": resumable["uploadId"], "token": token, "grant": grant}
     Target.base_url, Target.token = stack.outputs["apiUrl"], tester.token
     Target.known = {
         "": {**shared, "rendition": rendition, "segment": segment, "file": "poster.jpg", "name": "app.js"},
         # The destructive operations get things of their own, so the others keep theirs.
         "abortUpload": {"upload_id": to_abort["uploadId"]},
+        "companionAbort": {"upload_id": to_abort["uploadId"]},
         "deleteAsset": {"asset_id": to_delete["assetId"]},
         "removeDevice": {"device_id": device["deviceId"]},
     }

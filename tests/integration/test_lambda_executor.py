@@ -287,3 +287,44 @@ def test_step_functions_names_a_call_to_lambda_that_got_no_answer_as_aws_does() 
         "refused": "Lambda.SdkClientException",
         "handler": "ToolchainFailed",
     }
+
+
+_STOP_THEN_ERROR = """
+import json
+import threading
+from datetime import UTC, datetime
+from importlib.metadata import entry_points
+
+from localstack.services.stepfunctions.asl.eval.environment import Environment
+from localstack.services.stepfunctions.asl.eval.program_state import ProgramRunning
+
+for hook in entry_points(group="localstack.hooks.on_infra_start"):
+    if hook.value.startswith("reelstack_localcloud."):
+        hook.load()()
+
+
+def environment():
+    env = Environment.__new__(Environment)
+    env._state_mutex, env.program_state_event, env._frames = threading.RLock(), threading.Event(), []
+    env._program_state = ProgramRunning()
+    return env
+
+
+ends = {}
+running, stopped = environment(), environment()
+# What an inline Map stopped mid-iteration does: the stop, then an internal error climbing out of it.
+stopped.set_stop(stop_date=datetime.now(UTC), cause=None, error=None)
+for name, env in {"running": running, "stopped": stopped}.items():
+    env.set_error(error={"error": "States.Runtime", "cause": "'NoneType' object has no attribute 'get'"})
+    ends[name] = type(env.program_state()).__name__
+print(json.dumps(ends))
+"""
+
+
+def test_a_stopped_execution_stays_stopped_whatever_error_follows() -> None:
+    """AWS ends a stopped execution ABORTED; LocalStack let the error a Map raises when stopped
+    mid-iteration turn it FAILED (the asset then failed "unexpectedly" instead of "stopped")."""
+    result = subprocess.run(
+        [str(LOCALSTACK_PYTHON), "-c", _STOP_THEN_ERROR], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(result.stdout) == {"running": "ProgramError", "stopped": "ProgramStopped"}

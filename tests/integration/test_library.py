@@ -124,6 +124,69 @@ def test_someone_elses_asset_is_not_found_on_every_route(
     assert owner.get(path)["title"] != "mine now"
 
 
+def test_a_download_asked_for_after_ready_appears_and_bad_requests_get_clear_errors(
+    ready_asset: tuple[ApiClient, dict[str, Any]], someone: ApiClient, mallory: ApiClient
+) -> None:
+    owner, asset = ready_asset
+    path = f"/assets/{asset['assetId']}/downloads"
+    assert "downloads" not in owner.get(f"/assets/{asset['assetId']}")  # off by default
+    for body, code in (({"names": ["8k"]}, "UnknownDownload"), ({"names": []}, "InvalidField"), ({}, "MissingField")):
+        error = refused(owner.post, path, body)
+        assert (error.status, error.code) == (400, code), body
+    error = refused(mallory.post, path, {"names": ["audio"]})
+    assert (error.status, error.code) == (404, "AssetNotFound")
+    unfinished = someone.post("/uploads", {"filename": "u.mp4", "size": 1000, "contentType": "video/mp4"})
+    error = refused(someone.post, f"/assets/{unfinished['assetId']}/downloads", {"names": ["audio"]})
+    assert (error.status, error.code) == (409, "AssetNotReady")
+
+    asked = owner.post(path, {"names": ["audio"]})
+    assert [(entry["name"], entry["status"]) for entry in asked["downloads"]] == [("audio", "preparing")]
+    deadline = time.monotonic() + 120
+    while (entry := owner.get(f"/assets/{asset['assetId']}")["downloads"][0])["status"] == "preparing":
+        assert time.monotonic() < deadline, entry
+        time.sleep(0.5)
+    assert entry["status"] == "ready" and entry["bytes"] > 0, entry
+    answer = http.request("GET", entry["url"])
+    assert answer.status == 200 and answer.headers["Content-Disposition"].startswith("attachment;")
+    assert "(audio).m4a" in answer.headers["Content-Disposition"]
+    sound = [stream["codec_type"] for stream in json.loads(subprocess.run(
+        [ffprobe(), "-v", "error", "-of", "json", "-show_streams", "-"], input=answer.data, capture_output=True,
+        check=True).stdout)["streams"]]  # fmt: skip
+    assert sound == ["audio"]
+
+
+def test_pictures_on_demand_are_rendered_once_for_the_owner_and_for_anyone_only_while_shared(
+    stack: Stack, ready_asset: tuple[ApiClient, dict[str, Any]], mallory: ApiClient
+) -> None:
+    owner, asset = ready_asset
+    base, path = stack.outputs["apiUrl"], f"/assets/{asset['assetId']}"
+    headers = {"Authorization": f"Bearer {owner.token}"}
+    first = http.request("GET", f"{base}{path}/thumbnail.jpg?time=2.5&width=320", headers=headers, redirect=False)
+    assert first.status == 302, first.data
+    picture = http.request("GET", first.headers["Location"])
+    assert picture.status == 200 and picture.data[:2] == b"\xff\xd8"  # a JPEG
+    again = http.request("GET", f"{base}{path}/thumbnail.jpg?width=320&time=2.500", headers=headers, redirect=False)
+    assert again.status == 302 and again.headers["Location"].split("?")[0] == first.headers["Location"].split("?")[0]
+    animated = http.request("GET", f"{base}{path}/animated.gif?start=0&end=2&fps=5", headers=headers, redirect=False)
+    assert animated.status == 302 and http.request("GET", animated.headers["Location"]).data[:6] == b"GIF89a"
+    for query, says in (("time=9", "past the end"), ("width=0", "1 to 1920"), ("fit=zoom", "fit")):
+        error = refused(owner.get, f"{path}/thumbnail.jpg?{query}")
+        assert (error.status, error.code) == (400, "InvalidPictureParameter") and says in error.message
+    error = refused(owner.get, f"{path}/animated.webp?start=0&end=3&fps=100")
+    assert (error.status, error.code) == (400, "InvalidPictureParameter")
+    error = refused(mallory.get, f"{path}/thumbnail.jpg")
+    assert (error.status, error.code) == (404, "AssetNotFound")
+    shared = f"{base}/watch/{asset['assetId']}/thumbnail.webp?time=1"
+    assert http.request("GET", shared, redirect=False).status == 404  # private: nothing for anyone else
+    owner.request("PATCH", path, {"visibility": "public"})
+    try:
+        answer = http.request("GET", shared, redirect=False)  # no token
+        assert answer.status == 302 and "public" in answer.headers["Cache-Control"]
+    finally:
+        owner.request("PATCH", path, {"visibility": "private"})
+    assert http.request("GET", shared, redirect=False).status == 404  # private again: at once
+
+
 def test_a_private_asset_plays_for_its_owner(ready_asset: tuple[ApiClient, dict[str, Any]], tmp_path: Path) -> None:
     owner, asset = ready_asset
     playback = owner.get(f"/assets/{asset['assetId']}/playback")

@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 from PIL import Image
 
-from reelstack.media import ffmpeg
+from reelstack.media import ffmpeg, hls
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.media import Clip, generate_audio, generate_clip, generate_image, make_clip
 from reelstack_cli.settings import CHECKOUT
 from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
+from tests.integration.browsers import chromium
 from tests.integration.conftest import Stack
 from tests.media_cases import (
     BY_NAME,
@@ -30,11 +32,13 @@ from tests.media_cases import (
     decoded_tone,
     loudness_of,
     mean_volume,
+    packet_durations,
     probe,
     source_facts,
 )
 
 pytestmark = pytest.mark.localcloud
+http = urllib3.PoolManager(retries=False)
 
 
 @dataclass
@@ -61,9 +65,14 @@ def _matrix(name: str) -> Case:
 # None for the GOP is the encoder's default: one keyframe in a clip shorter than about 8 s.
 CASES = {
     "landscape-1080p-with-audio": Case(lambda p: generate_clip(p / "a.mp4", seconds=4, width=1920, height=1080),
-                                       "ready"),
-    "portrait-with-rotation": Case(_clip("portrait", Clip(3, 720, 1280, rotation=90)), "ready"),
-    "audio-only": Case(lambda p: generate_audio(p / "memo.m4a", seconds=4), "ready"),
+                                       "ready", options={"downloads": ["small"]}),  # 480p, not 1080p
+    "portrait-with-rotation": Case(_clip("portrait", Clip(3, 720, 1280, rotation=90)), "ready",
+                                   options={"downloads": ["highest"]}),
+    "audio-only": Case(lambda p: generate_audio(p / "memo.m4a", seconds=4), "ready",
+                       options={"downloads": ["audio", "highest"]}),  # highest: failed, there is no picture
+    # Downloads (reelstack.derivatives.downloads): the top rung and its sound, each in one file.
+    "20s-with-downloads": Case(lambda p: generate_clip(p / "twenty.mp4", seconds=20, width=640, height=360),
+                               "ready", options={"downloads": ["highest", "audio"]}),
     # Encoded far faster than they play: FFmpeg's playlist window moves on before the watcher looks
     # (they failed with "ffprobe was not found" when segments were measured with ffprobe).
     "aac-only-10s": Case(lambda p: generate_audio(p / "tone.m4a", seconds=10), "ready"),
@@ -73,14 +82,16 @@ CASES = {
     "standard-input-720p": Case(_clip("phone", Clip(8, 1280, 720, x264_preset="veryfast", audio_rate=44100)),
                                 "ready"),
     # The six short clips made by FFmpeg's defaults that used to fail (one keyframe each).
-    "6s-720x1280-silent": Case(_clip("silent", Clip(6, 720, 1280, gop_seconds=None, audio="none")), "ready"),
+    "6s-720x1280-silent": Case(_clip("silent", Clip(6, 720, 1280, gop_seconds=None, audio="none")), "ready",
+                               options={"downloads": ["audio"]}),  # failed: there is no sound
     "8s-rotated": Case(_clip("rotated", Clip(8, 360, 640, rotation=90, gop_seconds=None)), "ready"),
     "5s-160x120": Case(_clip("tiny", Clip(5, 160, 120, gop_seconds=None)), "ready"),
     "6s-hevc-10bit": Case(_clip("hevc", Clip(6, 640, 360, codec="hevc", pixel_format="yuv420p10le",
                                              gop_seconds=None, container="mov")), "ready"),
     "two-audio-tracks": Case(_clip("two", Clip(4, 640, 360, audio="two-tracks", gop_seconds=None)), "ready"),
     # A film with a dub (English 440 Hz, French 1 kHz), and levels evened out on request.
-    "english-and-french-mkv": Case(_clip("film", Clip(3, 320, 240, container="mkv", audio="languages")), "ready"),
+    "english-and-french-mkv": Case(_clip("film", Clip(3, 320, 240, container="mkv", audio="languages")), "ready",
+                                   options={"downloads": ["audio"]}),  # the default track's own rendition
     "quiet-normalised": Case(_clip("quiet", Clip(3, 320, 240, audio_gain_db=-16.3)), "ready",
                              options={"normalizeAudio": True}),  # about -35 LUFS
     "loud-normalised": Case(_clip("loud", Clip(3, 320, 240, audio_gain_db=17.5)), "ready",
@@ -138,7 +149,10 @@ def processed(
 
 
 def events_for(drain: Callable[[], list[dict[str, Any]]], asset_id: str, kind: str) -> list[dict[str, Any]]:
-    return [event for event in drain() if event["assetId"] == asset_id and event["type"] == kind]
+    """The asset's events of this kind, each once: the contract delivers at least once, so a redelivery
+    (same eventId; a fresh clone saw one asset.failed twice) is not a second event."""
+    events = {event["eventId"]: event for event in drain() if event["assetId"] == asset_id and event["type"] == kind}
+    return list(events.values())
 
 
 def download_prefix(stack: Stack, prefix: str, target: Path) -> list[str]:
@@ -239,6 +253,116 @@ def test_playable_sources_become_ready_hls(
     assert ready[0].get("warnings", []) == asset.get("warnings", [])  # and the warnings
 
 
+ASKED_FOR_DOWNLOADS = [name for name, case in CASES.items() if "downloads" in case.options]
+VIDEO_DOWNLOADS = {"highest": 1080, "small": 480}
+
+
+def settled_downloads(api: ApiClient, asset_id: str, timeout: float = 180) -> dict[str, dict[str, Any]]:
+    """The asset's downloads once none is preparing any more (they are made after asset.ready)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = {entry["name"]: entry for entry in api.get(f"/assets/{asset_id}").get("downloads", [])}
+        if all(entry["status"] != "preparing" for entry in entries.values()) or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.5)
+
+
+def joined_rendition(folder: Path, target: Path) -> Path:
+    """A downloaded rendition's init segment and segments, as its playlist lists them, in one file."""
+    text = (folder / "index.m3u8").read_text()
+    with target.open("wb") as out:
+        for name in [hls.playlist_init(text), *(segment for segment, _ in hls.playlist_segments(text))]:
+            out.write((folder / name).read_bytes())
+    return target
+
+
+@pytest.mark.parametrize("name", ASKED_FOR_DOWNLOADS)
+def test_downloads_asked_for_are_the_renditions_own_frames_and_sound_in_one_file(
+    name: str, processed: dict[str, Case], stack: Stack, alice: ApiClient, tmp_path: Path, events_queue: Any
+) -> None:
+    """Each download asked for at upload: an MP4 (or M4A) whose packets are the rendition's own (a
+    stream copy), saved under the asset's title; what cannot apply fails with a sentence."""
+    case = processed[name]
+    asset, media = case.asset, case.asset["media"]
+    entries = settled_downloads(alice, asset["assetId"])
+    assert sorted(entries) == sorted(case.options["downloads"])
+    download_prefix(stack, f"assets/{asset['assetId']}/hls/", tmp_path / "hls")
+    master = (tmp_path / "hls" / "master.m3u8").read_text()
+    variants, own_audio = hls.master_variants(master)
+    for download, entry in entries.items():
+        if not (media["hasAudio"] if download == "audio" else media["hasVideo"]):
+            assert entry["status"] == "failed" and entry["message"] and "url" not in entry, entry
+            continue
+        assert entry["status"] == "ready", entry
+        answer = http.request("GET", entry["url"])
+        assert answer.status == 200
+        assert answer.headers["Content-Disposition"].startswith(f'attachment; filename="{asset["title"]}')
+        saved = tmp_path / f"{download}.{'m4a' if download == 'audio' else 'mp4'}"
+        saved.write_bytes(answer.data)
+        assert entry["bytes"] == len(answer.data) and answer.data[4:8] == b"ftyp"
+        assert answer.data.find(b"moov") < answer.data.find(b"mdat")  # faststart: plays while it arrives
+        got = packet_durations(saved)
+        if download in VIDEO_DOWNLOADS:  # the largest rendition at most this tall (short side), else the smallest
+            fitting = [v for v in variants if min(v.width, v.height) <= VIDEO_DOWNLOADS[download]] or variants[-1:]
+            top = fitting[0]
+            assert (entry["width"], entry["height"]) == (top.width, top.height)
+            assert min(top.width, top.height) <= VIDEO_DOWNLOADS[download]
+            rung = packet_durations(joined_rendition(tmp_path / "hls" / top.playlist.split("/")[0], tmp_path / "top"))
+            assert got["video"] == rung["video"]
+            assert got.get("audio") == rung.get("audio") or own_audio  # the sound in the rung, or its own
+        else:
+            sound = own_audio or variants[-1].playlist
+            rendition = packet_durations(joined_rendition(tmp_path / "hls" / sound.split("/")[0], tmp_path / "sound"))
+            assert got == {"audio": rendition["audio"]}
+    announced: list[str] = []
+    deadline = time.monotonic() + 20  # SNS to SQS
+    while sorted(announced) != sorted(entries) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        updates = events_for(events_queue, asset["assetId"], "asset.updated")
+        announced = [event["download"]["name"] for event in updates if "download" in event]
+    assert sorted(announced) == sorted(entries)  # each announced once, ready or failed
+
+
+# What a phone's gallery or a browser does with a download: open it in a plain <video>/<audio> element
+# (no player library, no Media Source), read its size and length, and play past its first second.
+OPEN_DOWNLOAD = """async ([url, tag]) => {
+  const element = document.createElement(tag);
+  element.muted = true;
+  element.src = url;
+  document.body.append(element);
+  await new Promise((resolve, reject) => {
+    element.addEventListener("loadedmetadata", resolve, {once: true});
+    element.addEventListener("error", () => reject(new Error(`media error ${element.error && element.error.code}`)));
+  });
+  await element.play();
+  while (element.currentTime < 1) await new Promise((resolve) => setTimeout(resolve, 50));
+  element.pause();
+  return {width: element.videoWidth || null, height: element.videoHeight || null, duration: element.duration};
+}"""
+
+
+def test_every_ready_download_opens_and_plays_in_chromiums_own_media_element(
+    processed: dict[str, Case], alice: ApiClient
+) -> None:
+    """Every download the cases made, in Chromium's <video> (MP4) or <audio> (M4A), from its signed URL."""
+    opened = []
+    with chromium() as browser:
+        page = browser.new_page()
+        page.set_content("<!doctype html><body></body>")
+        for name in ASKED_FOR_DOWNLOADS:
+            asset = processed[name].asset
+            for entry in settled_downloads(alice, asset["assetId"]).values():
+                if entry["status"] != "ready":
+                    continue
+                video = entry["name"] in VIDEO_DOWNLOADS
+                shown = page.evaluate(OPEN_DOWNLOAD, [entry["url"], "video" if video else "audio"])
+                assert shown["duration"] == pytest.approx(asset["media"]["durationSeconds"], abs=0.3), (name, shown)
+                if video:
+                    assert (shown["width"], shown["height"]) == (entry["width"], entry["height"]), (name, shown)
+                opened.append((name, entry["name"]))
+    assert {download for _, download in opened} == {"highest", "small", "audio"}, opened
+
+
 def test_standard_input_keeps_its_own_video_and_sound_as_the_top_rung(processed: dict[str, Case]) -> None:
     asset = processed["standard-input-720p"].asset
     top, *below = asset["renditions"]
@@ -336,8 +460,14 @@ def test_a_zero_length_object_fails_with_a_clear_code(stack: Stack, alice: ApiCl
     stack.client("s3").put_object(Bucket=stack.outputs["uploadBucket"], Key=key, Body=b"")  # around the API
     asset = wait_for_asset(alice, created["assetId"], timeout=60)
     assert (asset["status"], asset["error"]["code"]) == ("failed", "SizeMismatch")
-    time.sleep(1)
-    assert len(events_for(events_queue, created["assetId"], "asset.failed")) == 1
+    failed: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 20  # SNS to SQS: more than a second at load 28 (a fresh clone beside helpers)
+    while not failed and time.monotonic() < deadline:
+        time.sleep(0.3)
+        failed += events_for(events_queue, created["assetId"], "asset.failed")
+    time.sleep(1)  # a second one would be on its way by now
+    failed += events_for(events_queue, created["assetId"], "asset.failed")
+    assert len({event["eventId"] for event in failed}) == 1, failed  # across drains too
 
 
 def test_the_same_s3_event_twice_starts_one_execution(

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from reelstack.api.auth import issue_dev_token
+from reelstack.media import hls
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.deploy import dev_secret
 from reelstack_cli.media import LANGUAGE_TONES, Clip, generate_clip, make_clip
@@ -70,6 +71,10 @@ def test_the_page_uploads_plays_renames_shares_and_deletes(stack: Stack, browser
     page.goto(f"{stack.outputs['apiUrl']}/#token={token}")
     assert page.locator("#who").inner_text() == f"signed in as {user}"
 
+    page.fill("#url", "http://169.254.169.254/latest/meta-data/")  # a URL instead: refused at once, said why
+    page.click("#send")
+    page.wait_for_function("document.getElementById('upload-status').textContent.startsWith('failed: UnsafeUrl')")
+    page.fill("#url", "")
     page.set_input_files("#file", str(clip))
     page.click("#send")
     page.wait_for_function("document.getElementById('upload-status').textContent.startsWith('uploaded')")
@@ -91,13 +96,21 @@ def test_the_page_uploads_plays_renames_shares_and_deletes(stack: Stack, browser
 
     page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=rename]").click()
     page.locator("li.asset .title", has_text="Renamed in the browser").wait_for()
+    # The cover picker: the storyboard's tile at 4 s becomes the poster (rendered by the Derive machine).
+    api = ApiClient(stack.outputs["apiUrl"], token)
+    page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=cover]").click()
+    page.locator(f"li.asset[data-asset-id='{asset_id}'] .cover-picker .tile[data-seconds='4']").click()
+    deadline = time.monotonic() + 60
+    while "/poster-4000.jpg" not in api.get(f"/assets/{asset_id}")["thumbnails"]["poster"]:
+        assert time.monotonic() < deadline, "the picked cover never became the poster"
+        time.sleep(0.5)
+    assert api.get(f"/assets/{asset_id}")["posterTime"] == 4
     page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action='make public']").click()
     share_link = page.locator(f"li.asset[data-asset-id='{asset_id}'] a.share")
     share_link.wait_for()
     seen_by_bob(stack, browser, asset_id, share_link.get_attribute("href"))
     page.locator(f"li.asset[data-asset-id='{asset_id}'] button[data-action=delete]").click()
     page.locator(f"li.asset[data-asset-id='{asset_id}']").wait_for(state="detached")
-    api = ApiClient(stack.outputs["apiUrl"], token)
     with pytest.raises(ApiError) as gone:
         api.get(f"/assets/{asset_id}")
     assert gone.value.status == 404
@@ -126,6 +139,8 @@ def seen_by_bob(stack: Stack, browser: Browser, asset_id: str, share_link: str) 
     }
     assert tags["og:title"] == "Renamed in the browser" and tags["twitter:card"] == "summary_large_image"
     assert tags["og:image"] == f"{stack.outputs['apiUrl']}/watch/{asset_id}/poster.jpg"
+    picked = share.request.get(tags["og:image"], max_redirects=0)  # the picked cover, under its own key
+    assert picked.status == 302 and "/poster-4000.jpg" in picked.headers["location"]
     share.evaluate("(() => { const v = document.getElementById('player'); v.muted = true; v.play(); })()")
     share.wait_for_function("document.getElementById('player').currentTime > 1", timeout=30_000)
     share.screenshot(path=str(SCREENSHOTS / "share-page.png"))
@@ -372,9 +387,11 @@ def test_shaka_and_hls_js_start_a_processing_video_at_its_beginning(
             first = playlists[kind][0]
             assert first.ok and "#EXT-X-ENDLIST" not in first.text(), kind  # it opened a growing playlist
             # At its live edge (3 target durations from the end, RFC 8216 6.3.3) it would be seconds in.
-            listed = sum(float(seconds) for seconds in re.findall(r"#EXTINF:([0-9.]+)", first.text()))
+            listed = sum(seconds for _, seconds in hls.playlist_segments(first.text()))
             assert listed >= 3 * 6 + 2, (kind, listed)
-            assert started[kind]["time"] < 0.1 and started[kind]["buffered"] < 0.1, (kind, started[kind])
+            # It buffered from 0 and was playing its first segment: its 'playing' handler may run a few
+            # tenths late on a loaded machine (0.48 s seen at load 10), a live-edge start is >= 12 s in.
+            assert started[kind]["buffered"] < 0.1 and started[kind]["time"] < 1, (kind, started[kind])
         # hls.js asks for the segment it starts in first; Shaka first reads segment 0 and the ones it may
         # start in, whatever the tag says (printed above), so where it started is what tells.
         assert segments["hls.js"][0] == 0, segments
@@ -465,3 +482,102 @@ def test_an_iphones_hevc_video_in_chunks_starts_in_seconds_and_plays_across_its_
     assert len(map_runs) == 1, map_runs  # the chunks ran as a Map Run of child executions
     counts = sfn.describe_map_run(mapRunArn=map_runs[0]["mapRunArn"])["itemCounts"]
     assert counts["succeeded"] == counts["total"] == 6, counts
+
+
+# -- issue 31: stock Uppy, pinned in package.json, with its default settings ---------------------
+
+UPPY_BUNDLES = {6: CHECKOUT / "node_modules" / "uppy6" / "dist" / "uppy.min.js",
+                5: CHECKOUT / "node_modules" / "uppy5" / "dist" / "uppy.min.js"}  # fmt: skip
+# Uppy's own threshold: files over 100 MiB go in parts (shouldUseMultipart's default).
+OVER_UPPYS_THRESHOLD = 101 * 1024 * 1024
+
+# Add the files the test chose, pause the large one after its first part, record what Uppy reports.
+START_UPPY = """({ options, useReelstack }) => {
+  const { Uppy, AwsS3 } = window.Uppy;
+  const uppy = new Uppy({ autoProceed: false });
+  const seen = (window.seen = { done: {}, assets: {}, uploads: {}, errors: [], paused: null });
+  // Uppy 5: the module tells the app each file's asset; Uppy 6: the key the server chose names it.
+  const onCreated = (file, created) => {
+    [seen.assets[file.name], seen.uploads[file.name]] = [created.assetId, created.uploadId];
+  };
+  uppy.use(AwsS3, useReelstack ? window.ReelstackUppy5.options({ ...options, onCreated }) : options);
+  for (const file of document.getElementById("uppy-files").files) {
+    uppy.addFile({ name: file.name, type: file.type, data: file, meta: { title: `Uppy ${file.name}` } });
+  }
+  uppy.on("s3-multipart:part-uploaded", (file) => {  // (Uppy 5 reports a one-request upload as a part too)
+    if (seen.paused === null && file.size > 100 * 1024 * 1024) { seen.paused = file.id; uppy.pauseResume(file.id); }
+  });
+  uppy.on("upload-success", (file, response) => {
+    seen.done[file.name] = response.uploadURL;
+    if (response.body?.key) [seen.assets[file.name], seen.uploads[file.name]] = response.body.key.split("/").slice(2);
+  });
+  uppy.on("upload-error", (file, error) => seen.errors.push(`${file.name}: ${error}`));
+  window.uppy = uppy;
+  uppy.upload();
+}"""
+
+
+def padded_clip(clip: Path, size: int) -> Path:
+    """The clip with a top-level ``free`` box after it, ISO BMFF's own padding: a valid MP4 of
+    ``size`` bytes that costs a 2 s encode, not a 100 MiB one."""
+    padding = size - clip.stat().st_size
+    with clip.open("ab") as out:
+        out.write(padding.to_bytes(4, "big") + b"free")
+        out.write(bytes(padding - 8))
+    return clip
+
+
+def start_uppy(browser: Browser, stack: Stack, version: int, files: list[Path], options: dict[str, Any]) -> Page:
+    page: Page = browser.new_page()
+    page.goto(f"{stack.outputs['apiUrl']}/health")  # the API's origin; nothing of the web page
+    page.add_script_tag(path=str(UPPY_BUNDLES[version]))
+    if version == 5:  # the published module, as the API serves it
+        page.add_script_tag(url=f"{stack.outputs['apiUrl']}/web/reelstack-uppy5.js")
+    page.evaluate("document.body.insertAdjacentHTML('beforeend', '<input type=file id=uppy-files multiple>')")
+    page.set_input_files("#uppy-files", [str(path) for path in files])
+    page.evaluate(START_UPPY, {"options": options, "useReelstack": version == 5})
+    return page
+
+
+def test_stock_uppy_6_and_5_upload_a_small_and_a_large_clip_with_pause_and_resume(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    """Uppy 6 through the Companion routes with an upload grant, Uppy 5 with the published module;
+    each a 2 s clip (one request) and one over Uppy's 100 MiB threshold (parts), paused after its
+    first part (the ledger shows the bytes S3 holds) and resumed, to ready."""
+    user = f"uppy-{uuid.uuid4().hex[:6]}"
+    token = issue_dev_token(dev_secret(stack.settings), user)
+    api = ApiClient(stack.outputs["apiUrl"], token)
+    small = generate_clip(tmp_path / "small.mp4", seconds=2, width=320, height=180)
+    large = padded_clip(generate_clip(tmp_path / "large.mp4", seconds=2, width=320, height=180), OVER_UPPYS_THRESHOLD)
+    grant = api.post("/upload-grants", {})
+    assert token not in grant["companionEndpoint"]
+    pages = {
+        6: start_uppy(browser, stack, 6, [small, large], {"companionEndpoint": grant["companionEndpoint"]}),
+        5: start_uppy(browser, stack, 5, [small, large], {"api": stack.outputs["apiUrl"], "token": token}),
+    }
+    for version, page in pages.items():
+        page.wait_for_function("window.seen.paused !== null || window.seen.errors.length", timeout=120_000)
+        assert page.evaluate("window.seen.errors") == [], version
+        paused = page.evaluate("window.uppy.getFile(window.seen.paused).s3Multipart.uploadId")
+        held = api.get(f"/uploads/{paused}")  # the same ledger the API's own clients use
+        assert held["status"] == "uploading" and 0 < held["bytesUploaded"] < OVER_UPPYS_THRESHOLD, held
+        page.evaluate("window.uppy.pauseResume(window.seen.paused)")
+    assets, modes = {}, {}
+    for version, page in pages.items():
+        page.wait_for_function("Object.keys(window.seen.done).length === 2 || window.seen.errors.length",
+                               timeout=300_000)  # fmt: skip
+        assert page.evaluate("window.seen.errors") == [], version
+        seen = page.evaluate("window.seen")
+        for name, asset_id in seen["assets"].items():
+            assets[(version, name)] = asset_id
+            modes[(version, name)] = api.get(f"/uploads/{seen['uploads'][name]}")["mode"]
+        page.close()
+    # Each Uppy took the path its defaults choose: one request under 100 MiB, parts over it.
+    assert modes == {(6, "small.mp4"): "post", (6, "large.mp4"): "companion",
+                     (5, "small.mp4"): "put", (5, "large.mp4"): "multipart"}  # fmt: skip
+    for (version, name), asset_id in assets.items():
+        asset = wait_for_asset(api, asset_id, timeout=300)
+        assert asset["status"] == "ready", (version, name, asset.get("error"))
+        assert asset["title"] == f"Uppy {name}"
+        assert asset["source"]["size"] == (tmp_path / name).stat().st_size

@@ -96,24 +96,25 @@ def outcomes_drawn(rows: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str
 
 
 def test_an_execution_colours_each_state_and_gives_its_duration() -> None:
-    """Probe retried once; in Encode's branches (interleaved) the thumbnails fail for good and their
-    Catch goes on to the previews (which is also their Next), while the transcode fails with no Catch
-    of its own: Encode fails, its Catch records the failure."""
+    """Probe retried once; in Encode's branches (interleaved) a derivative fails for good and its
+    Catch goes on to "Not derived from the source", while the transcode fails with no Catch of its
+    own: Encode fails, its Catch records the failure."""
     h = History()
     probe = h.task("Probe source", 0, 0, [("Failed", 0.5), ("Succeeded", 1.25)])
     plan = h.task("Plan renditions", probe, 1.25, [("Succeeded", 1.5)])
     encode = h.add("ParallelStateEntered", plan, 1.5, "Encode")
     started = h.add("ParallelStateStarted", encode, 1.5)
     video = h.add("ChoiceStateEntered", started, 1.5, "In chunks?")
-    extras = h.add("ChoiceStateEntered", started, 1.5, "Has video?")
+    extras = h.add("MapStateEntered", started, 1.5, "Make derivatives")
     video = h.add("ChoiceStateExited", video, 1.5, "In chunks?")
-    extras = h.add("ChoiceStateExited", extras, 1.5, "Has video?")
+    extras = h.add("MapIterationStarted", extras, 1.5)
     transcode = h.add("TaskStateEntered", video, 1.5, "Transcode HLS ladder")
-    thumbs = h.add("TaskStateEntered", extras, 1.5, "Make thumbnails")
-    thumbs = h.add("LambdaFunctionFailed", h.add("LambdaFunctionScheduled", thumbs, 1.6), 2.0)
+    derive = h.add("TaskStateEntered", extras, 1.5, "Derive from the source")
+    derive = h.add("LambdaFunctionFailed", h.add("LambdaFunctionScheduled", derive, 1.6), 2.0)
     transcode = h.add("LambdaFunctionScheduled", transcode, 1.6)
-    thumbs = h.add("TaskStateExited", thumbs, 2.0, "Make thumbnails")  # caught: on to the previews
-    thumbs = h.task("Make previews", thumbs, 2.0, [("Succeeded", 2.5)])
+    derive = h.add("TaskStateExited", derive, 2.0, "Derive from the source")  # caught: recorded as a warning
+    derive = h.task("Not derived from the source", derive, 2.0, [("Succeeded", 2.5)])
+    h.add("MapStateExited", h.add("MapIterationSucceeded", derive, 2.5), 2.5, "Make derivatives")
     transcode = h.add("LambdaFunctionFailed", transcode, 3.0)
     h.add("ParallelStateFailed", transcode, 3.0)
     encode = h.add("ParallelStateExited", transcode, 3.0, "Encode")
@@ -123,19 +124,19 @@ def test_an_execution_colours_each_state_and_gives_its_duration() -> None:
     outcome, texts = outcomes_drawn(asl.execution_rows(definition(), h.events))
     assert outcome["Probe source"] == "retried" and "1.2 s, 1 retried" in texts["Probe source"]
     assert outcome["Plan renditions"] == "succeeded" and "250 ms" in texts["Plan renditions"]
-    assert outcome["Make thumbnails"] == "failed" and outcome["Make previews"] == "succeeded"
+    assert outcome["Derive from the source"] == "failed" and outcome["Not derived from the source"] == "succeeded"
+    assert outcome["Make derivatives"] == "succeeded"  # a derivative's failure is caught inside its iteration
     assert outcome["Transcode HLS ladder"] == outcome["Encode"] == outcome["Failed"] == "failed"
     assert outcome["Record failure"] == "succeeded" and outcome["Publish"] == "not-run"
 
-    # The same thumbnails failing once and then succeeding on their retry are retried, not failed,
-    # though their Catch target is their Next too; and Encode then succeeds.
+    # The same derivative failing once and then succeeding on its retry is retried, not failed; and
+    # Encode then succeeds.
     h = History()
     extras = h.add("ParallelStateEntered", 0, 0, "Encode")
-    thumbs = h.task("Make thumbnails", extras, 0, [("Failed", 1), ("Succeeded", 2)])
-    h.task("Make previews", thumbs, 2, [("Succeeded", 3)])
+    h.task("Derive from the source", extras, 0, [("Failed", 1), ("Succeeded", 2)])
     h.add("ParallelStateExited", extras, 3, "Encode")
     outcome, _ = outcomes_drawn(asl.execution_rows(definition(), h.events))
-    assert outcome["Make thumbnails"] == "retried" and outcome["Encode"] == "succeeded"
+    assert outcome["Derive from the source"] == "retried" and outcome["Encode"] == "succeeded"
 
 
 def test_docs_pipeline_svg_is_what_the_asl_draws_today() -> None:

@@ -18,11 +18,23 @@ ALLOWED = {
     "push": {"store"},
     "sharing": {"store"},
     "pipeline": {"media", "store", "sharing"},
+    "derivatives": {"media", "store", "sharing", "pipeline"},
     "library": {"uploads", "store", "sharing"},
     "toolcheck": {"media", "store"},
     "deadletters": set(),
     "webhooks": {"store"},
-    "api": {"media", "store", "uploads", "push", "pipeline", "library", "sharing", "deadletters", "webhooks"},
+    "api": {
+        "media",
+        "store",
+        "uploads",
+        "push",
+        "pipeline",
+        "derivatives",
+        "library",
+        "sharing",
+        "deadletters",
+        "webhooks",
+    },
 }
 
 

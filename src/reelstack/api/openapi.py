@@ -13,10 +13,14 @@ from pydantic import BaseModel
 
 from reelstack.bodies import (
     AssetChanges,
+    CompanionComplete,
+    CompanionCreate,
     CompleteUpload,
     CreateUpload,
+    CreateUploadFromUrl,
     CreateWebhook,
     RegisterDevice,
+    RequestDownloads,
     RequestParts,
     UpdateWebhook,
 )
@@ -42,9 +46,25 @@ _ASSET = _object(
     visibility={"enum": ["private", "public"]},
     playable=_BOOLEAN,
     playback=_object("hls", hls=_STRING),
-)
+    posterTime={"type": "number"},
+    downloads={"type": "array", "items": _object(
+        "name status", name=_STRING, status={"enum": ["preparing", "ready", "failed"]}, url=_STRING,
+        bytes=_INTEGER, width=_INTEGER, height=_INTEGER, message=_STRING)},
+)  # fmt: skip
 _PAGE = _object("items nextCursor", items={"type": "array", "items": _ASSET}, nextCursor={"type": ["string", "null"]})
 _DEVICE = _object("deviceId platform createdAt", deviceId=_STRING, platform={"enum": ["apns", "fcm"]})
+_PICTURE_QUERY = tuple(
+    {"name": name, "in": "query", "schema": schema, "description": description}
+    for name, schema, description in (
+        ("time", {"type": "number", "minimum": 0}, "thumbnail: the moment, in seconds (before the end)"),
+        ("width", {"type": "integer", "minimum": 1, "maximum": 1920}, "pixels (animated: at most 640)"),
+        ("height", {"type": "integer", "minimum": 1, "maximum": 1920}, "thumbnail: pixels"),
+        ("fit", {"enum": ["preserve", "crop", "pad", "stretch"]}, "thumbnail, with width and height"),
+        ("start", {"type": "number", "minimum": 0}, "animated: from (seconds)"),
+        ("end", {"type": "number", "minimum": 0}, "animated: to (seconds; at most 10 s after start)"),
+        ("fps", {"type": "integer", "minimum": 1, "maximum": 24}, "animated: frames a second (10)"),
+    )
+)
 _PAGING = (
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
     {"name": "cursor", "in": "query", "schema": _STRING, "description": "nextCursor of the page before"},
@@ -58,7 +78,7 @@ class Operation:
     path: str  # as Chalice and API Gateway spell it
     summary: str
     status: int
-    request: type[BaseModel] | None = None
+    request: type[BaseModel] | tuple[type[BaseModel], ...] | None = None  # a tuple: one of them
     errors: tuple[int, ...] = (401, 404)
     public: bool = False  # no bearer token: the health check, and playlists whose URL carries a token
     answer: dict[str, Any] | None = None  # the success body's JSON schema (JSON routes)
@@ -68,6 +88,11 @@ class Operation:
     error_media_types: dict[int, str] = field(default_factory=dict)  # errors that are not JSON
 
 
+_COMPANION = "/companion/{grant}/s3"
+_KEY = ({"name": "key", "in": "query", "schema": _STRING, "description": "the key the server chose"},)
+_COMPANION_PARAMS = tuple(
+    {"name": name, "in": "query", "schema": _STRING} for name in ("filename", "type", "metadata[title]")
+)
 _UPLOAD_PLAN = {
     "uploadId": _STRING,
     "assetId": _STRING,
@@ -78,10 +103,14 @@ _UPLOAD_PLAN = {
 }
 OPERATIONS = (
     Operation(
-        "createUpload", "POST", "/uploads", "Declare an upload; get its part plan and first part URLs", 201,
-        CreateUpload, (400, 401, 413, 415),
+        "createUpload", "POST", "/uploads",
+        "Declare an upload; get its part plan and first part URLs (with method: one PUT or POST form; with "
+        "url instead of a file: the server fetches it, bytesUploaded shows how far)", 201,
+        (CreateUpload, CreateUploadFromUrl), (400, 401, 413, 415),
         answer=_object("uploadId assetId partSize partCount expiresAt parts", **_UPLOAD_PLAN,
-                       parts={"type": "array", "items": _PART_URL}),
+                       parts={"type": "array", "items": _PART_URL}, key=_STRING,
+                       method={"enum": ["PUT", "POST"]}, url=_STRING, headers={"type": "object"},
+                       fields={"type": "object"}),
     ),
     Operation("getUpload", "GET", "/uploads/{upload_id}", "What S3 already holds of the upload, to resume it", 200,
               answer=_object("uploadId assetId status partSize partCount uploadedParts bytesUploaded expiresAt",
@@ -93,19 +122,61 @@ OPERATIONS = (
     ),
     Operation(
         "completeUpload", "POST", "/uploads/{upload_id}/complete", "Check the parts and assemble the object", 200,
-        CompleteUpload, (400, 401, 404, 409), answer=_object("assetId status", assetId=_STRING, status=_STRING),
+        CompleteUpload, (400, 401, 404, 409), answer=_object("assetId status location", assetId=_STRING,
+                                                            status=_STRING, location=_STRING),
     ),
     Operation(
         "abortUpload", "DELETE", "/uploads/{upload_id}", "Abort the upload and free its parts", 204, None,
         (401, 404, 409), media_types=(),
     ),
+    # -- issue 31: an upload grant for stock Uppy, and Companion's S3 routes under it (the grant in
+    # the path authenticates them: no bearer token; reelstack.uploads.companion)
+    Operation("createUploadGrant", "POST", "/upload-grants",
+              "A short-lived upload grant and the companionEndpoint that carries it, for Uppy's AwsS3 plugin", 201,
+              None, (401, 503), answer=_object("grant companionEndpoint expiresAt", grant=_STRING,
+                                               companionEndpoint=_STRING, expiresAt=_STRING)),
+    Operation("companionParams", "GET", f"{_COMPANION}/params",
+              "Companion: a POST form for one small file (at most SingleRequestMaxBytes; the object's arrival "
+              "completes the upload)", 200, None, (401, 415), public=True,
+              answer=_object("method url fields", method={"const": "POST"}, url=_STRING,
+                             fields={"type": "object"}), query=_COMPANION_PARAMS),
+    Operation("companionCreate", "POST", f"{_COMPANION}/multipart", "Companion: start a multipart upload", 200,
+              CompanionCreate, (400, 401, 415), public=True,
+              answer=_object("key uploadId", key=_STRING, uploadId=_STRING)),
+    Operation("companionListParts", "GET", f"{_COMPANION}/multipart/{{upload_id}}",
+              "Companion: the parts S3 holds (to resume)", 200, None, (401, 404), public=True, query=_KEY,
+              answer={"type": "array", "items": _object("PartNumber Size ETag", PartNumber=_INTEGER,
+                                                        Size=_INTEGER, ETag=_STRING)}),
+    Operation("companionAbort", "DELETE", f"{_COMPANION}/multipart/{{upload_id}}",
+              "Companion: abort the upload and free its parts", 200, None, (401, 404, 409), public=True, query=_KEY,
+              answer={"type": "object"}),
+    Operation("companionSignPart", "GET", f"{_COMPANION}/multipart/{{upload_id}}/{{part}}",
+              "Companion: a part's URL (`part` a number: {url, expires}) or a batch (`part` = batch, "
+              "?partNumbers=1,2: {presignedUrls})", 200, None, (400, 401, 404, 409), public=True,
+              query=(*_KEY, {"name": "partNumbers", "in": "query", "schema": _STRING}),
+              answer={"type": "object", "properties": {"url": _STRING, "presignedUrls": {"type": "object"}}}),
+    Operation("companionComplete", "POST", f"{_COMPANION}/multipart/{{upload_id}}/{{part}}",
+              "Companion (`part` = complete): check what S3 holds (size limit included) and assemble", 200,
+              CompanionComplete, (400, 401, 404, 409, 413), public=True, query=_KEY,
+              answer=_object("location key assetId status", location=_STRING, key=_STRING, assetId=_STRING,
+                             status=_STRING)),
     Operation("listAssets", "GET", "/assets", "The caller's assets, newest first", 200, None,
               (400, 401), answer=_PAGE, query=_PAGING),
     Operation("getAsset", "GET", "/assets/{asset_id}",
               "One of the caller's assets; playable (with playback.hls) once every rung has its first segments. "
               "Anyone's public, ready asset in its public view", 200, answer=_ASSET),
-    Operation("updateAsset", "PATCH", "/assets/{asset_id}", "Change title, description, tags or visibility", 200,
+    Operation("updateAsset", "PATCH", "/assets/{asset_id}",
+              "Change title, description, tags, visibility, publicDownloads; posterTime picks the cover (the frame "
+              "at that second becomes the poster, then asset.updated)", 200,
               AssetChanges, (400, 401, 404, 409), answer=_ASSET),
+    Operation("requestDownloads", "POST", "/assets/{asset_id}/downloads",
+              "Downloads of a ready asset (highest: MP4, audio: M4A), made from its renditions by stream copy; "
+              "each entry of downloads is preparing, then ready or failed (asset.updated)", 202,
+              RequestDownloads, (400, 401, 404, 409), answer=_ASSET),
+    Operation("assetPicture", "GET", "/assets/{asset_id}/{picture}",
+              "thumbnail.jpg|webp|png (time, width, height, fit) or animated.webp|gif (start, end, width, fps): "
+              "302 to the picture, rendered once from the nearest segment and kept", 302, None,
+              (400, 401, 404, 409), media_types=(), query=_PICTURE_QUERY),
     Operation("deleteAsset", "DELETE", "/assets/{asset_id}", "Delete the asset and every object it owns", 204,
               media_types=()),
     Operation("startPlayback", "GET", "/assets/{asset_id}/playback",
@@ -129,8 +200,9 @@ OPERATIONS = (
               "a plain HTML 404 page otherwise", 200, None, (404,), public=True, media_types=(HTML,),
               error_media_types={404: HTML}),
     Operation("watchMedia", "GET", "/watch/{asset_id}/{file}",
-              "302 to a shared asset's poster.jpg, preview.mp4 or preview.webp, presigned for two minutes", 302,
-              None, (404,), public=True, media_types=()),
+              "302 to a shared asset's poster.jpg, preview.mp4 or preview.webp, or a picture on demand "
+              "(thumbnail.*, animated.*, as under /assets/{id}/), presigned for two minutes", 302,
+              None, (400, 404, 429), public=True, media_types=(), query=_PICTURE_QUERY),
     Operation("pipelineReport", "GET", "/assets/{asset_id}/execution",
               "The pipeline drawn from its ASL, with this asset's execution on it: each state's outcome and "
               "milliseconds (`states`) and the graph as SVG, coloured by them (`svg`)", 200,
@@ -224,14 +296,15 @@ def document() -> dict[str, Any]:
         if parameters or operation.query:
             entry["parameters"] = [*parameters, *operation.query]
         if operation.request is not None:
-            schema = operation.request.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
-            schemas.update(schema.pop("$defs", {}))
-            schemas[operation.request.__name__] = schema
+            models = operation.request if isinstance(operation.request, tuple) else (operation.request,)
+            for model in models:
+                schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
+            refs = [{"$ref": f"#/components/schemas/{model.__name__}"} for model in models]
             entry["requestBody"] = {
                 "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": f"#/components/schemas/{operation.request.__name__}"}}
-                },
+                "content": {"application/json": {"schema": refs[0] if len(refs) == 1 else {"oneOf": refs}}},
             }
         paths.setdefault(operation.path, {})[operation.method.lower()] = entry
     return {

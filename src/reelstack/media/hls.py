@@ -120,3 +120,32 @@ def master_playlist(plan: Plan, measured: Mapping[str, Measured] | None = None) 
             attributes.append(f'AUDIO="{AUDIO_RENDITION}"')
         lines += [f"#EXT-X-STREAM-INF:{','.join(attributes)}", f"{rendition.name}/index.m3u8"]
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A rendition a master playlist names: its media playlist (relative) and picture size (0 x 0 for
+    sound alone)."""
+
+    playlist: str
+    width: int
+    height: int
+    frame_rate: float = 0.0  # FRAME-RATE (0: not said, sound alone)
+
+
+_STREAM_INF = re.compile(r"^#EXT-X-STREAM-INF:([^\n]*)\n(\S+)$", re.MULTILINE)
+_RESOLUTION = re.compile(r"RESOLUTION=(\d+)x(\d+)")
+_FRAME_RATE = re.compile(r"FRAME-RATE=([0-9.]+)")
+_DEFAULT_AUDIO = re.compile(r'^#EXT-X-MEDIA:TYPE=AUDIO,[^\n]*DEFAULT=YES[^\n]*URI="([^"]+)"', re.MULTILINE)
+
+
+def master_variants(text: str) -> tuple[list[Variant], str | None]:
+    """The master playlist's renditions, largest first, and the default audio rendition's playlist
+    when the sound plays from a rendition of its own (None: each video rendition carries it)."""
+    variants = []
+    for attributes, playlist in _STREAM_INF.findall(text):
+        size, rate = _RESOLUTION.search(attributes), _FRAME_RATE.search(attributes)
+        width, height = map(int, size.groups()) if size else (0, 0)
+        variants.append(Variant(playlist, width, height, float(rate.group(1)) if rate else 0.0))
+    audio = _DEFAULT_AUDIO.search(text)
+    return sorted(variants, key=lambda v: -v.width * v.height), audio.group(1) if audio else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -18,10 +19,11 @@ from reelstack.pipeline.failures import record_failure
 from reelstack.pipeline.faults import fail_while_named
 from reelstack.pipeline.job import Job, Source
 from reelstack.store import assets, events
+from reelstack.store import uploads as ledger
 from reelstack.store.events import EventType
 from reelstack.store.keys import SourceKey
-from reelstack.store.records import AssetModel, Change, UploadModel
-from reelstack.store.states import AssetStatus, UploadStatus
+from reelstack.store.records import AssetModel, Change, UploadModel, utc_now
+from reelstack.store.states import AssetStatus, UploadStatus, upload_mode
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ def execution_name(asset_id: str, version_id: str | None) -> str:
     return f"{asset_id}-{hashlib.sha256((version_id or 'null').encode()).hexdigest()[:16]}"
 
 
-def ingest(bucket: str, raw_key: str, version_id: str | None, size: int) -> dict[str, Any]:
+def ingest(bucket: str, raw_key: str, version_id: str | None, size: int, etag: str = "") -> dict[str, Any]:
     """Check the object against its upload; mark the asset uploaded and start its execution once."""
     key = unquote_plus(raw_key)
     try:
@@ -44,6 +46,10 @@ def ingest(bucket: str, raw_key: str, version_id: str | None, size: int) -> dict
     if upload.status in (UploadStatus.ABORTED, UploadStatus.EXPIRED):
         return _reject(key, upload.asset_id, upload.owner_id, "UploadNotActive", f"the upload is {upload.status}")
     fail_while_named("ingest")  # before anything moves: a redriven event finds the asset as it was
+    if upload_mode(upload.mode).single:
+        refused = _single_request_arrived(upload, key, size, etag, version_id)
+        if refused is not None:
+            return refused
 
     if size != int(upload.size):
         error = SourceMismatch(
@@ -83,6 +89,34 @@ def ingest(bucket: str, raw_key: str, version_id: str | None, size: int) -> dict
     )
     events.announce(completed, Change(AssetModel(upload.asset_id), [AssetModel.execution_arn.set(arn)]), "the asset")
     return {"assetId": upload.asset_id, "execution": name, "started": True}
+
+
+def _single_request_arrived(
+    upload: UploadModel, key: str, size: int, etag: str, version_id: str | None
+) -> dict[str, Any] | None:
+    """A single PUT or POST form has no complete: its object's arrival completes the upload, once,
+    when the upload is open and the object is the size it declared (PUT, POST /uploads) or within
+    the policy's bound (Uppy's POST form). None: go on and start the pipeline; else the refusal.
+    Nothing else starts it: an object no open upload accounts for is rejected above or here."""
+    if upload.status == UploadStatus.COMPLETED:
+        if upload.version_id == version_id:
+            return None  # this very object, its event delivered again
+        return _reject(key, upload.asset_id, upload.owner_id, "UploadCompleted", "the upload already has its object")
+    within = size == int(upload.size) if upload.size is not None else 0 < size <= int(upload.max_size or 0)
+    if not within:
+        error = SourceMismatch(f"the object is {size} bytes, not what the upload allows", code="SizeMismatch")
+        record_failure(upload.asset_id, upload.owner_id, error.code, error.message)
+        return {"assetId": upload.asset_id, "failed": error.code}
+    now = utc_now()
+    purge_at = int(time.time()) + deployment().limits.ledger_retention_days * 86400
+    if not ledger.arrive(upload, size, etag.strip('"').lower(), version_id, now, purge_at):
+        upload.refresh(consistent_read=True)
+        if upload.status != UploadStatus.COMPLETED or upload.version_id != version_id:
+            return _reject(key, upload.asset_id, upload.owner_id, "UploadNotActive", f"the upload is {upload.status}")
+    if upload.max_size is not None:
+        assets.record_source_size(upload.asset_id, size)
+    upload.refresh(consistent_read=True)
+    return None
 
 
 def _reject(key: str, asset_id: str | None, owner_id: str | None, code: str, message: str) -> dict[str, Any]:

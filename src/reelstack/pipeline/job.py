@@ -3,7 +3,7 @@
 ``ingest`` makes it, ``{assetId, ownerId, uploadId, chunkSeconds, chunkConcurrency, normalizeAudio,
 source}``; a
 Map iteration gets the job with its ``chunk``; the state machine adds each step's
-result under its own key (``media`` from Probe, ``plan`` from Plan, ``outputs: {hls, pictures}``
+result under its own key (``media`` from Probe, ``plan`` from Plan, ``outputs: {hls, derived}``
 from Encode, ``error`` from a Catch). One casing on the wire: camelCase (reelstack.wire). Steps
 pass S3 keys, never media (Step Functions allows 256 KiB of state).
 """
@@ -34,11 +34,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Outputs:
-    """What the Encode state hands to Publish: the transcode's result, and the extras' results (each
-    a step's result, or the ``{Error, Cause}`` its Catch put there; empty for audio-only sources)."""
+    """What the Encode state hands to Publish: the transcode's result, and the results of the
+    derivatives made from the source (reelstack.derivatives), each ``{name, ...}`` or, where it could
+    not be made, ``{name, error: {Error, Cause}}``; none for audio-only sources."""
 
     hls: dict[str, Any]
-    pictures: dict[str, Any] = field(default_factory=dict)
+    derived: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

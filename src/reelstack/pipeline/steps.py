@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,6 @@ from reelstack.media.ladder import Plan, plan_ladder
 from reelstack.media.limits import MediaLimits
 from reelstack.media.loudness import Target
 from reelstack.pipeline import progressive
-from reelstack.pipeline.failures import failure_from_state_error
 from reelstack.pipeline.faults import fault_due, inject_fault, stall_if_due
 from reelstack.pipeline.job import Job
 from reelstack.store import assets, events
@@ -174,13 +174,21 @@ def ladder_outputs(
 # -- publish -------------------------------------------------------------------------------------
 
 
-def publish(job: Job) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Extras:
+    """What the derivatives made beside the ladder, as Publish writes it (reelstack.derivatives.published):
+    asset record fields (name -> value) and warnings, one for each that could not be made."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+
+def publish(job: Job, extras: Extras | None = None) -> dict[str, Any]:
     """The asset becomes ready with its ladder and whatever extras were made; each extra that could
-    not be made is a warning on it (the Parallel state's Catch hands over the extra's error)."""
-    outputs = job.encoded()
-    hls, pictures = outputs.hls, outputs.pictures
+    not be made is a warning on it (the Map's Catch hands over the extra's error)."""
+    hls, extras = job.encoded().hls, extras or Extras()
     media = job.described()
-    warnings = list(hls.get("warnings") or [])
+    warnings = list(hls.get("warnings") or []) + extras.warnings
     media_view = {**media.contract_view(), **({"loudness": hls["loudness"]} if hls.get("loudness") else {})}
     actions = [
         AssetModel.renditions.set(hls["renditions"]),
@@ -188,14 +196,7 @@ def publish(job: Job) -> dict[str, Any]:
         AssetModel.media.set(media_view),
         AssetModel.audio_tracks.set(embedded_audio_tracks(hls.get("audioTracks") or [])),
     ]
-    thumbs = _extra(pictures.get("thumbnails"), "NoThumbnails", "there are no thumbnails", warnings)
-    made = _extra(pictures.get("previews"), "NoPreviews", "there are no previews", warnings)
-    if thumbs:
-        actions.append(
-            AssetModel.thumbnails.set({key: thumbs[key] for key in ("poster", "storyboard") if key in thumbs})
-        )
-    if made:
-        actions.append(AssetModel.previews.set({"video": made["video"], "animated": made["animated"]}))
+    actions += [getattr(AssetModel, name).set(value) for name, value in extras.fields.items()]
     if warnings:
         actions.append(AssetModel.warnings.set(warnings))
     asset = AssetModel(job.asset_id)
@@ -211,6 +212,7 @@ def publish(job: Job) -> dict[str, Any]:
         thumbnails=view.get("thumbnails"),
         previews=view.get("previews"),
         renditions=view.get("renditions"),
+        **({"downloads": view["downloads"]} if view.get("downloads") else {}),
         media=media_view,
         **({"tracks": view["tracks"]} if view.get("tracks") else {}),
         **({"warnings": warnings} if warnings else {}),
@@ -242,21 +244,6 @@ def embedded_audio_tracks(renditions: list[dict[str, Any]]) -> list[dict[str, An
         }
         for audio in tagged
     ]
-
-
-def _extra(
-    output: dict[str, Any] | None, code: str, what: str, warnings: list[dict[str, str]]
-) -> dict[str, Any] | None:
-    """An extra's step output; its warnings join ``warnings``. A step that failed (the Catch put its
-    ``{Error, Cause}`` here) is one warning instead: the video itself is fine."""
-    if not output:
-        return None
-    if "Error" in output:
-        _, message = failure_from_state_error(output)
-        warnings.append({"code": code, "message": f"{what}: {message}"})
-        return None
-    warnings.extend(output.get("warnings") or [])
-    return output
 
 
 # -- helpers -------------------------------------------------------------------------------------

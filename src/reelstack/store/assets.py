@@ -85,6 +85,16 @@ def mark_playable(asset_id: str, master: str, announcing: Event) -> bool:
     return commit(change, "the asset")
 
 
+def record_source_size(asset_id: str, size: int) -> None:
+    """The source's size, once the bytes are in, for an upload whose client never declared it."""
+    conditional(
+        lambda: AssetModel(asset_id).update(
+            actions=[AssetModel.source.size.set(size)], condition=AssetModel.asset_id.exists()
+        ),
+        "the asset",
+    )
+
+
 def strike_once(asset_id: str, fault: str) -> bool:
     """Record that an injected ``fault`` struck the asset: True the first time only (FAULT_INJECTION's
     faults strike once per asset, so that the retry that follows succeeds)."""

@@ -131,3 +131,15 @@ class MediaKeys:
     @property
     def preview_animated(self) -> str:
         return f"{self.previews_prefix}preview.webp"
+
+    @property
+    def downloads_prefix(self) -> str:
+        return f"{self.prefix}downloads/"
+
+    def download(self, file_name: str) -> str:
+        """A download (reelstack.derivatives.downloads), e.g. ``highest.mp4``."""
+        return f"{self.downloads_prefix}{file_name}"
+
+    def picture(self, file_name: str) -> str:
+        """A picture rendered on demand, named by its normalised parameters (reelstack.derivatives.pictures)."""
+        return f"{self.prefix}pictures/{file_name}"

@@ -18,6 +18,7 @@ _CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".m4s": "video/iso.segment",
     ".mp4": "video/mp4",
+    ".m4a": "audio/mp4",
     ".jpg": "image/jpeg",
     ".vtt": "text/vtt",
 }
@@ -67,6 +68,39 @@ def get_text(key: str) -> str | None:
         if aws.error_code(error) in ("NoSuchKey", "404"):
             return None
         raise
+
+
+def exists(key: str) -> bool:
+    """Whether the media bucket holds ``key``."""
+    try:
+        aws.client("s3").head_object(Bucket=deployment().media_bucket, Key=key)
+    except ClientError as error:
+        if aws.error_code(error) in ("NoSuchKey", "404", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def bytes_of(keys: list[str]) -> int:
+    """What the media bucket's objects ``keys`` weigh together (listed by their folders, not one HEAD each)."""
+    s3, bucket, wanted = aws.client("s3"), deployment().media_bucket, set(keys)
+    total = 0
+    for folder in {key.rsplit("/", 1)[0] + "/" for key in keys}:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
+            total += sum(item["Size"] for item in page.get("Contents", []) if item["Key"] in wanted)
+    return total
+
+
+def join_objects(keys: list[str], target: Path) -> int:
+    """The media bucket's objects ``keys`` one after the other into ``target`` (an init segment and its
+    segments make one fragmented MP4); the bytes written."""
+    s3, bucket = aws.client("s3"), deployment().media_bucket
+    written = 0
+    with target.open("wb") as out:
+        for key in keys:
+            for chunk in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(chunk_size=4 * 1024 * 1024):
+                written += out.write(chunk)
+    return written
 
 
 def _content_type(name: str) -> str:

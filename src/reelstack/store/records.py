@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from pynamodb.attributes import (
@@ -55,7 +56,7 @@ class SourceAttribute(MapAttribute):
     """What the client declared about the original file (the filename is display metadata only)."""
 
     filename = UnicodeAttribute()
-    size = NumberAttribute()
+    size = NumberAttribute(null=True)  # null until the bytes are in, when the client did not declare it
     content_type = UnicodeAttribute(attr_name="contentType")
     sha256 = UnicodeAttribute(null=True)
 
@@ -111,6 +112,11 @@ class AssetModel(Model):
     hls = MapAttribute(null=True)  # {"master": key}
     thumbnails = MapAttribute(null=True)  # {"poster": key, "storyboard": {"image", "vtt"}}
     previews = MapAttribute(null=True)  # {"video": key, "animated": key}
+    # Downloads asked for (reelstack.derivatives.downloads): name -> {status, key?, bytes?, width?, height?,
+    # message?}; and whether the public view lists them (the owner's choice).
+    downloads = MapAttribute(null=True)
+    public_downloads = BooleanAttribute(null=True, attr_name="publicDownloads")
+    poster_time = NumberAttribute(null=True, attr_name="posterTime")  # the cover the owner picked (seconds)
     warnings = ListAttribute(of=MapAttribute, null=True)  # [{code, message}]: extras that could not be made
     # The source's own audio tracks kept as audio renditions: the contract's ``tracks`` entries.
     audio_tracks = ListAttribute(of=MapAttribute, null=True, attr_name="audioTracks")
@@ -145,12 +151,18 @@ class UploadModel(Model):
     owner_id = UnicodeAttribute(attr_name="ownerId")
     asset_id = UnicodeAttribute(attr_name="assetId")
     key = UnicodeAttribute()
-    s3_upload_id = UnicodeAttribute(attr_name="s3UploadId")  # S3's own multipart upload id
-    size = NumberAttribute()
+    # How the bytes come (reelstack.store.uploads.UploadMode; absent: multipart, declared by the client).
+    mode = UnicodeAttribute(null=True)
+    s3_upload_id = UnicodeAttribute(null=True, attr_name="s3UploadId")  # S3's multipart upload id (none: single)
+    # Unknown (null) until the bytes are in where the client never declares them (Uppy through the
+    # Companion routes): then ``max_size`` bounds them, and complete or the object's arrival sets these.
+    size = NumberAttribute(null=True)
+    max_size = NumberAttribute(null=True, attr_name="maxSize")
+    source_url = UnicodeAttribute(null=True, attr_name="sourceUrl")  # an upload from a URL: where from
     content_type = UnicodeAttribute(attr_name="contentType")
     sha256 = UnicodeAttribute(null=True)
-    part_size = NumberAttribute(attr_name="partSize")
-    part_count = NumberAttribute(attr_name="partCount")
+    part_size = NumberAttribute(null=True, attr_name="partSize")
+    part_count = NumberAttribute(null=True, attr_name="partCount")
     part_checksums = BooleanAttribute(default=False, attr_name="partChecksums")
     normalize_audio = BooleanAttribute(null=True, attr_name="normalizeAudio")  # evened out (template default)
     status = UnicodeAttribute()
@@ -281,12 +293,20 @@ class Change:
     also: Sequence[Model] = field(default_factory=tuple)  # records put in the same transaction
 
 
+@cache
+def transactions(region: str | None = None) -> Connection:
+    """The one DynamoDB connection this process writes transactions through. A new Connection builds
+    a botocore session and client (reading the endpoint and service descriptions: 0.2-0.3 s of CPU),
+    which every status move paid once per call; a botocore client is safe to share between threads."""
+    return Connection(region=region)
+
+
 def commit(change: Change, what: str) -> bool:
     """Write ``change`` and the records it carries along in one DynamoDB transaction: all or nothing.
     True if it applied, False if the change's condition did not hold; anything else (throttling, a
     conflicting transaction, a 5xx) is StorageUnavailable."""
     try:
-        with TransactWrite(connection=Connection()) as transaction:
+        with TransactWrite(connection=transactions()) as transaction:
             transaction.update(change.record, actions=list(change.actions), condition=change.condition)
             for record in change.also:
                 transaction.save(record)

@@ -34,10 +34,33 @@ def reported(status: str) -> str:
     return UploadStatus.UPLOADING.value if status == UploadStatus.COMPLETING else status
 
 
+class UploadMode(StrEnum):
+    """How an upload's bytes come: parts the client declared (the ledger's default); parts Uppy sends
+    through the Companion routes, or the server fetches from a URL (their size known at complete); or
+    one presigned PUT or POST form, whose object's arrival completes the upload (nothing calls complete)."""
+
+    MULTIPART = "multipart"
+    COMPANION = "companion"
+    URL = "url"  # the FetchUrl function streams a URL's video into parts (reelstack.uploads.fetch)
+    PUT = "put"
+    POST = "post"
+
+    @property
+    def single(self) -> bool:
+        return self in (UploadMode.PUT, UploadMode.POST)
+
+
+def upload_mode(mode: str | None) -> UploadMode:
+    return UploadMode(mode or UploadMode.MULTIPART)
+
+
 # Every move an upload may make, and nothing else: store.uploads.move derives its condition from here.
 # "completing" may be taken again: by a complete that finds the lease of one that died expired.
+# "uploading -> completed" is a single request's object arriving (store.uploads.arrive).
 UPLOAD_TRANSITIONS: dict[UploadStatus, frozenset[UploadStatus]] = {
-    UploadStatus.UPLOADING: frozenset({UploadStatus.COMPLETING, UploadStatus.ABORTED, UploadStatus.EXPIRED}),
+    UploadStatus.UPLOADING: frozenset(
+        {UploadStatus.COMPLETING, UploadStatus.COMPLETED, UploadStatus.ABORTED, UploadStatus.EXPIRED}
+    ),
     UploadStatus.COMPLETING: frozenset({UploadStatus.COMPLETING, UploadStatus.COMPLETED}),
     UploadStatus.COMPLETED: frozenset(),
     UploadStatus.ABORTED: frozenset(),

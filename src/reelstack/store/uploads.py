@@ -32,13 +32,30 @@ def move(upload: UploadModel, status: UploadStatus, actions: list[Any], *, when:
     )
 
 
-def take_for_completion(upload: UploadModel, lease: str, parts: list[dict[str, Any]], now: str) -> bool:
+def take_for_completion(
+    upload: UploadModel, lease: str, parts: list[dict[str, Any]], now: str, plan: tuple[int, int, int] | None = None
+) -> bool:
     """``uploading -> completing`` (or a completing whose lease expired: its complete died), holding
-    the upload until ``lease``, with the parts it assembles."""
+    the upload until ``lease``, with the parts it assembles; for an upload whose size the client never
+    declared (Companion), with the ``plan`` (size, part size, part count) found in S3."""
     open_or_abandoned = (UploadModel.status == UploadStatus.UPLOADING) | (UploadModel.lease_until < now)
     actions = [UploadModel.lease_until.set(lease), UploadModel.completed_parts.set(parts),
                UploadModel.updated_at.set(now)]  # fmt: skip
+    if plan is not None:
+        size, part_size, part_count = plan
+        actions += [UploadModel.size.set(size), UploadModel.part_size.set(part_size),
+                    UploadModel.part_count.set(part_count)]  # fmt: skip
     return move(upload, UploadStatus.COMPLETING, actions, when=open_or_abandoned)
+
+
+def arrive(upload: UploadModel, size: int, etag: str, version_id: str | None, now: str, purge_at: int) -> bool:
+    """``uploading -> completed`` by the object of a single PUT or POST (its arrival is its complete);
+    False if the upload was no longer open (aborted, expired, or another object came first)."""
+    actions = [UploadModel.size.set(size), UploadModel.part_size.set(size), UploadModel.part_count.set(1),
+               UploadModel.completed_parts.set([{"partNumber": 1, "size": size, "etag": etag}]),
+               UploadModel.version_id.set(version_id), UploadModel.updated_at.set(now),
+               UploadModel.purge_at.set(purge_at)]  # fmt: skip
+    return move(upload, UploadStatus.COMPLETED, actions, when=UploadModel.status == UploadStatus.UPLOADING)
 
 
 def finish_completion(upload: UploadModel, lease: str, version_id: str | None, now: str, purge_at: int) -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from reelstack import aws
 from reelstack.config import deployment
@@ -12,6 +14,7 @@ from reelstack.store.records import AssetModel
 from reelstack.store.states import AssetStatus, Visibility
 
 SIGNED_URL_SECONDS = 3600
+DOWNLOAD_URL_SECONDS = 900  # a download's URL: long enough to start saving it, short enough not to share
 
 PlaybackUrl = Callable[[AssetModel], dict[str, str]]
 # What others never see of a shared asset: the file it came from, and the owner's own notes on it.
@@ -34,10 +37,12 @@ def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[s
     }
     if asset.made_public_at:
         view["madePublicAt"] = asset.made_public_at
+    if asset.poster_time is not None:
+        view["posterTime"] = float(asset.poster_time)
     if asset.source:
         view["source"] = {
             "filename": asset.source.filename,
-            "size": int(asset.source.size),
+            "size": None if asset.source.size is None else int(asset.source.size),
             "contentType": asset.source.content_type,
             **({"sha256": asset.source.sha256} if asset.source.sha256 else {}),
         }
@@ -80,6 +85,8 @@ def public_view(asset: AssetModel, playback: PlaybackUrl | None, links: dict[str
         view.pop("thumbnails", None)
     if "previews" in view and "reason" not in view["previews"]:  # audio only keeps its reason
         view["previews"] = {"video": links.get("preview.mp4"), "animated": links.get("preview.webp")}
+    if not asset.public_downloads:  # the owner's choice (publicDownloads), off by default
+        view.pop("downloads", None)
     return view
 
 
@@ -117,7 +124,40 @@ def _media_locations(asset: AssetModel) -> dict[str, Any]:
         locations["previews"] = {name: key and sign(key) for name, key in plain(asset.previews).items()}
     elif asset.media and not plain(asset.media).get("hasVideo"):
         locations["previews"] = {"video": None, "animated": None, "reason": "audio only: there is no picture"}
+    if asset.downloads:
+        locations["downloads"] = download_entries(asset)
     return locations
+
+
+def download_entries(asset: AssetModel) -> list[dict[str, Any]]:
+    """The contract's ``downloads``: ``{name, status, url?, bytes?, width?, height?, message?}`` by name;
+    a ready one's URL is a short-lived signed GET that saves the file under the asset's title."""
+    entries = []
+    for name, stored in sorted(plain(asset.downloads).items()):
+        entry = plain(stored)
+        shown: dict[str, Any] = {"name": name, "status": entry.get("status")}
+        if entry.get("status") == "ready" and entry.get("key"):
+            extension = entry["key"].rsplit(".", 1)[-1]
+            stem = "" if name == "highest" else f" ({name})"
+            shown["url"] = signed_get_url(
+                deployment().media_bucket, entry["key"], DOWNLOAD_URL_SECONDS,
+                attachment=attachment_name(asset.title or "", f"{stem}.{extension}"),
+            )  # fmt: skip
+        shown |= {field: int(entry[field]) for field in ("bytes", "width", "height") if entry.get(field) is not None}
+        if entry.get("message"):
+            shown["message"] = entry["message"]
+        entries.append(shown)
+    return entries
+
+
+_UNSAFE_IN_NAME = re.compile(r"[^\w .,()+-]+")
+
+
+def attachment_name(title: str, ending: str) -> str:
+    """A file name from the title that every system saves as is: letters, digits, spaces and a few
+    marks; no path, no control or reserved characters, at most 100 characters; "video" if none is left."""
+    stem = " ".join(_UNSAFE_IN_NAME.sub(" ", title).split()).strip(" .")[:100].strip(" .") or "video"
+    return stem + ending
 
 
 def plain(value: Any) -> dict[str, Any]:
@@ -127,7 +167,12 @@ def plain(value: Any) -> dict[str, Any]:
     return value.as_dict() if hasattr(value, "as_dict") else dict(value)
 
 
-def signed_get_url(bucket: str, key: str, seconds: int = SIGNED_URL_SECONDS) -> str:
-    return aws.presigning_s3().generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
-    )
+def signed_get_url(bucket: str, key: str, seconds: int = SIGNED_URL_SECONDS, attachment: str | None = None) -> str:
+    """A presigned GET; with ``attachment`` (a file name) the answer says to save it under that name."""
+    params = {"Bucket": bucket, "Key": key}
+    if attachment:
+        ascii_name = attachment.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
+        params["ResponseContentDisposition"] = (
+            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(attachment, safe='')}"
+        )
+    return aws.presigning_s3().generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)

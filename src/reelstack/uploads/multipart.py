@@ -1,4 +1,5 @@
-"""The S3 multipart protocol for one bucket: start, presign parts, list what S3 holds, assemble, abort.
+"""The S3 upload protocol for one bucket: start a multipart upload, presign parts, list what S3 holds,
+assemble, abort; or presign one PUT or POST form of a whole (small) object.
 
 Every part URL has the part's exact length signed in (and, on request, its SHA-256), so S3 itself
 refuses a part of the wrong size or with corrupted bytes. S3's own failures become named errors:
@@ -42,21 +43,56 @@ class Multipart:
             raise _storage_error(error) from error
 
     def part_url(
-        self, key: str, s3_upload_id: str, number: int, length: int, seconds: int, checksum: str | None
+        self, key: str, s3_upload_id: str, number: int, length: int | None, seconds: int, checksum: str | None
     ) -> tuple[str, dict[str, str]]:
-        """A presigned PUT for one part, and the headers the client must send with it."""
-        params: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": key,
-            "UploadId": s3_upload_id,
-            "PartNumber": number,
-            "ContentLength": length,  # signed: S3 refuses a part of any other length
-        }
+        """A presigned PUT for one part, and the headers the client must send with it. ``length`` is
+        signed in when the server knows it (not for Uppy's Companion client, which sends no size:
+        complete checks what S3 holds instead)."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "UploadId": s3_upload_id, "PartNumber": number}
+        if length is not None:
+            params["ContentLength"] = length  # signed: S3 refuses a part of any other length
         headers = {}
         if checksum:
             params["ChecksumSHA256"] = checksum
             headers["x-amz-checksum-sha256"] = checksum
         return self.presigner.generate_presigned_url("upload_part", Params=params, ExpiresIn=seconds), headers
+
+    def put_part(self, key: str, s3_upload_id: str, number: int, body: bytes) -> str:
+        """Send one part from here (an upload from a URL): its ETag."""
+        try:
+            answer = self.s3.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=s3_upload_id, PartNumber=number, Body=body
+            )
+        except ClientError as error:
+            if aws.error_code(error) == "NoSuchUpload":
+                raise Conflict("S3 no longer has this upload (aborted or expired)", code="UploadAborted") from error
+            raise _storage_error(error) from error
+        return normalise_etag(answer["ETag"])
+
+    def object_put_url(
+        self, key: str, length: int, content_type: str, seconds: int, checksum: str | None
+    ) -> tuple[str, dict[str, str]]:
+        """One presigned PUT of the whole object, its length, type (and SHA-256) signed in; the headers
+        the client must send."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentLength": length,
+                                  "ContentType": content_type}  # fmt: skip
+        headers = {"Content-Type": content_type}
+        if checksum:
+            params["ChecksumSHA256"] = checksum
+            headers["x-amz-checksum-sha256"] = checksum
+        return self.presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=seconds), headers
+
+    def object_post_form(
+        self, key: str, sizes: tuple[int, int], content_type: str, metadata: dict[str, str], seconds: int
+    ) -> dict[str, Any]:
+        """A presigned POST form (S3's browser upload): the policy fixes the key, the type, the metadata
+        and the length's range (``content-length-range``), so S3 refuses any other object."""
+        fields = {"Content-Type": content_type, **{f"x-amz-meta-{name}": value for name, value in metadata.items()}}
+        conditions: list[Any] = [{name: value} for name, value in fields.items()]
+        conditions.append(["content-length-range", *sizes])
+        return self.presigner.generate_presigned_post(
+            self.bucket, key, Fields=fields, Conditions=conditions, ExpiresIn=seconds
+        )
 
     def held_parts(self, key: str, s3_upload_id: str) -> HeldParts:
         """The parts S3 holds: number -> size, etag (and checksum)."""

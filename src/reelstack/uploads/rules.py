@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from reelstack.config import Limits
-from reelstack.errors import InvalidInput, UnsupportedMedia
+from reelstack.errors import InvalidInput, UnsupportedMedia, UploadTooLarge
 
 _FILENAME_MAX = 255
 _UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn")  # controls, bidi overrides, lone surrogates, unassigned
@@ -62,6 +62,30 @@ def plan_parts(size: int, limits: Limits) -> tuple[int, int]:
     """``(part_size, part_count)`` for ``size`` bytes: the preferred size, larger only past max_parts."""
     part_size = max(limits.preferred_part_bytes, math.ceil(size / limits.max_parts / 2**20) * 2**20)
     return part_size, max(1, math.ceil(size / part_size))
+
+
+def chosen_parts(size: int, part_size: int, limits: Limits) -> tuple[int, int]:
+    """``(part_size, part_count)`` for a part size the client chose (Uppy's ``getChunkSize`` runs before
+    the upload is created): any within S3's bounds, as long as 10,000 parts hold the file."""
+    part_count = max(1, math.ceil(size / part_size))
+    if part_count > limits.max_parts:
+        smallest = math.ceil(size / limits.max_parts)
+        raise InvalidInput(
+            f"partSize {part_size} needs {part_count} parts; S3 takes {limits.max_parts}: at least {smallest}",
+            code="InvalidPartSize",
+        )
+    return part_size, part_count
+
+
+def plan_from_held(claimed: dict[int, str], held: HeldParts, max_size: int) -> tuple[int, int, int]:
+    """``(size, part_size, part_count)`` of an upload whose client never declared its size (Uppy's
+    Companion client): what S3 holds of the claimed parts decides, within ``max_size``. check_parts
+    then holds the parts to it as to a declared plan."""
+    part_count = max(claimed)
+    size = sum(held[number]["size"] for number in range(1, part_count + 1) if number in held)
+    if size > max_size:
+        raise UploadTooLarge(f"the parts add up to {size} bytes, over this deployment's limit of {max_size}")
+    return size, held[1]["size"] if 1 in held else 0, part_count
 
 
 def part_length(part_number: int, size: int, part_size: int) -> int:

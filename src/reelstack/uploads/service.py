@@ -8,20 +8,30 @@ arrive parsed (reelstack.bodies); answers are the contract's JSON.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from pynamodb.connection import Connection
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from reelstack import aws
-from reelstack.bodies import CompleteUpload, CreateUpload, RequestParts
+from reelstack import aws, netguard
+from reelstack.bodies import CompleteUpload, CreateUpload, CreateUploadFromUrl, RequestParts
 from reelstack.config import Deployment, deployment
-from reelstack.errors import Conflict, InvalidInput, StorageUnavailable, UploadTooLarge
+from reelstack.errors import (
+    Conflict,
+    InvalidInput,
+    ReelstackError,
+    ServiceUnavailable,
+    StorageUnavailable,
+    UploadTooLarge,
+)
 from reelstack.ids import new_id
 from reelstack.store import assets
 from reelstack.store import uploads as ledger
@@ -33,16 +43,20 @@ from reelstack.store.records import (
     UploadModel,
     iso,
     owned_record,
+    transactions,
 )
-from reelstack.store.states import AssetStatus, UploadStatus, Visibility, reported
+from reelstack.store.states import AssetStatus, UploadMode, UploadStatus, Visibility, reported, upload_mode
 from reelstack.uploads.multipart import Multipart
 from reelstack.uploads.rules import (
+    UNKNOWN_TYPE,
     HeldParts,
     check_part_numbers,
     check_parts,
+    chosen_parts,
     claimed_parts,
     normalise_content_type,
     part_length,
+    plan_from_held,
     plan_parts,
     safe_filename,
 )
@@ -54,6 +68,11 @@ log = logging.getLogger(__name__)
 COMPLETE_LEASE_SECONDS = 40
 # How long a repeated complete waits for the one in flight (API Gateway gives up after 29 s).
 REPEAT_WAIT_SECONDS = 5
+
+
+def _object_metadata(asset_id: str, upload_id: str) -> dict[str, str]:
+    """S3 metadata on every uploaded object: whose it is, whatever else goes wrong."""
+    return {"asset-id": asset_id, "upload-id": upload_id}
 
 
 # -- the service ---------------------------------------------------------------------------------
@@ -80,30 +99,82 @@ class Uploads:
     # -- POST /uploads ---------------------------------------------------------------------------
 
     def create(self, owner_id: str, request: CreateUpload) -> dict[str, Any]:
-        """Declare an upload: the server picks the key, the part size and the URLs' lifetime, starts the
-        S3 multipart upload and records the asset and the upload in one transaction."""
+        """Declare an upload: the server picks the key, the part size (unless the client chose one
+        within S3's bounds) and the URLs' lifetime, starts the S3 multipart upload and records the
+        asset and the upload in one transaction. With ``method``, one presigned PUT or POST form instead."""
         self._check_size(request.size)
-        asset_id, upload_id = new_id(), new_id()
-        key = str(SourceKey(owner_id, asset_id, upload_id))
-        s3_upload_id = self.multipart.start(
-            key,
-            normalise_content_type(request.content_type),
-            metadata={"asset-id": asset_id, "upload-id": upload_id},
-            checksums=bool(request.checksum_algorithm),
-        )
-        asset, upload = self._records(owner_id, request, asset_id, upload_id, key, s3_upload_id)
-        try:
-            with TransactWrite(connection=Connection(region=self.settings.region)) as transaction:
-                transaction.save(asset, condition=AssetModel.asset_id.does_not_exist())
-                transaction.save(upload, condition=UploadModel.upload_id.does_not_exist())
-        except (TransactWriteError, PutError) as error:
-            self.multipart.abort(upload.key, upload.s3_upload_id)
-            raise StorageUnavailable("the upload could not be recorded; try again") from error
+        content_type = normalise_content_type(request.content_type)
+        if request.method:
+            return self._create_single(owner_id, request, content_type)
+        if request.part_size is not None:
+            plan = chosen_parts(request.size, request.part_size, self.limits)
+        else:
+            plan = plan_parts(request.size, self.limits)
+        upload = self._open(owner_id, request, content_type, UploadMode.MULTIPART, (request.size, *plan))
         # With checksums the client first hashes each part, then asks for its URL through /parts.
         first = (
             [] if upload.part_checksums else range(1, min(int(upload.part_count), self.limits.first_batch_parts) + 1)
         )
         return {**upload_summary(upload), "parts": [self._part_url(upload, number) for number in first]}
+
+    def _create_single(self, owner_id: str, request: CreateUpload, content_type: str) -> dict[str, Any]:
+        """One presigned PUT (length, type and any SHA-256 signed in) or POST form (exact length in its
+        policy); the object's arrival completes the upload (reelstack.pipeline.ingest)."""
+        if request.size > self.limits.single_request_max_bytes:
+            raise UploadTooLarge(
+                f"size {request.size} is over {self.limits.single_request_max_bytes} bytes, the most one request "
+                f"takes; leave method out and upload in parts",
+                code="TooLargeForOneRequest",
+            )
+        mode = UploadMode(request.method.lower())
+        upload = self._open(owner_id, request, content_type, mode, (request.size, request.size, 1))
+        return {**upload_summary(upload), "parts": [], **self.single_request(upload)}
+
+    def open_undeclared(
+        self, owner_id: str, filename: str, declared_type: str | None, title: str | None, mode: UploadMode
+    ) -> UploadModel:
+        """An upload whose client will not say its size (Uppy's Companion client): multipart
+        (``COMPANION``; complete measures what S3 holds) or one POST form (``POST``; the policy bounds it)."""
+        content_type = normalise_content_type(declared_type or UNKNOWN_TYPE)
+        request = CreateUpload.model_construct(filename=filename, size=None, content_type=content_type, title=title)
+        bound = self.limits.max_upload_bytes
+        if mode == UploadMode.POST:
+            bound = min(bound, self.limits.single_request_max_bytes)
+        return self._open(owner_id, request, content_type, mode, (None, None, None), max_size=bound)
+
+    def from_url(self, owner_id: str, request: CreateUploadFromUrl) -> dict[str, Any]:
+        """An upload the server fetches (reelstack.uploads.fetch, in the FetchUrl function): the URL is
+        vetted here first (a non-public address is a 400 and nothing is made), then fetched in the
+        background into the upload's parts; ``GET /uploads/{id}`` shows the bytes as they arrive."""
+        netguard.guard().vet(request.url)
+        name = safe_filename(unquote(urlsplit(request.url).path.rsplit("/", 1)[-1]) or "video")
+        declared = CreateUpload.model_construct(
+            filename=name, size=None, content_type=UNKNOWN_TYPE, title=request.title,
+            description=request.description, tags=request.tags, normalize_audio=request.normalize_audio,
+            downloads=request.downloads,
+        )  # fmt: skip
+        upload = self._open(owner_id, declared, UNKNOWN_TYPE, UploadMode.URL, (None, None, None),
+                            max_size=self.limits.max_upload_bytes, source_url=request.url)  # fmt: skip
+        try:
+            aws.client("lambda").invoke(
+                FunctionName=self.settings.fetch_function,
+                InvocationType="Event",
+                Payload=json.dumps({"uploadId": upload.upload_id}).encode(),
+            )
+        except (ClientError, BotoCoreError) as error:
+            failure = ServiceUnavailable("the download could not be started; try again")
+            self.give_up(upload, failure)
+            raise failure from error
+        return {**upload_summary(upload), "sourceUrl": request.url, "parts": []}
+
+    def give_up(self, upload: UploadModel, error: ReelstackError) -> None:
+        """End an open upload the server itself refuses (too large at complete, a URL that failed):
+        parts freed, the upload aborted, the asset failed with the error's code and sentence."""
+        self._free(upload)
+        now = iso(self._now())
+        if self._end(upload, UploadStatus.ABORTED, now):
+            failure = ErrorAttribute(code=error.code, message=error.message)
+            assets.move(upload.asset_id, AssetStatus.FAILED, now=now, only_from=(AssetStatus.UPLOADING,), error=failure)
 
     def _check_size(self, size: int) -> None:
         if size <= 0:
@@ -111,12 +182,67 @@ class Uploads:
         if size > self.limits.max_upload_bytes:
             raise UploadTooLarge(f"size {size} is over this deployment's limit of {self.limits.max_upload_bytes} bytes")
 
+    def _open(
+        self,
+        owner_id: str,
+        request: CreateUpload,
+        content_type: str,
+        mode: UploadMode,
+        plan: tuple[int | None, int | None, int | None],
+        max_size: int | None = None,
+        source_url: str | None = None,
+    ) -> UploadModel:
+        """Start the S3 multipart upload (multipart modes) and record the asset and the upload in one
+        transaction; ``plan`` is (size, part size, part count), None where the client did not say."""
+        asset_id, upload_id = new_id(), new_id()
+        key = str(SourceKey(owner_id, asset_id, upload_id))
+        s3_upload_id = None
+        if not mode.single:
+            s3_upload_id = self.multipart.start(
+                key, content_type, metadata=_object_metadata(asset_id, upload_id),
+                checksums=bool(request.checksum_algorithm),
+            )  # fmt: skip
+        asset, upload = self._records(owner_id, request, content_type, asset_id, upload_id, key, s3_upload_id, plan)
+        upload.mode, upload.max_size, upload.source_url = mode.value, max_size, source_url
+        try:
+            with TransactWrite(connection=transactions(self.settings.region)) as transaction:
+                transaction.save(asset, condition=AssetModel.asset_id.does_not_exist())
+                transaction.save(upload, condition=UploadModel.upload_id.does_not_exist())
+        except (TransactWriteError, PutError) as error:
+            self._free(upload)
+            raise StorageUnavailable("the upload could not be recorded; try again") from error
+        return upload
+
+    def single_request(self, upload: UploadModel) -> dict[str, Any]:
+        """The one request that carries the whole object: ``{method, url, headers}`` (PUT) or
+        ``{method, url, fields}`` (POST form), in the names Uppy's getUploadParameters returns."""
+        seconds = self.limits.part_url_seconds
+        expires = iso(self._now() + timedelta(seconds=seconds))
+        if upload.mode == UploadMode.PUT:
+            checksum = base64.b64encode(bytes.fromhex(upload.sha256)).decode() if upload.sha256 else None
+            url, headers = self.multipart.object_put_url(
+                upload.key, int(upload.size), upload.content_type, seconds, checksum
+            )
+            return {"method": "PUT", "url": url, "headers": headers, "expiresAt": expires}
+        sizes = (int(upload.size), int(upload.size)) if upload.size is not None else (1, int(upload.max_size))
+        metadata = _object_metadata(upload.asset_id, upload.upload_id)
+        form = self.multipart.object_post_form(upload.key, sizes, upload.content_type, metadata, seconds)
+        return {"method": "POST", "url": form["url"], "fields": form["fields"], "expiresAt": expires}
+
     def _records(
-        self, owner_id: str, request: CreateUpload, asset_id: str, upload_id: str, key: str, s3_upload_id: str
+        self,
+        owner_id: str,
+        request: CreateUpload,
+        content_type: str,
+        asset_id: str,
+        upload_id: str,
+        key: str,
+        s3_upload_id: str | None,
+        plan: tuple[int | None, int | None, int | None],
     ) -> tuple[AssetModel, UploadModel]:
         """The new asset (``uploading``, private) and its upload's ledger entry."""
-        content_type, filename = normalise_content_type(request.content_type), safe_filename(request.filename)
-        part_size, part_count = plan_parts(request.size, self.limits)
+        filename = safe_filename(request.filename)
+        size, part_size, part_count = plan
         now = self._now()
         asset = AssetModel(
             asset_id,
@@ -129,9 +255,9 @@ class Uploads:
             created_at=iso(now),
             updated_at=iso(now),
             upload_id=upload_id,
-            source=SourceAttribute(
-                filename=filename, size=request.size, content_type=content_type, sha256=request.sha256
-            ),
+            source=SourceAttribute(filename=filename, size=size, content_type=content_type, sha256=request.sha256),
+            # Downloads asked for (names checked by the route): made once the asset is ready.
+            downloads={name: {"status": "preparing"} for name in request.downloads} if request.downloads else None,
         )
         upload = UploadModel(
             upload_id,
@@ -139,7 +265,7 @@ class Uploads:
             asset_id=asset_id,
             key=key,
             s3_upload_id=s3_upload_id,
-            size=request.size,
+            size=size,
             content_type=content_type,
             sha256=request.sha256,
             part_size=part_size,
@@ -163,6 +289,7 @@ class Uploads:
         """``read`` parses the body, once the upload is known to be the caller's and open (so someone
         else's id is 404 and a finished upload 409 whatever the body)."""
         upload = self._active(owner_id, upload_id)
+        self._check_client_may_send(upload)
         request = read()
         if upload.part_checksums and request.parts is None:
             raise InvalidInput(
@@ -183,7 +310,9 @@ class Uploads:
     def status(self, owner_id: str, upload_id: str) -> dict[str, Any]:
         upload = self._owned(owner_id, upload_id)
         upload = self._expire_if_due(upload)
-        if upload.status == UploadStatus.UPLOADING:
+        if upload.status == UploadStatus.UPLOADING and upload_mode(upload.mode).single:
+            uploaded = []  # one request: nothing is in until the object is
+        elif upload.status == UploadStatus.UPLOADING:
             held = self.multipart.held_parts(upload.key, upload.s3_upload_id)
             uploaded = [
                 {"partNumber": number, "size": part["size"], "etag": part["etag"]}
@@ -200,13 +329,17 @@ class Uploads:
 
     # -- POST /uploads/{id}/complete -------------------------------------------------------------
 
-    def complete(self, owner_id: str, upload_id: str, read: Callable[[], CompleteUpload]) -> dict[str, Any]:
+    def complete(
+        self, owner_id: str, upload_id: str, read: Callable[[], CompleteUpload], *, fetched: bool = False
+    ) -> dict[str, Any]:
         """Single-flight: the first complete takes the upload (``uploading -> completing``, with a lease)
         and assembles it; a concurrent or repeated one answers with the asset as it stands, without
         touching S3, so there is one object version, one execution, one asset. ``read`` parses the
         body once the upload is known to be the caller's. The protocol, step by step:"""
         upload = self._owned(owner_id, upload_id)
-        claimed = claimed_parts(int(upload.part_count), ((part.part_number, part.etag) for part in read().parts))
+        self._check_client_may_send(upload, fetched)
+        known_count = int(upload.part_count) if upload.part_count is not None else self.limits.max_parts
+        claimed = claimed_parts(known_count, ((part.part_number, part.etag) for part in read().parts))
         # 1. A phone that lost the first answer, or a second request racing the first: answer as things are.
         if upload.status in (UploadStatus.COMPLETED, UploadStatus.COMPLETING):
             answer = self._repeated_complete(upload, claimed)
@@ -216,12 +349,13 @@ class Uploads:
             upload = require_uploading(self._expire_if_due(upload))
         # 2. What S3 holds must be what the client claims, and add up to the declared size.
         held = self._parts_to_assemble(upload)
-        check_parts(claimed, held, size=int(upload.size), part_size=int(upload.part_size),
-                    part_count=int(upload.part_count), limits=self.limits)  # fmt: skip
+        measured = self._measure(upload, claimed, held) if upload.size is None else None
+        size, part_size, part_count = measured or (int(upload.size), int(upload.part_size), int(upload.part_count))
+        check_parts(claimed, held, size=size, part_size=part_size, part_count=part_count, limits=self.limits)
         # 3. Take the upload, with a lease, so that no other complete assembles it too.
         lease = iso(self._now() + timedelta(seconds=COMPLETE_LEASE_SECONDS))
         parts = [{"partNumber": n, "size": held[n]["size"], "etag": held[n]["etag"]} for n in sorted(claimed)]
-        if not ledger.take_for_completion(upload, lease, parts, iso(self._now())):
+        if not ledger.take_for_completion(upload, lease, parts, iso(self._now()), measured):
             return self._lost_the_race(upload, claimed)
         # 4. S3 assembles the object (one version), which starts the pipeline through Ingest.
         version_id = self.multipart.assemble(upload.key, upload.s3_upload_id, held, list(claimed),
@@ -232,10 +366,29 @@ class Uploads:
         # 5. The ledger says completed (if this call still holds the lease), and the asset uploaded.
         finished = iso(self._now())
         if ledger.finish_completion(upload, lease, head.get("VersionId"), finished, self._purge_at()):
+            if measured:
+                assets.record_source_size(upload.asset_id, size)
             assets.move(upload.asset_id, AssetStatus.UPLOADED, now=finished, only_from=(AssetStatus.UPLOADING,))
         else:  # this call outlived its lease and another complete finished the job
             upload.refresh(consistent_read=True)
         return completed_view(upload)
+
+    def _check_client_may_send(self, upload: UploadModel, fetched: bool = False) -> None:
+        """Parts and complete are the client's only in the multipart modes."""
+        mode = upload_mode(upload.mode)
+        if mode.single:
+            raise Conflict("this upload is one request: the object's arrival completes it", code="SingleRequest")
+        if mode == UploadMode.URL and not fetched:
+            raise Conflict("the server fetches this upload from its URL; nothing to send", code="UploadFromUrl")
+
+    def _measure(self, upload: UploadModel, claimed: dict[int, str], held: HeldParts) -> tuple[int, int, int]:
+        """The plan of an upload whose size was never declared, from what S3 holds; past the limit the
+        upload ends here (parts freed, asset failed), as a declared one would have been refused."""
+        try:
+            return plan_from_held(claimed, held, int(upload.max_size or self.limits.max_upload_bytes))
+        except UploadTooLarge as error:
+            self.give_up(upload, error)
+            raise
 
     def _lost_the_race(self, upload: UploadModel, claimed: dict[int, str]) -> dict[str, Any]:
         """Another complete took the upload first, or it ended meanwhile: answer as things stand."""
@@ -284,7 +437,7 @@ class Uploads:
         if upload.status == UploadStatus.ABORTED:
             return  # DELETE is idempotent
         upload = require_uploading(self._expire_if_due(upload))
-        self.multipart.abort(upload.key, upload.s3_upload_id)
+        self._free(upload)
         now = iso(self._now())
         if not self._end(upload, UploadStatus.ABORTED, now):
             raise Conflict("the upload completed while aborting", code="UploadCompleted")
@@ -304,7 +457,7 @@ class Uploads:
         now = iso(self._now())
         if upload.status != UploadStatus.UPLOADING or upload.expires_at > now:
             return upload
-        self.multipart.abort(upload.key, upload.s3_upload_id)
+        self._free(upload)
         if not self._end(upload, UploadStatus.EXPIRED, now):
             upload.refresh(consistent_read=True)
             return upload
@@ -323,6 +476,11 @@ class Uploads:
 
     # -- the ledger ------------------------------------------------------------------------------
 
+    def _free(self, upload: UploadModel) -> None:
+        """Abort the S3 multipart upload, if it has one (a single request's URL just lapses)."""
+        if upload.s3_upload_id:
+            self.multipart.abort(upload.key, upload.s3_upload_id)
+
     def _owned(self, owner_id: str, upload_id: str) -> UploadModel:
         return owned_record(UploadModel, owner_id, upload_id, "UploadNotFound")
 
@@ -339,8 +497,14 @@ class Uploads:
     # -- answers ---------------------------------------------------------------------------------
 
     def _part_url(self, upload: UploadModel, number: int, checksum: str | None = None) -> dict[str, Any]:
-        length = part_length(number, int(upload.size), int(upload.part_size))
+        """A part's URL, its exact length signed in when the upload has a plan (not Companion's: the
+        client's chunk size is its own; complete holds the parts to the limit)."""
         seconds = self.limits.part_url_seconds
+        if upload.size is None:
+            url, headers = self.multipart.part_url(upload.key, upload.s3_upload_id, number, None, seconds, None)
+            return {"partNumber": number, "url": url, "headers": headers,
+                    "expiresAt": iso(self._now() + timedelta(seconds=seconds))}  # fmt: skip
+        length = part_length(number, int(upload.size), int(upload.part_size))
         url, headers = self.multipart.part_url(upload.key, upload.s3_upload_id, number, length, seconds, checksum)
         return {
             "partNumber": number,
@@ -350,3 +514,11 @@ class Uploads:
             "expiresAt": iso(self._now() + timedelta(seconds=seconds)),
             "headers": headers,
         }
+
+    def companion_part_urls(self, owner_id: str, upload_id: str, numbers: list[int]) -> list[dict[str, Any]]:
+        """URLs for the parts Uppy's Companion client asks for, one by one or in a batch."""
+        upload = self._active(owner_id, upload_id)
+        if upload_mode(upload.mode) != UploadMode.COMPANION:
+            raise Conflict("this upload was not started through the Companion routes", code="NotCompanionUpload")
+        check_part_numbers(self.limits.max_parts, numbers)
+        return [self._part_url(upload, number) for number in numbers]

@@ -7,7 +7,7 @@ from typing import Any
 from reelstack.errors import Conflict
 from reelstack.store import assets
 from reelstack.store.records import UploadModel
-from reelstack.store.states import UploadStatus, reported
+from reelstack.store.states import UploadStatus, reported, upload_mode
 
 
 def require_uploading(upload: UploadModel) -> UploadModel:
@@ -30,12 +30,19 @@ def upload_summary(upload: UploadModel) -> dict[str, Any]:
         "uploadId": upload.upload_id,
         "assetId": upload.asset_id,
         "status": reported(upload.status),
-        "size": int(upload.size),
-        "partSize": int(upload.part_size),
-        "partCount": int(upload.part_count),
+        # null until the bytes are in when the client never said (Uppy's Companion client)
+        "size": _whole(upload.size),
+        "partSize": _whole(upload.part_size),
+        "partCount": _whole(upload.part_count),
         "expiresAt": upload.expires_at,
         "checksumAlgorithm": "SHA256" if upload.part_checksums else None,
+        "key": upload.key,  # the object's key, decided by the server (Uppy wants one)
+        "mode": upload_mode(upload.mode).value,
     }
+
+
+def _whole(number: float | None) -> int | None:
+    return None if number is None else int(number)
 
 
 def completed_view(upload: UploadModel) -> dict[str, Any]:

@@ -4,7 +4,6 @@ outputs. The integration tests send a representative part of it through the loca
 
 from __future__ import annotations
 
-import math
 import re
 import subprocess
 from dataclasses import replace
@@ -27,6 +26,7 @@ from tests.media_cases import (
     mean_volume,
     playlist_probe,
     probe,
+    rgb_psnr,
     source_facts,
 )
 
@@ -217,12 +217,6 @@ def _psnr_ssim(distorted: Path, reference: Path, *extra: str) -> tuple[float, fl
     )
 
 
-def _rgb_psnr(first: Image.Image, second: Image.Image) -> float:
-    difference = ImageStat.Stat(ImageChops.difference(first.convert("RGB"), second.convert("RGB")))
-    mse = sum(value**2 for value in difference.rms) / 3
-    return 10 * math.log10(255**2 / max(mse, 1e-9))
-
-
 @pytest.mark.parametrize("transfer", ["hlg", "pq"])
 def test_hdr_comes_out_close_to_the_sdr_picture_it_was_made_from(transfer: str, tmp_path: Path) -> None:
     """The same test pattern as SDR BT.709 and as HDR (zscale, reference white at 203 nits, as phones
@@ -254,7 +248,7 @@ def test_hdr_comes_out_close_to_the_sdr_picture_it_was_made_from(transfer: str, 
         subprocess.run([test_media.ffmpeg(), "-v", "error", "-y", "-i", str(sdr), "-ss", "0.2", "-frames:v", "1",
                         str(reference)], check=True)  # fmt: skip
         with Image.open(work / "thumbnails" / "poster.jpg") as poster, Image.open(reference) as frame:
-            poster_psnr = _rgb_psnr(poster, frame.resize(poster.size))
+            poster_psnr = rgb_psnr(poster, frame.resize(poster.size))
         results[name] = (psnr, ssim, poster_psnr, media.dynamic_range)
     psnr, ssim, poster_psnr, dynamic_range = results["hdr"]
     assert dynamic_range == transfer

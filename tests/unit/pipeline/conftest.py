@@ -30,9 +30,10 @@ def long_pipeline(aws: None, setenv: Callable[..., None], tmp_path: Path) -> dic
 
 
 def uploaded_clip(
-    setenv: Callable[..., None], tmp_path: Path, seconds: float = 2, clip: Path | None = None
+    setenv: Callable[..., None], tmp_path: Path, seconds: float = 2, clip: Path | None = None, **declared: Any
 ) -> dict[str, Any]:
-    """A declared and completed upload of ``clip`` (default: a generated 320x180 clip of ``seconds``)."""
+    """A declared and completed upload of ``clip`` (default: a generated 320x180 clip of ``seconds``);
+    ``declared``: more of POST /uploads' body (``downloads=[...]``)."""
     sns = boto3.client("sns")
     topic = sns.create_topic(Name="unit-events")["TopicArn"]
     queue = boto3.client("sqs").create_queue(QueueName="unit-events")["QueueUrl"]
@@ -45,12 +46,13 @@ def uploaded_clip(
         definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
         roleArn="arn:aws:iam::123456789012:role/unit",
     )["stateMachineArn"]
-    setenv(EVENTS_TOPIC_ARN=topic, STATE_MACHINE_ARN=machine)
+    setenv(EVENTS_TOPIC_ARN=topic, STATE_MACHINE_ARN=machine, DERIVE_STATE_MACHINE_ARN=machine)
     clip = clip or test_media.generate_clip(tmp_path / "clip.mp4", seconds=seconds, width=320, height=180)
     data = clip.read_bytes()
     uploads = Uploads()
     content_type = "audio/mp4" if clip.suffix == ".m4a" else "video/mp4"
-    created = uploads.create("alice", CreateUpload(filename=clip.name, size=len(data), contentType=content_type))
+    declaration = CreateUpload(filename=clip.name, size=len(data), contentType=content_type, **declared)
+    created = uploads.create("alice", declaration)
     upload = UploadModel.get(created["uploadId"])
     part = boto3.client("s3").upload_part(
         Bucket=UPLOAD_BUCKET, Key=upload.key, UploadId=upload.s3_upload_id, PartNumber=1, Body=data

@@ -13,7 +13,7 @@ from reelstack.media.probe import MediaInfo
 from reelstack.pipeline.job import Job, Source
 from reelstack_cli.settings import CHECKOUT
 
-STEPS = ("probe", "plan", "transcode", "thumbnails", "previews", "publish")
+STEPS = ("probe", "plan", "transcode", "publish")  # the Derive step's samples: tests/unit/test_derivatives.py
 
 
 def _keys(value: Any) -> list[str]:

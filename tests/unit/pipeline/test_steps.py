@@ -31,29 +31,26 @@ def test_the_steps_turn_the_clip_into_a_ready_asset(pipeline: dict[str, Any]) ->
 
     plan = load_handler("plan")(job_event("plan/job-with-media.json", pipeline, media=media_info), None)
     assert [rendition["name"] for rendition in plan["renditions"]] == ["180p"]
+    # Made beside the ladder by name (the Map's items); no download was asked for.
+    assert plan["derivatives"] == {"fromSource": ["thumbnails", "previews"], "fromLadder": []}
 
     hls = load_handler("transcode")(
         job_event("transcode/job-with-plan.json", pipeline, media=media_info, plan=plan), None
     )
-    thumbs = load_handler("thumbnails")(
-        job_event("thumbnails/job-with-plan.json", pipeline, media=media_info, plan=plan), None
-    )
-    made = load_handler("previews")(
-        job_event("previews/job-with-plan.json", pipeline, media=media_info, plan=plan), None
-    )
+    thumbs = load_handler("derive")(job_event("derive/thumbnails.json", pipeline, media=media_info), None)
+    made = load_handler("derive")(job_event("derive/previews.json", pipeline, media=media_info), None)
     keys = {item["Key"] for item in boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)["Contents"]}
     assert hls["master"] in keys and thumbs["poster"] in keys and thumbs["storyboard"]["vtt"] in keys
     assert made["video"] in keys and made["animated"] in keys
     assert made["bytes"]["preview.mp4"] < ffmpeg.PREVIEW_MAX_BYTES
     assert any(key.endswith(".m4s") for key in keys)
 
-    pictures = {"thumbnails": thumbs, "previews": made}
     done = job_event(
         "publish/job-with-outputs.json",
         pipeline,
         media=media_info,
         plan=plan,
-        outputs={"hls": hls, "pictures": pictures},
+        outputs={"hls": hls, "derived": [thumbs, made]},
     )
     assert load_handler("publish")(done, None)["announced"] is True
     assert load_handler("publish")(done, None)["announced"] is False  # a retried Publish says nothing twice
@@ -67,7 +64,7 @@ def test_the_steps_turn_the_clip_into_a_ready_asset(pipeline: dict[str, Any]) ->
     # Late repeats never take a playing video away: a step that uploads again after Publish keeps
     # its outputs, and a failure reported after Publish (a lost answer, then the Catch) removes nothing.
     before = boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET)["KeyCount"]
-    load_handler("thumbnails")(job_event("thumbnails/job-with-plan.json", pipeline, media=media_info, plan=plan), None)
+    load_handler("derive")(job_event("derive/thumbnails.json", pipeline, media=media_info), None)
     outcome = record_failure(asset.asset_id, "alice", "PipelineError", "a failure reported late")
     assert (outcome["removedObjects"], outcome["announced"]) == (0, False)
     assert AssetModel.get(asset.asset_id).status == "ready"

@@ -5,6 +5,8 @@ concept; this package's namespace is what the rest of the pipeline uses.
 - ``picture``: the one picture filter (colour, range, HDR tone mapping, deinterlacing) and sizes.
 - ``encode``: the HLS ladder in one process, a chunk of it, the audio of chunked video.
 - ``thumbnails``: the poster and the storyboard with its WebVTT; ``previews``: the MP4 and WebP.
+- ``pictures``: a frame or a short animation from a rendition's segments (on demand, the cover).
+- ``remux``: downloads, a rendition's segments into one MP4 by stream copy.
 - ``runner``: running a tool (timeouts, a watcher, priority); ``reasons``: stderr -> a named error.
 """
 
@@ -30,6 +32,7 @@ from reelstack.media.ffmpeg.hardened import (
     probe_command,
 )
 from reelstack.media.ffmpeg.picture import BT709_TAGS, Target, fit, picture_filter
+from reelstack.media.ffmpeg.pictures import FITS, animated_clip_command, still_command
 from reelstack.media.ffmpeg.previews import (
     ANIMATED_SECONDS,
     PREVIEW_MAX_BYTES,
@@ -39,6 +42,7 @@ from reelstack.media.ffmpeg.previews import (
     preview_window,
 )
 from reelstack.media.ffmpeg.reasons import damaged_frames, explain
+from reelstack.media.ffmpeg.remux import remux_command
 from reelstack.media.ffmpeg.runner import Completed, read_header, run
 from reelstack.media.ffmpeg.thumbnails import (
     POSTER_LONG_SIDE,
@@ -50,12 +54,46 @@ from reelstack.media.ffmpeg.thumbnails import (
 from reelstack.media.toolchain import find_binary
 
 __all__ = [
-    "ANIMATED_SECONDS", "AUDIO_SAMPLE_RATE", "BT709_TAGS", "DECODE_LIMITS", "POSTER_LONG_SIDE",
-    "PREVIEW_MAX_BYTES", "PREVIEW_SECONDS", "REMOTE_PROTOCOLS", "SAFE_INPUT", "SHORT_SEGMENTS_WINDOW",
-    "SHORT_SEGMENT_SECONDS", "X264_PRESET", "X264_PRESET_BELOW_COPY", "Completed", "Source", "Storyboard",
-    "Target", "animated_command", "audio_command", "damaged_frames", "explain", "ffmpeg_command", "find_binary",
-    "fit", "input_arguments", "measure_command", "packet_scan_command", "picture_filter", "plan_storyboard",
-    "poster_command", "preview_command", "preview_window", "probe_command", "read_header", "run", "segment_stem",
+    "ANIMATED_SECONDS",
+    "AUDIO_SAMPLE_RATE",
+    "BT709_TAGS",
+    "DECODE_LIMITS",
+    "FITS",
+    "POSTER_LONG_SIDE",
+    "PREVIEW_MAX_BYTES",
+    "PREVIEW_SECONDS",
+    "REMOTE_PROTOCOLS",
+    "SAFE_INPUT",
+    "SHORT_SEGMENTS_WINDOW",
+    "SHORT_SEGMENT_SECONDS",
+    "X264_PRESET",
+    "X264_PRESET_BELOW_COPY",
+    "Completed",
+    "Source",
+    "Storyboard",
+    "Target",
+    "animated_clip_command",
+    "animated_command",
+    "audio_command",
+    "damaged_frames",
+    "explain",
+    "ffmpeg_command",
+    "find_binary",
+    "fit",
+    "input_arguments",
+    "measure_command",
+    "packet_scan_command",
+    "picture_filter",
+    "plan_storyboard",
+    "poster_command",
+    "preview_command",
+    "preview_window",
+    "probe_command",
+    "read_header",
+    "remux_command",
+    "run",
+    "segment_stem",
+    "still_command",
     "storyboard_command",
     "transcode_command",
 ]  # fmt: skip
