@@ -16,10 +16,12 @@ from typing import Any, Literal
 from chalice.app import Chalice, CORSConfig, Response
 
 from reelstack import aws, derivatives, library, sharing
+from reelstack.derivatives import captions
 from reelstack.api import pictures, playback, share, throttle
 from reelstack.api.auth import owner_of
 from reelstack.api.health import health
 from reelstack.bodies import (
+    AddTrack,
     AssetChanges,
     CompanionComplete,
     CompanionCreate,
@@ -45,7 +47,6 @@ from reelstack.uploads.service import Uploads
 from reelstack.webhooks import deliveries, endpoints
 from reelstack_draw.diagram import render_svg
 
-HLS_TYPE = "application/vnd.apple.mpegurl"
 WEB_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript", "css": "text/css"}
 app = Chalice(app_name="reelstack-api")
 app.api.cors = CORSConfig(
@@ -275,6 +276,16 @@ def request_downloads(owner: str, asset_id: str) -> dict[str, Any]:
     return asset_view(asset, playback_url())
 
 
+@route("/assets/{asset_id}/tracks", "POST", status=201)
+def add_track(owner: str, asset_id: str) -> dict[str, Any]:
+    return captions.add_track(owner, asset_id, lambda: body(AddTrack))
+
+
+@route("/assets/{asset_id}/tracks/{track_id}", "DELETE", status=204)
+def delete_track(owner: str, asset_id: str, track_id: str) -> None:
+    captions.delete_track(owner, asset_id, track_id)
+
+
 @route("/assets/{asset_id}/playback", "GET")
 def start_playback(caller: str, asset_id: str) -> dict[str, Any]:
     return playback.start(caller, asset_id, f"{api_base()}/playback")
@@ -299,7 +310,7 @@ def served(answer: playback.Served) -> Response:
     headers = {"Cache-Control": answer.cache_control}
     if answer.location:
         return Response("", status_code=302, headers={**headers, "Location": answer.location})
-    return Response(answer.body, headers={**headers, "Content-Type": HLS_TYPE})
+    return Response(answer.body, headers={**headers, "Content-Type": answer.content_type})
 
 
 @route("/playback/{token}/master.m3u8", "GET", public=True)

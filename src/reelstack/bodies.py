@@ -240,6 +240,43 @@ class RequestDownloads(_Body):
     names: Annotated[list[DownloadName], Field(min_length=1, max_length=10, description=DOWNLOADS_DESCRIPTION)]
 
 
+def _one_of_content_or_filename(schema: dict[str, Any]) -> None:
+    _optional_not_null(schema)
+    schema["oneOf"] = [{"required": ["content"]}, {"required": ["filename"]}]
+
+
+class AddTrack(_Body):
+    """POST /assets/{id}/tracks: a caption file, given inline (``content``, UTF-8 text) or sent afterwards
+    with the presigned PUT the answer carries (``filename``, bytes in any encoding)."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of_content_or_filename)
+
+    language_code: Annotated[str, Field(alias="languageCode", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$",
+                                        description="BCP 47: en, fr, pt-BR (ISO 639-2 codes become 639-1)")]  # fmt: skip
+    name: Annotated[str, Field(min_length=1, max_length=100)] | SkipJsonSchema[None] = Field(
+        default=None, description="What players' menus show; the language's name by default"
+    )
+    kind: Literal["subtitles", "captions"] | SkipJsonSchema[None] = Field(
+        default=None, description="captions also describe sounds (for deaf viewers); subtitles by default"
+    )
+    content: Annotated[str, Field(min_length=1, max_length=1024 * 1024)] | SkipJsonSchema[None] = Field(
+        default=None, description="SRT or WebVTT text, at most 1 MiB"
+    )
+    filename: Annotated[str, Field(min_length=1, max_length=255)] | SkipJsonSchema[None] = Field(
+        default=None, description="Display only: the answer's uploadUrl takes the file (any encoding, at most 2 MiB)"
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AddTrack:
+        sent = [name for name in ("content", "filename") if name in self.model_fields_set]
+        if len(sent) != 1 or getattr(self, sent[0]) is None:
+            raise ValueError("send either content (the captions) or filename (then PUT the file), not both or neither")
+        for name in ("name", "kind"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
 # APNs device tokens are 32 bytes of hex today (Apple allows them to grow); FCM registration tokens
 # are opaque text of letters, digits and ``_:-`` (about 160 characters today).
 _TOKEN_SHAPES = {"apns": re.compile(r"^[0-9a-fA-F]{64,200}$"), "fcm": re.compile(r"^[A-Za-z0-9_:\-]{32,4096}$")}

@@ -315,6 +315,25 @@ def generate_clip(
     return make_clip(path, replace(clip, container=path.suffix.lstrip(".") or "mp4"))
 
 
+def add_subtitles(video: Path, path: Path, tracks: list[tuple[str, str, str | None]], codec: str = "srt") -> Path:
+    """``video`` with text subtitle tracks muxed in by stream copy, each ``(SRT text, ISO 639-2
+    language, title or None)``; ``codec``: srt or ass (Matroska), mov_text (MP4), webvtt (WebM)."""
+    arguments = ["-i", str(video)]
+    for index, (text, _, _) in enumerate(tracks):
+        srt = path.with_name(f"{path.stem}.{index}.srt")
+        srt.write_text(text, encoding="utf-8")
+        arguments += ["-i", str(srt)]
+    arguments += ["-map", "0"]
+    for index in range(len(tracks)):
+        arguments += ["-map", f"{index + 1}:0"]
+    arguments += ["-c", "copy", "-c:s", codec]
+    for index, (_, language, title) in enumerate(tracks):
+        arguments += [f"-metadata:s:s:{index}", f"language={language}"]
+        if title:
+            arguments += [f"-metadata:s:s:{index}", f"title={title}"]
+    return _run(arguments, path)
+
+
 _AUDIO_FILES = {".m4a": "aac", ".mp3": "libmp3lame", ".wav": "pcm_s16le", ".flac": "flac", ".ogg": "libopus"}
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from reelstack import aws, errors
 from reelstack.config import deployment
-from reelstack.derivatives import cover, downloads, pictures, previews, thumbnails
+from reelstack.derivatives import captions, cover, downloads, pictures, previews, thumbnails
 from reelstack.derivatives.recipe import Derivative, Needs, State
 from reelstack.errors import Conflict, InvalidInput, ReelstackError, ServiceUnavailable, code_and_message
 from reelstack.pipeline.failures import failure_from_state_error
@@ -25,7 +25,7 @@ from reelstack.store.views import plain
 
 REGISTRY: dict[str, Derivative] = {
     derivative.name: derivative
-    for module in (thumbnails, previews, downloads, cover, pictures)
+    for module in (thumbnails, previews, downloads, cover, pictures, captions)
     for derivative in module.DERIVATIVES
 }
 DOWNLOADS = tuple(name for name, derivative in REGISTRY.items() if derivative.view_field == "downloads")
@@ -55,7 +55,7 @@ def plan(job: Job) -> dict[str, list[str]]:
     media = job.described()
     applies = {name for name, d in REGISTRY.items() if d.refusal(media.has_video, media.has_audio) is None}
     from_source = [name for name, d in REGISTRY.items() if d.needs is Needs.SOURCE and not d.requested
-                   and name in applies]  # fmt: skip
+                   and name in applies and d.wanted(media)]  # fmt: skip
     asset = assets.read_consistent(job.asset_id)
     asked = _asked(plain(asset.downloads if asset else None))
     for name in asked - applies:

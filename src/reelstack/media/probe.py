@@ -27,7 +27,7 @@ from reelstack.media.limits import (
     rotation_of,
 )
 from reelstack.media.packets import StreamPackets, keyframe_gap
-from reelstack.media.tracks import AudioTrack, describe_track
+from reelstack.media.tracks import AudioTrack, SubtitleTrack, describe_subtitle, describe_track
 from reelstack.wire import as_wire, known_fields
 
 IMAGE_CODECS = frozenset({"png", "mjpeg", "jpeg2000", "bmp", "gif", "webp", "tiff", "apng", "heif", "av1_image"})
@@ -74,6 +74,8 @@ class MediaInfo:
     audio_bitrate: int = 0
     # Every audio stream, in the file's order (the chosen one is ``default``): reelstack.media.tracks.
     audio_tracks: list[AudioTrack] = field(default_factory=list)
+    # Every subtitle stream, text or pictures, in the file's order (reelstack.derivatives.captions).
+    subtitle_tracks: list[SubtitleTrack] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The job's ``media`` (camelCase); the asset keeps :meth:`contract_view` instead."""
@@ -82,7 +84,8 @@ class MediaInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MediaInfo:
         tracks = [AudioTrack(**known_fields(AudioTrack, track)) for track in data.get("audioTracks") or []]
-        return cls(**{**known_fields(cls, data), "audio_tracks": tracks})
+        subtitles = [SubtitleTrack(**known_fields(SubtitleTrack, track)) for track in data.get("subtitleTracks") or []]
+        return cls(**{**known_fields(cls, data), "audio_tracks": tracks, "subtitle_tracks": subtitles})
 
     @property
     def fps(self) -> Fraction:
@@ -239,6 +242,7 @@ def describe(probe: dict[str, Any], packets: dict[int, StreamPackets], limits: M
         "bitrate": int(float(file_format.get("bit_rate") or 0)),
         "audio_streams": len(audios),
         "audio_tracks": [describe_track(stream, stream is audio) for stream in audios],
+        "subtitle_tracks": [describe_subtitle(s) for s in streams if s.get("codec_type") == "subtitle"],
     }
     if audio is not None:
         info.update(_describe_audio(audio, int(audio.get("index", streams.index(audio)))))

@@ -70,6 +70,18 @@ def get_text(key: str) -> str | None:
         raise
 
 
+def get_bytes(key: str, bucket: str | None = None) -> bytes | None:
+    """A small object (an init segment, a caption file) of the media bucket, or ``bucket``; None if
+    there is none."""
+    try:
+        body = aws.client("s3").get_object(Bucket=bucket or deployment().media_bucket, Key=key)["Body"]
+    except ClientError as error:
+        if aws.error_code(error) in ("NoSuchKey", "404"):
+            return None
+        raise
+    return body.read()
+
+
 def exists(key: str) -> bool:
     """Whether the media bucket holds ``key``."""
     try:

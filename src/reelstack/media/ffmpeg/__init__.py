@@ -6,6 +6,7 @@ concept; this package's namespace is what the rest of the pipeline uses.
 - ``encode``: the HLS ladder in one process, a chunk of it, the audio of chunked video.
 - ``thumbnails``: the poster and the storyboard with its WebVTT; ``previews``: the MP4 and WebP.
 - ``pictures``: a frame or a short animation from a rendition's segments (on demand, the cover).
+- ``subtitles``: the source's text subtitle tracks as WebVTT files.
 - ``remux``: downloads, a rendition's segments into one MP4 by stream copy.
 - ``runner``: running a tool (timeouts, a watcher, priority); ``reasons``: stderr -> a named error.
 """
@@ -43,6 +44,7 @@ from reelstack.media.ffmpeg.previews import (
 from reelstack.media.ffmpeg.reasons import damaged_frames, explain
 from reelstack.media.ffmpeg.remux import remux_command
 from reelstack.media.ffmpeg.runner import Completed, read_header, run
+from reelstack.media.ffmpeg.subtitles import subtitles_command
 from reelstack.media.ffmpeg.thumbnails import (
     POSTER_LONG_SIDE,
     Storyboard,
@@ -93,5 +95,6 @@ __all__ = [
     "run",
     "still_command",
     "storyboard_command",
+    "subtitles_command",
     "transcode_command",
 ]  # fmt: skip
