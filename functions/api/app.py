@@ -16,7 +16,6 @@ from typing import Any, Literal
 from chalice.app import Chalice, CORSConfig, Response
 
 from reelstack import aws, derivatives, library, sharing
-from reelstack.derivatives import captions
 from reelstack.api import pictures, playback, share, throttle
 from reelstack.api.auth import owner_of
 from reelstack.api.health import health
@@ -36,6 +35,7 @@ from reelstack.bodies import (
     parse_create_upload,
 )
 from reelstack.config import deployment
+from reelstack.derivatives import captions
 from reelstack.errors import NotFound, ReelstackError, error_body
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
 from reelstack.pipeline.execution import execution_states

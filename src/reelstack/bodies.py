@@ -251,8 +251,14 @@ class AddTrack(_Body):
 
     model_config = ConfigDict(json_schema_extra=_one_of_content_or_filename)
 
-    language_code: Annotated[str, Field(alias="languageCode", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$",
-                                        description="BCP 47: en, fr, pt-BR (ISO 639-2 codes become 639-1)")]  # fmt: skip
+    language_code: Annotated[
+        str,
+        Field(
+            alias="languageCode",
+            pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$",
+            description="BCP 47: en, fr, pt-BR (ISO 639-2 codes become 639-1)",
+        ),
+    ]
     name: Annotated[str, Field(min_length=1, max_length=100)] | SkipJsonSchema[None] = Field(
         default=None, description="What players' menus show; the language's name by default"
     )

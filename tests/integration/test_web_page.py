@@ -303,8 +303,10 @@ def add_tracks_after_ready(api: ApiClient, asset_id: str) -> None:
     """An SRT in Latin-1 sent to its upload URL (read when it arrives) and a WebVTT given inline."""
     german = api.post(f"/assets/{asset_id}/tracks", {"languageCode": "de", "filename": "film.de.srt"})
     assert urllib3.request("PUT", german["uploadUrl"], body=LATIN_1_SRT).status == 200
-    spanish = api.post(f"/assets/{asset_id}/tracks",
-                       {"languageCode": "es", "content": "WEBVTT\n\n00:01.000 --> 00:04.000\n<i>Hola</i>\n"})
+    spanish = api.post(
+        f"/assets/{asset_id}/tracks",
+        {"languageCode": "es", "content": "WEBVTT\n\n00:01.000 --> 00:04.000\n<i>Hola</i>\n"},
+    )
     assert spanish["status"] == "ready"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -12,13 +12,14 @@ import boto3
 import pytest
 
 from reelstack.derivatives import captions
+from reelstack.media import captions as captions_format
 from reelstack.store.keys import CaptionUploadKey, MediaKeys
 from reelstack.store.records import AssetModel
 from reelstack_cli import media as test_media
 from tests.unit.conftest import MEDIA_BUCKET, UPLOAD_BUCKET, call, load_event, load_handler
 from tests.unit.pipeline.conftest import job_event, uploaded_clip
 
-MASTER = '#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-STREAM-INF:BANDWIDTH=1000,RESOLUTION=320x180\n180p/index.m3u8\n'
+MASTER = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-STREAM-INF:BANDWIDTH=1000,RESOLUTION=320x180\n180p/index.m3u8\n"
 LATIN_1_SRT = "1\n00:00:01,000 --> 00:00:02,000\nÇa déménage à Noël\n\n2\n00:00:13,000 --> 00:00:20,000\nfin\n"
 
 
@@ -76,8 +77,8 @@ def test_bad_captions_get_a_sentence_and_nothing_is_kept(ready: str) -> None:
                           ("\x00\x01binary", "NotCaptions")):  # fmt: skip
         status, body = add(ready, languageCode="en", content=content)
         assert (status, body["error"]["code"]) == (400, code), body
-    assert "after its end at 00:00:14.000" in add(ready, languageCode="en", content="10:00:00.000 --> 10:00:01.000\nx")[1][
-        "error"]["message"]  # fmt: skip
+    late = add(ready, languageCode="en", content="10:00:00.000 --> 10:00:01.000\nx")[1]
+    assert "after its end at 00:00:14.000" in late["error"]["message"]
     assert add(ready, languageCode="english!", content="x")[0] == 400
     assert add(ready, languageCode="en", content="x", filename="x.srt")[1]["error"]["code"] == "InvalidField"
     assert AssetModel.get(ready).text_tracks is None
@@ -160,7 +161,8 @@ def test_ready_text_tracks_are_subtitle_renditions_of_the_next_master_loaded(rea
     playlist = served("media-playlist", token=token, rendition=english["trackId"])
     assert playlist["body"].count("#EXTINF:6.000,") == 2 and "#EXTINF:2.000,\nsegment_00002.vtt" in playlist["body"]
     for index in (0, 1):  # the cue spans the cut at 6 s: in both segments
-        answer = served("playback-segment", token=token, rendition=english["trackId"], segment=f"segment_0000{index}.vtt")
+        name = f"segment_0000{index}.vtt"
+        answer = served("playback-segment", token=token, rendition=english["trackId"], segment=name)
         assert answer["statusCode"] == 200 and answer["headers"]["Content-Type"].startswith("text/vtt")
         assert answer["body"].startswith("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:90000,LOCAL:00:00:00.000\n\n")
         assert "00:00:05.500 --> 00:00:07.000\nacross the cut" in answer["body"]
@@ -190,7 +192,9 @@ def test_a_track_added_before_the_video_is_probed_is_cut_when_played(ready: str,
     assert playlist.count("segment_") == 3
 
 
-ENGLISH_SRT = "1\n00:00:00,500 --> 00:00:01,200\n<font color=red>Hello</font>\n\n2\n00:00:01,200 --> 00:00:05,000\nover\n"
+ENGLISH_SRT = (
+    "1\n00:00:00,500 --> 00:00:01,200\n<font color=red>Hello</font>\n\n2\n00:00:01,200 --> 00:00:05,000\nover\n"
+)
 FRENCH_SRT = "1\n00:00:00,500 --> 00:00:01,200\nBonjour\n"
 
 
@@ -201,13 +205,15 @@ def test_the_sources_text_subtitles_become_tracks_played_on_the_segments_timelin
     titles, made beside the ladder; once the asset is ready the master offers both, each segment on
     the timeline its fMP4 segments start on (measured at Publish)."""
     video = test_media.generate_clip(tmp_path / "clip.mp4", seconds=2, width=320, height=180)
-    film = test_media.add_subtitles(video, tmp_path / "film.mkv", [(ENGLISH_SRT, "eng", None),
-                                                                   (FRENCH_SRT, "fre", "Français (France)")])  # fmt: skip
+    tracks = [(ENGLISH_SRT, "eng", None), (FRENCH_SRT, "fre", "Français (France)")]
+    film = test_media.add_subtitles(video, tmp_path / "film.mkv", tracks)
     pipeline = uploaded_clip(setenv, tmp_path, clip=film)
     setenv(PLAYBACK_SECRET="p" * 32)
     media = load_handler("probe")(job_event("probe/job.json", pipeline), None)
-    assert [(track["codec"], track["language"]) for track in media["subtitleTracks"]] == [("subrip", "en"),
-                                                                                          ("subrip", "fr")]
+    assert [(track["codec"], track["language"]) for track in media["subtitleTracks"]] == [
+        ("subrip", "en"),
+        ("subrip", "fr"),
+    ]
     plan = load_handler("plan")(job_event("plan/job-with-media.json", pipeline, media=media), None)
     assert "captions" in plan["derivatives"]["fromSource"]
     made = load_handler("derive")(job_event("derive/captions.json", pipeline, media=media), None)
@@ -230,7 +236,8 @@ def test_the_sources_text_subtitles_become_tracks_played_on_the_segments_timelin
     segment = served("playback-segment", token=token, rendition=english["trackId"], segment="segment_00000.vtt")
     assert f"X-TIMESTAMP-MAP=MPEGTS:{round(timeline * 90000)},LOCAL:00:00:00.000" in segment["body"]
     assert "00:00:00.500 --> 00:00:01.200\nHello\n" in segment["body"]
-    assert "00:00:01.200 --> 00:00:02.000\nover" in segment["body"]  # cut at the video's end
+    end = captions_format.timestamp(media["durationSeconds"])
+    assert f"00:00:01.200 --> {end}\nover" in segment["body"]  # cut at the video's end (its sound's, 2.021 s)
 
 
 def test_bitmap_subtitles_are_left_out_with_a_warning_that_says_so(aws: None, setenv: Callable[..., None],

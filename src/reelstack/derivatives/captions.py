@@ -215,8 +215,12 @@ class EmbeddedCaptions(Derivative):
                         made.append((track, captions.read_captions((out / f"{track.stream}.vtt").read_bytes(),
                                                                    media.duration_seconds)))  # fmt: skip
                     except InvalidCaptions as error:
-                        warnings.append({"code": self.warning,
-                                         "message": f"the subtitle track {track.label} was left out: {error.message}"})
+                        warnings.append(
+                            {
+                                "code": self.warning,
+                                "message": f"the subtitle track {track.label} was left out: {error.message}",
+                            }
+                        )
                     (out / f"{track.stream}.vtt").unlink()  # only the clean WebVTT is kept, below
                 return render.Made()
 

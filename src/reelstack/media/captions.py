@@ -313,11 +313,8 @@ def _timed(cues: list[Cue], duration_seconds: float | None, dropped: dict[str, i
     for cue in unique:
         after = bisect.bisect_right(starts, cue.start)
         following = starts[after] if after < len(starts) else math.inf
-        end = cue.end
-        if end <= cue.start:
-            end = min(cue.start + ZERO_LENGTH_SECONDS, following)
-        else:
-            end = min(end, following)  # runs into the next cue: ends where it begins
+        # Without length: shown until the next cue (at most 2 s); running into the next: ends where it begins.
+        end = min(cue.start + ZERO_LENGTH_SECONDS if cue.end <= cue.start else cue.end, following)
         if duration_seconds is not None:
             if cue.start >= duration_seconds:
                 dropped["after the end"] = dropped.get("after the end", 0) + 1
@@ -341,7 +338,6 @@ def stored_cues(text: str) -> list[Cue]:
             start, end = _seconds(found.groups()[0:4]), _seconds(found.groups()[4:8])
             cues.append(Cue(start or 0.0, end or 0.0, cue_text, found.group(9).strip()))
     return cues
-
 
 
 def segment_count(duration_seconds: float, seconds: int = SEGMENT_SECONDS) -> int:

@@ -229,8 +229,13 @@ def describe(probe: dict[str, Any], packets: dict[int, StreamPackets], limits: M
         if stream is not None:
             check_whole(stream, kind, packets_of(stream))
 
+    subtitles_end = max((p.end for s in streams if s.get("codec_type") == "subtitle"
+                         for p in [packets_of(s)] if p is not None and p.end is not None), default=0.0)  # fmt: skip
     duration = _duration(
-        file_format, videos + audios, [(stream, packets_of(stream)) for stream in (video, audio) if stream]
+        file_format,
+        videos + audios,
+        [(stream, packets_of(stream)) for stream in (video, audio) if stream],
+        subtitles_end,
     )
     check_length(duration, limits)  # what the packets hold
 
@@ -252,10 +257,15 @@ def describe(probe: dict[str, Any], packets: dict[int, StreamPackets], limits: M
 
 
 def _duration(
-    file_format: dict[str, Any], streams: list[dict[str, Any]], used: list[tuple[dict[str, Any], StreamPackets | None]]
+    file_format: dict[str, Any],
+    streams: list[dict[str, Any]],
+    used: list[tuple[dict[str, Any], StreamPackets | None]],
+    subtitles_end: float = 0.0,
 ) -> float:
     """How long the file plays: from its packets (the truth; a header may lie or, like a browser's
-    recording, say nothing), else from its header; Truncated when the packets stop well short of it."""
+    recording, say nothing), else from its header; Truncated when the packets stop well short of it.
+    A subtitle cue may end after the picture and sound (a last line over the credits): a header whose
+    one length counts it (Matroska) is whole."""
     header_duration = float(file_format.get("duration") or 0)
     if header_duration <= 0:
         header_duration = max((float(s.get("duration") or 0) for s in streams), default=0.0)
@@ -263,7 +273,8 @@ def _duration(
     scanned_duration = (max(end for _, end in spans) - min(start for start, _ in spans)) if spans else 0.0
     # Containers that keep one duration for the whole file (Matroska, MPEG-TS), not one per stream.
     per_file = not any(stream.get("duration") for stream, _ in used)
-    if per_file and header_duration > 1 and 0 < scanned_duration < header_duration * TRUNCATION_TOLERANCE - 0.1:
+    whole = max(scanned_duration, subtitles_end)
+    if per_file and header_duration > 1 and 0 < whole < header_duration * TRUNCATION_TOLERANCE - 0.1:
         raise cut_short(f"it stops at {scanned_duration:.1f} s of the {header_duration:.1f} s")
     duration = scanned_duration if scanned_duration > 0 else header_duration
     video, packets = used[0]

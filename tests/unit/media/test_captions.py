@@ -31,14 +31,14 @@ def cue_texts(result: captions.Captions) -> list[str]:
         (SRT.encode("utf-16-be"), "utf-16-be"),  # without one
         (SRT.encode("utf-16-le"), "utf-16-le"),
         (SRT.encode("latin-1"), "windows-1252"),
-        (SRT.replace("bien", "bien \u2019").encode("cp1252"), "windows-1252"),
+        (SRT.replace("bien.", "bien. \u2019").encode("cp1252"), "windows-1252"),  # a curly quote: 0x92
     ],
 )
 def test_every_encoding_reads_the_same_words(data: bytes, encoding: str) -> None:
     result = read_captions(data)
     assert result.encoding == encoding
     assert result.cues[0].text == "Bonjour, ça va ?"
-    assert result.cues[1].text.startswith("<i>Très</i> bien.")
+    assert result.cues[1].text in ("<i>Très</i> bien.", "<i>Très</i> bien. \u2019")
 
 
 def test_srt_becomes_webvtt() -> None:
@@ -66,7 +66,7 @@ def test_markup_is_limited_to_webvtt_spans_and_script_never_survives() -> None:
     text = (
         "1\n00:00:01,000 --> 00:00:02,000\n"
         '<script>alert("x")</script><font color="red">Red</font> <b>bold <i>both</b> open'
-        ' <img src=x onerror=alert(1)> &lt;script&gt; &amp; {\\an8}<c.yellow.bad!>note</c> <00:00:01.500>late\n'
+        " <img src=x onerror=alert(1)> &lt;script&gt; &amp; {\\an8}<c.yellow.bad!>note</c> <00:00:01.500>late\n"
     )
     [cue] = read_captions(text).cues
     assert cue.text == "Red <b>bold <i>both</i></b> open &lt;script&gt; &amp; <c.yellow>note</c> late"
@@ -115,7 +115,8 @@ def test_times_past_the_end_are_clipped_and_cues_after_it_dropped() -> None:
 
 
 def test_a_file_whose_every_cue_is_after_the_end_says_so() -> None:
-    with pytest.raises(InvalidCaptions, match="first starts at 10:00:00.000, after its end at 00:00:20.000") as error:
+    sentence = r"first starts at 10:00:00\.000, after its end at 00:00:20\.000"
+    with pytest.raises(InvalidCaptions, match=sentence) as error:
         read_captions("1\n10:00:00,000 --> 10:00:05,000\nlate\n", duration_seconds=20)
     assert error.value.code == "NoCues" and error.value.http_status == 400
 
@@ -142,8 +143,7 @@ def test_what_is_not_captions_gets_a_sentence(data: bytes, code: str, words: str
 
 
 def test_a_hundred_thousand_cues_are_refused_before_they_are_parsed() -> None:
-    many = "WEBVTT\n\n" + "".join(f"{captions.timestamp(n / 10)} --> {captions.timestamp(n / 10 + 0.05)}\na\n\n"
-                                  for n in range(100_000))  # fmt: skip
+    many = "WEBVTT\n\n" + "00:00:01.000 --> 00:00:01.500\na\n\n" * 100_000
     with pytest.raises(InvalidCaptions) as error:
         read_captions(many.encode())
     assert error.value.code in ("CaptionsTooLarge", "TooManyCues")
@@ -155,7 +155,7 @@ def test_a_hundred_thousand_cues_are_refused_before_they_are_parsed() -> None:
 
 def test_a_cue_is_at_most_a_thousand_characters() -> None:
     [cue] = read_captions("1\n00:00:01,000 --> 00:00:02,000\n<b>" + "word " * 1000 + "</b>\n").cues
-    assert len(cue.text) < captions.MAX_CUE_CHARACTERS + len("<b></b>")
+    assert len(cue.text) <= captions.MAX_CUE_CHARACTERS + len("<b></b>")
     assert cue.text.startswith("<b>word") and cue.text.endswith("</b>")
 
 
