@@ -231,8 +231,9 @@ def publish(job: Job, extras: Extras | None = None) -> dict[str, Any]:
 
 
 def timeline_start(renditions: list[dict[str, Any]]) -> float:
-    """When the video's first moment plays on its segments' timeline (seconds): 0 for most encodes,
-    the chunks' offset for video encoded in chunks, the source's own for a copied one. Captions are
+    """When the video's first frame is shown on its segments' timeline (seconds): two frames in for an
+    encode with B-frames (0.0667 s at 30 fps), the chunks' 1 s more for video encoded in chunks, the
+    source's own delay for a copied one. Captions are
     put on it (``X-TIMESTAMP-MAP``, reelstack.media.captions); read from the smallest rendition's
     first segment (a few kilobytes)."""
     playlist_key = renditions[-1]["playlist"] if renditions else None
