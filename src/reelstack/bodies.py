@@ -272,6 +272,11 @@ class AddTrack(_Body):
         default=None, description="Display only: the answer's uploadUrl takes the file (any encoding, at most 2 MiB)"
     )
 
+    @field_validator("name", mode="before")
+    @classmethod
+    def _undecodable_bytes_become_replacement_characters(cls, value: object) -> object:
+        return _LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _one_of(self) -> AddTrack:
         sent = [name for name in ("content", "filename") if name in self.model_fields_set]

@@ -15,6 +15,7 @@ from reelstack.derivatives import captions
 from reelstack.media import captions as captions_format
 from reelstack.store.keys import CaptionUploadKey, MediaKeys
 from reelstack.store.records import AssetModel
+from reelstack.store.views import plain
 from reelstack_cli import media as test_media
 from tests.unit.conftest import MEDIA_BUCKET, UPLOAD_BUCKET, call, load_event, load_handler
 from tests.unit.pipeline.conftest import job_event, uploaded_clip
@@ -80,8 +81,14 @@ def test_bad_captions_get_a_sentence_and_nothing_is_kept(ready: str) -> None:
     late = add(ready, languageCode="en", content="10:00:00.000 --> 10:00:01.000\nx")[1]
     assert "after its end at 00:00:14.000" in late["error"]["message"]
     assert add(ready, languageCode="english!", content="x")[0] == 400
+    assert add(ready, languageCode="en", content="00:01.000 --> 00:02.000\nok \udcff")[1]["error"]["code"] == (
+        "InvalidField"  # JSON's lone surrogate: not text
+    )
+    odd = add(ready, languageCode="en", name="bad \udcff", content="00:01.000 --> 00:02.000\nok")[1]
+    assert (odd["name"], odd["status"]) == ("bad \ufffd", "ready")
+    call("delete-track", asset_id=ready, track_id=odd["trackId"])
     assert add(ready, languageCode="en", content="x", filename="x.srt")[1]["error"]["code"] == "InvalidField"
-    assert AssetModel.get(ready).text_tracks is None
+    assert not plain(AssetModel.get(ready).text_tracks)  # the good one above was removed again
     assert not boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET, Prefix=f"assets/{ready}/tracks/").get("Contents")
 
 

@@ -161,7 +161,8 @@ def read_captions(data: bytes | str, duration_seconds: float | None = None) -> C
     """Bytes in any of the encodings above (or text already decoded) -> clean :class:`Captions`,
     clipped to ``duration_seconds`` when it is known; InvalidCaptions with a sentence otherwise."""
     if isinstance(data, str):
-        text, encoding = data, "utf-8"
+        # JSON may carry lone surrogates (\udcxx), which no file can hold: each becomes "?".
+        text, encoding = data.encode("utf-8", errors="replace").decode("utf-8"), "utf-8"
         if len(text.encode("utf-8", errors="replace")) > MAX_TEXT_BYTES:
             raise InvalidCaptions(
                 f"the captions are over {MAX_TEXT_BYTES // 1048576} MiB; upload them as a file instead",

@@ -153,6 +153,11 @@ def test_a_hundred_thousand_cues_are_refused_before_they_are_parsed() -> None:
     assert error.value.code == "TooManyCues"
 
 
+def test_lone_surrogates_from_json_cannot_reach_the_file_written() -> None:
+    [cue] = read_captions("1\n00:00:01,000 --> 00:00:02,000\nbroken \udcff name\n").cues
+    assert cue.text == "broken ? name" and read_captions(cue.webvtt()).cues[0].text == "broken ? name"
+
+
 def test_a_cue_is_at_most_a_thousand_characters() -> None:
     [cue] = read_captions("1\n00:00:01,000 --> 00:00:02,000\n<b>" + "word " * 1000 + "</b>\n").cues
     assert len(cue.text) <= captions.MAX_CUE_CHARACTERS + len("<b></b>")
