@@ -132,11 +132,13 @@ integration: venv localcloud node_modules/.installed browser
 
 # Lint and the unit suite run beside the integration suite: their CPU work fills the cores while the
 # integration tests wait on the local cloud. Their reports come after the integration suite's; any failing fails.
+# Every test's time is kept in .local/*-tests.xml (JUnit), to see where a suite's minutes go.
 test: venv sam checkov node_modules/.installed localcloud browser
 	@mkdir -p .local
 	@$(MAKE) --no-print-directory lint > .local/lint.log 2>&1 & lint=$$!; \
-	$(RUN)/pytest tests/unit -q -p no:cacheprovider --durations=10 > .local/unit-tests.log 2>&1 & unit=$$!; \
-	$(INTEGRATION) --durations=15; integration=$$?; \
+	$(RUN)/pytest tests/unit -q -p no:cacheprovider --durations=10 --junitxml=.local/unit-tests.xml \
+	  > .local/unit-tests.log 2>&1 & unit=$$!; \
+	$(INTEGRATION) --durations=15 --junitxml=.local/integration-tests.xml; integration=$$?; \
 	wait $$lint; lints=$$?; wait $$unit; units=$$?; \
 	echo "== lint, which ran beside them (.local/lint.log): exit $$lints =="; tail -n 20 .local/lint.log; \
 	echo "== the unit tests, which ran beside them (.local/unit-tests.log) =="; cat .local/unit-tests.log; \

@@ -16,7 +16,20 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-from bench import api_latency, chunked, chunking, foundation, pipeline, playable, soak, transcode, uploads, webhooks
+from bench import (
+    api_latency,
+    chunked,
+    chunking,
+    foundation,
+    pictures,
+    pipeline,
+    playable,
+    soak,
+    transcode,
+    upload_clients,
+    uploads,
+    webhooks,
+)
 from bench.common import RESULTS_DIR, one_cloud_for_all
 
 # In running order: the FFmpeg suites need no cloud; the others share one (foundation starts its own).
@@ -31,6 +44,8 @@ SUITES: dict[str, ModuleType] = {
     "chunked": chunked,  # chunked encoding end to end, on and off, and the Lambda model; `python -m bench chunked`
     "playable": playable,  # time to playable and to ready, pass-through on and off; `python -m bench playable`
     "webhooks": webhooks,  # from an asset's write to the webhook's 2xx; `python -m bench webhooks`
+    "pictures": pictures,  # thumbnails on demand, cold and cached, against FFmpeg; animated at its bounds
+    "upload_clients": upload_clients,  # 40 MiB through each client path (issue 31) over 4G, against PutObject
 }
 DEFAULT = ["transcode", "chunking", "uploads", "pipeline"]
 
@@ -72,7 +87,7 @@ def main(arguments: list[str]) -> None:
     summary = {
         "date": datetime.now(UTC).date().isoformat(),
         "cores": os.cpu_count(),
-        "ffmpeg": records.get("transcode", {}).get("ffmpeg") or records.get("chunking", {}).get("ffmpeg"),
+        "ffmpeg": next((record["ffmpeg"] for record in records.values() if record.get("ffmpeg")), None),
         "suites": seconds,
         "totalSeconds": total,
         "table": ratio_table(records),

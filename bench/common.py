@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import socket
@@ -107,6 +108,13 @@ def deployed_cloud() -> Iterator[BenchCloud]:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest rank: the smallest value with at least ``share`` of the values at or below it (the p95
+    of 5 or 10 values is the slowest)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def write_results(name: str, summary: dict[str, Any], raw: Any, **extra: Any) -> dict[str, Any]:

@@ -20,7 +20,6 @@ uploads, the slowest).
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.chunked import _function_env
-from bench.common import cached_clip, deployed_cloud, median, pipeline_clients, write_results
+from bench.common import cached_clip, deployed_cloud, median, percentile, pipeline_clients, write_results
 from reelstack_cli.media import Clip, ffmpeg, make_clip
 from reelstack_cli.settings import LOCAL_DIR
 from reelstack_cli.uploader import StateStore, Uploader, wait_for_asset
@@ -84,12 +83,6 @@ def _moments(sqs: Any, queue: str, asset_id: str, timeout: float = 1200) -> dict
         if "asset.ready" in seen:
             return seen
     raise TimeoutError(f"no asset.ready for {asset_id}")
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest rank: the smallest value with at least ``share`` of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def run() -> dict[str, Any]:

@@ -96,14 +96,14 @@ class ThroughLink(urllib3.PoolManager):
         return super().urlopen(method, url, redirect, **options)
 
 
-def _settled(api: ApiClient, asset_id: str, timeout: float = 300) -> None:
+def settled(api: ApiClient, asset_id: str, timeout: float = 300) -> None:
     """Wait, polling often, until the pipeline has finished with the asset."""
     deadline = time.monotonic() + timeout
     while api.get(f"/assets/{asset_id}")["status"] not in TERMINAL_ASSET_STATES and time.monotonic() < deadline:
         time.sleep(0.2)
 
 
-def _s3(endpoint: str, **config: Any) -> Any:
+def s3_client(endpoint: str, **config: Any) -> Any:
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -147,15 +147,15 @@ def _measure(
             http = ThroughLink(port, link_port, maxsize=parallel + 2)
             # One try and patient reads: a retry would hide in the time, and 20 MiB on one 2.4 Mbit/s
             # connection sits in socket buffers for longer than botocore's default 60 s read timeout.
-            link_s3 = _s3(f"http://127.0.0.1:{link_port}", read_timeout=600, retries={"total_max_attempts": 1})
+            link_s3 = s3_client(f"http://127.0.0.1:{link_port}", read_timeout=600, retries={"total_max_attempts": 1})
             seconds, asset_id = _send(cloud, arm, path, scratch, link_s3, link_api, http)
             stalls = emulator.link.stalls
     if asset_id is not None:
-        _settled(api, asset_id)
+        settled(api, asset_id)
     return seconds, stalls
 
 
-def _rate(mib_per_second: float) -> float:
+def mib_rate(mib_per_second: float) -> float:
     return round(mib_per_second, 1 if mib_per_second >= 10 else 2)
 
 
@@ -172,7 +172,7 @@ def run() -> dict[str, Any]:
         for size in sorted({arm.size for arm in arms}):
             files[size] = scratch / f"bench-{size}.mp4"
             files[size].write_bytes(os.urandom(size))
-        s3 = _s3(cloud.settings.endpoint)
+        s3 = s3_client(cloud.settings.endpoint)
         api = ApiClient(cloud.outputs["apiUrl"], issue_dev_token(dev_secret(cloud.settings), "bench"))
         # Warm-up: one small upload so that no arm pays for the API function's first start.
         small = scratch / "warm.mp4"
@@ -192,7 +192,7 @@ def run() -> dict[str, Any]:
             "variant": arm.variant,
             "bytes": arm.size,
             "seconds": round(median(raw[arm.name]), 3),
-            "mibPerSecond": _rate(arm.size / 2**20 / median(raw[arm.name])),
+            "mibPerSecond": mib_rate(arm.size / 2**20 / median(raw[arm.name])),
             "speedupOverPutObject": round(baselines[arm.link] / median(raw[arm.name]), 2),
         }
         for arm in arms

@@ -10,7 +10,6 @@ after the other (p95 by nearest rank), after a few unmeasured ones warm the func
 from __future__ import annotations
 
 import json
-import math
 import os
 import statistics
 import sys
@@ -20,18 +19,13 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from bench.common import deployed_cloud, write_results
+from bench.common import deployed_cloud, percentile, write_results
 from reelstack.api.auth import issue_dev_token
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.deploy import dev_secret
 
 ROUNDS = int(os.environ.get("BENCH_WEBHOOK_ROUNDS", "30"))
 WARM_UP = 3
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 class _Receiver:
@@ -81,7 +75,7 @@ def run() -> dict[str, Any]:
         "asset write -> webhook 2xx": {
             "updates": len(latencies),
             "p50Seconds": round(statistics.median(latencies), 3),
-            "p95Seconds": round(_percentile(latencies, 0.95), 3),
+            "p95Seconds": round(percentile(latencies, 0.95), 3),
             "maxSeconds": round(max(latencies), 3),
         }
     }

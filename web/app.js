@@ -167,10 +167,26 @@ async function pickCover(asset) {
   card.append(strip);
 }
 
+// What a card shows, and a five-minute tick so its signed picture URLs never go stale on screen.
+const cardSignature = (asset) => JSON.stringify([
+  asset.status, asset.step, asset.playable, asset.title, asset.visibility, asset.updatedAt, asset.error,
+  asset.warnings, Boolean(asset.previews?.animated || asset.thumbnails?.poster), Math.floor(Date.now() / 300_000),
+]);
+
 async function refresh() {
   if (!token) return;
   const page = await api("GET", "/assets?limit=50");
-  $("library").replaceChildren(...page.items.map(assetCard));
+  // A card is drawn anew only when what it shows changed: drawing every card at every poll reloaded
+  // its picture, moved its buttons under the pointer (a click was lost) and closed an open cover picker.
+  const shown = new Map([...$("library").children].map((card) => [card.dataset.assetId, card]));
+  $("library").replaceChildren(...page.items.map((asset) => {
+    const signature = cardSignature(asset);
+    const kept = shown.get(asset.assetId);
+    if (kept?.dataset.signature === signature) return kept;
+    const card = assetCard(asset);
+    card.dataset.signature = signature;
+    return card;
+  }));
   if (shownPipeline && pipelineRunning) showPipeline(shownPipeline);
 }
 

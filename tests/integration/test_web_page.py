@@ -16,6 +16,7 @@ import urllib3
 from playwright.sync_api import Browser, Page
 
 from reelstack.api.auth import issue_dev_token
+from reelstack.media import hls
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.deploy import dev_secret
 from reelstack_cli.media import LANGUAGE_TONES, Clip, add_subtitles, generate_clip, make_clip
@@ -460,9 +461,11 @@ def test_shaka_and_hls_js_start_a_processing_video_at_its_beginning(
             first = playlists[kind][0]
             assert first.ok and "#EXT-X-ENDLIST" not in first.text(), kind  # it opened a growing playlist
             # At its live edge (3 target durations from the end, RFC 8216 6.3.3) it would be seconds in.
-            listed = sum(float(seconds) for seconds in re.findall(r"#EXTINF:([0-9.]+)", first.text()))
+            listed = sum(seconds for _, seconds in hls.playlist_segments(first.text()))
             assert listed >= 3 * 6 + 2, (kind, listed)
-            assert started[kind]["time"] < 0.1 and started[kind]["buffered"] < 0.1, (kind, started[kind])
+            # It buffered from 0 and was playing its first segment: its 'playing' handler may run a few
+            # tenths late on a loaded machine (0.48 s seen at load 10), a live-edge start is >= 12 s in.
+            assert started[kind]["buffered"] < 0.1 and started[kind]["time"] < 1, (kind, started[kind])
         # hls.js asks for the segment it starts in first; Shaka first reads segment 0 and the ones it may
         # start in, whatever the tag says (printed above), so where it started is what tells.
         assert segments["hls.js"][0] == 0, segments

@@ -277,3 +277,16 @@ def test_a_picture_is_named_by_its_normalised_parameters_and_an_unknown_one_is_n
     assert same.file_name == pictures.parse("thumbnail.jpg", {"width": "320", "time": "7.5"}, 10.0).file_name
     with pytest.raises(NotFound):
         pictures.parse("thumbnail.bmp", {}, 10.0)
+
+
+def test_a_window_of_exactly_the_longest_length_is_allowed_wherever_it_starts() -> None:
+    """0.351 + 10 is 10.350999... in floating point: 3,418 of the 60,000 millisecond starts of a
+    minute were refused a 10 s window until the bound had a millisecond of slack (found by the bench)."""
+    refused = [
+        start
+        for start in (round(0.001 * ms, 3) for ms in range(0, 50_000, 7))
+        if not pictures.parse("animated.webp", {"start": f"{start}", "end": f"{round(start + 10, 3)}"}, 60.0)
+    ]
+    assert refused == []
+    with pytest.raises(InvalidInput, match="at most 10 s"):
+        pictures.parse("animated.webp", {"start": "0.351", "end": "10.353"}, 60.0)

@@ -77,7 +77,8 @@ def parse(file: str, query: Mapping[str, str], duration: float) -> Picture:
     start = _seconds(query, "start", 0.0)
     _within(start, duration, "start")
     end = _seconds(query, "end", min(duration, start + DEFAULT_ANIMATED_SECONDS))
-    if not start < end <= start + MAX_ANIMATED_SECONDS:
+    # A millisecond of slack: 0.351 + 10 is 10.350999... in floating point, and 10.351 must pass.
+    if not start < end <= start + MAX_ANIMATED_SECONDS + 0.001:
         _refuse(f"end: after start ({start:g} s) and at most {MAX_ANIMATED_SECONDS:g} s after it, not {end:g} s")
     if end > duration + 0.001:
         _refuse(f"end: {end:g} s is past the end of the video ({duration:g} s)")
