@@ -346,7 +346,7 @@ async function showPipeline(assetId) {
 for (const tab of document.querySelectorAll("#tabs button")) tab.onclick = () => showTab(tab.dataset.tab);
 $("feed-more").onclick = () => showFeed(true).catch((error) => alert(error.message));
 $("signin").onsubmit = (event) => { event.preventDefault(); signIn($("token").value); };
-// A URL instead of a file: the server fetches it (its card shows the bytes coming, or why it failed).
+// A URL instead of a file: the server fetches it (its card says uploading, then processing, or why it failed).
 async function uploadFromUrl(url) {
   const created = await api("POST", "/uploads", { url });
   $("upload-status").textContent = `fetching: asset ${created.assetId}`;

@@ -23,6 +23,9 @@ from reelstack.store.objects import join_objects, upload_files
 MAX_SIDE = 1920
 MAX_ANIMATED_SECONDS = 10.0
 MAX_ANIMATED_WIDTH = 640
+# Slack on the time bounds: 0.351 + 10 is 10.350999... in floating point, and a window from 0.351 to
+# 10.351 (or one ending at the video's end as a client rounds it) must pass.
+BOUND_SLACK_SECONDS = 0.001
 MAX_FPS = 24
 DEFAULT_FPS = 10
 DEFAULT_ANIMATED_SECONDS = 3.0
@@ -77,10 +80,9 @@ def parse(file: str, query: Mapping[str, str], duration: float) -> Picture:
     start = _seconds(query, "start", 0.0)
     _within(start, duration, "start")
     end = _seconds(query, "end", min(duration, start + DEFAULT_ANIMATED_SECONDS))
-    # A millisecond of slack: 0.351 + 10 is 10.350999... in floating point, and 10.351 must pass.
-    if not start < end <= start + MAX_ANIMATED_SECONDS + 0.001:
+    if not start < end <= start + MAX_ANIMATED_SECONDS + BOUND_SLACK_SECONDS:
         _refuse(f"end: after start ({start:g} s) and at most {MAX_ANIMATED_SECONDS:g} s after it, not {end:g} s")
-    if end > duration + 0.001:
+    if end > duration + BOUND_SLACK_SECONDS:
         _refuse(f"end: {end:g} s is past the end of the video ({duration:g} s)")
     fps = _size(query, "fps", MAX_FPS) or DEFAULT_FPS
     return Picture(kind, extension, start=start, end=end, width=_size(query, "width", MAX_ANIMATED_WIDTH), fps=fps)
