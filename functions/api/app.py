@@ -27,6 +27,7 @@ from reelstack.bodies import (
     CompleteUpload,
     CreateUploadFromUrl,
     CreateWebhook,
+    GeneratedCaptions,
     RegisterDevice,
     RequestDownloads,
     RequestParts,
@@ -35,7 +36,7 @@ from reelstack.bodies import (
     parse_create_upload,
 )
 from reelstack.config import deployment
-from reelstack.derivatives import captions
+from reelstack.derivatives import captions, speech
 from reelstack.errors import NotFound, ReelstackError, error_body
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
 from reelstack.pipeline.execution import execution_states
@@ -158,6 +159,8 @@ def contract_error_shape(event: Any, get_response: Callable[[Any], Response]) ->
 def create_upload(owner: str) -> dict[str, Any]:
     request = parse_create_upload(app.current_request.raw_body)
     derivatives.check_downloads(request.downloads)
+    if request.generated_captions is not None:
+        speech.check_language(request.generated_captions.language_code)
     if isinstance(request, CreateUploadFromUrl):  # issue 31: the server fetches the video
         return uploads().from_url(owner, request)
     return uploads().create(owner, request)
@@ -279,6 +282,11 @@ def request_downloads(owner: str, asset_id: str) -> dict[str, Any]:
 @route("/assets/{asset_id}/tracks", "POST", status=201)
 def add_track(owner: str, asset_id: str) -> dict[str, Any]:
     return captions.add_track(owner, asset_id, lambda: body(AddTrack))
+
+
+@route("/assets/{asset_id}/tracks/generate", "POST", status=202)
+def generate_track(owner: str, asset_id: str) -> dict[str, Any]:
+    return speech.request_generation(owner, asset_id, lambda: body(GeneratedCaptions))
 
 
 @route("/assets/{asset_id}/tracks/{track_id}", "DELETE", status=204)

@@ -62,6 +62,26 @@ def _optional_not_null(schema: dict[str, Any]) -> None:
         field.pop("default", None)
 
 
+class GeneratedCaptions(_Body):
+    """Captions generated from the video's speech (``POST /uploads`` ``generatedCaptions``, ``POST
+    /assets/{id}/tracks/generate``): a text track ``source: "generated"`` in this language."""
+
+    language_code: Annotated[
+        str,
+        Field(
+            alias="languageCode",
+            pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$",
+            description="The language spoken (BCP 47); one of the deployment's SpeechLanguages (en by default)",
+        ),
+    ]
+
+
+GENERATED_CAPTIONS_DESCRIPTION = (
+    "A caption track generated from the speech once the asset is ready (a text track, source generated; "
+    "asset.track.ready or asset.track.failed when done)"
+)
+
+
 class CreateUpload(_Body):
     filename: Annotated[str, Field(min_length=1, max_length=4096)]
     # The service refuses 0 (EmptyUpload) and sizes over the deployment's limit (413, UploadTooLarge).
@@ -89,6 +109,9 @@ class CreateUpload(_Body):
         "TruePeakCeiling); absent: the deployment's NormalizeAudio.",
     )
     downloads: Annotated[list[DownloadName], Field(max_length=10, description=DOWNLOADS_DESCRIPTION)] | None = None
+    generated_captions: GeneratedCaptions | None = Field(
+        default=None, alias="generatedCaptions", description=GENERATED_CAPTIONS_DESCRIPTION
+    )
     # -- issue 31: extensions for stock clients (Uppy) --
     method: Literal["PUT", "POST"] | None = Field(
         default=None,
@@ -132,6 +155,9 @@ class CreateUploadFromUrl(_Body):
     tags: Annotated[list[Tag], Field(max_length=20)] | None = None
     normalize_audio: StrictBool | None = Field(default=None, alias="normalizeAudio")
     downloads: Annotated[list[DownloadName], Field(max_length=10, description=DOWNLOADS_DESCRIPTION)] | None = None
+    generated_captions: GeneratedCaptions | None = Field(
+        default=None, alias="generatedCaptions", description=GENERATED_CAPTIONS_DESCRIPTION
+    )
 
 
 def parse_create_upload(raw: bytes | str | None) -> CreateUpload | CreateUploadFromUrl:

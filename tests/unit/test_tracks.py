@@ -257,3 +257,53 @@ def test_bitmap_subtitles_are_left_out_with_a_warning_that_says_so(aws: None, se
     [warning] = made["warnings"]
     assert warning["code"] == "SubtitlesSkipped" and "English" in warning["message"]
     assert "pictures (hdmv_pgs_subtitle), not text" in warning["message"]
+
+
+def generate(asset_id: str, user: str | None = None, **body: Any) -> tuple[int, Any]:
+    return call("generate-track", asset_id=asset_id, user=user, body=body)
+
+
+def test_generated_captions_are_asked_for_on_a_ready_video_with_sound_once_per_language(
+    ready: str, setenv: Callable[..., None]
+) -> None:
+    sfn = boto3.client("stepfunctions")
+    nothing = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    machine = sfn.create_state_machine(name="unit-derive", roleArn="arn:aws:iam::123456789012:role/unit",
+                                       definition=nothing)["stateMachineArn"]  # fmt: skip
+    setenv(DERIVE_STATE_MACHINE_ARN=machine)
+    assert generate(ready, user="mallory", languageCode="en")[0] == 404  # someone else's, whatever the body
+    assert generate(ready, user="mallory", nonsense=True)[0] == 404
+    status, refused = generate(ready, languageCode="de")
+    assert (status, refused["error"]["code"]) == (400, "UnsupportedLanguage") and "generated in en" in refused[
+        "error"]["message"]  # fmt: skip
+    assert generate(ready, languageCode="english!")[0] == 400
+    status, silent = generate(ready, languageCode="en")  # the fixture's video has no sound
+    assert (status, silent["error"]["code"]) == (409, "NoSound")
+    AssetModel(ready).update(actions=[AssetModel.media.set({"durationSeconds": 14.0, "hasVideo": True,
+                                                            "hasAudio": True})])  # fmt: skip
+    status, track = generate(ready, languageCode="eng")
+    assert status == 202
+    assert {key: track[key] for key in ("type", "languageCode", "name", "source", "status")} == {
+        "type": "text", "languageCode": "en", "name": "English (generated)", "source": "generated",
+        "status": "preparing",
+    }  # fmt: skip
+    [execution] = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"]) == {
+        "assetId": ready, "ownerId": "alice", "names": ["speech"]
+    }  # fmt: skip
+    assert generate(ready, languageCode="en") == (202, track)  # under way already: the same track
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+    # Not in any master while it is preparing: a player never offers captions that are not there yet.
+    token = call("start-playback", asset_id=ready)[1]["hls"].split("/playback/")[1].split("/")[0]
+    assert served("master-playlist", token=token)["body"] == MASTER
+
+
+def test_generated_captions_asked_for_at_upload_name_a_language_the_deployment_transcribes(aws: None) -> None:
+    body = {"filename": "talk.mp4", "size": 1000, "contentType": "video/mp4"}
+    status, refused = call("create-upload", body={**body, "generatedCaptions": {"languageCode": "fr"}})
+    assert (status, refused["error"]["code"]) == (400, "UnsupportedLanguage")
+    assert call("create-upload", body={**body, "generatedCaptions": {}})[0] == 400
+    status, created = call("create-upload", body={**body, "generatedCaptions": {"languageCode": "en-GB"}})
+    assert status == 201
+    [track] = call("get-asset", asset_id=created["assetId"])[1]["tracks"]
+    assert (track["languageCode"], track["source"], track["status"]) == ("en-gb", "generated", "preparing")

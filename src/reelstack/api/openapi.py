@@ -20,6 +20,7 @@ from reelstack.bodies import (
     CreateUpload,
     CreateUploadFromUrl,
     CreateWebhook,
+    GeneratedCaptions,
     RegisterDevice,
     RequestDownloads,
     RequestParts,
@@ -188,6 +189,11 @@ OPERATIONS = (
               AddTrack, (400, 401, 404, 409),
               answer={**_TRACK, "properties": {**_TRACK["properties"], "uploadUrl": _STRING,
                                                "uploadMethod": {"const": "PUT"}}}),
+    Operation("generateTrack", "POST", "/assets/{asset_id}/tracks/generate",
+              "Captions generated from the speech of a ready asset with sound, in a language of the deployment's "
+              "SpeechLanguages: the track is preparing, then ready or failed with a reason (asset.track.ready or "
+              "asset.track.failed); the same language under way already answers that track", 202,
+              GeneratedCaptions, (400, 401, 404, 409), answer=_TRACK),
     Operation("deleteTrack", "DELETE", "/assets/{asset_id}/tracks/{track_id}",
               "Remove a text track (the next master playlist loaded no longer offers it)", 204, None,
               (401, 404, 409), media_types=()),

@@ -88,7 +88,7 @@ def add_track(owner_id: str, asset_id: str, read_request: Callable[[], AddTrack]
         return {**track_view(track_id, entry), "uploadUrl": url, "uploadMethod": "PUT"}
     cleaned = captions.read_captions(request.content, duration_of(asset))  # a 400 before anything is stored
     entry["status"] = TrackStatus.READY
-    _store(asset_id, owner_id, track_id, entry, cleaned)
+    store(asset_id, owner_id, track_id, entry, cleaned)
     return track_view(track_id, entry)
 
 
@@ -109,7 +109,7 @@ def caption_arrived(bucket: str, key: str, size: int) -> dict[str, Any]:
             record(where.asset_id, where.owner_id, where.track_id, failed, EventType.ASSET_TRACK_FAILED, present=True)
             return {"trackId": where.track_id, "status": TrackStatus.FAILED, "code": error.code}
         try:
-            _store(where.asset_id, where.owner_id, where.track_id, {**entry, "status": TrackStatus.READY}, cleaned,
+            store(where.asset_id, where.owner_id, where.track_id, {**entry, "status": TrackStatus.READY}, cleaned,
                    present=True)  # fmt: skip
         except AssetGone:
             return {"trackId": where.track_id, "ignored": "the track was removed while its file was read"}
@@ -137,7 +137,7 @@ def delete_track(owner_id: str, asset_id: str, track_id: str) -> None:
     events.publish(updated)
 
 
-def _store(
+def store(
     asset_id: str, owner_id: str, track_id: str, entry: dict[str, Any], cleaned: captions.Captions,
     present: bool = False,
 ) -> None:  # fmt: skip
@@ -232,7 +232,7 @@ class EmbeddedCaptions(Derivative):
                 "kind": "captions" if track.hearing_impaired else "subtitles", "source": "embedded",
                 "status": TrackStatus.READY, "createdAt": created, "stream": track.stream,
             }  # fmt: skip
-            _store(job.asset_id, job.owner_id, embedded_track_id(job.asset_id, track.stream), entry, cleaned)
+            store(job.asset_id, job.owner_id, embedded_track_id(job.asset_id, track.stream), entry, cleaned)
         return {"tracks": len(made), "warnings": warnings}
 
 

@@ -176,6 +176,11 @@ class MediaKeys:
         """A text track's clean WebVTT (reelstack.derivatives.captions); players get it in segments."""
         return f"{self.prefix}tracks/{track_id}.vtt"
 
+    def speech_audio(self, track_id: str) -> str:
+        """The sound as 16 kHz PCM, handed from the Derive function to the Transcribe function and
+        removed once read (reelstack.derivatives.speech)."""
+        return f"{self.prefix}speech/{track_id}.pcm"
+
     def picture(self, file_name: str) -> str:
         """A picture rendered on demand, named by its normalised parameters (reelstack.derivatives.pictures)."""
         return f"{self.prefix}pictures/{file_name}"

@@ -25,6 +25,7 @@ from pynamodb.transactions import TransactWrite
 from reelstack import aws, netguard
 from reelstack.bodies import CompleteUpload, CreateUpload, CreateUploadFromUrl, RequestParts
 from reelstack.config import Deployment, deployment
+from reelstack.derivatives import speech
 from reelstack.errors import (
     Conflict,
     InvalidInput,
@@ -33,7 +34,7 @@ from reelstack.errors import (
     StorageUnavailable,
     UploadTooLarge,
 )
-from reelstack.ids import new_id
+from reelstack.ids import new_id, new_track_id
 from reelstack.store import assets
 from reelstack.store import uploads as ledger
 from reelstack.store.keys import SourceKey
@@ -151,7 +152,7 @@ class Uploads:
         declared = CreateUpload.model_construct(
             filename=name, size=None, content_type=UNKNOWN_TYPE, title=request.title,
             description=request.description, tags=request.tags, normalize_audio=request.normalize_audio,
-            downloads=request.downloads,
+            downloads=request.downloads, generated_captions=request.generated_captions,
         )  # fmt: skip
         upload = self._open(owner_id, declared, UNKNOWN_TYPE, UploadMode.URL, (None, None, None),
                             max_size=self.limits.max_upload_bytes, source_url=request.url)  # fmt: skip
@@ -258,6 +259,7 @@ class Uploads:
             source=SourceAttribute(filename=filename, size=size, content_type=content_type, sha256=request.sha256),
             # Downloads asked for (names checked by the route): made once the asset is ready.
             downloads={name: {"status": "preparing"} for name in request.downloads} if request.downloads else None,
+            text_tracks=self._generated_captions(request),
         )
         upload = UploadModel(
             upload_id,
@@ -278,6 +280,13 @@ class Uploads:
             expires_at=iso(now + timedelta(days=self.limits.upload_window_days)),
         )
         return asset, upload
+
+    @staticmethod
+    def _generated_captions(request: CreateUpload) -> dict[str, Any] | None:
+        """The generated caption track asked for (``generatedCaptions``), waiting for the asset to be ready."""
+        if request.generated_captions is None:
+            return None
+        return {new_track_id(): speech.generated_entry(speech.check_language(request.generated_captions.language_code))}
 
     def _normalize_audio(self, request: CreateUpload) -> bool:
         """Whether the audio is evened out: as the upload says, else as the deployment's NormalizeAudio."""
