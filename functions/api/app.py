@@ -159,11 +159,10 @@ def contract_error_shape(event: Any, get_response: Callable[[Any], Response]) ->
 def create_upload(owner: str) -> dict[str, Any]:
     request = parse_create_upload(app.current_request.raw_body)
     derivatives.check_downloads(request.downloads)
-    if request.generated_captions is not None:
-        speech.check_language(request.generated_captions.language_code)
+    tracks = speech.requested_tracks(request.generated_captions)  # a 400 for a language not transcribed here
     if isinstance(request, CreateUploadFromUrl):  # issue 31: the server fetches the video
-        return uploads().from_url(owner, request)
-    return uploads().create(owner, request)
+        return uploads().from_url(owner, request, tracks)
+    return uploads().create(owner, request, tracks)
 
 
 # -- issue 31: stock clients. An upload grant for Uppy's Companion client, and Companion's S3 routes

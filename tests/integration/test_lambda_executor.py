@@ -328,4 +328,3 @@ def test_a_stopped_execution_stays_stopped_whatever_error_follows() -> None:
         [str(LOCALSTACK_PYTHON), "-c", _STOP_THEN_ERROR], capture_output=True, text=True, check=True, timeout=120
     )
     assert json.loads(result.stdout) == {"running": "ProgramError", "stopped": "ProgramStopped"}
-

@@ -82,6 +82,13 @@ def generated_entry(language: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def requested_tracks(requested: GeneratedCaptions | None) -> dict[str, dict[str, Any]] | None:
+    """``POST /uploads``' ``generatedCaptions``: the new asset's generated track, by a new id (or None)."""
+    if requested is None:
+        return None
+    return {new_track_id(): generated_entry(check_language(requested.language_code))}
+
+
 def pending(asset: AssetModel) -> dict[str, dict[str, Any]]:
     """The asset's generated tracks still waiting for their words, by id."""
     return {track_id: entry for track_id, entry in text_tracks(asset).items()
