@@ -91,7 +91,7 @@ class Transcriber:
         import ctranslate2  # the speech layer's: only this function has it
 
         self._ctranslate2 = ctranslate2
-        self.model = ctranslate2.models.Whisper(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.model = ctranslate2.models.Whisper(str(folder), device="cpu", compute_type="int8", intra_threads=threads)
         self.vocabulary = Vocabulary.read(folder)
         config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
         self.suppressed = list(config.get("suppress_ids") or [-1])
