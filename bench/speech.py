@@ -56,8 +56,7 @@ print(json.dumps({"loadSeconds": loaded - started, "transcribeSeconds": times, "
 
 def _pcm(video: Path) -> Path:
     out = video.with_suffix(".pcm")
-    subprocess.run(ffmpeg.speech_command(video, out), check=True, capture_output=True, timeout=300,
-                   env={**os.environ, "PATH": f"{Path(media.ffmpeg()).parent}:{os.environ['PATH']}"})  # fmt: skip
+    subprocess.run(ffmpeg.speech_command(video, out), check=True, capture_output=True, timeout=300)
     return out
 
 
@@ -68,6 +67,7 @@ def _transcribed(model: Path, pcm: Path, rounds: int) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
+    os.environ.setdefault("FFMPEG_PATH", media.ffmpeg())  # the layer's pinned FFmpeg, as the Derive function runs it
     model = speech_model.pinned_model()
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)

@@ -25,23 +25,27 @@ _SENTENCE_END = re.compile(r"[.?!…]$")
 
 
 @dataclass(frozen=True)
-class Spoken:
-    """A stretch of speech the model heard, with its times in seconds (a Whisper segment)."""
-
+class TimedWord:
     start: float
     end: float
     text: str
 
 
 @dataclass(frozen=True)
-class _Word:
+class Spoken:
+    """A stretch of speech the model heard, with its times in seconds (a Whisper segment), and its
+    words with theirs where the model's attention placed them."""
+
     start: float
     end: float
     text: str
+    words: tuple[TimedWord, ...] = ()
 
 
-def _words(spoken: Spoken) -> list[_Word]:
-    """The stretch's words, its time shared out by their length (Whisper times stretches, not words)."""
+def _words(spoken: Spoken) -> list[TimedWord]:
+    """The stretch's words: as timed by the model, else with its time shared out by their length."""
+    if spoken.words:
+        return list(spoken.words)
     words = spoken.text.split()
     if not words:
         return []
@@ -49,7 +53,7 @@ def _words(spoken: Spoken) -> list[_Word]:
     per_unit = max(spoken.end - spoken.start, 0.0) / sum(weights)
     timed, at = [], spoken.start
     for word, weight in zip(words, weights, strict=True):
-        timed.append(_Word(at, at + weight * per_unit, word))
+        timed.append(TimedWord(at, at + weight * per_unit, word))
         at += weight * per_unit
     return timed
 
@@ -68,15 +72,15 @@ def wrap(text: str, width: int = LINE_CHARACTERS) -> list[str]:
     return best or [text]
 
 
-def _fits(words: list[_Word]) -> bool:
+def _fits(words: list[TimedWord]) -> bool:
     lines = wrap(" ".join(word.text for word in words))
     return len(lines) <= MAX_LINES and all(len(line) <= LINE_CHARACTERS for line in lines)
 
 
-def _groups(words: list[_Word]) -> list[list[_Word]]:
+def _groups(words: list[TimedWord]) -> list[list[TimedWord]]:
     """Words packed greedily into cues: a new cue when the text would pass two lines or the cue 7 s,
     or after a sentence's end once the cue has lasted a second."""
-    groups: list[list[_Word]] = []
+    groups: list[list[TimedWord]] = []
     for word in words:
         current = groups[-1] if groups else None
         if (
@@ -91,7 +95,7 @@ def _groups(words: list[_Word]) -> list[list[_Word]]:
     return groups
 
 
-def cue_times(groups: list[list[_Word]]) -> list[tuple[float, float]]:
+def cue_times(groups: list[list[TimedWord]]) -> list[tuple[float, float]]:
     """Each cue's start and end: at least 1 s where the next cue leaves room, at most 7 s."""
     times = []
     for index, group in enumerate(groups):
@@ -103,10 +107,10 @@ def cue_times(groups: list[list[_Word]]) -> list[tuple[float, float]]:
     return times
 
 
-def _merge_short(groups: list[list[_Word]]) -> list[list[_Word]]:
+def _merge_short(groups: list[list[TimedWord]]) -> list[list[TimedWord]]:
     """A cue too short to read, whose next cue comes too soon to show it a second, joins that cue when
     the two fit in one (else it is shown until the next one starts: :func:`cue_times`)."""
-    merged: list[list[_Word]] = []
+    merged: list[list[TimedWord]] = []
     for group in groups:
         previous = merged[-1] if merged else None
         if (
@@ -125,7 +129,7 @@ def _merge_short(groups: list[list[_Word]]) -> list[list[_Word]]:
 def caption_text(spoken: list[Spoken]) -> str:
     """WebVTT of what was heard, cut into readable cues. Each stretch starts a cue of its own: the
     model's stretch times are what the cue times rest on."""
-    groups: list[list[_Word]] = []
+    groups: list[list[TimedWord]] = []
     for stretch in spoken:
         groups.extend(_groups(_words(stretch)))
     groups = _merge_short(groups)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reelstack.media.speech import Spoken, Vocabulary
+from reelstack.media.speech import Spoken, TimedWord, Vocabulary
 
 SAMPLE_RATE = 16_000
 FFT_SIZE = 400  # 25 ms windows
@@ -128,40 +128,108 @@ class Transcriber:
             if found.no_speech > NO_SPEECH_PROBABILITY and found.score < LOW_AVERAGE_LOG_PROBABILITY:
                 seek += size
                 continue
-            stretches, advance = self._stretches(found.ids, first_timestamp, offset, size)
-            heard.extend(stretch for stretch in stretches if stretch.text.strip())
+            pieces, advance = self._stretches(found.ids, first_timestamp, size)
+            heard.extend(self._spoken(window, prompt, pieces, size, offset))
             seek += advance if 0 < advance <= size else size
         return heard
 
-    def _stretches(self, ids: list[int], first_timestamp: int, offset: float, size: int) -> tuple[list[Spoken], int]:
-        """A window's tokens -> its stretches of text (each between a start and an end timestamp) and
-        how many frames on the next window starts: after the last complete stretch, or after the whole
-        window when the model ended it with a lone timestamp (nothing cut off)."""
+    def _stretches(self, ids: list[int], first_timestamp: int, size: int) -> tuple[list[Piece], int]:
+        """A window's tokens -> its stretches (start and end in seconds of the window, text tokens), each
+        between a start and an end timestamp, and how many frames on the next window starts: after the
+        last complete stretch, or after the whole window when the model ended it with a lone timestamp."""
         is_time = [token >= first_timestamp for token in ids]
+        window_seconds = size * HOP / SAMPLE_RATE
 
         def seconds(token: int) -> float:
-            return min((token - first_timestamp) * TIMESTAMP_SECONDS, size * HOP / SAMPLE_RATE)
+            return min((token - first_timestamp) * TIMESTAMP_SECONDS, window_seconds)
+
+        def text(piece: list[int]) -> list[int]:
+            return [token for token in piece if token < first_timestamp]
 
         ends_alone = len(ids) >= 2 and is_time[-1] and not is_time[-2]
         cuts = [index for index in range(1, len(ids)) if is_time[index] and is_time[index - 1]]
         if not cuts:
             stamps = [seconds(token) for token, time in zip(ids, is_time, strict=True) if time]
             start = stamps[0] if len(stamps) >= 2 else 0.0
-            end = stamps[-1] if stamps and stamps[-1] > start else size * HOP / SAMPLE_RATE
-            text = self.vocabulary.text(ids).strip()
-            return ([Spoken(offset + start, offset + end, text)] if text else []), size
+            end = stamps[-1] if stamps and stamps[-1] > start else window_seconds
+            return ([(start, end, text(ids))] if text(ids) else []), size
         if ends_alone:
             cuts.append(len(ids))
-        stretches, begin = [], 0
+        pieces, begin = [], 0
         for cut in cuts:
             piece = ids[begin:cut]
-            if len(piece) >= 2:
-                stretches.append(Spoken(offset + seconds(piece[0]), offset + seconds(piece[-1]),
-                                        self.vocabulary.text(piece).strip()))  # fmt: skip
+            if len(piece) >= 2 and text(piece):
+                pieces.append((seconds(piece[0]), seconds(piece[-1]), text(piece)))
             begin = cut
         if ends_alone:
-            return stretches, size
-        return stretches, round(seconds(ids[begin - 1]) / TIMESTAMP_SECONDS) * 2
+            return pieces, size
+        return pieces, round(seconds(ids[begin - 1]) / TIMESTAMP_SECONDS) * 2
+
+    def _spoken(
+        self, window: np.ndarray, prompt: list[str], pieces: list[Piece], size: int, offset: float
+    ) -> list[Spoken]:
+        """The window's stretches with their words timed by the model's cross-attention (CTranslate2's
+        ``align``: dynamic time warping over the alignment heads, the way Whisper times words): a
+        stretch's own timestamps are coarse (tiny.en starts one where the last ended, silence included)."""
+        tokens = [token for _, _, piece in pieces for token in piece]
+        if not tokens:
+            return []
+        end_of_text = self.vocabulary.end_of_text
+        view = self._ctranslate2.StorageView.from_array(np.ascontiguousarray(window[None]))
+        aligned = self.model.align(view, [self.vocabulary.id_of(token) for token in prompt], [[*tokens, end_of_text]],
+                                   size)[0].alignments  # fmt: skip
+        text_index = np.array([pair[0] for pair in aligned])
+        time_index = np.array([pair[1] for pair in aligned])
+        jumps = np.concatenate([[True], np.diff(text_index) != 0]) if len(text_index) else np.array([], bool)
+        starts = time_index[jumps] * TIMESTAMP_SECONDS  # when each token (and the end) begins
+        if len(starts) < len(tokens) + 1:
+            return [
+                Spoken(offset + start, offset + end, self.vocabulary.text(piece).strip())
+                for start, end, piece in pieces
+            ]
+        stretches, at = [], 0
+        for _, _, piece in pieces:
+            words = []
+            for first, last in self._word_spans(piece):
+                word = self.vocabulary.text(piece[first:last]).strip()
+                if word:
+                    words.append(TimedWord(offset + float(starts[at + first]), offset + float(starts[at + last]), word))
+            at += len(piece)
+            if words:
+                stretches.append(words)
+        return [_spoken_of(words, _seconds_per_character(stretches)) for words in stretches]
+
+    def _word_spans(self, piece: list[int]) -> list[tuple[int, int]]:
+        """Token spans of the words: a word starts at a token that begins with a space (GPT-2's Ġ)."""
+        firsts = [
+            index for index, token in enumerate(piece) if index == 0 or self.vocabulary.tokens[token].startswith("Ġ")
+        ]
+        return list(zip(firsts, [*firsts[1:], len(piece)], strict=True))
+
+
+Piece = tuple[float, float, list[int]]  # a stretch: its start and end in the window (seconds), its text tokens
+LONG_WORD = 2.0  # a stretch's first or last word this many times longer than its letters take has silence in it
+
+
+def _seconds_per_character(stretches: list[list[TimedWord]]) -> float:
+    """How fast this window's words are said: the median over the words inside stretches (the first
+    and the last of each take in the silence around them)."""
+    rates = sorted((word.end - word.start) / len(word.text) for words in stretches for word in words[1:-1])
+    return rates[len(rates) // 2] if rates else 0.08  # about 150 words a minute
+
+
+def _spoken_of(words: list[TimedWord], per_character: float) -> Spoken:
+    """A stretch of timed words. The alignment hands the silence before a stretch to its first word
+    (and after it to its last): such a word is cut to the time its letters take at this speaker's pace,
+    so that the cue starts when the word is said, not when the silence before it did."""
+    first, last = words[0], words[-1]
+    expected = len(first.text) * per_character
+    if first.end - first.start > LONG_WORD * expected:
+        words[0] = first = TimedWord(first.end - expected, first.end, first.text)
+    expected = len(last.text) * per_character
+    if len(words) > 1 and last.end - last.start > LONG_WORD * expected:
+        words[-1] = last = TimedWord(last.start, last.start + expected, last.text)
+    return Spoken(first.start, max(last.end, first.start), " ".join(word.text for word in words), tuple(words))
 
 
 def samples_of_pcm(data: bytes) -> np.ndarray:

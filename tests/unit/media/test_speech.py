@@ -10,14 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reelstack.media.captions import stored_cues
 from reelstack.media.speech import (
     LINE_CHARACTERS,
     MAX_CUE_SECONDS,
     MIN_CUE_SECONDS,
     Spoken,
     Vocabulary,
-    caption_text,
     captions_of,
 )
 from reelstack.media.whisper import Transcriber, log_mel, mel_filters, samples_of_pcm
@@ -31,7 +29,7 @@ LONG = (
 
 
 def cues_of(spoken: list[Spoken]) -> list[tuple[float, float, list[str]]]:
-    return [(cue.start, cue.end, cue.text.split("\n")) for cue in stored_cues(caption_text(spoken))]
+    return [(cue.start, cue.end, cue.text.split("\n")) for cue in captions_of(spoken, None).cues]
 
 
 def test_a_long_stretch_is_cut_into_cues_of_two_lines_of_42_characters_shown_1_to_7_seconds() -> None:
@@ -96,12 +94,17 @@ def test_a_windows_tokens_become_stretches_with_times_and_where_the_next_window_
     # Two complete stretches and one cut off by the window's end: the next window starts where the last
     # complete one ended (in frames of 10 ms).
     ids = [at(0.5), 0, 1, 2, at(2.0), at(3.0), 3, at(4.4), at(29.0), 0]
-    stretches, advance = transcriber._stretches(ids, first, 60.0, 3000)
-    assert [(s.start, s.end, s.text) for s in stretches] == [(60.5, 62.0, "Hello there."), (63.0, 64.4, "Bye")]
+    pieces, advance = transcriber._stretches(ids, first, 3000)
+    assert [(start, end, transcriber.vocabulary.text(piece)) for start, end, piece in pieces] == [
+        (pytest.approx(0.5), pytest.approx(2.0), " Hello there."), (pytest.approx(3.0), pytest.approx(4.4), " Bye")
+    ]  # fmt: skip
     assert advance == 440
     # Ended by a lone timestamp: nothing was cut off, the whole window is done.
-    stretches, advance = transcriber._stretches([at(1.0), 3, at(2.5)], first, 0.0, 3000)
-    assert [(s.start, s.end, s.text) for s in stretches] == [(1.0, 2.5, "Bye")] and advance == 3000
+    pieces, advance = transcriber._stretches([at(1.0), 3, at(2.5)], first, 3000)
+    assert pieces == [(pytest.approx(1.0), pytest.approx(2.5), [3])] and advance == 3000
+    # Timestamps past the window's sound (the last window is short) are its end.
+    pieces, _ = transcriber._stretches([at(1.0), 3, at(9.0)], first, 500)
+    assert pieces == [(pytest.approx(1.0), 5.0, [3])]
 
 
 def test_the_mel_filters_are_slaneys_triangles_of_unit_area_over_0_to_8_khz() -> None:
