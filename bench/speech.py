@@ -72,7 +72,7 @@ def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
         short = media.spoken_clip(scratch / "short.mp4")
-        sentences = media.SPOKEN_SENTENCES * 8  # about a minute of speech
+        sentences = media.SPOKEN_SENTENCES * 4  # about a minute of speech (56 s)
         minute = media.spoken_clip(scratch / "minute.mp4", sentences)
         quality = _transcribed(model, _pcm(short.path), 1)
         cold = _transcribed(model, _pcm(minute.path), 1 + ROUNDS)

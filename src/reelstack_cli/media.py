@@ -408,8 +408,8 @@ def spoken_clip(
         writer.writeframes(bytes(joined))
     seconds = len(joined) / 2 / rate
     _run(["-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=30:duration={seconds}", "-i", str(sound),
-          "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "48000",
-          "-shortest", "-movflags", "+faststart"], path)  # fmt: skip
+          "-vf", MARKERS, "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
+          "-c:a", "aac", "-ar", "48000", "-shortest", "-movflags", "+faststart"], path)  # fmt: skip
     sound.unlink()
     return Speech(path, tuple(sentences), tuple(starts), seconds)
 

@@ -21,6 +21,7 @@ LINE_CHARACTERS = 42
 MAX_LINES = 2
 MIN_CUE_SECONDS = 1.0
 MAX_CUE_SECONDS = 7.0
+PAUSE_SECONDS = 0.5  # a silence this long between two words ends a cue (a reader sees the speaker stop)
 _SENTENCE_END = re.compile(r"[.?!…]$")
 
 
@@ -79,7 +80,7 @@ def _fits(words: list[TimedWord]) -> bool:
 
 def _groups(words: list[TimedWord]) -> list[list[TimedWord]]:
     """Words packed greedily into cues: a new cue when the text would pass two lines or the cue 7 s,
-    or after a sentence's end once the cue has lasted a second."""
+    after a pause, or after a sentence's end once the cue has lasted a second."""
     groups: list[list[TimedWord]] = []
     for word in words:
         current = groups[-1] if groups else None
@@ -88,6 +89,7 @@ def _groups(words: list[TimedWord]) -> list[list[TimedWord]]:
             and _fits([*current, word])
             and word.end - current[0].start <= MAX_CUE_SECONDS
             and not (_SENTENCE_END.search(current[-1].text) and current[-1].end - current[0].start >= MIN_CUE_SECONDS)
+            and word.start - current[-1].end < PAUSE_SECONDS
         ):
             current.append(word)
         else:

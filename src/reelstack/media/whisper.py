@@ -219,17 +219,23 @@ def _seconds_per_character(stretches: list[list[TimedWord]]) -> float:
 
 
 def _spoken_of(words: list[TimedWord], per_character: float) -> Spoken:
-    """A stretch of timed words. The alignment hands the silence before a stretch to its first word
-    (and after it to its last): such a word is cut to the time its letters take at this speaker's pace,
-    so that the cue starts when the word is said, not when the silence before it did."""
-    first, last = words[0], words[-1]
-    expected = len(first.text) * per_character
-    if first.end - first.start > LONG_WORD * expected:
-        words[0] = first = TimedWord(first.end - expected, first.end, first.text)
-    expected = len(last.text) * per_character
-    if len(words) > 1 and last.end - last.start > LONG_WORD * expected:
-        words[-1] = last = TimedWord(last.start, last.start + expected, last.text)
-    return Spoken(first.start, max(last.end, first.start), " ".join(word.text for word in words), tuple(words))
+    """A stretch of timed words. The alignment hands a silence to a word beside it: a word much longer
+    than its letters take at this speaker's pace is cut to that time, at its start where a silence
+    came before it (the stretch's first word, or after a comma or a full stop) and else at its end,
+    so that a cue starts when its first word is said and a pause shows as a gap between words."""
+    timed = []
+    for index, word in enumerate(words):
+        expected = len(word.text) * per_character
+        if word.end - word.start > LONG_WORD * expected:
+            after_pause = index == 0 or words[index - 1].text[-1] in ",.?!;:"
+            at_end = index == len(words) - 1 or word.text[-1] in ",.?!;:"
+            if after_pause or not at_end:
+                word = TimedWord(word.end - expected, word.end, word.text)
+            else:
+                word = TimedWord(word.start, word.start + expected, word.text)
+        timed.append(word)
+    first, last = timed[0], timed[-1]
+    return Spoken(first.start, max(last.end, first.start), " ".join(word.text for word in timed), tuple(timed))
 
 
 def samples_of_pcm(data: bytes) -> np.ndarray:
