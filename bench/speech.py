@@ -1,8 +1,8 @@
 """Captions generated from speech (issue 29): what the Transcribe function costs per minute of sound,
 cold and warm, and how well it hears, on this machine's 2 cores (Lambda's 3,008 MB function has 2 vCPUs).
 
-The sound: espeak-ng saying the tests' three sentences (reelstack_cli.media.spoken_clip) over and over,
-1.5 s apart, for a minute, turned into 16 kHz PCM by the same FFmpeg command as the Derive function's.
+The sound: espeak-ng saying the tests' three sentences (reelstack_cli.media.spoken_clip) four times over,
+1.5 s apart (55.5 s), turned into 16 kHz PCM by the same FFmpeg command as the Derive function's.
 The model: the pinned faster-whisper-tiny.en (infra/speech-model), the layer's CTranslate2 4.8.5.
 
 - **cold**: a new Python process, as a cold Lambda environment: import CTranslate2 and numpy, load the
@@ -10,7 +10,7 @@ The model: the pinned faster-whisper-tiny.en (infra/speech-model), the layer's C
   about a second at S3's usual 100 MB/s, once per environment.
 - **warm**: the same process again (model loaded), median of BENCH_SPEECH_ROUNDS (default 3).
 
-The quality figures come from the short clip the integration test uses (11.6 s): its word error rate
+The quality figures come from the short clip the integration test uses (14.6 s): its word error rate
 against the sentences, and each sentence's cue start against when espeak-ng starts saying it.
 The baseline is real time (a minute of sound takes a minute to listen to).
 """
