@@ -123,6 +123,7 @@ class Deployment:
     speech_model_bucket: str = "reelstack-artifacts"  # SpeechModelBucket
     speech_model_prefix: str = "models/faster-whisper-tiny.en/"  # SpeechModelPrefix
     speech_languages: str = "en"  # SpeechLanguages: BCP 47 codes, comma-separated
+    tracing: bool = True  # TracingEnabled, as Powertools reads it (POWERTOOLS_TRACE_DISABLED)
 
 
 # The settings a template parameter decides: the Deployment field (dotted for Limits) -> the parameter.
@@ -235,6 +236,7 @@ def deployment() -> Deployment:
         fetch_function=env.get("FETCH_URL_FUNCTION", ""),
         outbox_grace_seconds=_number(env, "OUTBOX_GRACE_SECONDS", defaults.outbox_grace_seconds),
         webhooks=_webhooks(env),
+        tracing=env.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() not in ("1", "true"),
     )
 
 

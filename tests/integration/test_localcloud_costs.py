@@ -7,22 +7,32 @@ import json
 import subprocess
 from typing import Any
 
+import pytest
+
 from reelstack_cli.settings import LOCALSTACK_PYTHON
 
 APPLY_HOOKS = """
 from importlib.metadata import entry_points
 
+RESULTS, applied = {}, []
+
+
 def apply_hooks():
-    for hook in entry_points(group="localstack.hooks.on_infra_start"):
-        if hook.value.startswith("reelstack_localcloud."):
-            hook.load()()
+    if not applied:  # once per process, as LocalStack runs them
+        for hook in entry_points(group="localstack.hooks.on_infra_start"):
+            if hook.value.startswith("reelstack_localcloud."):
+                hook.load()()
+        applied.append(True)
 """
 
 
-def in_localstack(script: str) -> Any:
-    """Run ``script`` in LocalStack's Python with ``apply_hooks`` defined; what it printed, as JSON."""
-    result = subprocess.run([str(LOCALSTACK_PYTHON), "-c", APPLY_HOOKS + script],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+@pytest.fixture(scope="module")
+def found() -> dict[str, Any]:
+    """The scripts below run in one LocalStack Python (importing LocalStack costs seconds of CPU), in
+    order, each keeping what it found in ``RESULTS``."""
+    script = "\n".join([APPLY_HOOKS, _PATHS_TWICE, _DEFINITION_TWICE, _TRANSACTIONS,
+                        "import json\nprint(json.dumps(RESULTS))"])  # fmt: skip
+    result = subprocess.run([str(LOCALSTACK_PYTHON), "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1])
 
@@ -39,16 +49,16 @@ apply_hooks()
 after = [[json_path.extract_json(path, state) for path in paths] for _ in range(50)]
 # ResultPath writes into each state's own input, whatever it wrote into the last one.
 written = [result_path.parse("$.error").update_or_create({"n": n}, {"Error": f"E{n}"}) for n in (1, 2)]
-print(json.dumps({"before": before, "same": all(a == before for a in after),
-                  "kept": json_path.parse(paths[0]) is json_path.parse(paths[0]), "written": written}))
+RESULTS["paths"] = {"before": before, "same": all(a == before for a in after),
+                    "kept": json_path.parse(paths[0]) is json_path.parse(paths[0]), "written": written}
 """
 
 
-def test_step_functions_parses_each_json_path_once_and_reads_the_same() -> None:
+def test_step_functions_parses_each_json_path_once_and_reads_the_same(found: dict[str, Any]) -> None:
     """LocalStack parsed a path anew at every evaluation (a new LALR parser each time: 12-36 ms of CPU
     per ``.$``, the local cloud's largest cost while pipelines ran); parsed once, every read and
     ResultPath write is what it was."""
-    found = in_localstack(_PATHS_TWICE)
+    found = found["paths"]
     assert found["before"] == [["thumbnails", "previews"], 4.5, "previews"]
     assert found["same"] and found["kept"], found
     assert found["written"] == [{"n": 1, "error": {"Error": "E1"}}, {"n": 2, "error": {"Error": "E2"}}]
@@ -67,14 +77,13 @@ for _ in range(2):  # a definition with a syntax error is refused every time, no
         AmazonStateLanguageParser.parse('{"StartAt": "Wait", "States": {"Wait": {"Type": "Nope"}}}')
     except ASLParserException:
         refused += 1
-print(json.dumps({"ownPrograms": first is not second, "sameKind": type(first).__name__ == type(second).__name__,
-                  "treeKept": first_tree is second_tree, "refused": refused}))
+RESULTS["definitions"] = {"ownPrograms": first is not second, "treeKept": first_tree is second_tree,
+                          "sameKind": type(first).__name__ == type(second).__name__, "refused": refused}
 """
 
 
-def test_step_functions_reads_a_definition_once_and_gives_each_execution_its_own_states() -> None:
-    found = in_localstack(_DEFINITION_TWICE)
-    assert found == {"ownPrograms": True, "sameKind": True, "treeKept": True, "refused": 2}
+def test_step_functions_reads_a_definition_once_and_gives_each_execution_its_own_states(found: dict[str, Any]) -> None:
+    assert found["definitions"] == {"ownPrograms": True, "sameKind": True, "treeKept": True, "refused": 2}
 
 
 _TRANSACTIONS = """
@@ -134,16 +143,17 @@ with mock_aws():
     db.transact_write_items(TransactItems=[move("a1", "processing", "uploaded"), announce])
     a1 = db.get_item(TableName="assets", Key={"id": {"S": "a1"}})["Item"]["status"]["S"]
     outbox = [item["at"]["S"] for item in rows()[1]]
-print(json.dumps({"reasons": reasons, "undone": undone, "a1": a1, "outbox": outbox,
-                  "tablesCopied": copies.count("Table")}))
+copy.deepcopy = deepcopy
+RESULTS["transactions"] = {"reasons": reasons, "undone": undone, "a1": a1, "outbox": outbox,
+                           "tablesCopied": copies.count("Table")}
 """
 
 
-def test_a_cancelled_dynamodb_transaction_undoes_every_write_without_copying_the_tables() -> None:
+def test_a_cancelled_dynamodb_transaction_undoes_every_write_without_copying_the_tables(found: dict[str, Any]) -> None:
     """moto backs up each table a transaction names by copying all of it (a cost that grew with every
     asset of a test run); the local cloud keeps only the items the transaction touches, and a
     cancelled transaction still leaves every one as it was: updated, put, new and deleted alike."""
-    found = in_localstack(_TRANSACTIONS)
+    found = found["transactions"]
     assert found["reasons"] == ["None", "None", "None", "None", "None", "ConditionalCheckFailed"], found
     assert found["undone"], found
     assert (found["a1"], found["outbox"]) == ("processing", ["t0", "t1"])  # one that holds is written whole

@@ -47,11 +47,55 @@ LOG = logging.getLogger(__name__)
 
 SUPPORTED_RUNTIMES = {"python3.13"}
 BOOTSTRAP = Path(__file__).parent / "runtime" / "bootstrap.py"
-MONITOR_INTERVAL_SECONDS = 0.1
-# Finding a process's descendants reads every process's /proc entry (a few ms each time): the list of
-# them is refreshed this often, their memory read at every look.
+MONITOR_INTERVAL_SECONDS = 0.1  # while an invocation runs: its memory, its process's death
+IDLE_MONITOR_SECONDS = 1.0  # between invocations: only a death to notice (an invocation wakes it at once)
+# Finding an environment's processes reads every process's /proc entry (a few ms each time): one look
+# serves every environment's watch for this long; their memory is read at every look.
 DESCENDANTS_REFRESH_SECONDS = 1.0
 _MIB = 1024 * 1024
+
+
+class _Sessions:
+    """Which processes are in which session, from one look at /proc shared by every environment (each
+    runs in a session of its own, so its session is the function and every child it started)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._taken = float("-inf")
+        self._members: dict[int, list[int]] = {}
+
+    def members(self, session_id: int) -> list[int]:
+        with self._lock:
+            if time.monotonic() - self._taken > DESCENDANTS_REFRESH_SECONDS:
+                self._members, self._taken = _sessions_now(), time.monotonic()
+            return self._members.get(session_id, [])
+
+
+def _sessions_now() -> dict[int, list[int]]:
+    members: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()  # state, ppid, pgrp, session, ...
+        except OSError:
+            continue  # it ended meanwhile
+        members.setdefault(int(fields[3]), []).append(int(entry))
+    return members
+
+
+SESSIONS = _Sessions()
+
+
+def _descendants(root: psutil.Process) -> list[psutil.Process]:
+    """The processes an environment started (those of its session but itself)."""
+    found = []
+    for pid in SESSIONS.members(root.pid):
+        if pid != root.pid:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                found.append(psutil.Process(pid))
+    return found
 
 
 def _state_dir() -> Path:
@@ -108,6 +152,7 @@ class LocalProcessExecutor(RuntimeExecutor):
         self._log_offset = 0
         self._stopping = False
         self._expected_exit = False  # set when we kill the process on purpose (timeout, memory)
+        self._invoked = threading.Event()  # wakes the idle watch when an invocation starts
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -206,7 +251,7 @@ class LocalProcessExecutor(RuntimeExecutor):
         while process.poll() is None:
             if root is not None and self._pending_request:
                 if time.monotonic() - refreshed > DESCENDANTS_REFRESH_SECONDS:
-                    descendants, refreshed = self._descendants(root), time.monotonic()
+                    descendants, refreshed = _descendants(root), time.monotonic()
                 if self._rss([root, *descendants]) > limit:
                     self._expected_exit = True
                     self._fail_pending(
@@ -214,7 +259,10 @@ class LocalProcessExecutor(RuntimeExecutor):
                     )
                     self._kill()
                     return
-            time.sleep(MONITOR_INTERVAL_SECONDS)
+                time.sleep(MONITOR_INTERVAL_SECONDS)
+            else:
+                self._invoked.wait(IDLE_MONITOR_SECONDS)
+                self._invoked.clear()
         if self._stopping or self._expected_exit or process is not self.process:
             return
         code = process.returncode
@@ -224,13 +272,6 @@ class LocalProcessExecutor(RuntimeExecutor):
             with contextlib.suppress(InvalidStateError):
                 startup.set_exception(LambdaRuntimeException(f"Runtime exited during init with {reason}"))
         self._fail_pending("Runtime.ExitError", f"Runtime exited with error: {reason}")
-
-    @staticmethod
-    def _descendants(root: psutil.Process) -> list[psutil.Process]:
-        try:
-            return root.children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
 
     @staticmethod
     def _rss(processes: list[psutil.Process]) -> int:
@@ -271,6 +312,7 @@ class LocalProcessExecutor(RuntimeExecutor):
             request_id = payload["invoke-id"]
             self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
             self._pending_request = request_id
+            self._invoked.set()
             timer = threading.Timer(self.function_version.config.timeout, self._timed_out, args=(request_id,))
             timer.daemon = True
             timer.start()

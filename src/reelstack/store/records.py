@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from pynamodb.attributes import (
@@ -293,12 +294,20 @@ class Change:
     also: Sequence[Model] = field(default_factory=tuple)  # records put in the same transaction
 
 
+@cache
+def transactions(region: str | None = None) -> Connection:
+    """The one DynamoDB connection this process writes transactions through. A new Connection builds
+    a botocore session and client (reading the endpoint and service descriptions: 0.2-0.3 s of CPU),
+    which every status move paid once per call; a botocore client is safe to share between threads."""
+    return Connection(region=region)
+
+
 def commit(change: Change, what: str) -> bool:
     """Write ``change`` and the records it carries along in one DynamoDB transaction: all or nothing.
     True if it applied, False if the change's condition did not hold; anything else (throttling, a
     conflicting transaction, a 5xx) is StorageUnavailable."""
     try:
-        with TransactWrite(connection=Connection()) as transaction:
+        with TransactWrite(connection=transactions()) as transaction:
             transaction.update(change.record, actions=list(change.actions), condition=change.condition)
             for record in change.also:
                 transaction.save(record)

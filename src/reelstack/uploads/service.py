@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -44,6 +43,7 @@ from reelstack.store.records import (
     UploadModel,
     iso,
     owned_record,
+    transactions,
 )
 from reelstack.store.states import AssetStatus, UploadMode, UploadStatus, Visibility, reported, upload_mode
 from reelstack.uploads.multipart import Multipart
@@ -216,7 +216,7 @@ class Uploads:
         upload.mode, upload.max_size, upload.source_url = mode.value, max_size, source_url
         asset.text_tracks = text_tracks or None
         try:
-            with TransactWrite(connection=Connection(region=self.settings.region)) as transaction:
+            with TransactWrite(connection=transactions(self.settings.region)) as transaction:
                 transaction.save(asset, condition=AssetModel.asset_id.does_not_exist())
                 transaction.save(upload, condition=UploadModel.upload_id.does_not_exist())
         except (TransactWriteError, PutError) as error:
