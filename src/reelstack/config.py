@@ -123,6 +123,9 @@ class Deployment:
     speech_model_bucket: str = "reelstack-artifacts"  # SpeechModelBucket
     speech_model_prefix: str = "models/faster-whisper-tiny.en/"  # SpeechModelPrefix
     speech_languages: str = "en"  # SpeechLanguages: BCP 47 codes, comma-separated
+    # SpeechModelSha256: the model.bin the deployment accepts. The manifest beside the model pins every
+    # file; this pins the model itself, so a bucket's writer cannot swap model and manifest together.
+    speech_model_sha256: str = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
     tracing: bool = True  # TracingEnabled, as Powertools reads it (POWERTOOLS_TRACE_DISABLED)
 
 
@@ -155,6 +158,7 @@ TEMPLATE_PARAMETERS = {
     "speech_model_bucket": "SpeechModelBucket",
     "speech_model_prefix": "SpeechModelPrefix",
     "speech_languages": "SpeechLanguages",
+    "speech_model_sha256": "SpeechModelSha256",
 }
 
 
@@ -224,6 +228,7 @@ def deployment() -> Deployment:
         speech_model_bucket=env.get("SPEECH_MODEL_BUCKET", defaults.speech_model_bucket),
         speech_model_prefix=env.get("SPEECH_MODEL_PREFIX", defaults.speech_model_prefix),
         speech_languages=env.get("SPEECH_LANGUAGES", defaults.speech_languages),
+        speech_model_sha256=env.get("SPEECH_MODEL_SHA256", defaults.speech_model_sha256),
         faults=Faults(
             names=frozenset(name for name in env.get("FAULT_INJECTION", "").split(",") if name),
             stall_seconds=_number(env, "FAULT_STALL_SECONDS", Faults.stall_seconds),

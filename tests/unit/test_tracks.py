@@ -121,8 +121,8 @@ def test_a_file_sent_to_its_upload_url_is_read_when_it_arrives_in_any_encoding(r
     assert vtt["Body"].read().decode() == (
         "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nÇa déménage à Noël\n\n00:00:13.000 --> 00:00:14.000\nfin\n\n"
     )  # UTF-8, cut at the video's end
-    listed = boto3.client("s3").list_objects_v2(Bucket=UPLOAD_BUCKET, Prefix="captions/").get("Contents")
-    assert not listed  # the file as sent is not kept
+    kept = boto3.client("s3").list_object_versions(Bucket=UPLOAD_BUCKET, Prefix="captions/")
+    assert not kept.get("Versions") and not kept.get("DeleteMarkers")  # the file as sent is not kept, in any version
     assert arrive(ready, track["trackId"], b"again")[0]["ignored"]  # ready already: a second PUT changes nothing
 
 
@@ -189,14 +189,21 @@ def test_the_track_limit_and_a_failed_asset(ready: str, monkeypatch: pytest.Monk
     assert add(ready, languageCode="fr", filename="b.srt")[1]["error"]["code"] == "AssetFailed"
 
 
-def test_a_track_added_before_the_video_is_probed_is_cut_when_played(ready: str, tmp_path: Path) -> None:
+def test_a_track_added_before_the_video_is_probed_is_cut_when_played(ready: str) -> None:
     AssetModel(ready).update(actions=[AssetModel.media.remove()])
     track = add(ready, languageCode="en", content="00:01.000 --> 00:02.000\nhi\n\n00:30.000 --> 00:31.000\nlate")[1]
     assert track["status"] == "ready"  # the length is not known yet: nothing to cut to
     AssetModel(ready).update(actions=[AssetModel.media.set({"durationSeconds": 14.0})])
     token = call("start-playback", asset_id=ready)[1]["hls"].split("/playback/")[1].split("/")[0]
     playlist = served("media-playlist", token=token, rendition=track["trackId"])["body"]
-    assert playlist.count("segment_") == 3
+    assert playlist.count("segment_") == 3 and "#EXTINF:2.000,\nsegment_00002.vtt" in playlist  # 6 + 6 + 2 s
+
+    def segment(index: int) -> dict[str, Any]:
+        return served("playback-segment", token=token, rendition=track["trackId"], segment=f"segment_{index:05d}.vtt")
+
+    assert "00:00:01.000 --> 00:00:02.000\nhi" in segment(0)["body"]
+    assert all("late" not in segment(index)["body"] for index in (0, 1, 2))  # the cue at 30 s is past the end
+    assert segment(5)["statusCode"] == 404  # where it would have been played
 
 
 ENGLISH_SRT = (
@@ -247,6 +254,31 @@ def test_the_sources_text_subtitles_become_tracks_played_on_the_segments_timelin
     assert f"00:00:01.200 --> {end}\nover" in segment["body"]  # cut at the video's end (its sound's, 2.021 s)
 
 
+@pytest.mark.parametrize(
+    ("codec", "container", "name"),
+    [("mov_text", "mp4", "Spanish"), ("ass", "mkv", "Español"), ("webvtt", "mkv", "Español")],
+)  # an MP4 keeps no track title: the track is named after its language
+def test_every_text_subtitle_codec_a_source_carries_becomes_a_track_with_its_words(
+    aws: None, setenv: Callable[..., None], tmp_path: Path, codec: str, container: str, name: str
+) -> None:
+    """A phone's or an editor's MP4 (mov_text), an anime fansub's MKV (ASS, its styling dropped) and a
+    WebVTT track in Matroska: each a ready track with its language, the words as said."""
+    video = test_media.generate_clip(tmp_path / "clip.mp4", seconds=2, width=320, height=180)
+    film = test_media.add_subtitles(video, tmp_path / f"film.{container}", [(ENGLISH_SRT, "spa", "Español")], codec)
+    pipeline = uploaded_clip(setenv, tmp_path, clip=film)
+    media = load_handler("probe")(job_event("probe/job.json", pipeline), None)
+    assert [(track["codec"], track["language"]) for track in media["subtitleTracks"]] == [(codec, "es")]
+    made = load_handler("derive")(job_event("derive/captions.json", pipeline, media=media), None)
+    assert made == {"name": "captions", "tracks": 1, "warnings": []}
+    asset_id = pipeline["upload"].asset_id
+    [track] = AssetModel.get(asset_id).text_tracks.as_dict().values()
+    assert (track["languageCode"], track["name"], track["source"]) == ("es", name, "embedded")
+    [track_id] = AssetModel.get(asset_id).text_tracks.as_dict()
+    vtt = boto3.client("s3").get_object(Bucket=MEDIA_BUCKET, Key=MediaKeys(asset_id).text_track(track_id))
+    words = vtt["Body"].read().decode()
+    assert "00:00:00.500 --> 00:00:01.200\nHello" in words and "over" in words and "{\\" not in words
+
+
 def test_bitmap_subtitles_are_left_out_with_a_warning_that_says_so(aws: None, setenv: Callable[..., None],
                                                                   tmp_path: Path) -> None:  # fmt: skip
     pipeline = uploaded_clip(setenv, tmp_path)
@@ -279,6 +311,11 @@ def test_generated_captions_are_asked_for_on_a_ready_video_with_sound_once_per_l
     assert generate(ready, languageCode="english!")[0] == 400
     status, silent = generate(ready, languageCode="en")  # the fixture's video has no sound
     assert (status, silent["error"]["code"]) == (409, "NoSound")
+    AssetModel(ready).update(actions=[AssetModel.media.set({"durationSeconds": 31 * 60.0, "hasVideo": True,
+                                                            "hasAudio": True})])  # fmt: skip
+    status, long = generate(ready, languageCode="en")  # more than one Transcribe call could hear
+    assert (status, long["error"]["code"]) == (409, "SpeechTooLong")
+    assert "at most 30 minutes" in long["error"]["message"]
     AssetModel(ready).update(actions=[AssetModel.media.set({"durationSeconds": 14.0, "hasVideo": True,
                                                             "hasAudio": True})])  # fmt: skip
     status, track = generate(ready, languageCode="eng")

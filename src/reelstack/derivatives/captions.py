@@ -38,7 +38,7 @@ from reelstack.pipeline.steps import RemainingMs
 from reelstack.store import assets, events
 from reelstack.store.events import EventType
 from reelstack.store.keys import CaptionUploadKey, MediaKeys, is_track_id
-from reelstack.store.objects import delete_prefix, get_bytes, put_texts
+from reelstack.store.objects import delete_every_version, delete_prefix, get_bytes, put_texts
 from reelstack.store.records import AssetModel, Change, commit, utc_now
 from reelstack.store.states import AssetStatus
 from reelstack.store.views import plain, text_tracks, track_view
@@ -115,7 +115,7 @@ def caption_arrived(bucket: str, key: str, size: int) -> dict[str, Any]:
             return {"trackId": where.track_id, "ignored": "the track was removed while its file was read"}
         return {"trackId": where.track_id, "status": TrackStatus.READY, "cues": len(cleaned.cues)}
     finally:
-        aws.client("s3").delete_object(Bucket=bucket, Key=key)
+        delete_every_version(bucket, key, exact=True)  # the upload bucket is versioned: the file as sent goes
 
 
 def delete_track(owner_id: str, asset_id: str, track_id: str) -> None:

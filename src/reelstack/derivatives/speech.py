@@ -51,9 +51,10 @@ from reelstack.store.states import AssetStatus
 from reelstack.store.views import plain, text_tracks, track_view
 
 GENERATED = "generated"
-# The longest sound transcribed: an hour is 115 MB of PCM, and tiny.en needs about a minute of
-# Lambda's 15 for it (docs/captions.md has the measured cost); a longer one is a failed track.
-MAX_SPEECH_SECONDS = 3 * 3600
+# The longest sound transcribed in one Transcribe call, which Lambda stops at 15 minutes: tiny.en took
+# 26 s per minute of speech cold and 17 s warm on a busy machine (docs/playback.md, `python -m bench
+# speech`), so 30 minutes take at most 13 of the 15. A longer sound is refused with a sentence.
+MAX_SPEECH_SECONDS = 30 * 60
 BYTES_PER_SECOND = ffmpeg.SPEECH_SAMPLE_RATE * 2
 MODEL_ROOT = Path(tempfile.gettempdir()) / "speech-model"
 
@@ -105,6 +106,8 @@ def request_generation(owner_id: str, asset_id: str, read_request: Callable[[], 
                        "ready", code="AssetNotReady")  # fmt: skip
     if not plain(asset.media).get("hasAudio"):
         raise Conflict("the video has no sound: there is no speech to make captions of", code="NoSound")
+    if (plain(asset.media).get("durationSeconds") or 0) > MAX_SPEECH_SECONDS:
+        raise Conflict(too_long(plain(asset.media)["durationSeconds"]), code="SpeechTooLong")
     for track_id, entry in pending(asset).items():
         if entry.get("languageCode") == language:
             return track_view(track_id, entry)
@@ -118,6 +121,11 @@ def request_generation(owner_id: str, asset_id: str, read_request: Callable[[], 
 
     derivatives.start(asset_id, owner_id, [SPEECH.name])
     return track_view(track_id, entry)
+
+
+def too_long(seconds: float) -> str:
+    return (f"the video is {seconds / 60:.0f} minutes long; captions are generated for at most "
+            f"{MAX_SPEECH_SECONDS // 60} minutes of sound")  # fmt: skip
 
 
 def _fail(asset_id: str, owner_id: str, track_id: str, entry: dict[str, Any], code: str, message: str) -> None:
@@ -148,8 +156,7 @@ class SpeechCaptions(Derivative):
         init, segments = rendition_segments(keys, audio_playlist or variants[-1].playlist)
         seconds = sum(length for _, length in segments)
         if seconds > MAX_SPEECH_SECONDS:
-            raise MediaLimitExceeded(f"the video is {seconds / 3600:.1f} h long; captions are generated for at most "
-                                     f"{MAX_SPEECH_SECONDS // 3600} h of sound", code="SpeechTooLong")  # fmt: skip
+            raise MediaLimitExceeded(too_long(seconds), code="SpeechTooLong")
         audio_key = keys.speech_audio(next(iter(waiting)))
         with work_folder() as work:
             join_objects([init, *(key for key, _ in segments)], work / "sound.mp4")
@@ -183,8 +190,9 @@ DERIVATIVES = (SPEECH,)
 
 
 def fetch_model() -> Path:
-    """The deployment's model in /tmp, every file checked against its manifest (once per environment:
-    a warm function finds it there). ToolchainMissing, with where it looked, when it is not there."""
+    """The deployment's model in /tmp, every file checked against its manifest and the model against the
+    deployment's pin (once per environment: a warm function finds it there). ToolchainMissing, with
+    where it looked, when it is not there or not the pinned one."""
     settings = deployment()
     s3, bucket, prefix = aws.client("s3"), settings.speech_model_bucket, settings.speech_model_prefix
     where = f"s3://{bucket}/{prefix}"
@@ -197,6 +205,9 @@ def fetch_model() -> Path:
     if (folder / ".checked").exists():
         return folder
     files = json.loads(manifest_bytes)["files"]
+    if files.get("model.bin") != settings.speech_model_sha256:
+        raise ToolchainMissing(f"the speech model at {where} is not the one this deployment pins (SpeechModelSha256 "
+                               f"{settings.speech_model_sha256[:12]}...)")  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     for name, digest in sorted(files.items()):
         if "/" in name or name.startswith("."):

@@ -48,10 +48,13 @@ _BOMS = (
 )
 # Control characters text does not hold (tab, line feed, form feed and carriage return it may).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-_TIMESTAMP = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})[.,](\d{1,3})"
+# Hours of up to five digits: more is no video's time, and int() of thousands of digits is slow or refused.
+_TIMESTAMP = r"(?:(\d{1,5}):)?(\d{1,2}):(\d{1,2})[.,](\d{1,3})"
 _TIMING = re.compile(rf"^\s*{_TIMESTAMP}\s*-->\s*{_TIMESTAMP}(.*)$")
-_ASS_OVERRIDE = re.compile(r"\{\\[^}]*\}")
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*|[\d:]+)((?:\.[^\s>]*)?)([^>]*)>")
+# Neither pattern may run past the next opening character: a cue of a million "<a" (or "{\\") would
+# otherwise be read to its end from every one of them (quadratic time, minutes for 1 MiB).
+_ASS_OVERRIDE = re.compile(r"\{\\[^{}]*\}")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*|[\d:]+)((?:\.[^\s<>]*)?)([^<>]*)>")
 _CLASS = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _DROPPED_WITH_CONTENT = frozenset({"script", "style"})
 _SPANS = frozenset({"b", "i", "u", "c", "v"})

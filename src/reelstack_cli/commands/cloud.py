@@ -134,9 +134,11 @@ def cmd_speech_model(args: argparse.Namespace) -> None:
     prefix = prefix.rstrip("/") + "/" if prefix else ""
     folder = Path(args.folder) if args.folder else speech_model.pinned_model()
     sent = speech_model.upload_model(boto3.client("s3"), bucket, prefix, folder)
+    digest = speech_model.manifest_of(folder)["files"]["model.bin"]
     print(
         f"{'uploaded' if sent else 'already there:'} s3://{bucket}/{prefix} (deploy with "
-        f"--parameter SpeechModelBucket={bucket} --parameter SpeechModelPrefix={prefix})"
+        f"--parameter SpeechModelBucket={bucket} --parameter SpeechModelPrefix={prefix} "
+        f"--parameter SpeechModelSha256={digest})"
     )
 
 

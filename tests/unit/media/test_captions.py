@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from reelstack.errors import InvalidCaptions
@@ -175,3 +177,43 @@ def test_segments_carry_the_cues_they_show_and_the_timestamp_map() -> None:
     second = captions.segment(result.cues, 1, 1.0)
     assert "Bonjour" not in second and "00:00:05.000 --> 00:00:07.000\nacross" in second
     assert captions.segment_index("segment_00001.vtt") == 1 and captions.segment_index("../x.vtt") is None
+
+
+def _read_in_a_thread(data: bytes) -> list[object]:
+    """What read_captions gave (its result or the error it raised), or nothing if it was still working
+    after a minute: the inputs below take milliseconds unless a pattern reads them quadratically."""
+    answer: list[object] = []
+
+    def read() -> None:
+        try:
+            answer.append(read_captions(data))
+        except Exception as error:  # noqa: BLE001 - the test looks at which one
+            answer.append(error)
+
+    worker = threading.Thread(target=read, daemon=True)
+    worker.start()
+    worker.join(60)
+    return answer
+
+
+@pytest.mark.parametrize(
+    "cue",
+    [
+        "<a" * 450_000,  # a tag that never closes, started again and again
+        "<b.c" * 200_000,
+        "{\\" * 450_000,  # an ASS override that never closes
+        "x<" * 450_000,
+    ],
+    ids=["open-tags", "open-classes", "open-overrides", "lone-brackets"],
+)
+def test_a_megabyte_of_unclosed_markup_is_escaped_at_once_not_read_again_from_every_bracket(cue: str) -> None:
+    [result] = _read_in_a_thread(f"1\n00:00:01,000 --> 00:00:02,000\n{cue}\n".encode())
+    assert isinstance(result, captions.Captions), result
+    [kept] = result.cues
+    assert "<a" not in kept.text and len(kept.text) <= 4 * captions.MAX_CUE_CHARACTERS
+
+
+@pytest.mark.parametrize("hours", ["9" * 6, "9" * 400, "9" * 5000])
+def test_an_absurd_number_of_hours_is_no_timing_line_and_gets_a_sentence(hours: str) -> None:
+    [error] = _read_in_a_thread(f"1\n{hours}:00:01,000 --> {hours}:00:02,000\nlong ago\n".encode())
+    assert isinstance(error, InvalidCaptions) and error.code in ("NoCues", "NotCaptions"), error

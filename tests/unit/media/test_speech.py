@@ -4,7 +4,9 @@ back (reelstack.media.whisper)."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +143,52 @@ def test_the_word_error_rate_counts_substitutions_deletions_and_insertions() -> 
     assert word_error_rate("The cat sat on the mat.", "the cat, sat on the mat") == 0
     assert word_error_rate("the cat sat on the mat", "the bat sat on mat") == pytest.approx(2 / 6)
     assert word_error_rate("one two", "one two three four") == 1.0
+
+
+def _put_model(bucket: str, prefix: str, files: dict[str, bytes], manifest: dict[str, str]) -> None:
+    """A model folder with its manifest (named after the folder: a function keeps a model it checked by
+    its manifest's digest)."""
+    import json
+
+    import boto3
+
+    s3 = boto3.client("s3")
+    for name, data in files.items():
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{name}", Body=data)
+    manifest_json = json.dumps({"name": prefix, "files": manifest}).encode()
+    s3.put_object(Bucket=bucket, Key=f"{prefix}manifest.json", Body=manifest_json)
+
+
+def test_the_model_is_loaded_only_when_it_is_the_deployments_pin_and_every_file_its_manifests(
+    aws: None, setenv: Callable[..., None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from reelstack.derivatives import speech
+    from reelstack.errors import ToolchainMissing
+
+    monkeypatch.setattr(speech, "MODEL_ROOT", tmp_path / "models")
+    boto3.client("s3").create_bucket(Bucket="models")
+    files = {"model.bin": b"weights", "config.json": b"{}", "vocabulary.txt": b"a\nb\n"}
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    _put_model("models", "tiny/", files, digests)
+    setenv(SPEECH_MODEL_BUCKET="models", SPEECH_MODEL_PREFIX="tiny/", SPEECH_MODEL_SHA256=digests["model.bin"])
+    folder = speech.fetch_model()
+    assert {path.name: path.read_bytes() for path in folder.iterdir() if path.name in files} == files
+
+    # Someone who can write to the bucket swaps the model and its manifest together: not the pin.
+    swapped = {**files, "model.bin": b"other weights"}
+    _put_model("models", "evil/", swapped, {name: hashlib.sha256(data).hexdigest() for name, data in swapped.items()})
+    setenv(SPEECH_MODEL_PREFIX="evil/")
+    with pytest.raises(ToolchainMissing, match="not the one this deployment pins"):
+        speech.fetch_model()
+
+    # A file that is not the one the manifest names (the vocabulary changed after it was written).
+    _put_model("models", "torn/", {**files, "vocabulary.txt": b"c\n"}, digests)
+    setenv(SPEECH_MODEL_PREFIX="torn/")
+    with pytest.raises(ToolchainMissing, match=r"vocabulary\.txt .* is not the file its manifest pins"):
+        speech.fetch_model()
+
+    setenv(SPEECH_MODEL_PREFIX="nowhere/")
+    with pytest.raises(ToolchainMissing, match="no speech model at s3://models/nowhere/"):
+        speech.fetch_model()
