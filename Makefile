@@ -128,7 +128,7 @@ lint: venv sam checkov docs node_modules/.installed
 	  sed 's/$${ChunkMapMode}/'"$$mode"'/' "$$f" > .local/asl-check.json && \
 	  node_modules/.bin/asl-validator --json-path .local/asl-check.json || exit 1; done; done
 
-unit: venv speech
+unit: venv
 	$(RUN)/pytest tests/unit -q
 
 # Two workers, each with a local cloud of its own, fill the cores while the other waits on its pipeline.
