@@ -344,3 +344,18 @@ def test_generated_captions_asked_for_at_upload_name_a_language_the_deployment_t
     assert status == 201
     [track] = call("get-asset", asset_id=created["assetId"])[1]["tracks"]
     assert (track["languageCode"], track["source"], track["status"]) == ("en-gb", "generated", "preparing")
+
+
+def test_a_shared_videos_viewers_get_its_ready_subtitles_until_it_is_private_again(ready: str) -> None:
+    english = add(ready, languageCode="en", content="00:00:01.000 --> 00:00:02.000\nfor everyone")[1]
+    assert call("start-playback", user="bob", asset_id=ready)[0] == 404  # private: nobody else's to play
+    call("update-asset", asset_id=ready, body={"visibility": "public"})
+    status, playback = call("start-playback", user="bob", asset_id=ready)
+    assert status == 200
+    token = playback["hls"].split("/playback/")[1].split("/")[0]
+    assert f'URI="{english["trackId"]}/index.m3u8"' in served("master-playlist", token=token)["body"]
+    cues = served("playback-segment", token=token, rendition=english["trackId"], segment="segment_00000.vtt")
+    assert "00:00:01.000 --> 00:00:02.000\nfor everyone" in cues["body"]
+    call("update-asset", asset_id=ready, body={"visibility": "private"})
+    revoked = served("master-playlist", token=token)  # shared no more: the viewer's token stops
+    assert revoked["statusCode"] == 403 and "PlaybackRevoked" in revoked["body"]
