@@ -23,7 +23,7 @@ CHECKOV_STAMP := .local/checkov-venv/.installed
 DOCS_STAMP := .local/docs-venv/.installed
 PLUGIN_SOURCES := $(shell find infra/localcloud -name '*.py' -o -name pyproject.toml | grep -v /build/)
 
-.PHONY: help demo test lint docs unit integration invoke venv localcloud sam checkov browser lock bench clean
+.PHONY: help demo test lint docs unit integration invoke venv localcloud sam checkov browser speech lock bench clean
 
 help:
 	@echo "make demo   start the local cloud, deploy template.yaml and run the pipeline on a generated video"
@@ -92,6 +92,14 @@ browser:
 	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update >/dev/null && \
 	       $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium >/dev/null; }; }
 
+# Debian's espeak-ng: the speech the generated-captions tests transcribe (known sentences, known times).
+speech:
+	@command -v espeak-ng >/dev/null || { \
+	  echo "installing Debian's espeak-ng"; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends espeak-ng >/dev/null \
+	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update >/dev/null && \
+	       $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends espeak-ng >/dev/null; }; }
+
 # Node packages (package-lock.json): the ASL validator, hls.js for the web page, Shaka Player for the browser tests.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
@@ -127,13 +135,13 @@ unit: venv
 INTEGRATION_WORKERS ?= 2
 INTEGRATION := $(RUN)/pytest tests/integration -q -n $(INTEGRATION_WORKERS) --dist loadfile
 
-integration: venv localcloud node_modules/.installed browser
+integration: venv localcloud node_modules/.installed browser speech
 	$(INTEGRATION)
 
 # Lint and the unit suite run beside the integration suite: their CPU work fills the cores while the
 # integration tests wait on the local cloud. Their reports come after the integration suite's; any failing fails.
 # Every test's time is kept in .local/*-tests.xml (JUnit), to see where a suite's minutes go.
-test: venv sam checkov node_modules/.installed localcloud browser
+test: venv sam checkov node_modules/.installed localcloud browser speech
 	@mkdir -p .local
 	@$(MAKE) --no-print-directory lint > .local/lint.log 2>&1 & lint=$$!; \
 	$(RUN)/pytest tests/unit -q -p no:cacheprovider --durations=10 --junitxml=.local/unit-tests.xml \
@@ -144,7 +152,7 @@ test: venv sam checkov node_modules/.installed localcloud browser
 	echo "== the unit tests, which ran beside them (.local/unit-tests.log) =="; cat .local/unit-tests.log; \
 	test $$integration -eq 0 -a $$units -eq 0 -a $$lints -eq 0
 
-bench: venv localcloud node_modules/.installed
+bench: venv localcloud node_modules/.installed speech
 	$(RUN)/python -m bench $(BENCH)
 
 lock: $(UV)
@@ -153,6 +161,8 @@ lock: $(UV)
 	  --generate-hashes --custom-compile-command "make lock" -o layers/deps/requirements.txt \
 	  $(foreach p,boto3 botocore s3transfer jmespath python-dateutil six urllib3 click editor inquirer jinxed \
 	    blessed pip setuptools wheel readchar runs xmod wcwidth pyyaml packaging,--no-emit-package $(p))
+	$(UV) pip compile -q layers/speech/requirements.in --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
+	  --generate-hashes --custom-compile-command "make lock" --no-emit-package pyyaml -o layers/speech/requirements.txt
 	$(UV) pip compile -q infra/lambda-runtime/requirements.in --generate-hashes \
 	  --custom-compile-command "make lock" -o infra/lambda-runtime/requirements.txt
 	$(UV) pip compile -q infra/tools/sam-requirements.in --generate-hashes \

@@ -25,6 +25,7 @@ from bench import (
     pipeline,
     playable,
     soak,
+    speech,
     transcode,
     upload_clients,
     uploads,
@@ -46,6 +47,7 @@ SUITES: dict[str, ModuleType] = {
     "webhooks": webhooks,  # from an asset's write to the webhook's 2xx; `python -m bench webhooks`
     "pictures": pictures,  # thumbnails on demand, cold and cached, against FFmpeg; animated at its bounds
     "upload_clients": upload_clients,  # 40 MiB through each client path (issue 31) over 4G, against PutObject
+    "speech": speech,  # generated captions (issue 29): cold and warm cost per minute of sound, WER; no cloud
 }
 DEFAULT = ["transcode", "chunking", "uploads", "pipeline"]
 

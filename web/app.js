@@ -200,6 +200,7 @@ async function play(asset) {
   if (window.Hls && Hls.isSupported()) {
     hls = new Hls({ capLevelToPlayerSize: true }); // no 1080p decode for a 640 px player
     offerAudioTracks(hls, $("audio-track"));
+    offerSubtitles(hls, $("subtitle-track"));
     hls.loadSource(url);
     hls.attachMedia(video);
   } else {
@@ -217,6 +218,18 @@ function offerAudioTracks(player, menu) {
     menu.hidden = audioTracks.length < 2;
   });
   menu.onchange = () => { player.audioTrack = Number(menu.value); };
+}
+
+// Captions and subtitles (the asset's text tracks): a menu of them, off until one is chosen.
+function offerSubtitles(player, menu) {
+  menu.hidden = true;
+  player.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_, { subtitleTracks }) => {
+    menu.replaceChildren(new Option("Subtitles off", -1),
+      ...subtitleTracks.map((track, index) => new Option(track.name, index)));
+    menu.value = String(player.subtitleTrack);
+    menu.hidden = subtitleTracks.length === 0;
+  });
+  menu.onchange = () => { player.subtitleTrack = Number(menu.value); };
 }
 
 async function rename(asset) {

@@ -20,12 +20,14 @@ from reelstack.api import pictures, playback, share, throttle
 from reelstack.api.auth import owner_of
 from reelstack.api.health import health
 from reelstack.bodies import (
+    AddTrack,
     AssetChanges,
     CompanionComplete,
     CompanionCreate,
     CompleteUpload,
     CreateUploadFromUrl,
     CreateWebhook,
+    GeneratedCaptions,
     RegisterDevice,
     RequestDownloads,
     RequestParts,
@@ -34,6 +36,7 @@ from reelstack.bodies import (
     parse_create_upload,
 )
 from reelstack.config import deployment
+from reelstack.derivatives import captions, speech
 from reelstack.errors import NotFound, ReelstackError, error_body
 from reelstack.observability import MetricUnit, lambda_handler, logger, metrics
 from reelstack.pipeline.execution import execution_states
@@ -45,7 +48,6 @@ from reelstack.uploads.service import Uploads
 from reelstack.webhooks import deliveries, endpoints
 from reelstack_draw.diagram import render_svg
 
-HLS_TYPE = "application/vnd.apple.mpegurl"
 WEB_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript", "css": "text/css"}
 app = Chalice(app_name="reelstack-api")
 app.api.cors = CORSConfig(
@@ -157,9 +159,10 @@ def contract_error_shape(event: Any, get_response: Callable[[Any], Response]) ->
 def create_upload(owner: str) -> dict[str, Any]:
     request = parse_create_upload(app.current_request.raw_body)
     derivatives.check_downloads(request.downloads)
+    tracks = speech.requested_tracks(request.generated_captions)  # a 400 for a language not transcribed here
     if isinstance(request, CreateUploadFromUrl):  # issue 31: the server fetches the video
-        return uploads().from_url(owner, request)
-    return uploads().create(owner, request)
+        return uploads().from_url(owner, request, tracks)
+    return uploads().create(owner, request, tracks)
 
 
 # -- issue 31: stock clients. An upload grant for Uppy's Companion client, and Companion's S3 routes
@@ -275,6 +278,21 @@ def request_downloads(owner: str, asset_id: str) -> dict[str, Any]:
     return asset_view(asset, playback_url())
 
 
+@route("/assets/{asset_id}/tracks", "POST", status=201)
+def add_track(owner: str, asset_id: str) -> dict[str, Any]:
+    return captions.add_track(owner, asset_id, lambda: body(AddTrack))
+
+
+@route("/assets/{asset_id}/tracks/generate", "POST", status=202)
+def generate_track(owner: str, asset_id: str) -> dict[str, Any]:
+    return speech.request_generation(owner, asset_id, lambda: body(GeneratedCaptions))
+
+
+@route("/assets/{asset_id}/tracks/{track_id}", "DELETE", status=204)
+def delete_track(owner: str, asset_id: str, track_id: str) -> None:
+    captions.delete_track(owner, asset_id, track_id)
+
+
 @route("/assets/{asset_id}/playback", "GET")
 def start_playback(caller: str, asset_id: str) -> dict[str, Any]:
     return playback.start(caller, asset_id, f"{api_base()}/playback")
@@ -299,7 +317,7 @@ def served(answer: playback.Served) -> Response:
     headers = {"Cache-Control": answer.cache_control}
     if answer.location:
         return Response("", status_code=302, headers={**headers, "Location": answer.location})
-    return Response(answer.body, headers={**headers, "Content-Type": HLS_TYPE})
+    return Response(answer.body, headers={**headers, "Content-Type": answer.content_type})
 
 
 @route("/playback/{token}/master.m3u8", "GET", public=True)

@@ -62,6 +62,26 @@ def _optional_not_null(schema: dict[str, Any]) -> None:
         field.pop("default", None)
 
 
+class GeneratedCaptions(_Body):
+    """Captions generated from the video's speech (``POST /uploads`` ``generatedCaptions``, ``POST
+    /assets/{id}/tracks/generate``): a text track ``source: "generated"`` in this language."""
+
+    language_code: Annotated[
+        str,
+        Field(
+            alias="languageCode",
+            pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$",
+            description="The language spoken (BCP 47); one of the deployment's SpeechLanguages (en by default)",
+        ),
+    ]
+
+
+GENERATED_CAPTIONS_DESCRIPTION = (
+    "A caption track generated from the speech once the asset is ready (a text track, source generated; "
+    "asset.track.ready or asset.track.failed when done)"
+)
+
+
 class CreateUpload(_Body):
     filename: Annotated[str, Field(min_length=1, max_length=4096)]
     # The service refuses 0 (EmptyUpload) and sizes over the deployment's limit (413, UploadTooLarge).
@@ -89,6 +109,9 @@ class CreateUpload(_Body):
         "TruePeakCeiling); absent: the deployment's NormalizeAudio.",
     )
     downloads: Annotated[list[DownloadName], Field(max_length=10, description=DOWNLOADS_DESCRIPTION)] | None = None
+    generated_captions: GeneratedCaptions | None = Field(
+        default=None, alias="generatedCaptions", description=GENERATED_CAPTIONS_DESCRIPTION
+    )
     # -- issue 31: extensions for stock clients (Uppy) --
     method: Literal["PUT", "POST"] | None = Field(
         default=None,
@@ -132,6 +155,9 @@ class CreateUploadFromUrl(_Body):
     tags: Annotated[list[Tag], Field(max_length=20)] | None = None
     normalize_audio: StrictBool | None = Field(default=None, alias="normalizeAudio")
     downloads: Annotated[list[DownloadName], Field(max_length=10, description=DOWNLOADS_DESCRIPTION)] | None = None
+    generated_captions: GeneratedCaptions | None = Field(
+        default=None, alias="generatedCaptions", description=GENERATED_CAPTIONS_DESCRIPTION
+    )
 
 
 def parse_create_upload(raw: bytes | str | None) -> CreateUpload | CreateUploadFromUrl:
@@ -238,6 +264,54 @@ class RequestDownloads(_Body):
     """POST /assets/{id}/downloads: downloads of a ready asset, made from its renditions."""
 
     names: Annotated[list[DownloadName], Field(min_length=1, max_length=10, description=DOWNLOADS_DESCRIPTION)]
+
+
+def _one_of_content_or_filename(schema: dict[str, Any]) -> None:
+    _optional_not_null(schema)
+    schema["oneOf"] = [{"required": ["content"]}, {"required": ["filename"]}]
+
+
+class AddTrack(_Body):
+    """POST /assets/{id}/tracks: a caption file, given inline (``content``, UTF-8 text) or sent afterwards
+    with the presigned PUT the answer carries (``filename``, bytes in any encoding)."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of_content_or_filename)
+
+    language_code: Annotated[
+        str,
+        Field(
+            alias="languageCode",
+            pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$",
+            description="BCP 47: en, fr, pt-BR (ISO 639-2 codes become 639-1)",
+        ),
+    ]
+    name: Annotated[str, Field(min_length=1, max_length=100)] | SkipJsonSchema[None] = Field(
+        default=None, description="What players' menus show; the language's name by default"
+    )
+    kind: Literal["subtitles", "captions"] | SkipJsonSchema[None] = Field(
+        default=None, description="captions also describe sounds (for deaf viewers); subtitles by default"
+    )
+    content: Annotated[str, Field(min_length=1, max_length=1024 * 1024)] | SkipJsonSchema[None] = Field(
+        default=None, description="SRT or WebVTT text, at most 1 MiB"
+    )
+    filename: Annotated[str, Field(min_length=1, max_length=255)] | SkipJsonSchema[None] = Field(
+        default=None, description="Display only: the answer's uploadUrl takes the file (any encoding, at most 2 MiB)"
+    )
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _undecodable_bytes_become_replacement_characters(cls, value: object) -> object:
+        return _LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AddTrack:
+        sent = [name for name in ("content", "filename") if name in self.model_fields_set]
+        if len(sent) != 1 or getattr(self, sent[0]) is None:
+            raise ValueError("send either content (the captions) or filename (then PUT the file), not both or neither")
+        for name in ("name", "kind"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
 
 
 # APNs device tokens are 32 bytes of hex today (Apple allows them to grow); FCM registration tokens

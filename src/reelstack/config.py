@@ -118,6 +118,14 @@ class Deployment:
     fetch_function: str = ""  # FETCH_URL_FUNCTION: the function that fetches uploads from a URL
     outbox_grace_seconds: float = 60  # OutboxGraceSeconds: an event unpublished this long is swept
     webhooks: Webhooks = field(default_factory=Webhooks)
+    # Captions generated from speech (reelstack.derivatives.speech): where the Whisper model is (a folder
+    # of the bucket with its manifest.json), the languages it is asked for, and the Transcribe function.
+    speech_model_bucket: str = "reelstack-artifacts"  # SpeechModelBucket
+    speech_model_prefix: str = "models/faster-whisper-tiny.en/"  # SpeechModelPrefix
+    speech_languages: str = "en"  # SpeechLanguages: BCP 47 codes, comma-separated
+    # SpeechModelSha256: the model.bin the deployment accepts. The manifest beside the model pins every
+    # file; this pins the model itself, so a bucket's writer cannot swap model and manifest together.
+    speech_model_sha256: str = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
     tracing: bool = True  # TracingEnabled, as Powertools reads it (POWERTOOLS_TRACE_DISABLED)
 
 
@@ -147,6 +155,10 @@ TEMPLATE_PARAMETERS = {
     "webhooks.timeout_seconds": "WebhookTimeoutSeconds",
     "webhooks.disable_after_seconds": "WebhookDisableAfterSeconds",
     "webhooks.secret_overlap_seconds": "WebhookSecretOverlapSeconds",
+    "speech_model_bucket": "SpeechModelBucket",
+    "speech_model_prefix": "SpeechModelPrefix",
+    "speech_languages": "SpeechLanguages",
+    "speech_model_sha256": "SpeechModelSha256",
 }
 
 
@@ -213,6 +225,10 @@ def deployment() -> Deployment:
         normalize_audio=env.get("NORMALIZE_AUDIO", "on" if defaults.normalize_audio else "off") == "on",
         loudness_target_lufs=_number(env, "LOUDNESS_TARGET", defaults.loudness_target_lufs),
         true_peak_ceiling_dbtp=_number(env, "TRUE_PEAK_CEILING", defaults.true_peak_ceiling_dbtp),
+        speech_model_bucket=env.get("SPEECH_MODEL_BUCKET", defaults.speech_model_bucket),
+        speech_model_prefix=env.get("SPEECH_MODEL_PREFIX", defaults.speech_model_prefix),
+        speech_languages=env.get("SPEECH_LANGUAGES", defaults.speech_languages),
+        speech_model_sha256=env.get("SPEECH_MODEL_SHA256", defaults.speech_model_sha256),
         faults=Faults(
             names=frozenset(name for name in env.get("FAULT_INJECTION", "").split(",") if name),
             stall_seconds=_number(env, "FAULT_STALL_SECONDS", Faults.stall_seconds),

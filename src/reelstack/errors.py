@@ -152,6 +152,15 @@ class InjectedFault(ReelstackError):
     transient = True
 
 
+class InvalidCaptions(ReelstackError):
+    """A caption file that is not captions, or past a limit (reelstack.media.captions); the code says
+    which: NotCaptions, NoCues, TooManyCues, CaptionsTooLarge. Never retried: the same file again is
+    the same verdict."""
+
+    code = "InvalidCaptions"
+    http_status = 400
+
+
 class SourceUrlFailed(ReelstackError):
     """An upload from a URL could not fetch a video there (reelstack.uploads.fetch); the code says
     which way: SourceNotFound, SourceUnreachable, NotAVideo, UploadTooLarge, UnsafeUrl..."""

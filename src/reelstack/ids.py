@@ -15,6 +15,12 @@ def new_id() -> str:
     return _base32((int(time.time() * 1000) << 80) | secrets.randbits(80))
 
 
+def new_track_id() -> str:
+    """A text track's id: ``t`` and 12 random characters (60 bits), short enough to name its HLS
+    rendition in a playback URL, never reused within an asset."""
+    return "t" + "".join(secrets.choice(_ALPHABET) for _ in range(12))
+
+
 def derived_id(*parts: str) -> str:
     """The same 26 characters for the same parts (130 bits of their SHA-256); reveals none of them."""
     return _base32(int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:17]) >> 6)

@@ -22,6 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from reelstack_cli import speech_model
 from reelstack_cli.clients import local_session
 from reelstack_cli.package import Artifact, build_all, build_folder_held
 from reelstack_cli.settings import BUILD_DIR, LOCAL_DIR, PROJECT_ROOT, TEMPLATE, Settings
@@ -88,6 +89,19 @@ def _upload_artifacts(s3: Any, artifacts: dict[str, Artifact], progress: Progres
             s3.upload_file(str(artifact.zip_path), ARTIFACTS_BUCKET, key)
         locations[artifact.logical_id] = {"Bucket": ARTIFACTS_BUCKET, "Key": key}
     return locations
+
+
+def _upload_default_speech_model(
+    s3: Any, template: dict[str, Any], parameters: dict[str, str], progress: Progress
+) -> None:
+    """The pinned default Whisper model where the template's defaults point (the artifacts bucket),
+    unless the deployment names a model of its own."""
+    defaults = template["Parameters"]
+    bucket = parameters.get("SpeechModelBucket", defaults["SpeechModelBucket"]["Default"])
+    if bucket != ARTIFACTS_BUCKET:
+        return
+    prefix = parameters.get("SpeechModelPrefix", defaults["SpeechModelPrefix"]["Default"])
+    speech_model.upload_model(s3, bucket, prefix, speech_model.pinned_model(), progress)
 
 
 def _stack_status(cfn: Any, stack_name: str) -> str | None:
@@ -248,6 +262,7 @@ def deploy_local(settings: Settings, progress: Progress, parameters: dict[str, s
     with build_folder_held(progress):
         artifacts = build_all(template, lambda step: progress(f"building {step}"))
         locations = _upload_artifacts(session.client("s3"), artifacts, progress)
+        _upload_default_speech_model(session.client("s3"), template, parameters, progress)
     packaged = packaged_template(template, artifacts, lambda artifact: locations[artifact.logical_id])
     body = json.dumps(packaged).encode()
     key = f"templates/{hashlib.sha256(body).hexdigest()}.json"

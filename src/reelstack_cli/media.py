@@ -318,6 +318,25 @@ def generate_clip(
     return make_clip(path, replace(clip, container=path.suffix.lstrip(".") or "mp4"))
 
 
+def add_subtitles(video: Path, path: Path, tracks: list[tuple[str, str, str | None]], codec: str = "srt") -> Path:
+    """``video`` with text subtitle tracks muxed in by stream copy, each ``(SRT text, ISO 639-2
+    language, title or None)``; ``codec``: srt or ass (Matroska), mov_text (MP4), webvtt (WebM)."""
+    arguments = ["-i", str(video)]
+    for index, (text, _, _) in enumerate(tracks):
+        srt = path.with_name(f"{path.stem}.{index}.srt")
+        srt.write_text(text, encoding="utf-8")
+        arguments += ["-i", str(srt)]
+    arguments += ["-map", "0"]
+    for index in range(len(tracks)):
+        arguments += ["-map", f"{index + 1}:0"]
+    arguments += ["-c", "copy", "-c:s", codec]
+    for index, (_, language, title) in enumerate(tracks):
+        arguments += [f"-metadata:s:s:{index}", f"language={language}"]
+        if title:
+            arguments += [f"-metadata:s:s:{index}", f"title={title}"]
+    return _run(arguments, path)
+
+
 _AUDIO_FILES = {".m4a": "aac", ".mp3": "libmp3lame", ".wav": "pcm_s16le", ".flac": "flac", ".ogg": "libopus"}
 
 
@@ -337,3 +356,79 @@ def generate_image(path: Path) -> Path:
     return _run(
         ["-f", "lavfi", "-i", "testsrc2=size=640x360:duration=1", "-frames:v", "1", "-c:v", "png", "-f", "image2"], path
     )
+
+
+# -- speech: for captions generated from it (reelstack.derivatives.speech) ----------------------------
+
+SPOKEN_SENTENCES = (
+    "The weather today is sunny with a light breeze.",
+    "Please remember to bring your umbrella tomorrow.",
+    "Our train leaves the station at seven in the morning.",
+)
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A clip whose sound is known sentences, each starting at a known moment (its first sound)."""
+
+    path: Path
+    sentences: tuple[str, ...]
+    starts: tuple[float, ...]
+    seconds: float
+
+
+def _first_sound(samples: bytes, rate: int) -> float:
+    """When 16-bit mono ``samples`` first rise above a whisper (-40 dBFS), in seconds."""
+    values = struct.unpack(f"<{len(samples) // 2}h", samples[: len(samples) // 2 * 2])
+    return next((index for index, value in enumerate(values) if abs(value) > 328), 0) / rate
+
+
+def spoken_clip(
+    path: Path, sentences: tuple[str, ...] = SPOKEN_SENTENCES, gap_seconds: float = 1.5, lead_seconds: float = 1.0
+) -> Speech:
+    """A 320x180 H.264/AAC MP4 whose sound is ``sentences`` said by Debian's espeak-ng, after
+    ``lead_seconds`` of silence and with ``gap_seconds`` between them (`make speech` installs it)."""
+    import wave
+
+    spoken, rate = [], 0
+    for index, sentence in enumerate(sentences):
+        part = path.with_name(f"{path.stem}.sentence{index}.wav")
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(part), sentence], check=True, timeout=60)
+        with wave.open(str(part)) as reader:
+            rate = reader.getframerate()
+            spoken.append(reader.readframes(reader.getnframes()))
+        part.unlink()
+    silence = b"\0\0" * int(rate * gap_seconds)
+    joined, starts = bytearray(b"\0\0" * int(rate * lead_seconds)), []
+    for samples in spoken:
+        starts.append(len(joined) / 2 / rate + _first_sound(samples, rate))
+        joined += samples + silence
+    sound = path.with_suffix(".wav")
+    with wave.open(str(sound), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(bytes(joined))
+    seconds = len(joined) / 2 / rate
+    _run(["-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=30:duration={seconds}", "-i", str(sound),
+          "-vf", MARKERS, "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
+          "-c:a", "aac", "-ar", "48000", "-shortest", "-movflags", "+faststart"], path)  # fmt: skip
+    sound.unlink()
+    return Speech(path, tuple(sentences), tuple(starts), seconds)
+
+
+def words_of(text: str) -> list[str]:
+    """Words as a transcript is scored: lower case, without punctuation."""
+    return "".join(c if c.isalnum() or c in " '\n" else " " for c in text.lower()).replace("'", "").split()
+
+
+def word_error_rate(reference: str, heard: str) -> float:
+    """Substitutions, deletions and insertions over the reference's words (Levenshtein on words)."""
+    wanted, got = words_of(reference), words_of(heard)
+    previous = list(range(len(got) + 1))
+    for index, word in enumerate(wanted, 1):
+        current = [index]
+        for place, other in enumerate(got, 1):
+            current.append(min(previous[place] + 1, current[place - 1] + 1, previous[place - 1] + (word != other)))
+        previous = current
+    return previous[-1] / max(len(wanted), 1)

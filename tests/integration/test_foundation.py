@@ -106,7 +106,16 @@ def _project_copy(folder: Path) -> Path:
     """A copy of the project's deployable sources, to change and deploy in place of the checkout."""
     source = folder / "project"
     source.mkdir()
-    for part in ("template.yaml", "functions", "layers", "statemachines", "src", "web", "package-lock.json"):
+    for part in (
+        "template.yaml",
+        "functions",
+        "layers",
+        "infra/speech-model",
+        "statemachines",
+        "src",
+        "web",
+        "package-lock.json",
+    ):
         copy = shutil.copytree if (CHECKOUT / part).is_dir() else shutil.copy2
         copy(CHECKOUT / part, source / part)
     (source / "node_modules").symlink_to(CHECKOUT / "node_modules")  # hls.js for the web layer

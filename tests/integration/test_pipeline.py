@@ -17,9 +17,18 @@ import pytest
 import urllib3
 from PIL import Image
 
-from reelstack.media import ffmpeg, hls
-from reelstack_cli.api_client import ApiClient
-from reelstack_cli.media import Clip, generate_audio, generate_clip, generate_image, make_clip
+from reelstack.media import captions, ffmpeg, hls
+from reelstack_cli.api_client import ApiClient, ApiError
+from reelstack_cli.media import (
+    Clip,
+    Speech,
+    generate_audio,
+    generate_clip,
+    generate_image,
+    make_clip,
+    spoken_clip,
+    word_error_rate,
+)
 from reelstack_cli.settings import CHECKOUT
 from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
 from tests.integration.browsers import chromium
@@ -60,6 +69,14 @@ def _matrix(name: str) -> Case:
     """A case of the unit tests' media matrix (tests/media_cases.py), through the local cloud."""
     case = BY_NAME[name]
     return Case(case.make, case.outcome, case.warnings, case.says)
+
+
+SPOKEN: dict[str, Speech] = {}  # the speech case's sentences and when each is said
+
+
+def said(path: Path) -> Path:
+    SPOKEN["speech-en"] = spoken_clip(path)
+    return path
 
 
 # None for the GOP is the encoder's default: one keyframe in a clip shorter than about 8 s.
@@ -117,6 +134,9 @@ CASES = {
     "dolby-vision-5": _matrix("dolby-vision-5-no-base-layer"),
     "image-only": Case(lambda p: generate_image(p / "photo.mp4"), "ImageOnly", says="is a PNG picture"),
     "subtitles-disguised": _matrix("srt-latin1-named-mp4"),
+    # Captions generated from speech (reelstack.derivatives.speech): three known sentences said by espeak-ng.
+    "speech-en": Case(lambda p: said(p / "speech.mp4"), "ready",
+                      options={"generatedCaptions": {"languageCode": "en"}}),
 }  # fmt: skip
 
 
@@ -265,6 +285,63 @@ def settled_downloads(api: ApiClient, asset_id: str, timeout: float = 180) -> di
         if all(entry["status"] != "preparing" for entry in entries.values()) or time.monotonic() > deadline:
             return entries
         time.sleep(0.5)
+
+
+def settled_track(api: ApiClient, asset_id: str, track_id: str, timeout: float = 180) -> dict[str, Any]:
+    """A text track once it is no longer preparing (generated captions are made after asset.ready)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        track = next(track for track in api.get(f"/assets/{asset_id}")["tracks"] if track["trackId"] == track_id)
+        if track["status"] != "preparing" or time.monotonic() > deadline:
+            return track
+        time.sleep(0.5)
+
+
+# tiny.en on espeak-ng's voice, through the pipeline's AAC: 0.115 measured (3 of 26 words: "But whether"
+# for "The weather", "7" for "seven"); 0.2 leaves room for two more, while the wrong sound, or none, is near 1.
+SPEECH_WER_THRESHOLD = 0.2
+CUE_START_TOLERANCE = 0.5  # seconds between a sentence's first sound and the cue that shows it
+
+
+def test_speech_becomes_a_generated_english_track_that_says_it_when_it_is_said(
+    processed: dict[str, Case], stack: Stack, alice: ApiClient, mallory: ApiClient
+) -> None:
+    case = processed["speech-en"]
+    asset_id = case.asset["assetId"]
+    [track] = [track for track in case.asset["tracks"] if track["source"] == "generated"]
+    track = settled_track(alice, asset_id, track["trackId"])
+    assert (track["status"], track["languageCode"], track["name"]) == ("ready", "en", "English (generated)"), track
+    # In the master a player loads, and its cues are the sentences, each shown when it is said.
+    playback = alice.get(f"/assets/{asset_id}/playback")
+    master = http.request("GET", playback["hls"]).data.decode()
+    assert 'LANGUAGE="en"' in master and f'URI="{track["trackId"]}/index.m3u8"' in master, master
+    stored = stack.client("s3").get_object(Bucket=stack.outputs["mediaBucket"],
+                                           Key=f"assets/{asset_id}/tracks/{track['trackId']}.vtt")  # fmt: skip
+    cues = captions.stored_cues(stored["Body"].read().decode())
+    speech = SPOKEN["speech-en"]
+    heard = " ".join(cue.text.replace("\n", " ") for cue in cues)
+    wer = word_error_rate(" ".join(speech.sentences), heard)
+    print(f"generated captions: WER {wer:.3f}; cues {[(cue.start, cue.end, cue.text) for cue in cues]}")
+    assert wer <= SPEECH_WER_THRESHOLD, (wer, heard)
+    for sentence, start in zip(speech.sentences, speech.starts, strict=True):
+        nearest = min(cues, key=lambda cue: abs(cue.start - start))
+        assert abs(nearest.start - start) <= CUE_START_TOLERANCE, (sentence, start, nearest)
+    for cue in cues:
+        assert 1.0 <= cue.end - cue.start <= 7.0 and all(len(line) <= 42 for line in cue.text.split("\n")), cue
+
+    # Asked for later: 202 and preparing, then ready; refused with a sentence where it cannot be.
+    later = alice.post(f"/assets/{asset_id}/tracks/generate", {"languageCode": "en"})
+    assert (later["status"], later["source"]) == ("preparing", "generated") and later["trackId"] != track["trackId"]
+    for api, body, status, code in ((mallory, {"languageCode": "en"}, 404, "AssetNotFound"),
+                                    (alice, {"languageCode": "fr"}, 400, "UnsupportedLanguage")):  # fmt: skip
+        with pytest.raises(ApiError) as refused:
+            api.post(f"/assets/{asset_id}/tracks/generate", body)
+        assert (refused.value.status, refused.value.code) == (status, code)
+    silent = processed["6s-720x1280-silent"].asset["assetId"]
+    with pytest.raises(ApiError) as no_sound:
+        alice.post(f"/assets/{silent}/tracks/generate", {"languageCode": "en"})
+    assert (no_sound.value.status, no_sound.value.code) == (409, "NoSound")
+    assert settled_track(alice, asset_id, later["trackId"])["status"] == "ready"
 
 
 def joined_rendition(folder: Path, target: Path) -> Path:

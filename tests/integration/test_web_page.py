@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 from playwright.sync_api import Browser, Page
 
 from reelstack.api.auth import issue_dev_token
 from reelstack.media import hls
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.deploy import dev_secret
-from reelstack_cli.media import LANGUAGE_TONES, Clip, generate_clip, make_clip
+from reelstack_cli.media import LANGUAGE_TONES, Clip, add_subtitles, generate_clip, make_clip
 from reelstack_cli.settings import CHECKOUT, LOCAL_DIR
 from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
 from tests.integration.browsers import chromium
@@ -261,19 +262,63 @@ def wait_for_tone(page: Page, hertz: int) -> None:
     page.wait_for_function(f"Math.abs(heardTone() - {hertz}) < {hertz * 0.03}", timeout=20_000, polling=100)
 
 
+# Issue 29: the dubbed film's own subtitles, one cue a second, so that a cue read at a moment shows
+# where the captions sit on the video's timeline (a second off would read the next cue).
+SUBTITLES = {
+    language: "".join(f"{n}\n00:00:0{n},000 --> 00:00:0{n + 1},000\n{word}\n\n" for n, word in enumerate(words, 1))
+    for language, words in (("eng", ("One", "Two", "Three", "Four")), ("fre", ("Un", "Deux", "Trois", "Quatre")))
+}
+LATIN_1_SRT = "1\n00:00:01,000 --> 00:00:04,000\nÀ bientôt, Noël\n".encode("latin-1")
+
+
+def text_renditions(url: str) -> list[str]:
+    """The subtitle renditions' languages a newly loaded master offers."""
+    master = urllib3.request("GET", url).data.decode()
+    return re.findall(r'#EXT-X-MEDIA:TYPE=SUBTITLES,[^\n]*LANGUAGE="([^"]+)"', master)
+
+
+def add_tracks_after_ready(api: ApiClient, asset_id: str) -> None:
+    """An SRT in Latin-1 sent to its upload URL (read when it arrives) and a WebVTT given inline."""
+    german = api.post(f"/assets/{asset_id}/tracks", {"languageCode": "de", "filename": "film.de.srt"})
+    assert urllib3.request("PUT", german["uploadUrl"], body=LATIN_1_SRT).status == 200
+    spanish = api.post(
+        f"/assets/{asset_id}/tracks",
+        {"languageCode": "es", "content": "WEBVTT\n\n00:01.000 --> 00:04.000\n<i>Hola</i>\n"},
+    )
+    assert spanish["status"] == "ready"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        tracks = {track["trackId"]: track for track in api.get(f"/assets/{asset_id}")["tracks"]}
+        if tracks[german["trackId"]]["status"] != "preparing":
+            break
+        time.sleep(0.5)
+    assert tracks[german["trackId"]]["status"] == "ready", tracks[german["trackId"]]
+
+
 def test_a_video_in_two_languages_offers_both_and_switching_changes_what_plays(
     stack: Stack, browser: Browser, tmp_path: Path
 ) -> None:
-    """A dubbed film (English 440 Hz, French 1 kHz): hls.js in the web page, and Shaka Player, list
-    both languages; choosing the other one changes the sound that plays."""
+    """A dubbed film (English 440 Hz, French 1 kHz) with an English and a French SubRip track: hls.js
+    in the web page, and Shaka Player, list both languages; choosing the other one changes the sound
+    that plays, and the French subtitles show the French cue of the moment. Caption files added
+    once it is ready are in the next master loaded."""
     (*_, english_hz), (*_, french_hz) = LANGUAGE_TONES
     user = f"web-{uuid.uuid4().hex[:6]}"
     token = issue_dev_token(dev_secret(stack.settings), user)
     api = ApiClient(stack.outputs["apiUrl"], token)
-    clip = make_clip(tmp_path / "dubbed.mkv", Clip(6, 320, 240, container="mkv", audio="languages"))
+    dubbed = make_clip(tmp_path / "dubbed.mkv", Clip(6, 320, 240, container="mkv", audio="languages"))
+    clip = add_subtitles(dubbed, tmp_path / "subtitled.mkv", [(SUBTITLES["eng"], "eng", None),
+                                                               (SUBTITLES["fre"], "fre", None)])  # fmt: skip
     uploaded = Uploader(api, user, state=StateStore(tmp_path / "state")).upload(clip, resume="never")
     asset = wait_for_asset(api, uploaded["assetId"], timeout=180)
     assert asset["status"] == "ready", asset.get("error")
+    embedded = [(track["languageCode"], track["source"], track["status"]) for track in asset["tracks"]
+                if track["type"] == "text"]  # fmt: skip
+    assert sorted(embedded) == [("en", "embedded", "ready"), ("fr", "embedded", "ready")]
+    first_master = api.get(f"/assets/{asset['assetId']}/playback")["hls"]
+    assert sorted(text_renditions(first_master)) == ["en", "fr"]
+    add_tracks_after_ready(api, asset["assetId"])
+    assert sorted(text_renditions(api.get(f"/assets/{asset['assetId']}/playback")["hls"])) == ["de", "en", "es", "fr"]
 
     page: Page = browser.new_page(viewport={"width": 1200, "height": 900})
     page.add_init_script(TONE_PROBE)
@@ -287,6 +332,17 @@ def test_a_video_in_two_languages_offers_both_and_switching_changes_what_plays(
     wait_for_tone(page, french_hz)
     menu.select_option(label="English")
     wait_for_tone(page, english_hz)
+    subtitles = page.locator("#subtitle-track")
+    subtitles.wait_for()
+    assert subtitles.locator("option").all_inner_texts() == ["Subtitles off", "English", "French", "German", "Spanish"]
+    subtitles.select_option(label="French")
+    # Paused 2.5 s in: the cue of 2-3 s, "Deux" (its neighbours are a second away either side).
+    page.evaluate("(() => { const v = document.getElementById('player'); v.pause(); v.currentTime = 2.5; })()")
+    page.wait_for_function(
+        "[...document.getElementById('player').textTracks].some((track) => track.mode === 'showing'"
+        " && track.language === 'fr' && track.activeCues?.length && track.activeCues[0].text === 'Deux')",
+        timeout=20_000,
+    )
     page.close()
 
     shaka = browser.new_page()
@@ -305,6 +361,7 @@ def test_a_video_in_two_languages_offers_both_and_switching_changes_what_plays(
         url,
     )
     assert languages == ["en", "fr"], languages
+    assert sorted(shaka.evaluate("player.getTextLanguages()")) == ["de", "en", "es", "fr"]
     wait_for_tone(shaka, english_hz)
     shaka.evaluate("player.selectAudioLanguage('fr')")
     wait_for_tone(shaka, french_hz)

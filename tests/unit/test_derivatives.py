@@ -22,7 +22,7 @@ from reelstack.media import hls
 from reelstack.pipeline.job import Job
 from reelstack.store.keys import MediaKeys
 from reelstack.store.records import AssetModel
-from reelstack.store.views import asset_view, attachment_name, public_view
+from reelstack.store.views import asset_view, attachment_name, plain, public_view
 from reelstack_cli import media as test_media
 from reelstack_cli.settings import CHECKOUT
 from tests.media_cases import packet_durations, rgb_psnr
@@ -290,3 +290,46 @@ def test_a_window_of_exactly_the_longest_length_is_allowed_wherever_it_starts() 
     assert refused == []
     with pytest.raises(InvalidInput, match="at most 10 s"):
         pictures.parse("animated.webp", {"start": "0.351", "end": "10.353"}, 60.0)
+
+
+def test_generated_captions_asked_for_at_upload_get_the_sound_as_16_khz_pcm_and_a_failure_fails_only_the_track(
+    aws: None, setenv: Callable[..., None], tmp_path: Path
+) -> None:
+    pipeline = uploaded_clip(setenv, tmp_path, seconds=2, generatedCaptions={"languageCode": "en"})
+    asset_id = pipeline["upload"].asset_id
+    [(track_id, entry)] = plain(AssetModel.get(asset_id).text_tracks).items()
+    assert (entry["source"], entry["status"], entry["name"]) == ("generated", "preparing", "English (generated)")
+    _, planned = ready_asset(pipeline)
+    assert planned["fromLadder"] == ["speech"]
+    handed = load_handler("derive")({"assetId": asset_id, "ownerId": "alice", "name": "speech"}, None)
+    work = handed["transcribe"]
+    assert work["tracks"] == [{"trackId": track_id, "languageCode": "en"}]
+    pcm = boto3.client("s3").get_object(Bucket=MEDIA_BUCKET, Key=work["audioKey"])["Body"].read()
+    assert abs(len(pcm) / 32_000 - 2.0) < 0.1  # 16 kHz, one channel, two bytes a sample: the clip's 2 s
+    # The Transcribe step failed for good (here: no model where the deployment says): the Catch hands the
+    # error to the same function, which fails the track with the reason; the asset stays ready.
+    error = {"Error": "ToolchainMissing", "Cause": json.dumps({"errorMessage": "ToolchainMissing: no speech model"})}
+    load_handler("transcribe")({**handed, "error": error}, None)
+    [failed] = [track for track in asset_view(AssetModel.get(asset_id))["tracks"] if track["trackId"] == track_id]
+    assert failed["status"] == "failed" and failed["error"] == {
+        "code": "ToolchainMissing",
+        "message": "no speech model",
+    }
+    assert AssetModel.get(asset_id).status == "ready"
+    announced, batch = [], pipeline["events"]()
+    while batch:  # every event of the pipeline so far, ten at a time
+        announced, batch = announced + batch, pipeline["events"]()
+    assert [event["trackId"] for event in announced if event["type"] == "asset.track.failed"] == [track_id]
+    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket=MEDIA_BUCKET, Prefix=work["audioKey"])
+
+
+def test_generated_captions_of_a_silent_video_fail_with_a_sentence_and_no_step_runs(
+    aws: None, setenv: Callable[..., None], tmp_path: Path
+) -> None:
+    silent = test_media.make_clip(tmp_path / "silent.mp4", test_media.Clip(2, 320, 180, audio="none"))
+    pipeline = uploaded_clip(setenv, tmp_path, clip=silent, generatedCaptions={"languageCode": "en"})
+    _, planned = ready_asset(pipeline)
+    assert planned["fromLadder"] == []
+    [track] = asset_view(AssetModel.get(pipeline["upload"].asset_id))["tracks"]
+    assert (track["status"], track["error"]["code"]) == ("failed", "NoSound")
+    assert "no sound" in track["error"]["message"]

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from reelstack.bodies import (
+    AddTrack,
     AssetChanges,
     CompanionComplete,
     CompanionCreate,
@@ -19,6 +20,7 @@ from reelstack.bodies import (
     CreateUpload,
     CreateUploadFromUrl,
     CreateWebhook,
+    GeneratedCaptions,
     RegisterDevice,
     RequestDownloads,
     RequestParts,
@@ -36,6 +38,12 @@ def _object(required: str, **properties: dict[str, Any]) -> dict[str, Any]:
 
 _STRING, _INTEGER, _BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 _PART_URL = _object("partNumber url", partNumber=_INTEGER, url=_STRING)
+_TRACK = _object(
+    "trackId type languageCode name source status", trackId=_STRING, type={"enum": ["text", "audio"]},
+    languageCode=_STRING, name=_STRING, kind=_STRING, source={"enum": ["uploaded", "embedded", "generated"]},
+    status={"enum": ["preparing", "ready", "failed"]}, default=_BOOLEAN,
+    error=_object("code message", code=_STRING, message=_STRING),
+)  # fmt: skip
 _ASSET = _object(
     "assetId status visibility playable",
     assetId=_STRING,
@@ -50,6 +58,7 @@ _ASSET = _object(
     downloads={"type": "array", "items": _object(
         "name status", name=_STRING, status={"enum": ["preparing", "ready", "failed"]}, url=_STRING,
         bytes=_INTEGER, width=_INTEGER, height=_INTEGER, message=_STRING)},
+    tracks={"type": "array", "items": _TRACK},
 )  # fmt: skip
 _PAGE = _object("items nextCursor", items={"type": "array", "items": _ASSET}, nextCursor={"type": ["string", "null"]})
 _DEVICE = _object("deviceId platform createdAt", deviceId=_STRING, platform={"enum": ["apns", "fcm"]})
@@ -173,6 +182,21 @@ OPERATIONS = (
               "Downloads of a ready asset (highest: MP4, audio: M4A), made from its renditions by stream copy; "
               "each entry of downloads is preparing, then ready or failed (asset.updated)", 202,
               RequestDownloads, (400, 401, 404, 409), answer=_ASSET),
+    Operation("addTrack", "POST", "/assets/{asset_id}/tracks",
+              "A caption or subtitle file (SRT or WebVTT): content (UTF-8 text, at most 1 MiB) is read at once and "
+              "the track is ready, or a 400 says why; filename answers uploadUrl, a presigned PUT for the file's bytes "
+              "(any encoding, at most 2 MiB), read when it arrives (asset.track.ready or asset.track.failed)", 201,
+              AddTrack, (400, 401, 404, 409),
+              answer={**_TRACK, "properties": {**_TRACK["properties"], "uploadUrl": _STRING,
+                                               "uploadMethod": {"const": "PUT"}}}),
+    Operation("generateTrack", "POST", "/assets/{asset_id}/tracks/generate",
+              "Captions generated from the speech of a ready asset with sound, in a language of the deployment's "
+              "SpeechLanguages: the track is preparing, then ready or failed with a reason (asset.track.ready or "
+              "asset.track.failed); the same language under way already answers that track", 202,
+              GeneratedCaptions, (400, 401, 404, 409), answer=_TRACK),
+    Operation("deleteTrack", "DELETE", "/assets/{asset_id}/tracks/{track_id}",
+              "Remove a text track (the next master playlist loaded no longer offers it)", 204, None,
+              (401, 404, 409), media_types=()),
     Operation("assetPicture", "GET", "/assets/{asset_id}/{picture}",
               "thumbnail.jpg|webp|png (time, width, height, fit) or animated.webp|gif (start, end, width, fps): "
               "302 to the picture, rendered once from the nearest segment and kept", 302, None,
@@ -190,8 +214,9 @@ OPERATIONS = (
               "or as stored, the same for every viewer (shared token)", 200, None, (403, 404), public=True,
               media_types=(HLS,)),
     Operation("playbackSegment", "GET", "/playback/{token}/{rendition}/{segment}",
-              "302 to the segment, presigned for two minutes, while the token is good", 302, None, (403, 404),
-              public=True, media_types=()),
+              "302 to the segment, presigned for two minutes, while the token is good; a text track's "
+              "segment_<n>.vtt is answered itself (WebVTT with X-TIMESTAMP-MAP)", 302, None, (403, 404),
+              public=True, media_types=("text/vtt",), also=(200,)),
     Operation("feed", "GET", "/feed",
               "Public, ready assets of every owner, newest made-public first, in their public view", 200, None,
               (400, 401), answer=_PAGE, query=_PAGING),

@@ -6,6 +6,12 @@ playback URL carries its own signed token, and the API serves the asset's playli
 ``GET /playback/<token>/<rendition>/index.m3u8``   -> the media playlist
 ``GET /playback/<token>/<rendition>/<segment>``    -> 302 to the segment, presigned for a moment
 
+Caption and subtitle tracks (reelstack.derivatives.captions) are WebVTT renditions that the master
+names once the asset is ready (``EXT-X-MEDIA TYPE=SUBTITLES``, the ready text tracks as they are when
+the master is loaded, so a track added later is in the next player's master). Their playlists and
+segments are made here from the track's clean WebVTT (``<trackId>/index.m3u8``, ``segment_<n>.vtt``
+with ``X-TIMESTAMP-MAP`` on the segments' timeline), for both kinds of token.
+
 Two kinds of token:
 
 - *Personal* (the owner's asset, private or still processing): valid for PLAYBACK_SECONDS from when it
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import jwt
@@ -34,11 +40,12 @@ from botocore.exceptions import ClientError
 from reelstack import aws, sharing
 from reelstack.config import deployment
 from reelstack.errors import NotFound, PlaybackDenied, StorageUnavailable
-from reelstack.store.keys import MediaKeys, is_id
+from reelstack.media import captions, hls
+from reelstack.store.keys import MediaKeys, is_id, is_track_id
 from reelstack.store.objects import get_text
 from reelstack.store.records import AssetModel, iso
 from reelstack.store.states import AssetStatus
-from reelstack.store.views import is_playable, signed_get_url
+from reelstack.store.views import is_playable, plain, signed_get_url, text_tracks
 
 PLAYBACK_SECONDS = 6 * 3600
 SHARED_WINDOW_SECONDS = 3600
@@ -46,7 +53,9 @@ CDN_SECONDS = 60  # how long a CDN may keep a shared playlist or segment redirec
 SEGMENT_URL_SECONDS = 2 * CDN_SECONDS  # a cached redirect still points at a live URL
 SHARED_CACHE_CONTROL = f"public, max-age={CDN_SECONDS}"  # what anyone may fetch: shared playback, pictures
 _RENDITION = re.compile(r"[a-z0-9]{1,16}")
-_SEGMENT = re.compile(r"[A-Za-z0-9_]{1,40}\.(?:m4s|mp4)")
+_SEGMENT = re.compile(r"[A-Za-z0-9_]{1,40}\.(?:m4s|mp4|vtt)")
+HLS_TYPE = "application/vnd.apple.mpegurl"
+WEBVTT_TYPE = "text/vtt; charset=utf-8"
 _URI_LINE = re.compile(r"^(?!#)(\S+)$", re.MULTILINE)
 _MAP_URI = re.compile(r'(#EXT-X-MAP:URI=")([^"]+)(")')
 
@@ -58,6 +67,7 @@ class Served:
     body: str
     cache_control: str
     location: str | None = None
+    content_type: str = HLS_TYPE
 
 
 def _secret() -> str:
@@ -141,8 +151,39 @@ def current_playlist(asset: AssetModel, keys: MediaKeys, rendition: str) -> str:
 
 
 def master_playlist(token: str) -> Served:
+    """The stored master, with the asset's ready text tracks as subtitle renditions once it is ready."""
     grant = _verified(token)
-    return Served(_read(MediaKeys(grant.asset.asset_id).master_playlist), grant.cache_control)
+    master = _read(MediaKeys(grant.asset.asset_id).master_playlist)
+    return Served(hls.with_subtitles(master, _subtitles(grant.asset)), grant.cache_control)
+
+
+def _text_track(asset: AssetModel, name: str) -> dict | None:
+    """The ready text track ``name`` of a ready asset, or None (then ``name`` is an HLS rendition)."""
+    if not is_track_id(name) or asset.status != AssetStatus.READY:
+        return None
+    entry = text_tracks(asset).get(name)
+    return entry if entry and entry.get("status") == "ready" else None
+
+
+def _subtitles(asset: AssetModel) -> list[hls.SubtitleRendition]:
+    if asset.status != AssetStatus.READY:  # the timeline the captions go on is read when it is published
+        return []
+    return [
+        hls.SubtitleRendition(track_id, entry.get("languageCode") or "und", entry.get("name") or "",
+                              entry.get("kind") == "captions")
+        for track_id, entry in text_tracks(asset).items() if entry.get("status") == "ready"
+    ]  # fmt: skip
+
+
+def _subtitle_segment(asset: AssetModel, track_id: str, name: str) -> str:
+    """Segment ``name`` of a text track: its cues then, on the segments' timeline."""
+    index = captions.segment_index(name)
+    duration = float(plain(asset.media).get("durationSeconds") or 0)
+    if index is None or index >= captions.segment_count(duration):
+        raise NotFound("no such segment", code="SegmentNotFound")
+    cues = captions.stored_cues(_read(MediaKeys(asset.asset_id).text_track(track_id)))
+    cut = [replace(cue, end=min(cue.end, duration)) for cue in cues if cue.start < duration]  # added before probed
+    return captions.segment(cut, index, float(plain(asset.hls).get("timelineSeconds") or 0))
 
 
 def media_playlist(token: str, rendition: str) -> Served:
@@ -151,6 +192,9 @@ def media_playlist(token: str, rendition: str) -> Served:
     if not _RENDITION.fullmatch(rendition):
         raise NotFound("no such rendition", code="PlaylistNotFound")
     grant = _verified(token)
+    if _text_track(grant.asset, rendition) is not None:  # its segment URIs resolve to the segment route
+        duration = float(plain(grant.asset.media).get("durationSeconds") or 0)
+        return Served(captions.subtitle_playlist(duration), grant.cache_control)
     keys = MediaKeys(grant.asset.asset_id)
     text = current_playlist(grant.asset, keys, rendition)
     if grant.shared:
@@ -176,5 +220,9 @@ def segment(token: str, rendition: str, name: str) -> Served:
     if not (_RENDITION.fullmatch(rendition) and _SEGMENT.fullmatch(name)):
         raise NotFound("no such segment", code="SegmentNotFound")
     grant = _verified(token)
+    if name.endswith(".vtt"):
+        if _text_track(grant.asset, rendition) is None:
+            raise NotFound("no such segment", code="SegmentNotFound")
+        return Served(_subtitle_segment(grant.asset, rendition, name), grant.cache_control, content_type=WEBVTT_TYPE)
     key = MediaKeys(grant.asset.asset_id).rendition_prefix(rendition) + name
     return Served("", grant.cache_control, location=signed_get_url(deployment().media_bucket, key, SEGMENT_URL_SECONDS))

@@ -87,6 +87,7 @@ main{{max-width:60rem;margin:0 auto;padding:1rem}}video{{width:100%;max-height:8
 </head><body><main>
 <video id="player" controls playsinline{poster} data-hls="{hls}"></video>
 <select id="audio-track" aria-label="Audio" hidden></select>
+<select id="subtitle-track" aria-label="Subtitles" hidden></select>
 <h1>{escape(title)}</h1><p>{escape(description)}</p>
 </main>
 <script src="{escape(api_base)}/web/hls.min.js"></script>
@@ -99,6 +100,13 @@ if (source && window.Hls && Hls.isSupported()) {{
     menu.value = String(hls.audioTrack); menu.hidden = audioTracks.length < 2;
   }});
   menu.onchange = () => {{ hls.audioTrack = Number(menu.value); }};
+  const subtitles = document.getElementById("subtitle-track");
+  hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_, {{ subtitleTracks }}) => {{
+    subtitles.replaceChildren(new Option("Subtitles off", -1),
+      ...subtitleTracks.map((track, index) => new Option(track.name, index)));
+    subtitles.value = String(hls.subtitleTrack); subtitles.hidden = !subtitleTracks.length;
+  }});
+  subtitles.onchange = () => {{ hls.subtitleTrack = Number(subtitles.value); }};
   hls.loadSource(source); hls.attachMedia(video);
 }} else if (source) {{ video.src = source; }}
 </script>

@@ -12,7 +12,7 @@ from typing import Any
 
 from reelstack import aws, errors
 from reelstack.config import deployment
-from reelstack.derivatives import cover, downloads, pictures, previews, thumbnails
+from reelstack.derivatives import captions, cover, downloads, pictures, previews, speech, thumbnails
 from reelstack.derivatives.recipe import Derivative, Needs, State
 from reelstack.errors import Conflict, InvalidInput, ReelstackError, ServiceUnavailable, code_and_message
 from reelstack.pipeline.failures import failure_from_state_error
@@ -25,7 +25,7 @@ from reelstack.store.views import plain
 
 REGISTRY: dict[str, Derivative] = {
     derivative.name: derivative
-    for module in (thumbnails, previews, downloads, cover, pictures)
+    for module in (thumbnails, previews, downloads, cover, pictures, captions, speech)
     for derivative in module.DERIVATIVES
 }
 DOWNLOADS = tuple(name for name, derivative in REGISTRY.items() if derivative.view_field == "downloads")
@@ -50,22 +50,19 @@ def check_downloads(names: list[str] | None) -> list[str]:
 
 def plan(job: Job) -> dict[str, list[str]]:
     """The derivatives this asset gets, by name: ``fromSource`` (made beside the ladder) and
-    ``fromLadder`` (the downloads asked for, made once it is ready). A download that cannot apply
-    (the sound of a silent video) is recorded failed, with the reason, now."""
+    ``fromLadder`` (the downloads and generated captions asked for, made once it is ready). One that
+    cannot apply (the sound of a silent video) is recorded failed, with the reason, now."""
     media = job.described()
     applies = {name for name, d in REGISTRY.items() if d.refusal(media.has_video, media.has_audio) is None}
     from_source = [name for name, d in REGISTRY.items() if d.needs is Needs.SOURCE and not d.requested
-                   and name in applies]  # fmt: skip
+                   and name in applies and d.wanted(media)]  # fmt: skip
     asset = assets.read_consistent(job.asset_id)
-    asked = _asked(plain(asset.downloads if asset else None))
+    asked = {name for name, d in REGISTRY.items() if d.requested and asset is not None and d.asked(asset)}
     for name in asked - applies:
-        reason = REGISTRY[name].refusal(media.has_video, media.has_audio) or ""
-        downloads.record(job.asset_id, job.owner_id, name, downloads.failed_entry(reason))
+        REGISTRY[name].refuse(
+            job.asset_id, job.owner_id, REGISTRY[name].refusal(media.has_video, media.has_audio) or ""
+        )
     return {"fromSource": from_source, "fromLadder": [name for name in REGISTRY if name in asked & applies]}
-
-
-def _asked(entries: dict[str, Any]) -> set[str]:
-    return {name for name, entry in entries.items() if name in REGISTRY and plain(entry).get("status") == "preparing"}
 
 
 def derive(state: State, remaining_ms: RemainingMs) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import bytes_of, delete_prefix, join_objects, upload_files
 from reelstack.store.records import AssetModel, Change, utc_now
 from reelstack.store.states import AssetStatus
+from reelstack.store.views import plain
 
 GIB = 1024**3
 MAX_RENDITION_BYTES = int(4.5 * GIB)  # of /tmp's 10 GiB: the joined rendition and its MP4, with a margin
@@ -51,6 +52,12 @@ class Mp4Download(Derivative):
         if self.sound_only:
             return None if has_audio else "this video has no sound"
         return None if has_video else "this file is sound only: there is no picture (ask for audio)"
+
+    def asked(self, asset: AssetModel) -> bool:
+        return plain(plain(asset.downloads).get(self.name)).get("status") == DownloadStatus.PREPARING
+
+    def refuse(self, asset_id: str, owner_id: str, reason: str) -> None:
+        record(asset_id, owner_id, self.name, failed_entry(reason))
 
     def make(self, state: State, remaining_ms: RemainingMs) -> dict[str, Any]:
         asset_id, owner_id = state["assetId"], state["ownerId"]

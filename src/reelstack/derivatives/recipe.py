@@ -53,6 +53,17 @@ class Derivative:
         """Why a file with (or without) a picture and sound gets none (a sentence); None when it applies."""
         return None
 
+    def wanted(self, media: MediaInfo) -> bool:
+        """Whether the source has anything to make it of (the source's subtitle tracks); True for most."""
+        return True
+
+    def asked(self, asset: AssetModel) -> bool:
+        """Whether the owner asked for it (a derivative made only when asked: :attr:`requested`)."""
+        return False
+
+    def refuse(self, asset_id: str, owner_id: str, reason: str) -> None:
+        """It was asked for but cannot apply (:meth:`refusal`): record why where the owner looks."""
+
     def make(self, state: State, remaining_ms: RemainingMs) -> dict[str, Any]:
         """Make it; the result that Publish (or the asset record) keeps."""
         raise NotImplementedError

@@ -102,6 +102,33 @@ def segment_seconds(init: bytes, segment: bytes) -> float:
         raise Fmp4Error(f"the segment is cut short or malformed: {error}") from error
 
 
+def presentation_start(init: bytes, segment: bytes) -> float:
+    """When ``segment``'s first sample of the init segment's first track (the video, or the audio
+    alone) is shown, in seconds on the segments' own timeline: its ``tfdt`` decode time plus its
+    composition offset. Players put a WebVTT file's ``X-TIMESTAMP-MAP`` on this timeline."""
+    first = tracks(init)[0]
+    try:
+        for traf in find(segment, b"moof", b"traf"):
+            if struct.unpack_from(">I", _one(traf.body, b"tfhd"), 4)[0] != first.track_id:
+                continue
+            tfdt = _one(traf.body, b"tfdt")
+            decode_time = struct.unpack_from(">Q" if tfdt[0] == 1 else ">I", tfdt, 4)[0]
+            trun = _one(traf.body, b"trun")
+            return (decode_time + _first_composition_offset(trun)) / first.timescale
+    except (struct.error, IndexError) as error:
+        raise Fmp4Error(f"the segment is cut short or malformed: {error}") from error
+    raise Fmp4Error("the segment holds no sample of the init segment's first track")
+
+
+def _first_composition_offset(trun: bytes) -> int:
+    flags = int.from_bytes(trun[1:4], "big")
+    if not flags & 0x800 or not struct.unpack_from(">I", trun, 4)[0]:
+        return 0
+    at = 8 + (4 if flags & 0x01 else 0) + (4 if flags & 0x04 else 0)
+    at += sum(4 for flag in (0x100, 0x200, 0x400) if flags & flag)
+    return struct.unpack_from(">i" if trun[0] == 1 else ">I", trun, at)[0]
+
+
 def _samples_duration(segment: bytes, first: Track) -> int:
     total = 0
     for traf in find(segment, b"moof", b"traf"):

@@ -122,6 +122,46 @@ def master_playlist(plan: Plan, measured: Mapping[str, Measured] | None = None) 
     return "\n".join(lines) + "\n"
 
 
+SUBTITLES_GROUP = "subs"
+# HLS's CHARACTERISTICS of captions (sounds described too), which players offer to deaf viewers.
+_CAPTIONS = "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"
+
+
+@dataclass(frozen=True)
+class SubtitleRendition:
+    """A text track as a WebVTT rendition of its own (its playlist at ``<name>/index.m3u8``)."""
+
+    name: str  # the track's id
+    language: str
+    label: str
+    captions: bool = False  # kind "captions" (for deaf viewers), else subtitles
+
+
+def with_subtitles(master: str, subtitles: list[SubtitleRendition]) -> str:
+    """The master playlist with ``subtitles`` as ``EXT-X-MEDIA TYPE=SUBTITLES`` renditions (none the
+    default: a player shows them when asked or by the viewer's settings) and every variant naming the
+    group. Unchanged without subtitles. Each NAME is unique in the group, as RFC 8216 requires."""
+    if not subtitles:
+        return master
+    lines, seen = [], set()
+    for track in subtitles:
+        label = _quoted(track.label) or track.language
+        name, number = label, 2
+        while name.casefold() in seen:
+            name, number = f"{label} ({number})", number + 1
+        seen.add(name.casefold())
+        attributes = [f'TYPE=SUBTITLES,GROUP-ID="{SUBTITLES_GROUP}"', f'NAME="{name}"', f'LANGUAGE="{track.language}"',
+                      "DEFAULT=NO", "AUTOSELECT=YES", "FORCED=NO"]  # fmt: skip
+        if track.captions:
+            attributes.append(f'CHARACTERISTICS="{_CAPTIONS}"')
+        lines.append("#EXT-X-MEDIA:" + ",".join([*attributes, f'URI="{track.name}/index.m3u8"']))
+    text = re.sub(r"^(#EXT-X-STREAM-INF:[^\n]*)$", rf'\1,SUBTITLES="{SUBTITLES_GROUP}"', master, flags=re.MULTILINE)
+    first_variant = text.find("#EXT-X-STREAM-INF:")
+    if first_variant < 0:
+        return master
+    return text[:first_variant] + "\n".join(lines) + "\n" + text[first_variant:]
+
+
 @dataclass(frozen=True)
 class Variant:
     """A rendition a master playlist names: its media playlist (relative) and picture size (0 x 0 for

@@ -27,7 +27,7 @@ from reelstack.media.limits import (
     rotation_of,
 )
 from reelstack.media.packets import StreamPackets, keyframe_gap
-from reelstack.media.tracks import AudioTrack, describe_track
+from reelstack.media.tracks import AudioTrack, SubtitleTrack, describe_subtitle, describe_track
 from reelstack.wire import as_wire, known_fields
 
 IMAGE_CODECS = frozenset({"png", "mjpeg", "jpeg2000", "bmp", "gif", "webp", "tiff", "apng", "heif", "av1_image"})
@@ -74,6 +74,8 @@ class MediaInfo:
     audio_bitrate: int = 0
     # Every audio stream, in the file's order (the chosen one is ``default``): reelstack.media.tracks.
     audio_tracks: list[AudioTrack] = field(default_factory=list)
+    # Every subtitle stream, text or pictures, in the file's order (reelstack.derivatives.captions).
+    subtitle_tracks: list[SubtitleTrack] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The job's ``media`` (camelCase); the asset keeps :meth:`contract_view` instead."""
@@ -82,7 +84,8 @@ class MediaInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MediaInfo:
         tracks = [AudioTrack(**known_fields(AudioTrack, track)) for track in data.get("audioTracks") or []]
-        return cls(**{**known_fields(cls, data), "audio_tracks": tracks})
+        subtitles = [SubtitleTrack(**known_fields(SubtitleTrack, track)) for track in data.get("subtitleTracks") or []]
+        return cls(**{**known_fields(cls, data), "audio_tracks": tracks, "subtitle_tracks": subtitles})
 
     @property
     def fps(self) -> Fraction:
@@ -226,8 +229,13 @@ def describe(probe: dict[str, Any], packets: dict[int, StreamPackets], limits: M
         if stream is not None:
             check_whole(stream, kind, packets_of(stream))
 
+    subtitles_end = max((p.end for s in streams if s.get("codec_type") == "subtitle"
+                         for p in [packets_of(s)] if p is not None and p.end is not None), default=0.0)  # fmt: skip
     duration = _duration(
-        file_format, videos + audios, [(stream, packets_of(stream)) for stream in (video, audio) if stream]
+        file_format,
+        videos + audios,
+        [(stream, packets_of(stream)) for stream in (video, audio) if stream],
+        subtitles_end,
     )
     check_length(duration, limits)  # what the packets hold
 
@@ -239,6 +247,7 @@ def describe(probe: dict[str, Any], packets: dict[int, StreamPackets], limits: M
         "bitrate": int(float(file_format.get("bit_rate") or 0)),
         "audio_streams": len(audios),
         "audio_tracks": [describe_track(stream, stream is audio) for stream in audios],
+        "subtitle_tracks": [describe_subtitle(s) for s in streams if s.get("codec_type") == "subtitle"],
     }
     if audio is not None:
         info.update(_describe_audio(audio, int(audio.get("index", streams.index(audio)))))
@@ -248,10 +257,15 @@ def describe(probe: dict[str, Any], packets: dict[int, StreamPackets], limits: M
 
 
 def _duration(
-    file_format: dict[str, Any], streams: list[dict[str, Any]], used: list[tuple[dict[str, Any], StreamPackets | None]]
+    file_format: dict[str, Any],
+    streams: list[dict[str, Any]],
+    used: list[tuple[dict[str, Any], StreamPackets | None]],
+    subtitles_end: float = 0.0,
 ) -> float:
     """How long the file plays: from its packets (the truth; a header may lie or, like a browser's
-    recording, say nothing), else from its header; Truncated when the packets stop well short of it."""
+    recording, say nothing), else from its header; Truncated when the packets stop well short of it.
+    A subtitle cue may end after the picture and sound (a last line over the credits): a header whose
+    one length counts it (Matroska) is whole."""
     header_duration = float(file_format.get("duration") or 0)
     if header_duration <= 0:
         header_duration = max((float(s.get("duration") or 0) for s in streams), default=0.0)
@@ -259,7 +273,8 @@ def _duration(
     scanned_duration = (max(end for _, end in spans) - min(start for start, _ in spans)) if spans else 0.0
     # Containers that keep one duration for the whole file (Matroska, MPEG-TS), not one per stream.
     per_file = not any(stream.get("duration") for stream, _ in used)
-    if per_file and header_duration > 1 and 0 < scanned_duration < header_duration * TRUNCATION_TOLERANCE - 0.1:
+    whole = max(scanned_duration, subtitles_end)
+    if per_file and header_duration > 1 and 0 < whole < header_duration * TRUNCATION_TOLERANCE - 0.1:
         raise cut_short(f"it stops at {scanned_duration:.1f} s of the {header_duration:.1f} s")
     duration = scanned_duration if scanned_duration > 0 else header_duration
     video, packets = used[0]

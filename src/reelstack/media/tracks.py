@@ -1,4 +1,5 @@
-"""A source's audio tracks: which of them an asset keeps, and what players call them.
+"""A source's audio tracks: which of them an asset keeps, and what players call them; and its
+subtitle tracks (:class:`SubtitleTrack`), which become text tracks (reelstack.derivatives.captions).
 
 Films with a dub, lessons in two languages and commentaries come from cameras, editors and screen
 recorders with one audio track per language. Every track with a language of its own (or, when no
@@ -146,3 +147,45 @@ def keep_tracks(tracks: list[AudioTrack]) -> Kept:
             kept.append(track)
             seen.add(found)
     return Kept(kept[:MAX_AUDIO_TRACKS], max(0, len(kept) - MAX_AUDIO_TRACKS))
+
+
+# Subtitle codecs FFmpeg turns into WebVTT (text), and those that are pictures of text (PGS from Blu-ray,
+# DVB, DVD), which cannot become text without reading the pictures.
+TEXT_SUBTITLE_CODECS = frozenset({"mov_text", "subrip", "srt", "ass", "ssa", "webvtt", "text"})
+
+
+@dataclass(frozen=True)
+class SubtitleTrack:
+    """One subtitle stream of the source, as the probe read it."""
+
+    stream: int  # the file's stream index (ffmpeg's -map 0:N)
+    codec: str = ""
+    language: str | None = None  # BCP 47
+    title: str | None = None
+    hearing_impaired: bool = False  # captions: sounds described too (SDH)
+
+    @property
+    def text(self) -> bool:
+        return self.codec in TEXT_SUBTITLE_CODECS
+
+    @property
+    def label(self) -> str:
+        """What a player's menu shows: its title, else its language's name, else its place in the file."""
+        if self.title:
+            return self.title
+        return language_name(self.language) if self.language else f"Subtitles {self.stream}"
+
+
+def describe_subtitle(stream: dict[str, Any]) -> SubtitleTrack:
+    """ffprobe's subtitle stream -> :class:`SubtitleTrack`."""
+    tags = {str(key).lower(): value for key, value in (stream.get("tags") or {}).items()}
+    title = str(tags.get("title") or "").strip()[:100] or None
+    if title and title.casefold() in _HANDLER_NAMES | {"subtitlehandler", "text handler", "core media text"}:
+        title = None
+    return SubtitleTrack(
+        stream=int(stream.get("index", 0)),
+        codec=str(stream.get("codec_name") or ""),
+        language=language_code(tags.get("language")),
+        title=title,
+        hearing_impaired=bool((stream.get("disposition") or {}).get("hearing_impaired")),
+    )

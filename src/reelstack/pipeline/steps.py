@@ -12,6 +12,7 @@ anything twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -25,8 +26,9 @@ from botocore.exceptions import ClientError, IncompleteReadError
 from reelstack import aws, sharing
 from reelstack.config import deployment
 from reelstack.errors import AssetGone, SourceMismatch
-from reelstack.media import render
+from reelstack.media import fmp4, render
 from reelstack.media.budget import check_fits
+from reelstack.media.hls import playlist_init, playlist_segments
 from reelstack.media.ladder import Plan, plan_ladder
 from reelstack.media.limits import MediaLimits
 from reelstack.media.loudness import Target
@@ -36,13 +38,14 @@ from reelstack.pipeline.job import Job
 from reelstack.store import assets, events
 from reelstack.store.events import EventType
 from reelstack.store.keys import MediaKeys
-from reelstack.store.objects import upload_folder
+from reelstack.store.objects import get_bytes, get_text, upload_folder
 from reelstack.store.records import AssetModel, conditional, utc_now
 from reelstack.store.states import AssetStatus
 from reelstack.store.views import asset_view
 from reelstack.wire import as_wire
 
 RemainingMs = Callable[[], int]
+log = logging.getLogger(__name__)
 UPLOAD_MARGIN_SECONDS = 20  # kept back from FFmpeg's timeout to upload its output
 UPLOAD_MARGIN_SHARE = 0.25  # ... or this share of the time a short function has
 
@@ -192,7 +195,7 @@ def publish(job: Job, extras: Extras | None = None) -> dict[str, Any]:
     media_view = {**media.contract_view(), **({"loudness": hls["loudness"]} if hls.get("loudness") else {})}
     actions = [
         AssetModel.renditions.set(hls["renditions"]),
-        AssetModel.hls.set({"master": hls["master"]}),
+        AssetModel.hls.set({"master": hls["master"], "timelineSeconds": timeline_start(hls["renditions"])}),
         AssetModel.media.set(media_view),
         AssetModel.audio_tracks.set(embedded_audio_tracks(hls.get("audioTracks") or [])),
     ]
@@ -225,6 +228,26 @@ def publish(job: Job, extras: Extras | None = None) -> dict[str, Any]:
     # of this step (a failed write here) cannot lose the announcement: a repeat lists it all the same.
     sharing.list_in_feed(job.asset_id)
     return {"assetId": job.asset_id, "status": asset.status, "announced": moved, "warnings": warnings}
+
+
+def timeline_start(renditions: list[dict[str, Any]]) -> float:
+    """When the video's first frame is shown on its segments' timeline (seconds): two frames in for an
+    encode with B-frames (0.0667 s at 30 fps), the chunks' 1 s more for video encoded in chunks, the
+    source's own delay for a copied one. Captions are
+    put on it (``X-TIMESTAMP-MAP``, reelstack.media.captions); read from the smallest rendition's
+    first segment (a few kilobytes)."""
+    playlist_key = renditions[-1]["playlist"] if renditions else None
+    text = get_text(playlist_key) if playlist_key else None
+    segments = playlist_segments(text or "")
+    if not text or not segments:
+        return 0.0
+    folder = playlist_key.rsplit("/", 1)[0] + "/"
+    init, first = get_bytes(folder + playlist_init(text)), get_bytes(folder + segments[0][0])
+    try:
+        return round(fmp4.presentation_start(init or b"", first or b""), 6)
+    except fmp4.Fmp4Error as error:
+        log.warning("the timeline of %s could not be read: %s", playlist_key, error)
+        return 0.0
 
 
 def embedded_audio_tracks(renditions: list[dict[str, Any]]) -> list[dict[str, Any]]:

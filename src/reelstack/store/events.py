@@ -37,6 +37,8 @@ class EventType(StrEnum):
     ASSET_FAILED = "asset.failed"
     ASSET_UPDATED = "asset.updated"
     ASSET_DELETED = "asset.deleted"
+    ASSET_TRACK_READY = "asset.track.ready"  # a caption or subtitle track can play (reelstack.derivatives.captions)
+    ASSET_TRACK_FAILED = "asset.track.failed"  # ... or could not be read: its error says why
     WEBHOOK_DISABLED = "webhook.disabled"  # an endpoint failed every delivery too long (reelstack.webhooks)
     WEBHOOK_TEST = "webhook.test"  # POST /webhooks/{id}/test: to that endpoint only, never on the topic
 

@@ -58,6 +58,38 @@ class SourceKey:
         return cls(owner, parts[2], parts[3])
 
 
+CAPTIONS_PREFIX = "captions"
+_TRACK_ID = re.compile(r"t[a-z0-9]{12}")
+
+
+def is_track_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a text track's id (reelstack.ids.new_track_id)."""
+    return bool(_TRACK_ID.fullmatch(value))
+
+
+@dataclass(frozen=True)
+class CaptionUploadKey:
+    """``captions/<owner>/<assetId>/<trackId>``: a caption file sent with a presigned PUT, in the upload
+    bucket until its arrival is checked (then removed)."""
+
+    owner_id: str
+    asset_id: str
+    track_id: str
+
+    def __str__(self) -> str:
+        return f"{CAPTIONS_PREFIX}/{owner_segment(self.owner_id)}/{self.asset_id}/{self.track_id}"
+
+    @classmethod
+    def parse(cls, key: str) -> CaptionUploadKey:
+        parts = key.split("/")
+        if len(parts) != 4 or parts[0] != CAPTIONS_PREFIX or not _ID.fullmatch(parts[2]) or not is_track_id(parts[3]):
+            raise InvalidInput(f"not a caption upload's key: {key[:200]!r}")
+        try:
+            return cls(owner_from_segment(parts[1]), parts[2], parts[3])
+        except ValueError as error:
+            raise InvalidInput(f"not a caption upload's key: {key[:200]!r}") from error
+
+
 def is_id(value: str) -> bool:
     """Whether ``value`` has the shape of the ids this package makes (see :func:`reelstack.ids.new_id`)."""
     return bool(_ID.fullmatch(value))
@@ -139,6 +171,15 @@ class MediaKeys:
     def download(self, file_name: str) -> str:
         """A download (reelstack.derivatives.downloads), e.g. ``highest.mp4``."""
         return f"{self.downloads_prefix}{file_name}"
+
+    def text_track(self, track_id: str) -> str:
+        """A text track's clean WebVTT (reelstack.derivatives.captions); players get it in segments."""
+        return f"{self.prefix}tracks/{track_id}.vtt"
+
+    def speech_audio(self, track_id: str) -> str:
+        """The sound as 16 kHz PCM, handed from the Derive function to the Transcribe function and
+        removed once read (reelstack.derivatives.speech)."""
+        return f"{self.prefix}speech/{track_id}.pcm"
 
     def picture(self, file_name: str) -> str:
         """A picture rendered on demand, named by its normalised parameters (reelstack.derivatives.pictures)."""

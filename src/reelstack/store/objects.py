@@ -70,6 +70,18 @@ def get_text(key: str) -> str | None:
         raise
 
 
+def get_bytes(key: str, bucket: str | None = None) -> bytes | None:
+    """A small object (an init segment, a caption file) of the media bucket, or ``bucket``; None if
+    there is none."""
+    try:
+        body = aws.client("s3").get_object(Bucket=bucket or deployment().media_bucket, Key=key)["Body"]
+    except ClientError as error:
+        if aws.error_code(error) in ("NoSuchKey", "404"):
+            return None
+        raise
+    return body.read()
+
+
 def exists(key: str) -> bool:
     """Whether the media bucket holds ``key``."""
     try:
@@ -127,14 +139,19 @@ def delete_prefix(prefix: str) -> int:
 
 def delete_source_versions(owner_id: str, asset_id: str) -> int:
     """Every version and delete marker of the asset's source (the upload bucket is versioned)."""
-    s3, bucket = aws.client("s3"), deployment().upload_bucket
+    return delete_every_version(deployment().upload_bucket, source_prefix(owner_id, asset_id))
+
+
+def delete_every_version(bucket: str, prefix: str, *, exact: bool = False) -> int:
+    """Every version and delete marker under ``prefix`` (of the key ``prefix`` itself when ``exact``) in
+    a versioned bucket, where a plain DeleteObject only hides the object behind a delete marker."""
+    s3 = aws.client("s3")
     removed = 0
-    for page in s3.get_paginator("list_object_versions").paginate(
-        Bucket=bucket, Prefix=source_prefix(owner_id, asset_id)
-    ):
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         versions = [
             {"Key": item["Key"], "VersionId": item["VersionId"]}
             for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            if not exact or item["Key"] == prefix
         ]
         if versions:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True})

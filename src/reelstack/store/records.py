@@ -120,6 +120,9 @@ class AssetModel(Model):
     warnings = ListAttribute(of=MapAttribute, null=True)  # [{code, message}]: extras that could not be made
     # The source's own audio tracks kept as audio renditions: the contract's ``tracks`` entries.
     audio_tracks = ListAttribute(of=MapAttribute, null=True, attr_name="audioTracks")
+    # Caption and subtitle files (reelstack.derivatives.captions): trackId -> {type, languageCode, name,
+    # kind, source, status, error?, createdAt}; the clean WebVTT at MediaKeys.text_track once ready.
+    text_tracks = MapAttribute(null=True, attr_name="textTracks")
     playable = BooleanAttribute(null=True)  # a player can start: every rung has its first segments
     # The chunked encode's ledger (reelstack.pipeline.progressive): the streams published while they
     # encode that have their first segments up ("video": the first chunk, "audio"), chunks done, the

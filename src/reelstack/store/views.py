@@ -48,8 +48,10 @@ def asset_view(asset: AssetModel, playback: PlaybackUrl | None = None) -> dict[s
         }
     if asset.media:
         view["media"] = plain(asset.media)
-    if asset.audio_tracks:
-        view["tracks"] = [plain(track) for track in asset.audio_tracks]
+    tracks = [plain(track) for track in asset.audio_tracks or []]
+    tracks += [track_view(track_id, entry) for track_id, entry in text_tracks(asset).items()]
+    if tracks:
+        view["tracks"] = tracks
     if asset.status == AssetStatus.PROCESSING and asset.step:
         view["step"] = asset.step
     view["playable"] = is_playable(asset)
@@ -87,7 +89,29 @@ def public_view(asset: AssetModel, playback: PlaybackUrl | None, links: dict[str
         view["previews"] = {"video": links.get("preview.mp4"), "animated": links.get("preview.webp")}
     if not asset.public_downloads:  # the owner's choice (publicDownloads), off by default
         view.pop("downloads", None)
+    # Text tracks others can play: the ready ones (a preparing or failed one is the owner's business).
+    view["tracks"] = [track for track in view.get("tracks", []) if track.get("type") != "text"
+                      or track.get("status") == "ready"]  # fmt: skip
+    if not view["tracks"]:
+        del view["tracks"]
     return view
+
+
+_TRACK_FIELDS = ("type", "languageCode", "name", "kind", "source", "status", "error")
+
+
+def text_tracks(asset: AssetModel) -> dict[str, dict[str, Any]]:
+    """The asset's caption and subtitle tracks by id, as stored, oldest first (the source's own in the
+    file's order; reelstack.derivatives.captions)."""
+    stored = {track_id: plain(entry) for track_id, entry in plain(asset.text_tracks).items()}
+    return dict(sorted(stored.items(), key=lambda item: (item[1].get("createdAt") or "",
+                                                         int(item[1].get("stream") or 0), item[0])))  # fmt: skip
+
+
+def track_view(track_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """A text track as the contract shows it: ``{trackId, type, languageCode, name, kind, source, status, error?}``."""
+    return {"trackId": track_id, **{name: plain(entry[name]) if name == "error" else entry[name]
+                                    for name in _TRACK_FIELDS if entry.get(name) is not None}}  # fmt: skip
 
 
 def is_playable(asset: AssetModel) -> bool:

@@ -78,6 +78,9 @@ def _object_metadata(asset_id: str, upload_id: str) -> dict[str, str]:
 # -- the service ---------------------------------------------------------------------------------
 
 
+Tracks = dict[str, dict[str, Any]] | None  # text tracks by id, as the asset stores them
+
+
 class Uploads:
     def __init__(
         self,
@@ -98,26 +101,30 @@ class Uploads:
 
     # -- POST /uploads ---------------------------------------------------------------------------
 
-    def create(self, owner_id: str, request: CreateUpload) -> dict[str, Any]:
+    def create(self, owner_id: str, request: CreateUpload, text_tracks: Tracks = None) -> dict[str, Any]:
         """Declare an upload: the server picks the key, the part size (unless the client chose one
         within S3's bounds) and the URLs' lifetime, starts the S3 multipart upload and records the
-        asset and the upload in one transaction. With ``method``, one presigned PUT or POST form instead."""
+        asset and the upload in one transaction. With ``method``, one presigned PUT or POST form instead.
+        ``text_tracks``: the asset's first text tracks (captions to generate, made by the route)."""
         self._check_size(request.size)
         content_type = normalise_content_type(request.content_type)
         if request.method:
-            return self._create_single(owner_id, request, content_type)
+            return self._create_single(owner_id, request, content_type, text_tracks)
         if request.part_size is not None:
             plan = chosen_parts(request.size, request.part_size, self.limits)
         else:
             plan = plan_parts(request.size, self.limits)
-        upload = self._open(owner_id, request, content_type, UploadMode.MULTIPART, (request.size, *plan))
+        upload = self._open(owner_id, request, content_type, UploadMode.MULTIPART, (request.size, *plan),
+                            text_tracks=text_tracks)  # fmt: skip
         # With checksums the client first hashes each part, then asks for its URL through /parts.
         first = (
             [] if upload.part_checksums else range(1, min(int(upload.part_count), self.limits.first_batch_parts) + 1)
         )
         return {**upload_summary(upload), "parts": [self._part_url(upload, number) for number in first]}
 
-    def _create_single(self, owner_id: str, request: CreateUpload, content_type: str) -> dict[str, Any]:
+    def _create_single(
+        self, owner_id: str, request: CreateUpload, content_type: str, text_tracks: Tracks
+    ) -> dict[str, Any]:
         """One presigned PUT (length, type and any SHA-256 signed in) or POST form (exact length in its
         policy); the object's arrival completes the upload (reelstack.pipeline.ingest)."""
         if request.size > self.limits.single_request_max_bytes:
@@ -127,7 +134,8 @@ class Uploads:
                 code="TooLargeForOneRequest",
             )
         mode = UploadMode(request.method.lower())
-        upload = self._open(owner_id, request, content_type, mode, (request.size, request.size, 1))
+        upload = self._open(owner_id, request, content_type, mode, (request.size, request.size, 1),
+                            text_tracks=text_tracks)  # fmt: skip
         return {**upload_summary(upload), "parts": [], **self.single_request(upload)}
 
     def open_undeclared(
@@ -142,7 +150,7 @@ class Uploads:
             bound = min(bound, self.limits.single_request_max_bytes)
         return self._open(owner_id, request, content_type, mode, (None, None, None), max_size=bound)
 
-    def from_url(self, owner_id: str, request: CreateUploadFromUrl) -> dict[str, Any]:
+    def from_url(self, owner_id: str, request: CreateUploadFromUrl, text_tracks: Tracks = None) -> dict[str, Any]:
         """An upload the server fetches (reelstack.uploads.fetch, in the FetchUrl function): the URL is
         vetted here first (a non-public address is a 400 and nothing is made), then fetched in the
         background into the upload's parts; ``GET /uploads/{id}`` shows the bytes as they arrive."""
@@ -154,7 +162,8 @@ class Uploads:
             downloads=request.downloads,
         )  # fmt: skip
         upload = self._open(owner_id, declared, UNKNOWN_TYPE, UploadMode.URL, (None, None, None),
-                            max_size=self.limits.max_upload_bytes, source_url=request.url)  # fmt: skip
+                            max_size=self.limits.max_upload_bytes, source_url=request.url,
+                            text_tracks=text_tracks)  # fmt: skip
         try:
             aws.client("lambda").invoke(
                 FunctionName=self.settings.fetch_function,
@@ -191,6 +200,7 @@ class Uploads:
         plan: tuple[int | None, int | None, int | None],
         max_size: int | None = None,
         source_url: str | None = None,
+        text_tracks: Tracks = None,
     ) -> UploadModel:
         """Start the S3 multipart upload (multipart modes) and record the asset and the upload in one
         transaction; ``plan`` is (size, part size, part count), None where the client did not say."""
@@ -204,6 +214,7 @@ class Uploads:
             )  # fmt: skip
         asset, upload = self._records(owner_id, request, content_type, asset_id, upload_id, key, s3_upload_id, plan)
         upload.mode, upload.max_size, upload.source_url = mode.value, max_size, source_url
+        asset.text_tracks = text_tracks or None
         try:
             with TransactWrite(connection=transactions(self.settings.region)) as transaction:
                 transaction.save(asset, condition=AssetModel.asset_id.does_not_exist())

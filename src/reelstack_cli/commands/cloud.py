@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from reelstack_cli.commands.common import (
@@ -123,6 +124,24 @@ def cmd_demo(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def cmd_speech_model(args: argparse.Namespace) -> None:
+    """Upload a Whisper model (the pinned default, or ``--folder``) where a deployment will read it."""
+    import boto3
+
+    from reelstack_cli import speech_model
+
+    bucket, _, prefix = args.location.removeprefix("s3://").partition("/")
+    prefix = prefix.rstrip("/") + "/" if prefix else ""
+    folder = Path(args.folder) if args.folder else speech_model.pinned_model()
+    sent = speech_model.upload_model(boto3.client("s3"), bucket, prefix, folder)
+    digest = speech_model.manifest_of(folder)["files"]["model.bin"]
+    print(
+        f"{'uploaded' if sent else 'already there:'} s3://{bucket}/{prefix} (deploy with "
+        f"--parameter SpeechModelBucket={bucket} --parameter SpeechModelPrefix={prefix} "
+        f"--parameter SpeechModelSha256={digest})"
+    )
+
+
 def register(commands: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     local = command(commands, "local", help="the local cloud (LocalStack in host mode, no Docker)")
     local.add_argument("action", choices=["start", "stop", "status"])
@@ -136,6 +155,16 @@ def register(commands: Any, command: Callable[..., argparse.ArgumentParser]) -> 
         "--parameter", action="append", default=[], metavar="KEY=VALUE", help="template parameter override (repeatable)"
     )
     deploy.set_defaults(run=cmd_deploy)
+
+    model = command(commands, "speech-model", help="upload the Whisper model for generated captions")
+    model.add_argument("action", choices=["upload"])
+    model.add_argument(
+        "location", help="s3://bucket/prefix/ the deployment's SpeechModelBucket and SpeechModelPrefix name"
+    )
+    model.add_argument(
+        "--folder", help="a CTranslate2 Whisper model's folder (default: the pinned faster-whisper-tiny.en)"
+    )
+    model.set_defaults(run=cmd_speech_model)
 
     outputs = command(commands, "outputs", help="the deployed stack's outputs")
     outputs.set_defaults(run=cmd_outputs)

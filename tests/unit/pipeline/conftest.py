@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from reelstack.bodies import CompleteUpload, CreateUpload
+from reelstack.derivatives import speech
 from reelstack.store.records import UploadModel
 from reelstack.uploads.service import Uploads
 from reelstack_cli import media as test_media
@@ -52,7 +53,7 @@ def uploaded_clip(
     uploads = Uploads()
     content_type = "audio/mp4" if clip.suffix == ".m4a" else "video/mp4"
     declaration = CreateUpload(filename=clip.name, size=len(data), contentType=content_type, **declared)
-    created = uploads.create("alice", declaration)
+    created = uploads.create("alice", declaration, speech.requested_tracks(declaration.generated_captions))
     upload = UploadModel.get(created["uploadId"])
     part = boto3.client("s3").upload_part(
         Bucket=UPLOAD_BUCKET, Key=upload.key, UploadId=upload.s3_upload_id, PartNumber=1, Body=data

@@ -59,6 +59,9 @@ def test_a_long_clip_is_encoded_in_chunks_and_published_as_one_ladder(
     assert load_handler("publish")(done, None)["announced"] is True
     asset = AssetModel.get(asset_id)
     assert asset.status == "ready" and [r["name"] for r in asset.renditions] == ["180p"]
+    # Captions go on the chunks' timeline: the first frame is shown 1 s in (TIMELINE_OFFSET_SECONDS), plus
+    # x264's two frames of B-frame delay (measured 1.0667 s; 0.0667 s for a one-piece encode or copy).
+    assert 1.0 <= float(asset.hls["timelineSeconds"]) < 1.2
 
 
 def test_a_video_a_chunk_could_not_finish_is_refused_at_the_probe(

@@ -6,7 +6,8 @@ concept; this package's namespace is what the rest of the pipeline uses.
 - ``encode``: the HLS ladder in one process, a chunk of it, the audio of chunked video.
 - ``thumbnails``: the poster and the storyboard with its WebVTT; ``previews``: the MP4 and WebP.
 - ``pictures``: a frame or a short animation from a rendition's segments (on demand, the cover).
-- ``remux``: downloads, a rendition's segments into one MP4 by stream copy.
+- ``subtitles``: the source's text subtitle tracks as WebVTT files.
+- ``remux``: downloads, a rendition's segments into one MP4 by stream copy; its sound as PCM for speech.
 - ``runner``: running a tool (timeouts, a watcher, priority); ``reasons``: stderr -> a named error.
 """
 
@@ -42,8 +43,9 @@ from reelstack.media.ffmpeg.previews import (
     preview_window,
 )
 from reelstack.media.ffmpeg.reasons import damaged_frames, explain
-from reelstack.media.ffmpeg.remux import remux_command
+from reelstack.media.ffmpeg.remux import SPEECH_SAMPLE_RATE, remux_command, speech_command
 from reelstack.media.ffmpeg.runner import Completed, read_header, run
+from reelstack.media.ffmpeg.subtitles import subtitles_command
 from reelstack.media.ffmpeg.thumbnails import (
     POSTER_LONG_SIDE,
     Storyboard,
@@ -66,6 +68,7 @@ __all__ = [
     "SAFE_INPUT",
     "SHORT_SEGMENTS_WINDOW",
     "SHORT_SEGMENT_SECONDS",
+    "SPEECH_SAMPLE_RATE",
     "X264_PRESET",
     "X264_PRESET_BELOW_COPY",
     "Completed",
@@ -93,7 +96,9 @@ __all__ = [
     "remux_command",
     "run",
     "segment_stem",
+    "speech_command",
     "still_command",
     "storyboard_command",
+    "subtitles_command",
     "transcode_command",
 ]  # fmt: skip

@@ -22,3 +22,13 @@ def remux_command(video: Path | None, audio: Path | None, out: Path) -> list[str
     else:
         maps += ["-map", "0:a:0", "-vn"]
     return ffmpeg_command(*inputs, *maps, "-c", "copy", "-movflags", "+faststart", "-f", "mp4", str(out))
+
+
+SPEECH_SAMPLE_RATE = 16_000  # what Whisper hears (reelstack.media.whisper)
+
+
+def speech_command(sound: Path, out: Path) -> list[str]:
+    """The sound of ``sound`` (a joined rendition) as 16 kHz mono 16-bit PCM, raw: the Transcribe
+    function reads it with numpy alone (it has no FFmpeg)."""
+    return ffmpeg_command(*SAFE_INPUT, "-i", str(sound), "-map", "0:a:0", "-vn", "-ac", "1",
+                          "-ar", str(SPEECH_SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "s16le", str(out))  # fmt: skip
