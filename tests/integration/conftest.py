@@ -145,8 +145,15 @@ class Stack:
         sfn, arn = self.client("stepfunctions"), self.outputs["stateMachineArn"]
         original = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
         definition = json.loads(original)
-        maps = [state for state in _all_states(definition) if state["Type"] == "Map" and "ItemProcessor" in state]
-        assert maps, "the pipeline has no Map with an ItemProcessor"
+        # The Maps the parameter decides, as the template names them (the derivatives' Maps stay INLINE).
+        template = json.loads((CHECKOUT / "statemachines" / "pipeline.asl.json").read_text())
+        chunk_maps = {
+            name
+            for name, state in _all_states(template)
+            if state.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "${ChunkMapMode}"
+        }
+        maps = [state for name, state in _all_states(definition) if name in chunk_maps]
+        assert maps, "the pipeline has no Map that ChunkMapMode decides"
         for state in maps:
             state["ItemProcessor"]["ProcessorConfig"]["Mode"] = mode
         sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
@@ -179,10 +186,10 @@ class Stack:
 POLLER_HANDOVER_SECONDS = 3
 
 
-def _all_states(definition: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every state of an ASL definition, those in Parallel branches and Map processors included."""
-    for state in definition["States"].values():
-        yield state
+def _all_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every state of an ASL definition by name, those in Parallel branches and Map processors included."""
+    for name, state in definition["States"].items():
+        yield name, state
         for inner in [*state.get("Branches", []), *filter(None, [state.get("ItemProcessor")])]:
             yield from _all_states(inner)
 
