@@ -382,9 +382,11 @@ OPEN_WITH_DEFAULTS = """async ([kind, url]) => {
                         buffered: video.buffered.length ? video.buffered.start(0) : null};
   });
   if (kind === 'shaka') {
-    const player = new shaka.Player();
+    const player = (window.shakaPlayer = new shaka.Player());
+    window.playerWarnings = [];
     player.addEventListener('error', (event) => {  // the player gave up (severity CRITICAL)
       if (event.detail.severity === 2) window.playerErrors.push(JSON.stringify(event.detail));
+      else window.playerWarnings.push(`${event.detail.category}/${event.detail.code}`);
     });
     await player.attach(video);
     liveEdge = () => player.seekRange().end;
@@ -515,7 +517,11 @@ def test_an_iphones_hevc_video_in_chunks_starts_in_seconds_and_plays_across_its_
                 played[kind] = page.evaluate(
                     "(() => { const q = window.video.getVideoPlaybackQuality();"
                     " return {time: window.video.currentTime, started: window.started, frames: q.totalVideoFrames,"
-                    " stalls: window.stalls, errors: window.playerErrors}; })()"
+                    " stalls: window.stalls, errors: window.playerErrors, warnings: window.playerWarnings,"
+                    " buffered: Array.from({length: window.video.buffered.length},"
+                    "   (_, i) => [window.video.buffered.start(i), window.video.buffered.end(i)]),"
+                    " shaka: window.shakaPlayer && {buffer: window.shakaPlayer.getBufferedInfo(),"
+                    "   seekRange: window.shakaPlayer.seekRange(), live: window.shakaPlayer.isLive()}}; })()"
                 )
                 print(f"\n{kind}: {played[kind]}; the asset: {api.get(f'/assets/{asset_id}')['status']}")
             page.close()
