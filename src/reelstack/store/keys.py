@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from reelstack.errors import InvalidInput
@@ -48,14 +49,18 @@ class SourceKey:
 
     @classmethod
     def parse(cls, key: str) -> SourceKey:
-        parts = key.split("/")
-        if len(parts) != 4 or parts[0] != SOURCE_PREFIX or not all(_ID.fullmatch(part) for part in parts[2:]):
-            raise InvalidInput(f"not an upload key: {key[:200]!r}")
-        try:
-            owner = owner_from_segment(parts[1])
-        except ValueError as error:
-            raise InvalidInput(f"not an upload key: {key[:200]!r}") from error
-        return cls(owner, parts[2], parts[3])
+        return cls(*_owned_key_parts(key, SOURCE_PREFIX, is_id, "an upload key"))
+
+
+def _owned_key_parts(key: str, prefix: str, last_fits: Callable[[str], bool], what: str) -> tuple[str, str, str]:
+    """``<prefix>/<owner segment>/<assetId>/<last>`` -> (owner, assetId, last); InvalidInput naming ``what``."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != prefix or not is_id(parts[2]) or not last_fits(parts[3]):
+        raise InvalidInput(f"not {what}: {key[:200]!r}")
+    try:
+        return owner_from_segment(parts[1]), parts[2], parts[3]
+    except ValueError as error:
+        raise InvalidInput(f"not {what}: {key[:200]!r}") from error
 
 
 CAPTIONS_PREFIX = "captions"
@@ -81,13 +86,7 @@ class CaptionUploadKey:
 
     @classmethod
     def parse(cls, key: str) -> CaptionUploadKey:
-        parts = key.split("/")
-        if len(parts) != 4 or parts[0] != CAPTIONS_PREFIX or not _ID.fullmatch(parts[2]) or not is_track_id(parts[3]):
-            raise InvalidInput(f"not a caption upload's key: {key[:200]!r}")
-        try:
-            return cls(owner_from_segment(parts[1]), parts[2], parts[3])
-        except ValueError as error:
-            raise InvalidInput(f"not a caption upload's key: {key[:200]!r}") from error
+        return cls(*_owned_key_parts(key, CAPTIONS_PREFIX, is_track_id, "a caption upload's key"))
 
 
 def is_id(value: str) -> bool:
