@@ -3,6 +3,7 @@ function's timeout becomes ready through a Map of chunk Lambdas, and plays throu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -20,6 +21,7 @@ from reelstack import config
 from reelstack.media import render
 from reelstack.media.ffmpeg import SHORT_SEGMENT_SECONDS
 from reelstack.media.ladder import plan_ladder
+from reelstack_cli import uploader
 from reelstack_cli.api_client import ApiClient
 from reelstack_cli.media import ffmpeg, ffprobe, generate_clip
 from reelstack_cli.uploader import wait_for_asset
@@ -87,6 +89,9 @@ def test_a_clip_too_long_for_one_encode_is_made_in_chunks_and_plays(
     history = stack.execution_history(uploaded["assetId"])
     entered = [event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event]
     assert entered.count("Encode chunk") == SECONDS // CHUNK_SECONDS and "Transcode HLS ladder" not in entered
+    verified = [json.loads(event["stateExitedEventDetails"]["output"]) for event in history
+                if event.get("stateExitedEventDetails", {}).get("name") == "Verify source"]  # fmt: skip
+    assert verified == [{"verified": True}]  # the declared SHA-256, on the whole file beside the chunks
 
     # Playable while the chunks were still encoding (the first chunk and the audio are published as
     # they encode), once, and before ready.
@@ -124,3 +129,33 @@ def test_a_clip_too_long_for_one_encode_is_made_in_chunks_and_plays(
     streams = subprocess.run([ffprobe(), "-v", "error", "-of", "json", "-show_streams", url],
                              capture_output=True, text=True, check=True, timeout=60).stdout  # fmt: skip
     assert {stream["codec_type"] for stream in json.loads(streams)["streams"]} == {"video", "audio"}
+
+
+def test_a_long_video_whose_declared_checksum_lies_fails_by_name_and_leaves_nothing(
+    stack: Stack, alice: ApiClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probe source reads only a long MP4's header (its size checked); the whole file is held to the
+    SHA-256 its upload declared beside the chunks (Verify source): a lie fails the asset by name,
+    whatever was published goes, and the source stays where it was."""
+    clip = generate_clip(tmp_path / "lie.mp4", seconds=12, width=640, height=360)
+    monkeypatch.setattr(uploader, "file_sha256", lambda path: hashlib.sha256(b"another file").hexdigest())
+    with stack.function_environment("IngestFunction") as ingest:
+        ingest({"CHUNK_SECONDS": str(CHUNK_SECONDS), "CHUNK_CONCURRENCY": "2"})
+        uploaded = upload(alice, clip, tmp_path)
+        asset = wait_for_asset(alice, uploaded["assetId"], timeout=180)
+    assert (asset["status"], asset["error"]["code"]) == ("failed", "ChecksumMismatch"), asset
+    history = stack.execution_history(uploaded["assetId"])
+    failed = [event["lambdaFunctionFailedEventDetails"] for event in history
+              if "lambdaFunctionFailedEventDetails" in event]  # fmt: skip
+    assert [details["error"] for details in failed] == ["SourceMismatch"], failed
+    entered = [event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event]
+    assert "Verify source" in entered and "Encode chunk" in entered
+    # A chunk still encoding when the asset failed removes what it wrote once it is done (its fence).
+    s3, prefix = stack.client("s3"), f"assets/{uploaded['assetId']}/"
+    deadline = time.monotonic() + 90
+    while (left := s3.list_objects_v2(Bucket=stack.outputs["mediaBucket"], Prefix=prefix)["KeyCount"]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(1)
+    assert left == 0
+    assert alice.get(f"/assets/{uploaded['assetId']}")["status"] == "failed"

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -59,9 +60,21 @@ class _LambdaContext:
         return 120_000  # enough for every step on the unit tests' small clips, with the margins kept back
 
 
+def _object_as_file(job: Any, folder: Path) -> Path:
+    """The job's source object (its version) as a local file, in place of its presigned URL."""
+    target = folder / f"source-{job.asset_id}"
+    if not target.exists():
+        version = {"VersionId": job.source.version_id} if job.source.version_id else {}
+        answer = boto3.client("s3").get_object(Bucket=job.source.bucket, Key=job.source.key, **version)
+        target.write_bytes(answer["Body"].read())
+    return target
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto with every DynamoDB table of template.yaml, and the table names in the environment."""
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """moto with every DynamoDB table of template.yaml, and the table names in the environment. moto
+    serves no HTTP: the encodes, which read the source by a presigned GET, read the same object's bytes
+    from a local file instead."""
     for key, value in {
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
@@ -93,9 +106,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         s3.put_bucket_versioning(Bucket=UPLOAD_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         from reelstack import aws as reelstack_aws
         from reelstack import config
+        from reelstack.pipeline import chunked, steps
 
         for cached in (config.deployment, reelstack_aws.client, reelstack_aws.presigning_s3):
             cached.cache_clear()
+        monkeypatch.setattr(steps, "source_url", lambda job: _object_as_file(job, tmp_path))
+        monkeypatch.setattr(chunked, "source_url", lambda job: _object_as_file(job, tmp_path))
         yield
         for cached in (config.deployment, reelstack_aws.client, reelstack_aws.presigning_s3):
             cached.cache_clear()

@@ -186,8 +186,9 @@ def _bitrate(rung: Rung, fps: Fraction) -> int:
 # re-encoded: that much would stall the top rung on most mobile links.
 PASSTHROUGH_BITRATE_SHARE = 1.6
 # Copying the top rung keeps the video in one piece (one decode for the rungs below): the rungs below
-# 1080p30 take about 0.55 CPU-s per second on 2 vCPUs, so 10 minutes fit a 900 s function twice over.
-PASSTHROUGH_MAX_SECONDS = 600
+# 1080p30 take about 0.55 CPU-s per second on 2 vCPUs, so 13 minutes (430 s) fit a 900 s function
+# twice over (reelstack.media.budget's margin). A phone's "10-minute" video is a little over 600 s.
+PASSTHROUGH_MAX_SECONDS = 780
 PASSTHROUGH_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2",)
 _H264_PROFILES = {"Constrained Baseline": (66, 0xC0), "Baseline": (66, 0x00), "Main": (77, 0x00), "High": (100, 0x00)}
 

@@ -49,8 +49,12 @@ class Made:
     loudness: dict[str, Any] | None = None  # media.loudness, where the audio was encoded (AudioLevels.figures)
 
 
-def inspect(source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLimits | None = None) -> MediaInfo:
-    """Header and packet scan (no decoding), then the limits: a :class:`MediaInfo` or a named error."""
+def inspect(
+    source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLimits | None = None, header_copy: bool = False
+) -> MediaInfo:
+    """Header and packet scan (no decoding), then the limits: a :class:`MediaInfo` or a named error.
+    ``header_copy``: ``source`` is an MP4/MOV's header copy (reelstack.media.boxes), its packets read
+    from the index."""
     try:
         header = ffmpeg.read_header(source, seconds_left(), work)
     except UnsupportedMedia as refused:
@@ -61,7 +65,8 @@ def inspect(source: Path, seconds_left: SecondsLeft, work: Path, limits: MediaLi
     limits = limits or MediaLimits()
     check_header(header, limits)  # refuse what the header shows before reading every packet
     videos = frozenset(int(s["index"]) for s in header.get("streams") or [] if s.get("codec_type") == "video")
-    scan = ffmpeg.run(ffmpeg.packet_scan_command(source), seconds_left(), work, "read the file's packets")
+    scan = ffmpeg.run(ffmpeg.packet_scan_command(source, from_index=header_copy), seconds_left(), work,
+                      "read the file's packets")  # fmt: skip
     return describe(header, parse_packet_scan(scan.stdout, keyframe_streams=videos), limits)
 
 
@@ -293,8 +298,10 @@ def audio_rendition(
         log = SegmentLog(plan, out, seconds_left, names=names)
         tick = (lambda: watch(log.update())) if watch else None
         levels = audio_levels(source, plan, out.parent, seconds_left)
+        # Behind the first chunk for the cores (the first segments of both are what a player waits for):
+        # the audio reads the whole source, the first chunk only its start.
         ffmpeg.run(ffmpeg.audio_command(source, media, plan, out, levels.encode), seconds_left(), out.parent,
-                   "encode the audio", tick)  # fmt: skip
+                   "encode the audio", tick, niceness=EXTRAS_NICENESS)  # fmt: skip
         made.progress = log.update()
         for name, done in made.progress.items():
             (out / name / "index.m3u8").write_text(

@@ -1,5 +1,6 @@
 """The chunked encoding's steps: a Map over the plan's chunks (Encode chunk), the audio once beside it
-(Encode audio), then Join chunks. Each chunk reads only its part of the source, by HTTP range requests."""
+(Encode audio), then Join chunks.
+Each chunk reads only its part of the source, by HTTP range requests."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 import shutil
 from typing import Any
 
-from reelstack import aws
 from reelstack.config import deployment
 from reelstack.errors import AssetGone
 from reelstack.media import render
@@ -18,6 +18,7 @@ from reelstack.pipeline.steps import (
     RemainingMs,
     ladder_outputs,
     set_step,
+    source_url,
     time_left,
     upload_outputs,
     work_folder,
@@ -25,7 +26,6 @@ from reelstack.pipeline.steps import (
 from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import delete_prefix, get_document
 
-SOURCE_URL_SECONDS = 3600  # longer than any chunk may run
 CHUNK_YIELD_SHARE = 0.1  # of its own time, at most, a chunk after the first waits for the first segments
 
 
@@ -56,7 +56,7 @@ def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, A
         publisher = progressive.StreamPublisher(job, the_plan, hls, "video") if first else None
         try:
             made, segments = render.chunk_renditions(
-                _source_url(job), job.described(), the_plan, chunk, hls, time_left(remaining_ms), publisher
+                source_url(job), job.described(), the_plan, chunk, hls, time_left(remaining_ms), publisher
             )
             if publisher:
                 publisher.finish(made.progress, ended=False)  # the rest of its segments
@@ -92,7 +92,7 @@ def encode_audio(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
         publisher = progressive.StreamPublisher(job, job.planned(), hls, "audio")
         try:
             made = render.audio_rendition(
-                _source_url(job), job.described(), job.planned(), hls, time_left(remaining_ms), publisher
+                source_url(job), job.described(), job.planned(), hls, time_left(remaining_ms), publisher
             )
             uploaded = publisher.finish(made.progress) if made.progress else 0
         except AssetGone:
@@ -123,11 +123,3 @@ def join_chunks(job: Job, audio: dict[str, Any] | None) -> dict[str, Any]:
     objects = uploaded + sum(report["objects"] for report in reports) + int((audio or {}).get("objects") or 0)
     seconds = sum(report["ffmpegSeconds"] for report in reports) + float((audio or {}).get("ffmpegSeconds") or 0)
     return ladder_outputs(keys, the_plan, objects, warnings, seconds, (audio or {}).get("loudness"))
-
-
-def _source_url(job: Job) -> str:
-    """A presigned GET of the source's version, for FFmpeg to read in ranges."""
-    params = {"Bucket": job.source.bucket, "Key": job.source.key}
-    if job.source.version_id:
-        params["VersionId"] = job.source.version_id
-    return aws.presigning_s3().generate_presigned_url("get_object", Params=params, ExpiresIn=SOURCE_URL_SECONDS)

@@ -41,9 +41,10 @@ from reelstack.store.views import asset_view
 STATUS_CHECK_SECONDS = 2.0  # how often a running encode looks whether its asset was deleted or failed
 
 
-def announce_playable(job: Job) -> bool:
-    """The asset becomes playable and ``asset.playable`` goes out, once (whoever gets there first)."""
-    asset = assets.read_consistent(job.asset_id)
+def announce_playable(job: Job, asset: AssetModel | None = None) -> bool:
+    """The asset becomes playable and ``asset.playable`` goes out, once (whoever gets there first).
+    ``asset``: the record as this step's own write returned it, if it has one (one read fewer)."""
+    asset = asset or assets.read_consistent(job.asset_id)
     if asset is None or asset.playable:
         return False
     master = MediaKeys(job.asset_id).master_playlist
@@ -102,10 +103,18 @@ class SegmentPublisher:
         self.job, self.plan, self.out = job, plan, out
         self.keys = MediaKeys(job.asset_id)
         self.sent: set[str] = set()
-        # A retried step must not publish fewer segments than a player may already have seen.
-        self.listed = {name: published_segments(self.keys.media_playlist(name)) for name in names}
+        self.names = names
+        self._listed: dict[str, int] | None = None
         self.playable = False  # every rendition has its first segment published
         self.checked = time.monotonic()
+
+    @property
+    def listed(self) -> dict[str, int]:
+        """How many segments each rendition's published playlist lists. A retried step must not publish
+        fewer than a player may already have seen; read once, while FFmpeg encodes (not before)."""
+        if self._listed is None:
+            self._listed = {name: published_segments(self.keys.media_playlist(name)) for name in self.names}
+        return self._listed
 
     def __call__(self, progress: dict[str, render.Progress]) -> None:
         self._send(progress)
@@ -241,7 +250,7 @@ def _playable_if_started(job: Job, asset: AssetModel) -> None:
     audio = bool(asset.audio_done) or "audio" in started or not plan.has_audio
     if video and audio and not asset.playable:
         put_texts({MediaKeys(job.asset_id).master_playlist: hls.master_playlist(plan)})
-        announce_playable(job)
+        announce_playable(job, asset)
 
 
 def _write_partial_playlists(keys: MediaKeys, plan: Plan, chunks: int) -> None:

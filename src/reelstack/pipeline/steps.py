@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError, IncompleteReadError
 from reelstack import aws, sharing
 from reelstack.config import deployment
 from reelstack.errors import AssetGone, SourceMismatch
-from reelstack.media import fmp4, render
+from reelstack.media import boxes, fmp4, render
 from reelstack.media.budget import check_fits
 from reelstack.media.hls import playlist_init, playlist_segments
 from reelstack.media.ladder import Plan, plan_ladder
@@ -62,16 +62,84 @@ def probe_source(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
         set_step(job.asset_id, "probing")
     inject_fault("probe", job.asset_id)
     with work_folder() as work:
-        source = download_source(job, work)
-        media = render.inspect(source, time_left(remaining_ms), work, _source_limits())
+        copy = header_copy(job, work)
+        source = copy or download_source(job, work)
+        media = render.inspect(source, time_left(remaining_ms), work, _source_limits(), header_copy=copy is not None)
     check_fits(media, job.chunk_seconds, deployment().chunk_timeout_seconds, deployment().transcode_timeout_seconds)
     AssetModel(job.asset_id).update(actions=[AssetModel.media.set(media.contract_view())])
     return media.as_dict()
 
 
+def header_copy(job: Job, work: Path) -> Path | None:
+    """A plain MP4/MOV's boxes without its media data, at their places in a sparse file as long as the
+    object (reelstack.media.boxes): what the probe reads of it, from a few range requests instead of
+    the whole file, so the encode starts seconds sooner for a long video. The size is checked here; the
+    declared SHA-256 where the whole file is read anyway (Transcode HLS ladder, or Verify source beside
+    the chunks). None for any other layout, or a file too small to bother: it is read whole."""
+    source = job.source
+    if source.size <= HEADER_READ_BYTES:
+        return None
+    if fault_due("probe:cut-read", job.asset_id):  # the body breaks mid-stream (FAULT_INJECTION)
+        raise IncompleteReadError(actual_bytes=0, expected_bytes=HEADER_READ_BYTES)
+    target = work / "source"
+    try:
+        return target if boxes.write_header_copy(_RangeReader(job).read, source.size, target) else None
+    except _ShorterThanDeclared:
+        return None  # the whole read names the size it has
+
+
+HEADER_READ_BYTES = 256 * 1024  # the first read: the ftyp, and the moov of a short video put first
+
+
+class _ShorterThanDeclared(Exception):
+    pass
+
+
+class _RangeReader:
+    """Range requests on the source's version; the first one's bytes are kept and served again."""
+
+    def __init__(self, job: Job) -> None:
+        self.source, self.s3 = job.source, aws.client("s3")
+        self.head = self._get(0, HEADER_READ_BYTES)
+
+    def read(self, offset: int, length: int) -> bytes:
+        if offset + length <= len(self.head):
+            return self.head[offset : offset + length]
+        return self._get(offset, length)
+
+    def _get(self, offset: int, length: int) -> bytes:
+        args = {"Bucket": self.source.bucket, "Key": self.source.key, "Range": f"bytes={offset}-{offset + length - 1}"}
+        if self.source.version_id:
+            args["VersionId"] = self.source.version_id
+        try:
+            answer = self.s3.get_object(**args)
+        except ClientError as error:
+            if aws.error_code(error) in ("NoSuchKey", "NoSuchVersion"):
+                raise AssetGone("the uploaded file is gone (deleted while it waited)") from error
+            if aws.error_code(error) == "InvalidRange":
+                raise _ShorterThanDeclared from error
+            raise
+        total = int(str(answer.get("ContentRange", "/0")).rpartition("/")[2] or 0)
+        _check_size(total, self.source.size)
+        return answer["Body"].read()
+
+
+def _check_size(size: int, declared: int) -> None:
+    if size != declared:
+        raise SourceMismatch(f"the object is {size} bytes; the upload declared {declared}", code="SizeMismatch")
+
+
 def download_source(job: Job, work: Path) -> Path:
-    """The source in the work folder, its size and declared SHA-256 checked while it streams in. A
-    connection that breaks mid-body is StorageUnavailable (retried), never a verdict on the file."""
+    """The source in the work folder, its size and declared SHA-256 checked while it streams in."""
+    target = work / "source"
+    with target.open("wb") as out:
+        read_source(job, out.write)
+    return target
+
+
+def read_source(job: Job, sink: Callable[[bytes], object] = lambda _: None) -> None:
+    """The whole source through ``sink``, checked against the upload's size and SHA-256 as it streams.
+    A connection that breaks mid-body is StorageUnavailable (retried), never a verdict on the file."""
     source = job.source
     args = {"Bucket": source.bucket, "Key": source.key}
     if source.version_id:
@@ -83,21 +151,48 @@ def download_source(job: Job, work: Path) -> Path:
             raise AssetGone("the uploaded file is gone (deleted while it waited)") from error
         raise  # a transient failure is named StorageUnavailable at the handler's edge
     cut_short = fault_due("probe:cut-read", job.asset_id)  # the body breaks mid-stream (FAULT_INJECTION)
-    target = work / "source"
     digest, size = hashlib.sha256(), 0
-    with target.open("wb") as out:
-        for chunk in body.iter_chunks(chunk_size=4 * 1024 * 1024 if not cut_short else 64 * 1024):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-            if cut_short:
-                body.close()
-                raise IncompleteReadError(actual_bytes=size, expected_bytes=source.size)
-    if size != source.size:
-        raise SourceMismatch(f"the object is {size} bytes; the upload declared {source.size}", code="SizeMismatch")
+    for chunk in body.iter_chunks(chunk_size=4 * 1024 * 1024 if not cut_short else 64 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+        sink(chunk)
+        if cut_short:
+            body.close()
+            raise IncompleteReadError(actual_bytes=size, expected_bytes=source.size)
+    _check_size(size, source.size)
     if source.sha256 and digest.hexdigest() != source.sha256:
         raise SourceMismatch("the object's SHA-256 differs from the one the upload declared", code="ChecksumMismatch")
-    return target
+
+
+SOURCE_URL_SECONDS = 3600  # longer than any encode may run
+
+
+def source_url(job: Job) -> str:
+    """A presigned GET of the source's version, for FFmpeg to read as it goes (in ranges where it seeks):
+    the encode starts at once, with no download of the whole file before it."""
+    params = {"Bucket": job.source.bucket, "Key": job.source.key}
+    if job.source.version_id:
+        params["VersionId"] = job.source.version_id
+    return aws.presigning_s3().generate_presigned_url("get_object", Params=params, ExpiresIn=SOURCE_URL_SECONDS)
+
+
+# -- verify source -------------------------------------------------------------------------------
+
+
+VERIFY_YIELD_SHARE = 0.1  # of its own time, at most, Verify source waits for the first segments
+
+
+def verify_source(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
+    """The whole source against the SHA-256 its upload declared (Probe source checked its size, and the
+    encode reads the source as it goes), beside the encode once the first segments are out:
+    ChecksumMismatch fails the asset, whose segments then go (Record failure). Nothing to read when
+    none was declared."""
+    if not job.source.sha256:
+        return {"verified": False}
+    seconds = min(deployment().extras_yield_seconds, remaining_ms() / 1000 * VERIFY_YIELD_SHARE)
+    progressive.yield_until_playable(job.asset_id, seconds)
+    read_source(job)
+    return {"verified": True}
 
 
 # -- plan ----------------------------------------------------------------------------------------
@@ -123,12 +218,13 @@ def transcode(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
     the_plan = job.planned()
     keys = MediaKeys(job.asset_id)
     with work_folder() as work:
-        source = download_source(job, work)
         out = work / "hls"
         out.mkdir()
         publisher = progressive.LadderPublisher(job, the_plan, out)
         try:
-            made = render.encode_ladder(source, job.described(), the_plan, out, time_left(remaining_ms), publisher)
+            made = render.encode_ladder(
+                source_url(job), job.described(), the_plan, out, time_left(remaining_ms), publisher
+            )
             stall_if_due("stall:hls", job.asset_id)  # a slow step, for the race tests (FAULT_INJECTION)
             uploaded = publisher.finish(made.progress)
         except AssetGone:

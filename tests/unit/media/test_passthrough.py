@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,17 @@ def test_a_source_with_one_copied_rung_and_nothing_to_encode(tmp_path: Path) -> 
     assert [r.name for r in plan.renditions] == ["360p"] and plan.copy_video
     render.encode_ladder(source, media, plan, tmp_path / "hls", lambda: 60)
     assert packets(tmp_path / "hls" / "360p" / "index.m3u8", "v", *HLS) == packets(source, "v")
+
+
+@pytest.mark.parametrize(("seconds", "kept"), [(600.021, True), (779.9, True), (781.0, False)])
+def test_a_phones_ten_minute_video_keeps_its_top_rung_and_a_much_longer_one_is_chunked(
+    seconds: float, kept: bool, tmp_path: Path
+) -> None:
+    """A phone's "10-minute" video lasts a little over 600 s (the AAC priming): it stays one piece with
+    its own video on top, as any shorter one; past 13 minutes the video is encoded in chunks."""
+    source = test_media.make_clip(tmp_path / "phone.mp4", PHONES["baseline-25fps-moov-last"])
+    media = replace(render.inspect(source, lambda: 120, tmp_path), duration_seconds=seconds)
+    plan = plan_ladder(media, chunk_seconds=60)
+    assert (plan.copy_video, plan.chunked) == (kept, not kept), plan.renditions[0].passthrough
+    if not kept:
+        assert "over 13 minutes long" in plan.renditions[0].passthrough["reason"]

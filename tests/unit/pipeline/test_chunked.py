@@ -3,6 +3,7 @@ plan in chunks, every chunk (in any order, one retried), the audio, the join, Pu
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,6 @@ from typing import Any
 import boto3
 import pytest
 
-from reelstack.pipeline import chunked
 from reelstack.store.records import AssetModel
 from tests.unit.conftest import MEDIA_BUCKET, load_handler
 from tests.unit.pipeline.conftest import job_event
@@ -24,8 +24,6 @@ def _keys() -> set[str]:
 def test_a_long_clip_is_encoded_in_chunks_and_published_as_one_ladder(
     long_pipeline: dict[str, Any], monkeypatch: pytest.MonkeyPatch, setenv: Callable[..., None]
 ) -> None:
-    # moto serves no HTTP: the chunks read the same bytes from the local file instead of a presigned GET.
-    monkeypatch.setattr(chunked, "_source_url", lambda job: long_pipeline["clip"])
     setenv(FAULT_INJECTION="transcode")  # the first chunk to start fails once
     asset_id = long_pipeline["upload"].asset_id
     media = load_handler("probe")(job_event("probe/job.json", long_pipeline), None)
@@ -72,3 +70,19 @@ def test_a_video_a_chunk_could_not_finish_is_refused_at_the_probe(
         load_handler("probe")(job_event("probe/job.json", long_pipeline, chunkSeconds=6), None)
     assert type(refused.value).__name__ == "MediaLimitExceeded"
     assert "ChunkSeconds" in str(refused.value)
+
+
+def test_verify_source_holds_the_whole_source_to_its_declared_checksum(long_pipeline: dict[str, Any]) -> None:
+    """Beside the chunks (Probe source read only a long MP4's header): the declared SHA-256 is checked
+    on the whole object; a lie fails the step by name (the asset fails, Record failure removes what the
+    chunks published); without a declared one there is nothing to read."""
+    verify = load_handler("verify_source")
+    state = job_event("verify_source/chunked-job.json", long_pipeline)
+    state["source"]["sha256"] = hashlib.sha256(long_pipeline["clip"].read_bytes()).hexdigest()
+    assert verify(state, None) == {"verified": True}
+    state["source"]["sha256"] = hashlib.sha256(b"another file").hexdigest()
+    with pytest.raises(Exception, match="ChecksumMismatch") as failed:
+        verify(state, None)
+    assert type(failed.value).__name__ == "SourceMismatch"
+    del state["source"]["sha256"]
+    assert verify(state, None) == {"verified": False}

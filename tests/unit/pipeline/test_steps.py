@@ -14,6 +14,7 @@ from reelstack import library, sharing
 from reelstack.bodies import AssetChanges
 from reelstack.errors import AssetGone
 from reelstack.media import ffmpeg, hls
+from reelstack.pipeline import steps
 from reelstack.pipeline.failures import record_failure
 from reelstack.pipeline.steps import upload_outputs
 from reelstack.store.keys import MediaKeys
@@ -174,3 +175,30 @@ def _ffprobe_seconds(folder: Path, whole: bytes) -> float:
     ).stdout.split()  # fmt: skip
     packets = [tuple(map(float, line.split(",")[:2])) for line in found]
     return max(pts + duration for pts, duration in packets) - min(pts for pts, _ in packets)
+
+
+@pytest.mark.parametrize("container", ["mp4", "mov", "mkv"])
+def test_a_long_video_is_described_from_its_header_and_its_size_still_checked(
+    container: str, aws: None, setenv: Callable[..., None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phone's MP4/MOV is described from a few range requests (its boxes but the media data), as the
+    whole file would describe it; a Matroska file is read whole; a size that differs from the upload's
+    is refused either way."""
+    recipe = test_media.Clip(4, 1280, 720, container=container, faststart=container == "mp4", crf=18)
+    clip = test_media.make_clip(tmp_path / f"long.{container}", recipe)
+    world = uploaded_clip(setenv, tmp_path, clip=clip)
+    assert world["size"] > steps.HEADER_READ_BYTES * 4
+    whole_reads: list[str] = []
+    download = steps.download_source
+    monkeypatch.setattr(
+        steps, "download_source", lambda job, work: whole_reads.append(job.asset_id) or download(job, work)
+    )
+    described = load_handler("probe")(job_event("probe/job.json", world), None)
+    assert whole_reads == ([] if container in ("mp4", "mov") else [world["upload"].asset_id])
+    assert (described["width"], described["height"], described["pixelFormat"]) == (1280, 720, "yuv420p")
+    assert described["keyframeCount"] == 4 and described["durationSeconds"] == pytest.approx(4, abs=0.05)
+
+    lying = job_event("probe/job.json", world)
+    lying["source"]["size"] = world["size"] + 1
+    with pytest.raises(Exception, match="SizeMismatch"):
+        load_handler("probe")(lying, None)

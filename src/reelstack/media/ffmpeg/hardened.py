@@ -29,11 +29,13 @@ def probe_command(source: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def packet_scan_command(source: Path) -> list[str]:
+def packet_scan_command(source: Path, from_index: bool = False) -> list[str]:
     """Every packet's stream, timestamps and flags (demuxing only): the file's real length, whether it
-    is whole, and where its keyframes are (see reelstack.media.probe)."""
+    is whole, and where its keyframes are (see reelstack.media.probe). ``from_index``: as an MP4/MOV's
+    index says, without parsing the packets (a header copy holds only the index: reelstack.media.boxes)."""
+    from_the_index = ["-fflags", "+noparse"] if from_index else []
     return [
-        find_binary("ffprobe"), "-v", "error", "-hide_banner", *SAFE_INPUT,
+        find_binary("ffprobe"), "-v", "error", "-hide_banner", *SAFE_INPUT, *from_the_index,
         "-show_entries", "packet=stream_index,pts_time,dts_time,duration_time,flags",
         "-print_format", "csv=p=0", "-i", str(source),
     ]  # fmt: skip
