@@ -80,13 +80,50 @@ def write_header_copy(read: ReadRange, size: int, target: Path, media_head: int 
     if found is None:
         return False
     media = next((box for box in found if box.kind == b"mdat"), None)
-    # Whole boxes, and the skipped ones' headers (16 bytes: with a 64-bit size), for the demuxer to step over.
-    parts = [(box.offset, box.size if box.kind not in SKIPPED else min(box.size, 16)) for box in found]
-    if media is not None:
-        parts.append((media.offset, min(media.size, media_head)))
+    head = (media.offset, min(media.size, media_head)) if media is not None else (0, 0)
     with target.open("wb") as out:
         out.truncate(size)
-        for offset, length in parts:
-            out.seek(offset)
-            out.write(read(offset, length))
+        for box in found:
+            # Whole boxes; the skipped ones' headers (16 bytes: with a 64-bit size) for the demuxer to step over.
+            data = read(box.offset, box.size if box.kind not in SKIPPED else min(box.size, 16))
+            if box.kind == b"moov":
+                data = point_past_head_at_head(data, head[0] + 16, head[0] + head[1])
+            out.seek(box.offset)
+            out.write(data)
+        if head[1]:
+            out.seek(head[0])
+            out.write(read(*head))
     return True
+
+
+CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl"})  # the path to the chunk offsets
+
+
+def point_past_head_at_head(moov: bytes, head_start: int, head_end: int) -> bytes:
+    """``moov`` with every chunk offset (stco, co64) past the copied head of the media data pointed at
+    its start. The packet scan reads each packet's bytes though it uses only the index: read from
+    holes, a long file's gigabyte of zeros would fill the page cache (about a second per 400 MB here);
+    read from the head, they are the same few cached megabytes. The chunks in the head, the first
+    frames the header probe decodes, keep their places."""
+    data = bytearray(moov)
+
+    def walk(start: int, end: int) -> None:
+        offset = start
+        while offset + 8 <= end:
+            size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+            if size < 8 or offset + size > end:
+                return
+            if kind in CONTAINERS:
+                walk(offset + 8, offset + size)
+            elif kind in (b"stco", b"co64") and size >= 16:
+                width, form = (4, ">I") if kind == b"stco" else (8, ">Q")
+                (count,) = struct.unpack(">I", data[offset + 12 : offset + 16])
+                for entry in range(min(count, (size - 16) // width)):
+                    at = offset + 16 + entry * width
+                    (chunk,) = struct.unpack(form, data[at : at + width])
+                    if chunk >= head_end:
+                        data[at : at + width] = struct.pack(form, head_start)
+            offset += size
+
+    walk(8, len(data))
+    return bytes(data)
