@@ -106,12 +106,14 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
         s3.put_bucket_versioning(Bucket=UPLOAD_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         from reelstack import aws as reelstack_aws
         from reelstack import config
+        from reelstack.derivatives import recipe
         from reelstack.pipeline import chunked, steps
 
         for cached in (config.deployment, reelstack_aws.client, reelstack_aws.presigning_s3):
             cached.cache_clear()
         monkeypatch.setattr(steps, "source_url", lambda job: _object_as_file(job, tmp_path))
         monkeypatch.setattr(chunked, "source_url", lambda job: _object_as_file(job, tmp_path))
+        monkeypatch.setattr(recipe, "source_url", lambda job: _object_as_file(job, tmp_path))
         yield
         for cached in (config.deployment, reelstack_aws.client, reelstack_aws.presigning_s3):
             cached.cache_clear()

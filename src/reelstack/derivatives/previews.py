@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from reelstack.config import deployment
 from reelstack.derivatives.recipe import Derivative, Needs, State, from_source
 from reelstack.media import render
+from reelstack.pipeline import progressive
 from reelstack.pipeline.job import Job
 from reelstack.pipeline.steps import RemainingMs
 from reelstack.store.keys import MediaKeys
@@ -19,7 +21,10 @@ class Previews(Derivative):
     def make(self, state: State, remaining_ms: RemainingMs) -> dict[str, Any]:
         job = Job.from_state(state)
         keys = MediaKeys(job.asset_id)
-        made = from_source(job, remaining_ms, "previews", keys.previews_prefix, render.make_previews)
+        # Made beside the ladder: the first segments go first, once (on a shared machine). Seconds from a
+        # quarter in are all it reads, by range requests: a long video is never downloaded for them.
+        progressive.yield_until_playable(job.asset_id, deployment().extras_yield_seconds)
+        made = from_source(job, remaining_ms, "previews", keys.previews_prefix, render.make_previews, whole=False)
         return {
             "video": keys.preview_video if "preview.mp4" in made.files else None,
             "animated": keys.preview_animated if "preview.webp" in made.files else None,

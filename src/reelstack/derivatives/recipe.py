@@ -16,18 +16,25 @@ from pathlib import Path
 from typing import Any
 
 from reelstack.errors import AssetGone
-from reelstack.media import hls, render
+from reelstack.media import ffmpeg, hls, render
 from reelstack.media.probe import MediaInfo
 from reelstack.pipeline.faults import stall_if_due
 from reelstack.pipeline.job import Job
-from reelstack.pipeline.steps import RemainingMs, download_source, time_left, upload_outputs, work_folder
+from reelstack.pipeline.steps import (
+    RemainingMs,
+    download_source,
+    source_url,
+    time_left,
+    upload_outputs,
+    work_folder,
+)
 from reelstack.store import assets
 from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import get_text
 from reelstack.store.records import AssetModel
 from reelstack.store.states import AssetStatus
 
-Maker = Callable[[Path, MediaInfo, Path, render.SecondsLeft], render.Made]
+Maker = Callable[[ffmpeg.Source, MediaInfo, Path, render.SecondsLeft], render.Made]
 State = dict[str, Any]  # a Map iteration's input: {assetId, ownerId, name, source?, media?, error?}
 
 
@@ -79,12 +86,15 @@ class Derivative:
         return {"name": self.name, "error": state["error"]}
 
 
-def from_source(job: Job, remaining_ms: RemainingMs, folder: str, prefix: str, maker: Maker) -> render.Made:
-    """Download the source, let ``maker(source, media, out, seconds_left)`` write into a work folder,
-    upload what it wrote under ``prefix``."""
+def from_source(
+    job: Job, remaining_ms: RemainingMs, folder: str, prefix: str, maker: Maker, whole: bool = True
+) -> render.Made:
+    """Download the source (or, not ``whole``, hand over its presigned URL for FFmpeg to read the parts
+    it seeks to), let ``maker(source, media, out, seconds_left)`` write into a work folder, upload
+    what it wrote under ``prefix``."""
     media = job.described()
     with work_folder() as work:
-        source = download_source(job, work)
+        source = download_source(job, work) if whole else source_url(job)
         out = work / folder
         out.mkdir()
         made = maker(source, media, out, time_left(remaining_ms))

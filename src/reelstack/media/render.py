@@ -372,7 +372,7 @@ def make_thumbnails(source: Path, media: MediaInfo, out: Path, seconds_left: Sec
     return made
 
 
-def make_previews(source: Path, media: MediaInfo, out: Path, seconds_left: SecondsLeft) -> Made:
+def make_previews(source: ffmpeg.Source, media: MediaInfo, out: Path, seconds_left: SecondsLeft) -> Made:
     """``preview.mp4`` (muted, short, small) and ``preview.webp`` (animated), each an extra."""
     made = Made()
     started = time.monotonic()

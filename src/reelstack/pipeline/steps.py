@@ -54,7 +54,8 @@ UPLOAD_MARGIN_SHARE = 0.25  # ... or this share of the time a short function has
 
 
 def probe_source(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
-    """Verify the object against its declaration, then describe it; nothing is decoded yet."""
+    """Check the object's size against its declaration, then describe it from its header (a phone's
+    MP4/MOV) or whole; nothing is decoded yet."""
     processing = events.event(EventType.ASSET_PROCESSING, job.asset_id, job.owner_id, step="probing")
     if assets.move(job.asset_id, AssetStatus.PROCESSING, step="probing", announcing=processing):
         events.publish(processing)
@@ -73,9 +74,9 @@ def probe_source(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
 def header_copy(job: Job, work: Path) -> Path | None:
     """A plain MP4/MOV's boxes without its media data, at their places in a sparse file as long as the
     object (reelstack.media.boxes): what the probe reads of it, from a few range requests instead of
-    the whole file, so the encode starts seconds sooner for a long video. The size is checked here; the
-    declared SHA-256 where the whole file is read anyway (Transcode HLS ladder, or Verify source beside
-    the chunks). None for any other layout, or a file too small to bother: it is read whole."""
+    the whole file, so the encode starts seconds sooner for a long video. The size is checked here, the
+    declared SHA-256 beside the encode (Verify source). None for any other layout, or a file too small
+    to bother: it is read whole."""
     source = job.source
     if source.size <= HEADER_READ_BYTES:
         return None

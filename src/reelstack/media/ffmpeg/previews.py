@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reelstack.media.ffmpeg.encode import X264_PRESET
-from reelstack.media.ffmpeg.hardened import ffmpeg_command, input_arguments
+from reelstack.media.ffmpeg.hardened import Source, ffmpeg_command, input_arguments
 from reelstack.media.ffmpeg.picture import BT709_TAGS, Target, fit, picture_filter
 from reelstack.media.probe import MediaInfo
 
@@ -26,7 +26,7 @@ def preview_window(duration_seconds: float, length: float) -> tuple[float, float
     return start, length
 
 
-def preview_command(source: Path, media: MediaInfo, out: Path) -> list[str]:
+def preview_command(source: Source, media: MediaInfo, out: Path) -> list[str]:
     """A short, muted, small MP4 that phones autoplay inline (H.264 Main, faststart, capped bitrate)."""
     start, length = preview_window(media.duration_seconds, PREVIEW_SECONDS)
     width, height = fit(media.width, media.height, PREVIEW_LONG_SIDE)
@@ -39,7 +39,7 @@ def preview_command(source: Path, media: MediaInfo, out: Path) -> list[str]:
     )  # fmt: skip
 
 
-def animated_command(source: Path, media: MediaInfo, out: Path) -> list[str]:
+def animated_command(source: Source, media: MediaInfo, out: Path) -> list[str]:
     """An animated WebP of the same moment, for places that cannot play video."""
     start, length = preview_window(media.duration_seconds, ANIMATED_SECONDS)
     width, height = fit(media.width, media.height, ANIMATED_LONG_SIDE)
