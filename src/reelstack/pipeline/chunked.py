@@ -8,7 +8,6 @@ import json
 import shutil
 from typing import Any
 
-from reelstack.config import deployment
 from reelstack.errors import AssetGone
 from reelstack.media import render
 from reelstack.pipeline import progressive
@@ -26,8 +25,6 @@ from reelstack.pipeline.steps import (
 from reelstack.store.keys import MediaKeys
 from reelstack.store.objects import delete_prefix, get_document
 
-CHUNK_YIELD_SHARE = 0.1  # of its own time, at most, a chunk after the first waits for the first segments
-
 
 def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, Any]:
     """One chunk of every rendition. FFmpeg reads only the chunk's part of the source (HTTP range
@@ -42,8 +39,7 @@ def encode_chunk(job: Job, index: int, remaining_ms: RemainingMs) -> dict[str, A
     of its time.)"""
     set_step(job.asset_id, "transcoding")
     if index:
-        seconds = min(deployment().extras_yield_seconds, remaining_ms() / 1000 * CHUNK_YIELD_SHARE)
-        progressive.yield_until_playable(job.asset_id, seconds)
+        progressive.yield_for_first_segments(job.asset_id, remaining_ms)
     inject_fault("transcode", job.asset_id)  # once per asset: the chunk it strikes is retried alone
     the_plan = job.planned()
     chunk = the_plan.chunks[index]

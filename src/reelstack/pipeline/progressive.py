@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from reelstack.config import deployment
 from reelstack.errors import AssetGone, ToolchainFailed
 from reelstack.media import hls, render
 from reelstack.media.ladder import Plan
@@ -75,6 +76,15 @@ def yield_until_playable(
         if asset is None or asset.playable or is_gone(asset.status):
             return
         sleep(PLAYABLE_POLL_SECONDS)
+
+
+YIELD_SHARE = 0.1  # of its own time, at most, a step beside the first segments waits for them
+
+
+def yield_for_first_segments(asset_id: str, remaining_ms: Callable[[], int]) -> None:
+    """:func:`yield_until_playable` for a step that needs its time afterwards (a chunk after the first,
+    Verify source): ExtrasYieldSeconds at most, and at most a share of what the step has left."""
+    yield_until_playable(asset_id, min(deployment().extras_yield_seconds, remaining_ms() / 1000 * YIELD_SHARE))
 
 
 def fence(asset_id: str, prefix: str) -> None:

@@ -180,9 +180,6 @@ def source_url(job: Job) -> str:
 # -- verify source -------------------------------------------------------------------------------
 
 
-VERIFY_YIELD_SHARE = 0.1  # of its own time, at most, Verify source waits for the first segments
-
-
 def verify_source(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
     """The whole source against the SHA-256 its upload declared (Probe source checked its size, and the
     encode reads the source as it goes), beside the encode once the first segments are out:
@@ -190,8 +187,7 @@ def verify_source(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
     none was declared."""
     if not job.source.sha256:
         return {"verified": False}
-    seconds = min(deployment().extras_yield_seconds, remaining_ms() / 1000 * VERIFY_YIELD_SHARE)
-    progressive.yield_until_playable(job.asset_id, seconds)
+    progressive.yield_for_first_segments(job.asset_id, remaining_ms)
     read_source(job)
     return {"verified": True}
 
