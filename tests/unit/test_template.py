@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from reelstack import errors
+from reelstack.media import hls
 from reelstack.pipeline.asl import all_states
 from reelstack_cli import package
 from reelstack_cli.build_tools import BuildError
@@ -310,3 +311,11 @@ def test_a_deploy_refuses_a_reservation_below_one_videos_fan_out() -> None:
         check_concurrency(TEMPLATE_DATA, {"EncodeConcurrency": "8"})
     check_concurrency(TEMPLATE_DATA, {"EncodeConcurrency": "0", "ChunkConcurrency": "400"})  # 0: no reservation
     check_concurrency(TEMPLATE_DATA, {})
+
+
+def test_the_playlists_start_offset_is_longer_than_any_video_the_template_allows() -> None:
+    """RFC 8216 reads a negative TIME-OFFSET longer than the playlist as its beginning: every player
+    starts at 0 only while no video can be that long (MaxSourceSeconds at its largest)."""
+    longest = load_template(TEMPLATE)["Parameters"]["MaxSourceSeconds"]["MaxValue"]
+    assert longest < -hls.START_OFFSET_SECONDS
+    assert f"#EXT-X-START:TIME-OFFSET={hls.START_OFFSET_SECONDS}" in hls.event_playlist([], "init.mp4", 6, False)

@@ -141,13 +141,16 @@ def _read(key: str) -> str:
 
 def current_playlist(asset: AssetModel, keys: MediaKeys, rendition: str) -> str:
     """The rendition's playlist as players get it now: while chunks are still being encoded, the one of
-    as many chunks as the asset has published (reelstack.pipeline.progressive), else the joined one."""
-    if asset.status != AssetStatus.READY and asset.published_chunks:
+    as many chunks as the asset has published (reelstack.pipeline.progressive), else the joined one;
+    open (hls.held_open) until the asset is ready, so that no rendition ends before the others."""
+    if asset.status == AssetStatus.READY:
+        return _read(keys.media_playlist(rendition))
+    if asset.published_chunks:
         try:
-            return _read(keys.partial_playlist(rendition, int(asset.published_chunks)))
+            return hls.held_open(_read(keys.partial_playlist(rendition, int(asset.published_chunks))))
         except NotFound:
             pass  # joined meanwhile (the join removes the partial playlists after writing its own)
-    return _read(keys.media_playlist(rendition))
+    return hls.held_open(_read(keys.media_playlist(rendition)))
 
 
 def master_playlist(token: str) -> Served:

@@ -21,10 +21,15 @@ _CHARACTERISTICS = {"descriptions": "public.accessibility.describes-video"}
 Segment = tuple[str, float]  # (file name, seconds)
 _EXTINF = re.compile(r"^#EXTINF:([0-9.]+),?[^\n]*\n(\S+)$", re.MULTILINE)
 _MAP = re.compile(r'^#EXT-X-MAP:URI="([^"]+)"', re.MULTILINE)
-# Not TIME-OFFSET=0: Shaka Player (4.11 and later) drops a start time of 0 as unset and starts a
-# playlist without ENDLIST at its live edge. A thousandth of a second in is the first frame for every
-# player (Shaka, hls.js, video.js VHS, AVPlayer). Media playlists only: VHS ignores the master's.
-START_AT_BEGINNING = "#EXT-X-START:TIME-OFFSET=0.001"
+# RFC 8216 4.3.5.2: a negative TIME-OFFSET whose magnitude exceeds the playlist's duration means its
+# beginning. Longer than any video (MaxSourceSeconds is at most 3 hours), so every player starts at
+# 0 without seeking there: not =0, which Shaka Player (4.11 and later) drops as unset and starts at
+# the live edge; not a small positive offset, whose start seek Chromium may drop while the first
+# frames arrive, leaving Shaka's playhead at its start time and its buffer 10 s past it (a stall).
+START_OFFSET_SECONDS = -86400
+START_AT_BEGINNING = f"#EXT-X-START:TIME-OFFSET={START_OFFSET_SECONDS}"
+_ENDLIST = "#EXT-X-ENDLIST"
+_TARGET_DURATION = re.compile(r"^#EXT-X-TARGETDURATION:(\d+)$", re.MULTILINE)
 
 
 def playlist_segments(text: str) -> list[Segment]:
@@ -48,7 +53,24 @@ def event_playlist(segments: list[Segment], init: str, target_duration: int, end
     for name, seconds in segments:
         lines += [f"#EXTINF:{seconds:.6f},", name]
     if ended:
-        lines.append("#EXT-X-ENDLIST")
+        lines.append(_ENDLIST)
+    return "\n".join(lines) + "\n"
+
+
+def held_open(text: str) -> str:
+    """A closed media playlist as it is served while other renditions of the asset still grow: without
+    ``#EXT-X-ENDLIST``, and without its last segment if that is shorter than half the target duration.
+    Shaka Player reloads every playlist of a live presentation as often as the shortest last segment
+    of any of them lasts: a chunked video's audio, done first, ends in 21 ms of sound, and Shaka asked
+    for both playlists fifty times a second. It only grows: the tail and the end come with the rest."""
+    lines = text.splitlines()
+    if _ENDLIST not in lines:
+        return text
+    lines.remove(_ENDLIST)
+    found = _TARGET_DURATION.search(text)
+    segments = playlist_segments(text)
+    if found and len(segments) > 1 and segments[-1][1] < int(found.group(1)) / 2:
+        del lines[-2:]  # its #EXTINF and URI
     return "\n".join(lines) + "\n"
 
 

@@ -44,6 +44,46 @@ def test_playback_needs_a_ready_asset_and_a_valid_token(aws: None, setenv: Calla
     assert playlist("master-playlist", token="placeholder")["statusCode"] == 403
 
 
+def test_a_rendition_done_before_the_others_is_served_open_without_a_short_tail_until_ready(
+    aws: None, setenv: Callable[..., None]
+) -> None:
+    """A chunked video's audio is encoded long before its chunks and ends in 21 ms of sound: while the
+    video still grows, players get it without #EXT-X-ENDLIST and without that tail (Shaka Player would
+    reload every playlist each 21 ms); a last segment of half the target duration or more stays listed.
+    Once the asset is ready, the playlist as stored."""
+    setenv(PLAYBACK_SECRET="p" * 32)
+    asset_id = call("create-upload")[1]["assetId"]
+    keys = MediaKeys(asset_id)
+    s3 = boto3.client("s3")
+
+    def store(*seconds: float) -> None:
+        segments = [(f"segment_{n:05d}.m4s", length) for n, length in enumerate(seconds)]
+        s3.put_object(Bucket="unit-media-bucket", Key=keys.media_playlist("audio"),
+                      Body=hls.event_playlist(segments, "init.mp4", 6, ended=True).encode())  # fmt: skip
+
+    s3.put_object(Bucket="unit-media-bucket", Key=keys.master_playlist, Body=b"#EXTM3U\n360p/index.m3u8\n")
+    AssetModel(asset_id).update(
+        actions=[AssetModel.status.set("processing"), AssetModel.playable.set(True),
+                 AssetModel.hls.set({"master": keys.master_playlist}), AssetModel.published_chunks.set(2)]
+    )  # fmt: skip
+    token = call("start-playback", asset_id=asset_id)[1]["hls"].split("/playback/")[1].split("/")[0]
+
+    def served() -> tuple[list[tuple[str, float]], bool]:
+        event = load_event("api/media-playlist.json", token=token, rendition="audio")
+        text = load_handler("api")(event, None)["body"]
+        names = [(name.split("?")[0].rsplit("/", 1)[1], seconds) for name, seconds in hls.playlist_segments(text)]
+        return names, "#EXT-X-ENDLIST" in text
+
+    first = [("segment_00000.m4s", 6.016), ("segment_00001.m4s", 5.994667)]
+    store(6.016, 5.994667, 0.021333)
+    assert served() == (first, False)
+    store(6.016, 5.994667, 3.0)
+    assert served() == ([*first, ("segment_00002.m4s", 3.0)], False)
+    store(6.016, 5.994667, 0.021333)
+    AssetModel(asset_id).update(actions=[AssetModel.status.set("ready")])
+    assert served() == ([*first, ("segment_00002.m4s", 0.021333)], True)
+
+
 def test_a_playable_asset_plays_before_it_is_ready_on_the_playlists_its_chunks_published(
     aws: None, setenv: Callable[..., None]
 ) -> None:
@@ -82,6 +122,8 @@ def test_a_playable_asset_plays_before_it_is_ready_on_the_playlists_its_chunks_p
     assert served().count(".m4s?") == 2  # it grew
     s3.put_object(Bucket="unit-media-bucket", Key=keys.media_playlist("720p"), Body=playlist_of(3, True))
     s3.delete_object(Bucket="unit-media-bucket", Key=keys.partial_playlist("720p", 2))  # the join's clean-up
+    assert served().count(".m4s?") == 3 and "#EXT-X-ENDLIST" not in served()  # open until it is ready
+    AssetModel(asset_id).update(actions=[AssetModel.status.set("ready")])
     assert served().count(".m4s?") == 3 and "#EXT-X-ENDLIST" in served()
     AssetModel(asset_id).update(actions=[AssetModel.status.set("failed")])
     event = load_event("api/media-playlist.json", token=token, rendition="720p")

@@ -96,7 +96,7 @@ def test_a_player_polling_the_bucket_sees_playlists_that_only_grow(
             assert {keys.rendition_prefix(name) + file for file, _ in listed} <= stored_keys()
             assert f"#EXT-X-TARGETDURATION:{plan.target_duration}" in text and "#EXT-X-PLAYLIST-TYPE:EVENT" in text
             # The exact tag: Shaka Player starts a playlist that says TIME-OFFSET=0 at its live edge.
-            assert "#EXT-X-START:TIME-OFFSET=0.001" in text.splitlines() and "#EXT-X-ENDLIST" not in text
+            assert "#EXT-X-START:TIME-OFFSET=-86400" in text.splitlines() and "#EXT-X-ENDLIST" not in text
             seen[name] = listed
         view = asset_view(AssetModel.get(job.asset_id))
         assert view["playable"] is bool(written) and ("playback" in view) is bool(written)
@@ -194,7 +194,9 @@ def test_chunks_finishing_out_of_order_publish_the_prefix_and_playable_waits_for
     progressive.chunk_done(job, 3)
     assert listed_segments(job) == segments(4)
     keys = MediaKeys(job.asset_id)
-    assert playback.current_playlist(AssetModel.get(job.asset_id), keys, "180p").endswith("#EXT-X-ENDLIST\n")
+    # Every chunk's playlist is closed as stored, and served open (hls.held_open) until the asset is ready.
+    assert published(keys.partial_playlist("180p", 4)).endswith("#EXT-X-ENDLIST\n")
+    assert "#EXT-X-ENDLIST" not in playback.current_playlist(AssetModel.get(job.asset_id), keys, "180p")
     assert len(playable_events(pipeline)) == 0
 
 
@@ -244,8 +246,10 @@ def test_a_chunked_video_is_playable_once_its_first_chunk_and_its_audio_have_the
     assert listed_segments(job) == ["start_00000.m4s", "start_00001.m4s", "start_00002.m4s"]
     audio.finish(_finished(audio.out, [hls.AUDIO_RENDITION], "segment", 4))
     progressive.audio_done(job)
+    assert published(keys.media_playlist(hls.AUDIO_RENDITION)).endswith("#EXT-X-ENDLIST\n")
+    # Done before the video: served open, its last segment (2 s, under half the target) held back.
     sound = playback.current_playlist(AssetModel.get(job.asset_id), keys, hls.AUDIO_RENDITION)
-    assert len(hls.playlist_segments(sound)) == 4 and sound.endswith("#EXT-X-ENDLIST\n")
+    assert len(hls.playlist_segments(sound)) == 3 and "#EXT-X-ENDLIST" not in sound
     assert len(playable_events(pipeline)) == 0  # announced once, above
 
 
