@@ -5,9 +5,12 @@ upload a generated clip, wait for ready, play it with hls.js, rename it, look at
 from __future__ import annotations
 
 import re
+import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from reelstack.api.auth import issue_dev_token
 from reelstack.media import hls
 from reelstack_cli.api_client import ApiClient, ApiError
 from reelstack_cli.deploy import dev_secret
-from reelstack_cli.media import LANGUAGE_TONES, Clip, add_subtitles, generate_clip, make_clip
+from reelstack_cli.media import LANGUAGE_TONES, Clip, add_subtitles, ffmpeg, generate_clip, make_clip
 from reelstack_cli.settings import CHECKOUT, LOCAL_DIR
 from reelstack_cli.uploader import StateStore, Uploader, guess_content_type, wait_for_asset
 from tests.integration.browsers import chromium
@@ -651,3 +654,142 @@ def test_stock_uppy_6_and_5_upload_a_small_and_a_large_clip_with_pause_and_resum
         assert asset["status"] == "ready", (version, name, asset.get("error"))
         assert asset["title"] == f"Uppy {name}"
         assert asset["source"]["size"] == (tmp_path / name).stat().st_size
+
+
+# -- issue 26: players waiting at the live edge of an encode slower than playback -----------------
+
+HLS_JS = CHECKOUT / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+
+
+class _GrowingAsset:
+    """A video's renditions as the playback route serves them while its encode is slower than
+    playback: the video's playlist lists more segments as time goes on, the audio is done from the
+    start (as a chunked video's is) and ends in a tail of one AAC frame; at ``ready`` seconds all of
+    it, closed. Playlists come from reelstack.media.hls, as the route's do."""
+
+    def __init__(self, folder: Path, video_listed: list[tuple[float, int]], ready: float) -> None:
+        self.folder, self.video_listed, self.ready = folder, video_listed, ready
+        self.opened: float | None = None
+        self.reloads = 0
+
+    def playlist(self, rendition: str) -> str:
+        now = time.monotonic() - (self.opened or time.monotonic())
+        stored = (self.folder / rendition / "index.m3u8").read_text()
+        segments, init = hls.playlist_segments(stored), hls.playlist_init(stored)
+        if now >= self.ready:
+            return hls.event_playlist(segments, init, 6, ended=True)
+        if rendition == "audio":
+            return hls.held_open(hls.event_playlist(segments, init, 6, ended=True))
+        listed = max(count for moment, count in self.video_listed if moment <= now)
+        return hls.event_playlist(segments[:listed], init, 6, ended=False)
+
+    def serve(self) -> ThreadingHTTPServer:
+        asset = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                if path == "/master.m3u8":
+                    asset.opened = asset.opened or time.monotonic()
+                    body, kind = MASTER.encode(), "application/vnd.apple.mpegurl"
+                elif path.endswith("/index.m3u8"):
+                    asset.reloads += 1
+                    body, kind = asset.playlist(path.split("/")[1]).encode(), "application/vnd.apple.mpegurl"
+                elif path in ("/shaka.js", "/hls.js"):
+                    body, kind = (SHAKA if path == "/shaka.js" else HLS_JS).read_bytes(), "text/javascript"
+                elif path == "/":
+                    body, kind = b"<!doctype html><title>player</title>", "text/html"
+                else:
+                    file = asset.folder / path.lstrip("/")
+                    if ".." in path or not file.is_file():
+                        self.send_error(404)
+                        return
+                    body, kind = file.read_bytes(), "video/mp4"
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+
+MASTER = """#EXTM3U
+#EXT-X-VERSION:7
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Main",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="audio/index.m3u8"
+#EXT-X-STREAM-INF:BANDWIDTH=600000,CODECS="avc1.64000d,mp4a.40.2",RESOLUTION=320x180,AUDIO="audio"
+180p/index.m3u8
+"""
+
+
+def _fmp4_rendition(folder: Path, inputs: list[str], codec: list[str], segment_seconds: int) -> None:
+    folder.mkdir(parents=True)
+    subprocess.run(
+        [ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", *inputs, *codec, "-f", "hls",
+         "-hls_time", str(segment_seconds), "-hls_segment_type", "fmp4", "-hls_playlist_type", "vod",
+         "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", str(folder / "segment_%05d.m4s"),
+         str(folder / "index.m3u8")],
+        check=True,
+    )  # fmt: skip
+
+
+def test_shaka_and_hls_js_wait_at_the_live_edge_of_an_encode_slower_than_playback_and_play_on(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """A video whose encode is slower than playback (as chunks are on a busy machine): each player,
+    with its defaults, starts it at 0, waits at its live edge and plays on as segments come, to the
+    end once it is ready. Deterministic, unlike the chunked test above: the segments are FFmpeg's
+    (18 s of 2 s video segments; 18.02 s of sound in 6 s segments, then one AAC frame), the playlists
+    reelstack.media.hls's, their growth timed by a loopback server. With TIME-OFFSET=0.001 Shaka
+    Player stalled at 12 s here every time (its start seek lost, its buffer stopped 10 s past it); and
+    given the audio closed (#EXT-X-ENDLIST) while the video grew, it took the video for a finished one,
+    never reloaded its playlist and stopped at 6 s (hls.held_open serves it open until ready)."""
+    for needed in (SHAKA, HLS_JS):
+        if not needed.exists():
+            pytest.fail(f"{needed} is missing: run `make node_modules/.installed`")
+    _fmp4_rendition(tmp_path / "180p", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "18"],
+                    ["-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-sc_threshold", "0", "-pix_fmt", "yuv420p"],
+                    2)  # fmt: skip
+    _fmp4_rendition(tmp_path / "audio", ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "18.02"],
+                    ["-c:a", "aac", "-b:a", "64k", "-ac", "2"], 6)  # fmt: skip
+    audio = hls.playlist_segments((tmp_path / "audio" / "index.m3u8").read_text())
+    assert audio[-1][1] < 0.05, audio  # the tail a chunked video's audio ends in
+    # Each player its own server: 6 s listed at first, 12 s from 8 s on, all of it (ready) from 13 s on.
+    assets = {kind: _GrowingAsset(tmp_path, [(0, 3), (8, 6)], ready=13) for kind in ("shaka", "hls.js")}
+    servers = {kind: asset.serve() for kind, asset in assets.items()}
+    pages = {kind: browser.new_page() for kind in assets}
+    watched = {}
+    try:
+        for kind, page in pages.items():
+            base = f"http://127.0.0.1:{servers[kind].server_port}"
+            page.add_init_script(STALL_WATCH)
+            page.goto(f"{base}/")
+            page.add_script_tag(url=f"{base}/{'shaka.js' if kind == 'shaka' else 'hls.js'}")
+            page.evaluate(OPEN_WITH_DEFAULTS, [kind, f"{base}/master.m3u8"])
+        for kind, page in pages.items():
+            try:
+                page.wait_for_function("window.video.currentTime > 17", timeout=60_000)
+            finally:
+                asset = assets[kind]
+                watched[kind] = page.evaluate(
+                    "({time: window.video.currentTime, started: window.started, stalls: window.stalls,"
+                    " frames: window.video.getVideoPlaybackQuality().totalVideoFrames, errors: window.playerErrors})"
+                ) | {"reloads": asset.reloads, "seconds": time.monotonic() - (asset.opened or time.monotonic())}
+                print(f"\n{kind}: {watched[kind]}")
+    finally:
+        for kind, page in pages.items():
+            page.close()
+            servers[kind].shutdown()
+    for kind, seen in watched.items():
+        assert seen["started"]["time"] < 1 and not seen["errors"], (kind, seen)
+        # Frames kept coming (Chromium runs the clock on the sound for a while when the picture is late).
+        assert seen["frames"] >= 16 * 30, (kind, seen)
+        # Two playlists, reloaded every 2 s at most (the video's last segment) while they grow.
+        assert seen["reloads"] <= 2 * (seen["seconds"] / 2 + 2), (kind, seen)
