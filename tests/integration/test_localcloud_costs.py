@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 
 from reelstack_cli.settings import LOCALSTACK_PYTHON
+from tests.integration.conftest import Stack
 
 APPLY_HOOKS = """
 from importlib.metadata import entry_points
@@ -158,3 +163,44 @@ def test_a_cancelled_dynamodb_transaction_undoes_every_write_without_copying_the
     assert found["undone"], found
     assert (found["a1"], found["outbox"]) == ("processing", ["t0", "t1"])  # one that holds is written whole
     assert found["tablesCopied"] == 0, found
+
+
+# -- responses at the client's pace (streaming.py) ----------------------------------------------------
+
+PACED_OBJECT_BYTES = 128 * 1024 * 1024
+
+
+def _bytes_read_by(pid: int) -> int:
+    """What a process has read so far (``rchar``: from files and sockets alike)."""
+    return int(Path(f"/proc/{pid}/io").read_text().split("rchar: ")[1].split()[0])
+
+
+def test_the_local_cloud_reads_an_object_only_as_fast_as_its_reader_takes_it(stack: Stack, tmp_path: Path) -> None:
+    """FFmpeg reads a presigned source with open-ended ranges (``bytes=X-``) and closes the connection
+    when it has what it wanted. Twisted's WSGI bridge had LocalStack read the rest of the object into
+    memory meanwhile (1.1 s of CPU for the first 12 MB of a 1.2 GB source); now a response goes out as
+    its reader takes it, as from S3: reading 1 MB of a 128 MB object costs LocalStack a few MB of reads
+    (kernel and Twisted buffers), not 128."""
+    s3, bucket, key = stack.client("s3"), stack.outputs["mediaBucket"], f"tests/paced-{uuid.uuid4().hex}.bin"
+    big = tmp_path / "big.bin"
+    with big.open("wb") as out:
+        out.truncate(PACED_OBJECT_BYTES)
+    s3.upload_file(str(big), bucket, key)
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+    localstack = int((stack.settings.cloud_dir / "localstack.pid").read_text())
+    read = []
+    try:
+        for _ in range(3):  # the least of three: the local cloud may be reading for something else meanwhile
+            before = _bytes_read_by(localstack)
+            response = urllib3.request("GET", url, headers={"Range": "bytes=0-"}, preload_content=False)
+            assert response.status == 206 and len(response.read(1024 * 1024)) == 1024 * 1024
+            time.sleep(0.5)  # what an unpaced writer would have read meanwhile
+            response.release_conn()
+            response.close()
+            time.sleep(0.5)
+            read.append(_bytes_read_by(localstack) - before)
+        whole = urllib3.request("GET", url, headers={"Range": "bytes=0-"})
+        assert whole.status == 206 and len(whole.data) == PACED_OBJECT_BYTES  # a reader that takes all gets all
+    finally:
+        s3.delete_object(Bucket=bucket, Key=key)
+    assert min(read) < PACED_OBJECT_BYTES / 4, read

@@ -9,4 +9,6 @@
 - ``name_lambda_sdk_failures_as_aws_does`` (a start hook): a call from Step Functions to Lambda that
   got no answer (a closed connection) fails as ``Lambda.SdkClientException``, which the state machine
   retries, as on AWS, instead of LocalStack's bare ``Exception``.
+- ``send_responses_at_the_clients_pace`` (a start hook): a response body goes out as fast as the
+  client reads it, as S3 does, instead of being read whole into memory (``streaming.py``).
 """

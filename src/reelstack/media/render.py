@@ -180,6 +180,11 @@ class SegmentLog:
         self.init: dict[str, str] = {}
         self.seen: dict[str, dict[int, hls.Segment]] = {name: {} for name in self.names}
 
+    @property
+    def started(self) -> bool:
+        """Every rendition had a finished segment at the last :meth:`update`."""
+        return all(self.seen.values())
+
     def update(self) -> dict[str, Progress]:
         progress = {}
         for name in self.names:
@@ -298,10 +303,11 @@ def audio_rendition(
         log = SegmentLog(plan, out, seconds_left, names=names)
         tick = (lambda: watch(log.update())) if watch else None
         levels = audio_levels(source, plan, out.parent, seconds_left)
-        # Behind the first chunk for the cores (the first segments of both are what a player waits for):
-        # the audio reads the whole source, the first chunk only its start.
+        # Its first segments are what a player waits for, as the first chunk's: ahead for the cores until
+        # they are published (watch), then behind the first chunk (the audio reads the whole source, the
+        # first chunk only its start). Niced from the start, it waited seconds for them on a busy machine.
         ffmpeg.run(ffmpeg.audio_command(source, media, plan, out, levels.encode), seconds_left(), out.parent,
-                   "encode the audio", tick, niceness=EXTRAS_NICENESS)  # fmt: skip
+                   "encode the audio", tick, niceness=EXTRAS_NICENESS, yield_when=lambda: log.started)  # fmt: skip
         made.progress = log.update()
         for name, done in made.progress.items():
             (out / name / "index.m3u8").write_text(

@@ -131,3 +131,42 @@ print(runner.AUTOGROUP.read_text().split()[-1])
     before = ffmpeg.runner.AUTOGROUP.read_text()
     alone = ffmpeg.run([sys.executable, "-c", _REPORT_PRIORITY], 30, tmp_path, niceness=19).stdout.split()
     assert alone[1] == "19" and ffmpeg.runner.AUTOGROUP.read_text() == before
+
+
+# Each of two threads reports, ten times a second: its name, its session's nice, its own nice.
+_REPORT_THREADS = """
+import os, threading, time
+def report(name):
+    for _ in range(15):
+        print(name, open('/proc/self/autogroup').read().split()[-1], os.nice(0), flush=True)
+        time.sleep(0.1)
+worker = threading.Thread(target=report, args=('worker',))
+worker.start()
+report('main')
+worker.join()
+"""
+
+
+@pytest.mark.skipif(not ffmpeg.runner.AUTOGROUP.exists(), reason="this kernel does not group sessions")
+def test_a_tool_that_yields_once_it_has_published_runs_ahead_until_then(tmp_path: Path) -> None:
+    """The chunked audio's first segments are what a player waits for, as the first chunk's: its
+    FFmpeg runs at the normal priority until ``yield_when`` says they are out (after a ``watch``), then
+    every thread of it, and on the local cloud its session, goes down to the extras' priority."""
+    leader = f"""
+import sys
+from pathlib import Path
+from reelstack.media.ffmpeg import runner
+watched = []
+done = runner.run([sys.executable, "-c", {_REPORT_THREADS!r}], 30, Path("."), watch=lambda: watched.append(1),
+                  niceness=10, yield_when=lambda: len(watched) >= 3)
+print(done.stdout.strip())
+print("after", runner.AUTOGROUP.read_text().split()[-1])
+"""
+    done = subprocess.run([sys.executable, "-c", leader], capture_output=True, text=True, check=True,
+                          start_new_session=True, cwd=tmp_path)  # fmt: skip
+    *reports, after = done.stdout.splitlines()
+    assert after == "after 0"  # the session's priority put back once the tool ended
+    for thread in ("main", "worker"):
+        seen = [line.split()[1:] for line in reports if line.startswith(thread)]
+        assert seen[0] == ["0", "0"] and seen[-1] == ["10", "10"], (thread, seen)
+        assert sorted(seen, key=lambda pair: pair[1]) == seen, (thread, seen)  # lowered once, never back

@@ -39,17 +39,21 @@ def run(
     doing: str = "process the file",
     watch: Callable[[], None] | None = None,
     niceness: int = 0,
+    yield_when: Callable[[], bool] | None = None,
 ) -> Completed:
     """Run a tool; its output, or a named error. The end of its stderr goes to the log (with the
     function's keys, the asset id among them) for operators; clients get one sentence. ``watch`` is
     called every WATCH_SECONDS while the tool runs (to publish what it wrote so far); if it raises,
     the tool is stopped and the error goes on. ``niceness`` lowers the tool's CPU priority
-    (:func:`lower_priority`)."""
+    (:func:`lower_priority`): from the start, or with ``yield_when`` (and ``watch``) only once that
+    says so after a ``watch``, so that a tool whose first output a player waits for runs ahead until
+    it has published it."""
     tool = Path(command[0]).name
     if timeout_seconds <= 1:
         raise OutOfTime(f"there was no time left to {doing}")
-    with lower_priority(niceness):
-        result = _run(command, timeout_seconds, workdir, doing, watch, niceness)
+    deferred = yield_when if watch is not None else None
+    with lower_priority(0 if deferred else niceness):
+        result = _run(command, timeout_seconds, workdir, doing, watch, niceness, deferred)
     if result.returncode != 0:
         detail = (result.stderr or "").replace(str(workdir), "")[-2000:]
         log.warning("%s failed to %s (exit %s): %s", tool, doing, result.returncode, detail)
@@ -66,6 +70,7 @@ def _run(
     doing: str,
     watch: Callable[[], None] | None,
     niceness: int,
+    yield_when: Callable[[], bool] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     if watch is None:
         try:
@@ -77,7 +82,7 @@ def _run(
         except subprocess.TimeoutExpired as error:
             raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}") from error
         return result
-    return _run_watched(command, timeout_seconds, workdir, doing, watch, niceness)
+    return _run_watched(command, timeout_seconds, workdir, doing, watch, niceness, yield_when)
 
 
 def _lower_priority(niceness: int) -> Callable[[], None] | None:
@@ -120,22 +125,44 @@ def _set_session_nice(value: int) -> bool:
     return True
 
 
+def _lower_running(pid: int, niceness: int) -> None:
+    """A running tool's every thread (Linux keeps a nice value per thread) down to ``niceness``."""
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError):
+            tid = int(task.name)
+            os.setpriority(os.PRIO_PROCESS, tid, max(niceness, os.getpriority(os.PRIO_PROCESS, tid)))
+
+
 def _run_watched(
-    command: list[str], timeout_seconds: float, workdir: Path, doing: str, watch: Callable[[], None], niceness: int
+    command: list[str],
+    timeout_seconds: float,
+    workdir: Path,
+    doing: str,
+    watch: Callable[[], None],
+    niceness: int,
+    yield_when: Callable[[], bool] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """:func:`run`'s tool with ``watch`` called while it runs; its output goes through files (a pipe
     that nobody reads while the tool writes would block it)."""
     deadline = time.monotonic() + timeout_seconds
-    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+", errors="replace") as stderr:
+    with (
+        tempfile.TemporaryFile("w+") as stdout,
+        tempfile.TemporaryFile("w+", errors="replace") as stderr,
+        contextlib.ExitStack() as lowered,
+    ):
         process = subprocess.Popen(
             command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, text=True, cwd=workdir,
-            preexec_fn=_lower_priority(niceness),
+            preexec_fn=None if yield_when else _lower_priority(niceness),
         )  # fmt: skip
         try:
             while process.poll() is None:
                 if time.monotonic() > deadline:
                     raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}")
                 watch()
+                if yield_when and niceness and yield_when():
+                    yield_when = None
+                    lowered.enter_context(lower_priority(niceness))
+                    _lower_running(process.pid, niceness)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=WATCH_SECONDS)
         finally:
