@@ -32,6 +32,8 @@ from bench import (
     webhooks,
 )
 from bench.common import RESULTS_DIR, one_cloud_for_all
+from reelstack.media.toolchain import ffmpeg_build
+from reelstack_cli.media import ffmpeg
 
 # In running order: the FFmpeg suites need no cloud; the others share one (foundation starts its own).
 SUITES: dict[str, ModuleType] = {
@@ -89,7 +91,8 @@ def main(arguments: list[str]) -> None:
     summary = {
         "date": datetime.now(UTC).date().isoformat(),
         "cores": os.cpu_count(),
-        "ffmpeg": next((record["ffmpeg"] for record in records.values() if record.get("ffmpeg")), None),
+        "ffmpeg": next((record["ffmpeg"] for record in records.values() if record.get("ffmpeg")), None)
+        or _ffmpeg_version(),
         "suites": seconds,
         "totalSeconds": total,
         "table": ratio_table(records),
@@ -99,6 +102,12 @@ def main(arguments: list[str]) -> None:
     print(f"\nratios ({summary['date']}, {summary['cores']} cores, FFmpeg {summary['ffmpeg']}; {total:.0f} s in all)")
     print(summary["table"])
     print("\nraw timings: bench/results/*.json")
+
+
+def _ffmpeg_version() -> str:
+    """The pinned FFmpeg's version, for suites that do not record it (``python -m bench playable``)."""
+    os.environ.setdefault("FFMPEG_PATH", ffmpeg())
+    return ffmpeg_build().version
 
 
 main(sys.argv[1:])
