@@ -290,10 +290,12 @@ def audio_rendition(
     out: Path,
     seconds_left: SecondsLeft,
     watch: Watch | None = None,
+    hold_while: Callable[[], bool] | None = None,
 ) -> Made:
     """The audio renditions of chunked video with sound (``out/audio/``, ``out/audio2/``...), their
     playlists closed and their loudness measured (and evened out first if the plan says so); nothing
-    for a silent video. ``watch`` is told what FFmpeg has finished while it writes."""
+    for a silent video. ``watch`` is told what FFmpeg has finished while it writes; once its first
+    segments are out, FFmpeg stops while ``hold_while`` says so (the first chunk's are still coming)."""
     started = time.monotonic()
     made = Made()
     if plan.has_audio and not plan.audio_only:
@@ -304,10 +306,12 @@ def audio_rendition(
         tick = (lambda: watch(log.update())) if watch else None
         levels = audio_levels(source, plan, out.parent, seconds_left)
         # Its first segments are what a player waits for, as the first chunk's: ahead for the cores until
-        # they are published (watch), then behind the first chunk (the audio reads the whole source, the
-        # first chunk only its start). Niced from the start, it waited seconds for them on a busy machine.
+        # they are published (watch), then stopped until the first chunk's are (hold_while), then behind
+        # the chunks (it reads the whole source). Niced from the start, it waited seconds for them on a
+        # busy machine; niced after them only, it still took the first chunk's idle moments (2 s of CPU).
         ffmpeg.run(ffmpeg.audio_command(source, media, plan, out, levels.encode), seconds_left(), out.parent,
-                   "encode the audio", tick, niceness=EXTRAS_NICENESS, yield_when=lambda: log.started)  # fmt: skip
+                   "encode the audio", tick, niceness=EXTRAS_NICENESS, yield_when=lambda: log.started,
+                   hold_while=hold_while)  # fmt: skip
         made.progress = log.update()
         for name, done in made.progress.items():
             (out / name / "index.m3u8").write_text(

@@ -8,6 +8,7 @@ import json
 import shutil
 from typing import Any
 
+from reelstack.config import deployment
 from reelstack.errors import AssetGone
 from reelstack.media import render
 from reelstack.pipeline import progressive
@@ -87,8 +88,9 @@ def encode_audio(job: Job, remaining_ms: RemainingMs) -> dict[str, Any]:
         hls.mkdir()
         publisher = progressive.StreamPublisher(job, job.planned(), hls, "audio")
         try:
+            waiting = progressive.not_yet_playable(job.asset_id, deployment().extras_yield_seconds)
             made = render.audio_rendition(
-                source_url(job), job.described(), job.planned(), hls, time_left(remaining_ms), publisher
+                source_url(job), job.described(), job.planned(), hls, time_left(remaining_ms), publisher, waiting
             )
             uploaded = publisher.finish(made.progress) if made.progress else 0
         except AssetGone:

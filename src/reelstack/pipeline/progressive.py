@@ -78,6 +78,22 @@ def yield_until_playable(
         sleep(PLAYABLE_POLL_SECONDS)
 
 
+def not_yet_playable(asset_id: str, seconds: float, clock: Callable[[], float] = time.monotonic) -> Callable[[], bool]:
+    """A question a step beside the first segments asks as it goes: is the asset still processing and
+    not yet playable, within ``seconds`` from now? Once it says no, it says no for good."""
+    deadline, answered = clock() + seconds, []
+
+    def waiting() -> bool:
+        if not answered and clock() < deadline:
+            asset = assets.read_consistent(asset_id)
+            if asset is not None and not asset.playable and not is_gone(asset.status):
+                return True
+        answered.append(False)
+        return False
+
+    return waiting
+
+
 YIELD_SHARE = 0.1  # of its own time, at most, a step beside the first segments waits for them
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +172,34 @@ print("after", runner.AUTOGROUP.read_text().split()[-1])
         seen = [line.split()[1:] for line in reports if line.startswith(thread)]
         assert seen[0] == ["0", "0"] and seen[-1] == ["10", "10"], (thread, seen)
         assert sorted(seen, key=lambda pair: pair[1]) == seen, (thread, seen)  # lowered once, never back
+
+
+def _children_states() -> list[str]:
+    """The scheduler state (R, S, T...) of each child process of this one."""
+    states = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid():
+                states.append(fields[0])
+    return states
+
+
+def test_a_yielded_tool_is_held_stopped_while_asked_then_goes_on_to_its_end(tmp_path: Path) -> None:
+    """The chunked audio, its first segments out, is stopped until the asset is playable: niced only,
+    it still took 2 s of CPU in the first chunk's idle moments. Held from its yield, let go when
+    ``hold_while`` says no, and it finishes what it was doing."""
+    watched, asked, seen = [], [], []
+
+    def hold_while() -> bool:
+        asked.append(1)
+        if len(asked) > 1:
+            seen.extend(_children_states())  # what the tool is while held
+        return len(asked) <= 3
+
+    counting = "import time\nfor n in range(12):\n print(n, flush=True)\n time.sleep(0.1)"
+    done = ffmpeg.run([sys.executable, "-c", counting], 30, tmp_path, watch=lambda: watched.append(1), niceness=10,
+                      yield_when=lambda: len(watched) >= 2, hold_while=hold_while)  # fmt: skip
+    assert done.stdout.split() == [str(n) for n in range(12)]  # let go, it went on to its end
+    assert seen and set(seen) == {"T"}, seen  # stopped while held
+    assert len(asked) == 4  # asked until it let go, then never again

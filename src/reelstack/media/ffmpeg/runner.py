@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -40,6 +41,7 @@ def run(
     watch: Callable[[], None] | None = None,
     niceness: int = 0,
     yield_when: Callable[[], bool] | None = None,
+    hold_while: Callable[[], bool] | None = None,
 ) -> Completed:
     """Run a tool; its output, or a named error. The end of its stderr goes to the log (with the
     function's keys, the asset id among them) for operators; clients get one sentence. ``watch`` is
@@ -47,13 +49,14 @@ def run(
     the tool is stopped and the error goes on. ``niceness`` lowers the tool's CPU priority
     (:func:`lower_priority`): from the start, or with ``yield_when`` (and ``watch``) only once that
     says so after a ``watch``, so that a tool whose first output a player waits for runs ahead until
-    it has published it."""
+    it has published it. From then on, while ``hold_while`` says so, the tool is stopped altogether
+    (SIGSTOP, then SIGCONT): even niced it took the idle moments of what it yields to."""
     tool = Path(command[0]).name
     if timeout_seconds <= 1:
         raise OutOfTime(f"there was no time left to {doing}")
     deferred = yield_when if watch is not None else None
     with lower_priority(0 if deferred else niceness):
-        result = _run(command, timeout_seconds, workdir, doing, watch, niceness, deferred)
+        result = _run(command, timeout_seconds, workdir, doing, watch, niceness, deferred, hold_while)
     if result.returncode != 0:
         detail = (result.stderr or "").replace(str(workdir), "")[-2000:]
         log.warning("%s failed to %s (exit %s): %s", tool, doing, result.returncode, detail)
@@ -71,6 +74,7 @@ def _run(
     watch: Callable[[], None] | None,
     niceness: int,
     yield_when: Callable[[], bool] | None = None,
+    hold_while: Callable[[], bool] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     if watch is None:
         try:
@@ -82,7 +86,7 @@ def _run(
         except subprocess.TimeoutExpired as error:
             raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}") from error
         return result
-    return _run_watched(command, timeout_seconds, workdir, doing, watch, niceness, yield_when)
+    return _run_watched(command, timeout_seconds, workdir, doing, watch, niceness, yield_when, hold_while)
 
 
 def _lower_priority(niceness: int) -> Callable[[], None] | None:
@@ -141,9 +145,11 @@ def _run_watched(
     watch: Callable[[], None],
     niceness: int,
     yield_when: Callable[[], bool] | None = None,
+    hold_while: Callable[[], bool] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """:func:`run`'s tool with ``watch`` called while it runs; its output goes through files (a pipe
     that nobody reads while the tool writes would block it)."""
+    yielded, held = yield_when is None, False
     deadline = time.monotonic() + timeout_seconds
     with (
         tempfile.TemporaryFile("w+") as stdout,
@@ -159,13 +165,23 @@ def _run_watched(
                 if time.monotonic() > deadline:
                     raise OutOfTime(f"processing ran out of time ({timeout_seconds:.0f} s) to {doing}")
                 watch()
-                if yield_when and niceness and yield_when():
-                    yield_when = None
-                    lowered.enter_context(lower_priority(niceness))
-                    _lower_running(process.pid, niceness)
+                if not yielded and yield_when and yield_when():
+                    yielded = True
+                    if niceness:
+                        lowered.enter_context(lower_priority(niceness))
+                        _lower_running(process.pid, niceness)
+                if yielded and hold_while:
+                    hold = hold_while()
+                    if hold != held:
+                        held = hold
+                        os.kill(process.pid, signal.SIGSTOP if held else signal.SIGCONT)
+                    if not hold:
+                        hold_while = None  # once it lets go, it is not asked again
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=WATCH_SECONDS)
         finally:
+            if held:
+                os.kill(process.pid, signal.SIGCONT)
             if process.poll() is None:
                 process.kill()
                 process.wait()
