@@ -62,6 +62,23 @@ def announce_playable(job: Job, asset: AssetModel | None = None) -> bool:
 PLAYABLE_POLL_SECONDS = 0.25
 
 
+def not_yet_playable(asset_id: str, seconds: float, clock: Callable[[], float] = time.monotonic) -> Callable[[], bool]:
+    """A question a step beside the first segments asks as it goes: is the asset still processing and
+    not yet playable, within ``seconds`` from now? Once it says no, it says no for good."""
+    deadline, done = clock() + seconds, False
+
+    def waiting() -> bool:
+        nonlocal done
+        if not done and clock() < deadline:
+            asset = assets.read_consistent(asset_id)
+            if asset is not None and not asset.playable and not is_gone(asset.status):
+                return True
+        done = True
+        return False
+
+    return waiting
+
+
 def yield_until_playable(
     asset_id: str,
     seconds: float,
@@ -70,28 +87,9 @@ def yield_until_playable(
 ) -> None:
     """Wait until the asset is playable (or no longer processing), at most ``seconds``: the extras let
     the first segments have the CPU where functions share it (ExtrasYieldSeconds)."""
-    deadline = clock() + seconds
-    while clock() < deadline:
-        asset = assets.read_consistent(asset_id)
-        if asset is None or asset.playable or is_gone(asset.status):
-            return
+    waiting = not_yet_playable(asset_id, seconds, clock)
+    while waiting():
         sleep(PLAYABLE_POLL_SECONDS)
-
-
-def not_yet_playable(asset_id: str, seconds: float, clock: Callable[[], float] = time.monotonic) -> Callable[[], bool]:
-    """A question a step beside the first segments asks as it goes: is the asset still processing and
-    not yet playable, within ``seconds`` from now? Once it says no, it says no for good."""
-    deadline, answered = clock() + seconds, []
-
-    def waiting() -> bool:
-        if not answered and clock() < deadline:
-            asset = assets.read_consistent(asset_id)
-            if asset is not None and not asset.playable and not is_gone(asset.status):
-                return True
-        answered.append(False)
-        return False
-
-    return waiting
 
 
 YIELD_SHARE = 0.1  # of its own time, at most, a step beside the first segments waits for them
