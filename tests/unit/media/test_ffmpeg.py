@@ -107,8 +107,11 @@ def test_the_storyboard_has_a_tile_per_interval_and_no_tile_for_a_last_sliver(
     assert ffmpeg.plan_storyboard(duration, 64, 48).tile_width == 64  # never upscaled
 
 
+# The session's nice value and the tool's own. A process in no session's group (started by a service that
+# never called setsid, as CI's runner) reads an empty autogroup file: "-" then.
 _REPORT_PRIORITY = (
-    "import os; print(open('/proc/self/autogroup').read().split()[-1], os.nice(0))"  # session's nice, own nice
+    "import os, re; found = re.search(r'nice (-?\\d+)', open('/proc/self/autogroup').read()); "
+    "print(found.group(1) if found else '-', os.nice(0))"
 )
 
 
@@ -140,7 +143,8 @@ _REPORT_THREADS = """
 import os, threading, time
 def report(name):
     for _ in range(15):
-        print(name, open('/proc/self/autogroup').read().split()[-1], os.nice(0), flush=True)
+        nice = open('/proc/self/autogroup').read().split()[-1]
+        os.write(1, f'{name} {nice} {os.nice(0)}\\n'.encode())  # one write: lines of two threads never mix
         time.sleep(0.1)
 worker = threading.Thread(target=report, args=('worker',))
 worker.start()
