@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,17 @@ def test_a_yielded_tool_is_held_stopped_while_asked_then_goes_on_to_its_end(tmp_
     assert done.stdout.split() == [str(n) for n in range(12)]  # let go, it went on to its end
     assert seen and set(seen) == {"T"}, seen  # stopped while held
     assert len(asked) == 4  # asked until it let go, then never again
+
+
+def test_a_tool_that_ends_as_it_is_held_ends_well(tmp_path: Path) -> None:
+    """The audio of a short video can end in the moment it is held (stopping an ended process is
+    allowed, waking a reaped one is not): its result stands, as if it had never been held."""
+
+    def hold_while() -> bool:
+        while "Z" not in _children_states():  # the tool has ended, not yet reaped
+            time.sleep(0.01)
+        return True
+
+    done = ffmpeg.run([sys.executable, "-c", "print('done')"], 30, tmp_path, watch=lambda: None, niceness=10,
+                      yield_when=lambda: True, hold_while=hold_while)  # fmt: skip
+    assert done.stdout.strip() == "done"

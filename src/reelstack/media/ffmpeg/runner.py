@@ -174,14 +174,14 @@ def _run_watched(
                     hold = hold_while()
                     if hold != held:
                         held = hold
-                        os.kill(process.pid, signal.SIGSTOP if held else signal.SIGCONT)
+                        process.send_signal(signal.SIGSTOP if held else signal.SIGCONT)
                     if not hold:
                         hold_while = None  # once it lets go, it is not asked again
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=WATCH_SECONDS)
         finally:
-            if held:
-                os.kill(process.pid, signal.SIGCONT)
+            if held:  # send_signal skips a tool already reaped: it may have ended as it was held
+                process.send_signal(signal.SIGCONT)
             if process.poll() is None:
                 process.kill()
                 process.wait()
