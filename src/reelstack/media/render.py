@@ -386,6 +386,9 @@ def make_previews(source: ffmpeg.Source, media: MediaInfo, out: Path, seconds_le
     """``preview.mp4`` (muted, short, small) and ``preview.webp`` (animated), each an extra."""
     made = Made()
     started = time.monotonic()
+    if _both_previews(source, media, out, seconds_left):
+        made.files, made.ffmpeg_seconds = _sizes(out), time.monotonic() - started
+        return made
     for name, command, what in (
         ("preview.mp4", ffmpeg.preview_command, "make the preview video"),
         ("preview.webp", ffmpeg.animated_command, "make the animated preview"),
@@ -399,6 +402,24 @@ def make_previews(source: ffmpeg.Source, media: MediaInfo, out: Path, seconds_le
             made.warnings.append(AssetWarning(code, f"there is no {what.removeprefix('make the ')}: {error.message}"))
     made.files, made.ffmpeg_seconds = _sizes(out), time.monotonic() - started
     return made
+
+
+def _both_previews(source: ffmpeg.Source, media: MediaInfo, out: Path, seconds_left: SecondsLeft) -> bool:
+    """Both previews from one FFmpeg run, if it can make both; else nothing is left behind, and each is
+    made on its own (with its own warning if it cannot be)."""
+    command = ffmpeg.previews_command(source, media, out / "preview.mp4", out / "preview.webp")
+    if command is None:
+        return False
+    try:
+        _run_for(command, out / "preview.mp4", seconds_left, out, "make the previews")
+    except (UnsupportedMedia, MediaLimitExceeded):
+        pass
+    else:
+        if (out / "preview.webp").exists() and (out / "preview.webp").stat().st_size:
+            return True
+    for name in ("preview.mp4", "preview.webp"):
+        (out / name).unlink(missing_ok=True)
+    return False
 
 
 # Pictures are extras: where they share CPUs with the ladder (the local cloud's processes on one

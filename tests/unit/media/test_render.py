@@ -11,6 +11,7 @@ from reelstack.errors import MediaLimitExceeded, UnsupportedMedia
 from reelstack.media import ffmpeg
 from reelstack.media.limits import MediaLimits
 from reelstack_cli import media as test_media
+from tests.media_cases import probe
 
 
 def test_a_storyboard_out_of_time_costs_the_storyboard_not_the_poster(tmp_path: Path) -> None:
@@ -83,3 +84,59 @@ def test_segments_that_left_ffmpegs_window_before_anyone_looked_are_measured_fro
         progress = log.update()[name]
         assert [file for file, _ in progress.segments] == [file for file, _ in everything[:seen]]
     assert [seconds for _, seconds in progress.segments] == pytest.approx([2, 2, 2, 2, 4, 3], abs=0.04)
+
+
+def _frames(path: Path) -> int:
+    """Frames in a preview: PIL for the animated WebP (ffprobe cannot read one), ffprobe for the MP4."""
+    from PIL import Image
+
+    if path.suffix == ".webp":
+        with Image.open(path) as animated:
+            return animated.n_frames
+    return int(probe(path, "-count_frames")["streams"][0]["nb_read_frames"])
+
+
+@pytest.mark.parametrize(("seconds", "runs"), [(9, 1), (4, 2)])
+def test_both_previews_come_from_one_decode_of_their_moment_where_they_share_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: int, runs: int
+) -> None:
+    """Decoding the source is most of a preview's cost (a 1080p phone video): past about 5 s both
+    previews start a quarter in and one FFmpeg run makes both, the same as two runs would; a shorter
+    video's two moments differ, and each is made on its own."""
+    from reelstack.media import render
+
+    clip = test_media.make_clip(tmp_path / "clip.mov", test_media.Clip(seconds, 640, 360, "25", gop_seconds=3))
+    media = render.inspect(clip, lambda: 60, tmp_path)
+    ran: list[list[str]] = []
+    real_run = ffmpeg.run
+    monkeypatch.setattr(
+        ffmpeg, "run", lambda command, *args, **kwargs: ran.append(command) or real_run(command, *args, **kwargs)
+    )
+    together, alone = tmp_path / "together", tmp_path / "alone"
+    together.mkdir(), alone.mkdir()
+    made = render.make_previews(clip, media, together, lambda: 60)
+    assert len(ran) == runs and not made.warnings
+    ffmpeg.run(ffmpeg.preview_command(clip, media, alone / "preview.mp4"), 60, alone)
+    ffmpeg.run(ffmpeg.animated_command(clip, media, alone / "preview.webp"), 60, alone)
+    for name in ("preview.mp4", "preview.webp"):
+        assert _frames(together / name) == _frames(alone / name) > 0, name
+    assert probe(together / "preview.mp4")["streams"][0]["width"] == 480
+
+
+def test_previews_that_cannot_be_made_together_are_made_each_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the one run for both fails, nothing it half-wrote stays and each preview gets its own run
+    (and, failing, its own warning)."""
+    from reelstack.media import render
+
+    clip = test_media.make_clip(tmp_path / "clip.mp4", test_media.Clip(8, 320, 240, "30"))
+    media = render.inspect(clip, lambda: 60, tmp_path)
+    real_command = ffmpeg.previews_command
+    broken = lambda *args: [*real_command(*args)[:-1], "-c:v", "no-such-encoder", str(args[-1])]  # noqa: E731
+    monkeypatch.setattr(ffmpeg, "previews_command", broken)
+    out = tmp_path / "previews"
+    out.mkdir()
+    made = render.make_previews(clip, media, out, lambda: 60)
+    assert not made.warnings and set(made.files) == {"preview.mp4", "preview.webp"}
+    assert _frames(out / "preview.webp") == 30

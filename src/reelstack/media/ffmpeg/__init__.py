@@ -41,6 +41,7 @@ from reelstack.media.ffmpeg.previews import (
     animated_command,
     preview_command,
     preview_window,
+    previews_command,
 )
 from reelstack.media.ffmpeg.reasons import damaged_frames, explain
 from reelstack.media.ffmpeg.remux import SPEECH_SAMPLE_RATE, remux_command, speech_command
@@ -91,6 +92,7 @@ __all__ = [
     "poster_command",
     "preview_command",
     "preview_window",
+    "previews_command",
     "probe_command",
     "read_header",
     "remux_command",

@@ -29,22 +29,54 @@ def preview_window(duration_seconds: float, length: float) -> tuple[float, float
 def preview_command(source: Source, media: MediaInfo, out: Path) -> list[str]:
     """A short, muted, small MP4 that phones autoplay inline (H.264 Main, faststart, capped bitrate)."""
     start, length = preview_window(media.duration_seconds, PREVIEW_SECONDS)
-    width, height = fit(media.width, media.height, PREVIEW_LONG_SIDE)
+    picture, encoding = _preview_video(media)
     return ffmpeg_command(
         *input_arguments(source, seek=start), "-t", f"{length:.3f}", "-map", f"0:{media.video_stream}",
-        "-vf", picture_filter(media, width, height, Target.VIDEO, fps=PREVIEW_FPS), "-an",
-        "-c:v", "libx264", "-preset", X264_PRESET, "-profile:v", "main", "-pix_fmt", "yuv420p", *BT709_TAGS,
-        "-crf", "30", "-maxrate", str(PREVIEW_MAX_BITRATE), "-bufsize", str(PREVIEW_MAX_BITRATE),
-        "-movflags", "+faststart", str(out),
+        "-vf", picture, *encoding, str(out),
     )  # fmt: skip
 
 
 def animated_command(source: Source, media: MediaInfo, out: Path) -> list[str]:
     """An animated WebP of the same moment, for places that cannot play video."""
     start, length = preview_window(media.duration_seconds, ANIMATED_SECONDS)
-    width, height = fit(media.width, media.height, ANIMATED_LONG_SIDE)
+    picture, encoding = _animated(media)
     return ffmpeg_command(
         *input_arguments(source, seek=start), "-t", f"{length:.3f}", "-map", f"0:{media.video_stream}",
-        "-vf", picture_filter(media, width, height, Target.RGB, fps="10"), "-an",
-        "-c:v", "libwebp_anim", "-quality", "50", "-loop", "0", str(out),
+        "-vf", picture, *encoding, str(out),
     )  # fmt: skip
+
+
+def previews_command(source: Source, media: MediaInfo, video: Path, animated: Path) -> list[str] | None:
+    """Both previews from one decode of their moment (decoding a 1080p source is most of their cost),
+    where both start at the same moment (videos over about 5 s); None otherwise."""
+    start, video_seconds = preview_window(media.duration_seconds, PREVIEW_SECONDS)
+    animated_start, animated_seconds = preview_window(media.duration_seconds, ANIMATED_SECONDS)
+    if animated_start != start:
+        return None
+    (video_picture, video_encoding), (animated_picture, animated_encoding) = _preview_video(media), _animated(media)
+    graph = (
+        f"[0:{media.video_stream}]split=2[video][animated];[video]{video_picture}[v];[animated]{animated_picture}[a]"
+    )
+    return ffmpeg_command(
+        *input_arguments(source, seek=start), "-filter_complex", graph,
+        "-map", "[v]", "-t", f"{video_seconds:.3f}", *video_encoding, str(video),
+        "-map", "[a]", "-t", f"{animated_seconds:.3f}", *animated_encoding, str(animated),
+    )  # fmt: skip
+
+
+def _preview_video(media: MediaInfo) -> tuple[str, list[str]]:
+    """The MP4 preview's picture filter and its encoding."""
+    width, height = fit(media.width, media.height, PREVIEW_LONG_SIDE)
+    return picture_filter(media, width, height, Target.VIDEO, fps=PREVIEW_FPS), [
+        "-an", "-c:v", "libx264", "-preset", X264_PRESET, "-profile:v", "main", "-pix_fmt", "yuv420p", *BT709_TAGS,
+        "-crf", "30", "-maxrate", str(PREVIEW_MAX_BITRATE), "-bufsize", str(PREVIEW_MAX_BITRATE),
+        "-movflags", "+faststart",
+    ]  # fmt: skip
+
+
+def _animated(media: MediaInfo) -> tuple[str, list[str]]:
+    """The animated WebP's picture filter and its encoding."""
+    width, height = fit(media.width, media.height, ANIMATED_LONG_SIDE)
+    return picture_filter(media, width, height, Target.RGB, fps="10"), [
+        "-an", "-c:v", "libwebp_anim", "-quality", "50", "-loop", "0",
+    ]  # fmt: skip
