@@ -394,6 +394,11 @@ OPEN_WITH_DEFAULTS = """async ([kind, url]) => {
     await player.attach(video);
     liveEdge = () => player.seekRange().end;
     await player.load(url);
+  } else if (kind === 'video.js') {  // its HLS is VHS (http-streaming) on MSE outside Safari, by default
+    const player = (window.videojsPlayer = videojs(video));
+    player.on('error', () => window.playerErrors.push(JSON.stringify(player.error())));
+    liveEdge = () => (player.seekable().length ? player.seekable().end(0) : null);
+    player.src({src: url, type: 'application/x-mpegURL'});
   } else {
     const player = new Hls();
     player.on(Hls.Events.ERROR, (_, data) => data.fatal && window.playerErrors.push(`${data.type} ${data.details}`));
@@ -659,6 +664,8 @@ def test_stock_uppy_6_and_5_upload_a_small_and_a_large_clip_with_pause_and_resum
 # -- issue 26: players waiting at the live edge of an encode slower than playback -----------------
 
 HLS_JS = CHECKOUT / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+VIDEO_JS = CHECKOUT / "node_modules" / "video.js" / "dist" / "video.min.js"
+PLAYER_SCRIPTS = {"shaka": ("shaka.js", SHAKA), "hls.js": ("hls.js", HLS_JS), "video.js": ("video.js", VIDEO_JS)}
 
 
 class _GrowingAsset:
@@ -698,8 +705,9 @@ class _GrowingAsset:
                 elif path.endswith("/index.m3u8"):
                     asset.reloads += 1
                     body, kind = asset.playlist(path.split("/")[1]).encode(), "application/vnd.apple.mpegurl"
-                elif path in ("/shaka.js", "/hls.js"):
-                    body, kind = (SHAKA if path == "/shaka.js" else HLS_JS).read_bytes(), "text/javascript"
+                elif path.lstrip("/") in {name for name, _ in PLAYER_SCRIPTS.values()}:
+                    script = next(file for name, file in PLAYER_SCRIPTS.values() if path == f"/{name}")
+                    body, kind = script.read_bytes(), "text/javascript"
                 elif path == "/":
                     body, kind = b"<!doctype html><title>player</title>", "text/html"
                 else:
@@ -740,18 +748,19 @@ def _fmp4_rendition(folder: Path, inputs: list[str], codec: list[str], segment_s
     )  # fmt: skip
 
 
-def test_shaka_and_hls_js_wait_at_the_live_edge_of_an_encode_slower_than_playback_and_play_on(
+def test_shaka_hls_js_and_video_js_wait_at_the_live_edge_of_an_encode_slower_than_playback_and_play_on(
     browser: Browser, tmp_path: Path
 ) -> None:
-    """A video whose encode is slower than playback (as chunks are on a busy machine): each player,
-    with its defaults, starts it at 0, waits at its live edge and plays on as segments come, to the
-    end once it is ready. Deterministic, unlike the chunked test above: the segments are FFmpeg's
-    (18 s of 2 s video segments; 18.02 s of sound in 6 s segments, then one AAC frame), the playlists
-    reelstack.media.hls's, their growth timed by a loopback server. With TIME-OFFSET=0.001 Shaka
+    """A video whose encode is slower than playback (as chunks are on a busy machine): each player
+    (Shaka Player, hls.js, video.js with its VHS), with its defaults, starts it at 0, waits at its live
+    edge and plays on as segments come, to the end once it is ready. Deterministic, unlike the chunked
+    test above: the segments are FFmpeg's (18 s of 2 s video segments; 18.02 s of sound in 6 s
+    segments, then one AAC frame), the playlists reelstack.media.hls's, their growth timed by a
+    loopback server. With TIME-OFFSET=0.001 Shaka
     Player stalled at 12 s here every time (its start seek lost, its buffer stopped 10 s past it); and
     given the audio closed (#EXT-X-ENDLIST) while the video grew, it took the video for a finished one,
     never reloaded its playlist and stopped at 6 s (hls.held_open serves it open until ready)."""
-    for needed in (SHAKA, HLS_JS):
+    for _, needed in PLAYER_SCRIPTS.values():
         if not needed.exists():
             pytest.fail(f"{needed} is missing: run `make node_modules/.installed`")
     _fmp4_rendition(tmp_path / "180p", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "18"],
@@ -762,7 +771,7 @@ def test_shaka_and_hls_js_wait_at_the_live_edge_of_an_encode_slower_than_playbac
     audio = hls.playlist_segments((tmp_path / "audio" / "index.m3u8").read_text())
     assert audio[-1][1] < 0.05, audio  # the tail a chunked video's audio ends in
     # Each player its own server: 6 s listed at first, 12 s from 8 s on, all of it (ready) from 13 s on.
-    assets = {kind: _GrowingAsset(tmp_path, [(0, 3), (8, 6)], ready=13) for kind in ("shaka", "hls.js")}
+    assets = {kind: _GrowingAsset(tmp_path, [(0, 3), (8, 6)], ready=13) for kind in PLAYER_SCRIPTS}
     servers = {kind: asset.serve() for kind, asset in assets.items()}
     pages = {kind: browser.new_page() for kind in assets}
     watched = {}
@@ -771,7 +780,7 @@ def test_shaka_and_hls_js_wait_at_the_live_edge_of_an_encode_slower_than_playbac
             base = f"http://127.0.0.1:{servers[kind].server_port}"
             page.add_init_script(STALL_WATCH)
             page.goto(f"{base}/")
-            page.add_script_tag(url=f"{base}/{'shaka.js' if kind == 'shaka' else 'hls.js'}")
+            page.add_script_tag(url=f"{base}/{PLAYER_SCRIPTS[kind][0]}")
             page.evaluate(OPEN_WITH_DEFAULTS, [kind, f"{base}/master.m3u8"])
         for kind, page in pages.items():
             try:
@@ -780,13 +789,15 @@ def test_shaka_and_hls_js_wait_at_the_live_edge_of_an_encode_slower_than_playbac
                 asset = assets[kind]
                 watched[kind] = page.evaluate(
                     "({time: window.video.currentTime, started: window.started, stalls: window.stalls,"
-                    " frames: window.video.getVideoPlaybackQuality().totalVideoFrames, errors: window.playerErrors})"
+                    " frames: window.video.getVideoPlaybackQuality().totalVideoFrames, errors: window.playerErrors,"
+                    " vhs: Boolean(window.videojsPlayer?.tech(true).vhs)})"
                 ) | {"reloads": asset.reloads, "seconds": time.monotonic() - (asset.opened or time.monotonic())}
                 print(f"\n{kind}: {watched[kind]}")
     finally:
         for kind, page in pages.items():
             page.close()
             servers[kind].shutdown()
+    assert watched["video.js"]["vhs"]  # video.js played it with its own HLS (VHS), not Chromium's
     for kind, seen in watched.items():
         assert seen["started"]["time"] < 1 and not seen["errors"], (kind, seen)
         # Frames kept coming (Chromium runs the clock on the sound for a while when the picture is late).
