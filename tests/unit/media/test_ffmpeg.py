@@ -215,7 +215,8 @@ def test_a_tool_that_ends_as_it_is_held_ends_well(tmp_path: Path) -> None:
     allowed, waking a reaped one is not): its result stands, as if it had never been held."""
 
     def hold_while() -> bool:
-        while "Z" not in _children_states():  # the tool has ended, not yet reaped
+        waited_until = time.monotonic() + 10
+        while "Z" not in _children_states() and time.monotonic() < waited_until:  # ended, not yet reaped
             time.sleep(0.01)
         return True
 
