@@ -415,7 +415,7 @@ def _both_previews(source: ffmpeg.Source, media: MediaInfo, out: Path, seconds_l
     except (UnsupportedMedia, MediaLimitExceeded):
         pass
     else:
-        if (out / "preview.webp").exists() and (out / "preview.webp").stat().st_size:
+        if _wrote(out / "preview.webp"):
             return True
     for name in ("preview.mp4", "preview.webp"):
         (out / name).unlink(missing_ok=True)
@@ -431,9 +431,14 @@ EXTRAS_NICENESS = 10
 def _run_for(command: list[str], target: Path, seconds_left: SecondsLeft, work: Path, doing: str) -> None:
     """Run ``command``; a run that succeeds but writes nothing (no frame decoded) is a failure too."""
     ffmpeg.run(command, seconds_left(), work, doing, niceness=EXTRAS_NICENESS)
-    if not target.exists() or target.stat().st_size == 0:
+    if not _wrote(target):
         target.unlink(missing_ok=True)
         raise UnsupportedMedia(f"no frame of the video could be decoded to {doing}", code="UnreadableVideo")
+
+
+def _wrote(target: Path) -> bool:
+    """FFmpeg wrote something to ``target`` (it can succeed without decoding a frame)."""
+    return target.exists() and target.stat().st_size > 0
 
 
 def _sizes(folder: Path) -> dict[str, Any]:
