@@ -666,6 +666,7 @@ def test_stock_uppy_6_and_5_upload_a_small_and_a_large_clip_with_pause_and_resum
 HLS_JS = CHECKOUT / "node_modules" / "hls.js" / "dist" / "hls.min.js"
 VIDEO_JS = CHECKOUT / "node_modules" / "video.js" / "dist" / "video.min.js"
 PLAYER_SCRIPTS = {"shaka": ("shaka.js", SHAKA), "hls.js": ("hls.js", HLS_JS), "video.js": ("video.js", VIDEO_JS)}
+_SCRIPT_PATHS = {f"/{name}": file for name, file in PLAYER_SCRIPTS.values()}  # what the loopback server serves
 
 
 class _GrowingAsset:
@@ -705,9 +706,8 @@ class _GrowingAsset:
                 elif path.endswith("/index.m3u8"):
                     asset.reloads += 1
                     body, kind = asset.playlist(path.split("/")[1]).encode(), "application/vnd.apple.mpegurl"
-                elif path.lstrip("/") in {name for name, _ in PLAYER_SCRIPTS.values()}:
-                    script = next(file for name, file in PLAYER_SCRIPTS.values() if path == f"/{name}")
-                    body, kind = script.read_bytes(), "text/javascript"
+                elif path in _SCRIPT_PATHS:
+                    body, kind = _SCRIPT_PATHS[path].read_bytes(), "text/javascript"
                 elif path == "/":
                     body, kind = b"<!doctype html><title>player</title>", "text/html"
                 else:
